@@ -1,0 +1,281 @@
+"""Trades in, final bars out: one regular grid shared by both legs.
+
+Buckets are ``[t, t + tf)`` by trade time, labelled by their start ``t``. A bucket with no trade
+repeats the leg's previous close with volume 0; nothing is ever filled backwards. A bucket is
+final once both legs have traded past its end, or once the exchange clock is past its end plus a
+grace; a trade for a bucket that is already final is counted as late and kept out of every bar.
+
+1-second bars are built from trades; 1-minute and 5-minute bars are folded from the final
+1-second bars (:class:`BarAggregator`), which is the same arithmetic on the same trades and keeps
+one hot path per trade instead of three.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import msgspec
+
+from pairs_tui.trades import Trade
+
+TIMEFRAMES: dict[str, int] = {"1s": 1_000, "1m": 60_000, "5m": 300_000}
+"""Supported timeframes and their length in milliseconds."""
+
+
+class Bar(msgspec.Struct, frozen=True, gc=False):
+    """OHLCV of one leg over one bucket, plus its trade count."""
+
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    trades: int
+
+    @classmethod
+    def flat(cls, close: float) -> Bar:
+        """A bucket without trades: the previous close repeated, volume 0."""
+        return cls(close, close, close, close, 0.0, 0)
+
+
+class PairBar(msgspec.Struct, frozen=True, gc=False):
+    """Both legs' bars for one bucket. A leg is None until its first trade."""
+
+    ts: int
+    """Bucket start, ms UTC."""
+    a: Bar | None
+    """The target leg ``y``."""
+    b: Bar | None
+    """The hedge leg ``x``."""
+
+
+class _Bucket:
+    """The open accumulator of one leg in one bucket."""
+
+    __slots__ = ("close", "high", "low", "open", "trades", "volume")
+
+    def __init__(self, price: float, qty: float) -> None:
+        self.open = self.high = self.low = self.close = price
+        self.volume = qty
+        self.trades = 1
+
+    def add(self, price: float, qty: float) -> None:
+        if price > self.high:
+            self.high = price
+        elif price < self.low:
+            self.low = price
+        self.close = price
+        self.volume += qty
+        self.trades += 1
+
+    def bar(self) -> Bar:
+        return Bar(self.open, self.high, self.low, self.close, self.volume, self.trades)
+
+
+class BarBuilder:
+    """Builds final bars of both legs of a pair on one grid.
+
+    Args:
+        symbols: The two legs, target first, upper case.
+        timeframe_ms: Bucket length in milliseconds.
+        grace_ms: How long past a bucket's end the exchange clock must be before the bucket
+            is final without both legs having traded past it.
+        hold_timeout_ms: How long a hold (a backfill in flight) may delay finalisation.
+    """
+
+    def __init__(
+        self,
+        symbols: tuple[str, str],
+        timeframe_ms: int = 1_000,
+        *,
+        grace_ms: int = 250,
+        hold_timeout_ms: int = 10_000,
+    ) -> None:
+        self.symbols = symbols
+        self.timeframe_ms = timeframe_ms
+        self.grace_ms = grace_ms
+        self.hold_timeout_ms = hold_timeout_ms
+        self.late = 0
+        """Trades that arrived after their bucket was final."""
+        self.late_by_symbol = [0, 0]
+        self._leg = {symbols[0]: 0, symbols[1]: 1}
+        self._open: tuple[dict[int, _Bucket], dict[int, _Bucket]] = ({}, {})
+        self._last_close: list[float | None] = [None, None]
+        self._seen: list[int] = [-1, -1]
+        """Latest trade time per leg."""
+        self._next: int | None = None
+        """Start of the next bucket to finalise; None before the first trade."""
+        self._emitted = False
+        self._holds: dict[str, tuple[int, int | None]] = {}
+        """symbol -> (time from which bars wait, exchange time the hold started)."""
+
+    @property
+    def next_bucket(self) -> int | None:
+        """Start of the earliest bucket that is not final yet."""
+        return self._next
+
+    def add(self, trade: Trade) -> list[PairBar]:
+        """Take one trade; return the bars it made final, oldest first."""
+        leg = self._leg.get(trade.symbol)
+        if leg is None:
+            return []
+        tf = self.timeframe_ms
+        t = trade.time
+        start = t - t % tf
+        nxt = self._next
+        if nxt is None or (start < nxt and not self._emitted):
+            self._next = nxt = start
+        elif start < nxt:
+            self.late += 1
+            self.late_by_symbol[leg] += 1
+            return []
+        buckets = self._open[leg]
+        bucket = buckets.get(start)
+        if bucket is None:
+            buckets[start] = _Bucket(trade.price, trade.qty)
+        else:
+            bucket.add(trade.price, trade.qty)
+        if t > self._seen[leg]:
+            self._seen[leg] = t
+            seen_a, seen_b = self._seen
+            both = seen_a if seen_a < seen_b else seen_b
+            if both >= nxt + tf:
+                return self._finalise_before(both)
+        return []
+
+    def add_many(self, trades: Iterable[Trade]) -> list[PairBar]:
+        """Take trades in arrival order; return every bar they made final."""
+        out: list[PairBar] = []
+        for trade in trades:
+            out.extend(self.add(trade))
+        return out
+
+    def advance(self, exchange_now_ms: float) -> list[PairBar]:
+        """Finalise every bucket whose end plus the grace the exchange clock has passed."""
+        if self._next is None:
+            return []
+        self._expire_holds(exchange_now_ms)
+        return self._finalise_before(int(exchange_now_ms) - self.grace_ms + 1)
+
+    def flush(self) -> list[PairBar]:
+        """End of input: finalise every bucket up to the last trade seen."""
+        self._holds.clear()
+        last = max(self._seen)
+        if self._next is None or last < 0:
+            return []
+        return self._finalise_before(last - last % self.timeframe_ms + self.timeframe_ms)
+
+    def hold(self, symbol: str, from_time_ms: int, exchange_now_ms: float | None = None) -> None:
+        """Make bars ending after ``from_time_ms`` wait, e.g. while missing trades are fetched."""
+        started = None if exchange_now_ms is None else int(exchange_now_ms)
+        self._holds[symbol] = (from_time_ms, started)
+
+    def release(self, symbol: str) -> None:
+        """End a hold; the next trade or clock tick finalises what waited."""
+        self._holds.pop(symbol, None)
+
+    def _expire_holds(self, exchange_now_ms: float) -> None:
+        for symbol, (_, started) in list(self._holds.items()):
+            if started is None:
+                self._holds[symbol] = (self._holds[symbol][0], int(exchange_now_ms))
+            elif exchange_now_ms - started > self.hold_timeout_ms:
+                del self._holds[symbol]
+
+    def _finalise_before(self, limit_ms: int) -> list[PairBar]:
+        """Finalise buckets whose end is at or before ``limit_ms``."""
+        nxt = self._next
+        assert nxt is not None
+        tf = self.timeframe_ms
+        if self._holds:
+            hold_from = min(start for start, _ in self._holds.values())
+            held_limit = hold_from - hold_from % tf
+            limit_ms = min(limit_ms, held_limit)
+        out: list[PairBar] = []
+        open_a, open_b = self._open
+        while nxt + tf <= limit_ms:
+            out.append(PairBar(nxt, self._close_leg(0, open_a.pop(nxt, None)),
+                               self._close_leg(1, open_b.pop(nxt, None))))
+            nxt += tf
+            if not open_a and not open_b and nxt + tf <= limit_ms:
+                # A long silence: nothing is open, so the buckets up to the limit are all flat.
+                out.extend(self._flat_until(nxt, limit_ms))
+                nxt = out[-1].ts + tf
+        self._next = nxt
+        if out:
+            self._emitted = True
+        return out
+
+    def _flat_until(self, start: int, limit_ms: int) -> list[PairBar]:
+        tf = self.timeframe_ms
+        a, b = self._last_close
+        bar_a = None if a is None else Bar.flat(a)
+        bar_b = None if b is None else Bar.flat(b)
+        return [PairBar(ts, bar_a, bar_b) for ts in range(start, limit_ms - tf + 1, tf)]
+
+    def _close_leg(self, leg: int, bucket: _Bucket | None) -> Bar | None:
+        if bucket is not None:
+            self._last_close[leg] = bucket.close
+            return bucket.bar()
+        last = self._last_close[leg]
+        return None if last is None else Bar.flat(last)
+
+
+class BarAggregator:
+    """Folds final bars of a shorter timeframe into final bars of a longer one.
+
+    Bars of the shorter timeframe must arrive in order and without holes, as
+    :class:`BarBuilder` emits them. A leg's open, high and low come from the sub-bars that
+    traded; a bucket where the leg did not trade at all is flat at the previous close.
+
+    Args:
+        timeframe_ms: Length of the output buckets; a multiple of the input's.
+        sub_timeframe_ms: Length of the input buckets.
+    """
+
+    def __init__(self, timeframe_ms: int, sub_timeframe_ms: int = 1_000) -> None:
+        if timeframe_ms % sub_timeframe_ms:
+            raise ValueError(f"{timeframe_ms} ms is not a multiple of {sub_timeframe_ms} ms")
+        self.timeframe_ms = timeframe_ms
+        self.sub_timeframe_ms = sub_timeframe_ms
+        self._start: int | None = None
+        self._legs: list[list[float | int | None]] = [[None] * 6, [None] * 6]
+        self._last_close: list[float | None] = [None, None]
+
+    def add(self, bar: PairBar) -> PairBar | None:
+        """Take one final sub-bar; return the longer bar it completes, if any."""
+        tf = self.timeframe_ms
+        start = bar.ts - bar.ts % tf
+        if self._start is None:
+            self._start = start
+        self._fold(0, bar.a)
+        self._fold(1, bar.b)
+        if bar.ts + self.sub_timeframe_ms < start + tf:
+            return None
+        out = PairBar(start, self._close(0), self._close(1))
+        self._start = start + tf
+        return out
+
+    def _fold(self, leg: int, sub: Bar | None) -> None:
+        if sub is None:
+            return
+        acc = self._legs[leg]
+        if sub.trades:
+            if acc[0] is None:
+                acc[0], acc[1], acc[2] = sub.open, sub.high, sub.low
+            else:
+                acc[1] = max(acc[1], sub.high)  # type: ignore[type-var]
+                acc[2] = min(acc[2], sub.low)  # type: ignore[type-var]
+            acc[4] = (acc[4] or 0.0) + sub.volume  # type: ignore[operator]
+            acc[5] = (acc[5] or 0) + sub.trades  # type: ignore[operator]
+        acc[3] = sub.close
+
+    def _close(self, leg: int) -> Bar | None:
+        acc = self._legs[leg]
+        self._legs[leg] = [None] * 6
+        close = acc[3]
+        if close is None:
+            return None
+        if acc[0] is None:
+            return Bar.flat(float(close))
+        return Bar(float(acc[0]), float(acc[1]), float(acc[2]), float(close),  # type: ignore[arg-type]
+                   float(acc[4]), int(acc[5]))  # type: ignore[arg-type]
