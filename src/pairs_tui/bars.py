@@ -155,7 +155,7 @@ class BarBuilder:
         if self._next is None:
             return []
         self._expire_holds(exchange_now_ms)
-        return self._finalise_before(int(exchange_now_ms) - self.grace_ms + 1)
+        return self._finalise_before(int(exchange_now_ms) - self.grace_ms)
 
     def flush(self) -> list[PairBar]:
         """End of input: finalise every bucket up to the last trade seen."""
@@ -170,9 +170,12 @@ class BarBuilder:
         started = None if exchange_now_ms is None else int(exchange_now_ms)
         self._holds[symbol] = (from_time_ms, started)
 
-    def release(self, symbol: str) -> None:
-        """End a hold; the next trade or clock tick finalises what waited."""
+    def release(self, symbol: str) -> list[PairBar]:
+        """End a hold; return the bars both legs have traded past, which waited for it."""
         self._holds.pop(symbol, None)
+        if self._next is None:
+            return []
+        return self._finalise_before(min(self._seen))
 
     def _expire_holds(self, exchange_now_ms: float) -> None:
         for symbol, (_, started) in list(self._holds.items()):

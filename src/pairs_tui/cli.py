@@ -1,0 +1,213 @@
+"""``pairs-tui``: arguments → settings → one of: the TUI, headless mode, the backtest.
+
+Exit codes: 0 done; 2 bad arguments or configuration (one line on stderr, no traceback);
+1 anything else, with the log's path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from pairs_tui import __version__
+from pairs_tui.bars import TIMEFRAMES
+from pairs_tui.config import ConfigError, find_config, load_settings
+from pairs_tui.session import DEMO_SYMBOLS, Options, UsageError, state_dir
+
+log = logging.getLogger("pairs_tui")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"pairs-tui: error: {message} (see pairs-tui --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, as PRODUCT.md documents it."""
+    parser = _Parser(
+        prog="pairs-tui",
+        description="Watch a pair of Binance USD-M perpetual futures for stat-arb signals.",
+        epilog="Keys: 1 2 3 timeframe · + - window · a ADF/coint · e export · p pause · "
+        "? help · ctrl+p palette · q quit",
+    )
+    parser.add_argument("symbols", nargs="*", metavar="SYMBOL",
+                        help="target leg y, then hedge leg x (e.g. btcusdt ethusdt)")
+    parser.add_argument("--demo", action="store_true",
+                        help="run offline against the embedded exchange on loopback")
+    parser.add_argument("--replay", nargs="+", type=Path, metavar="FILE",
+                        help="feed recorded trades or bars instead of a live socket")
+    parser.add_argument("--speed", type=float, default=None,
+                        help="replay speed in trade time (0 = as fast as possible; default 0)")
+    parser.add_argument("--headless", action="store_true",
+                        help="no screen: one JSON line per closed bar on stdout")
+    parser.add_argument("--backtest", action="store_true",
+                        help="backtest the z-score signal on the replayed session")
+    parser.add_argument("--record", type=Path, metavar="DIR",
+                        help="also write every trade to Parquet under DIR")
+    parser.add_argument("--url", metavar="BASE", help="WebSocket base URL")
+    parser.add_argument("--rest-url", metavar="BASE", help="REST base URL")
+    parser.add_argument("--stream", choices=("aggTrade", "trade"), help="trade stream")
+    parser.add_argument("--timeframe", choices=tuple(TIMEFRAMES), help="starting timeframe")
+    parser.add_argument("--window", type=int, metavar="N", help="starting analytics window")
+    parser.add_argument("--config", metavar="FILE", help="config file")
+    parser.add_argument("--duration", type=float, metavar="SECONDS",
+                        help="stop cleanly after this long")
+    parser.add_argument("--version", action="version", version=f"pairs-tui {__version__}")
+    return parser
+
+
+def parse_options(argv: Sequence[str] | None = None) -> Options:
+    """Arguments over config over defaults.
+
+    Raises:
+        UsageError: arguments that parse but do not make sense together.
+        ConfigError: a bad config file.
+    """
+    args = build_parser().parse_args(argv)
+    settings = load_settings(find_config(args.config))
+    symbols = [s.upper() for s in args.symbols]
+    if len(symbols) not in (0, 2):
+        raise UsageError(f"give two symbols (target, then hedge), got {len(symbols)}: "
+                         + " ".join(args.symbols))
+    if not symbols:
+        if not (args.demo or args.replay):
+            raise UsageError("give two symbols, e.g. `pairs-tui btcusdt ethusdt`, or --demo")
+        symbols = list(DEMO_SYMBOLS) if args.demo else [s.upper() for s in settings.symbols]
+    if symbols[0] == symbols[1]:
+        raise UsageError(f"the two legs must differ, got {symbols[0]} twice")
+    if args.demo and args.replay:
+        raise UsageError("--demo and --replay exclude each other")
+    if args.backtest and not args.replay:
+        raise UsageError("--backtest needs --replay FILE...")
+    if args.speed is not None and (args.speed < 0 or not args.replay):
+        raise UsageError("--speed needs --replay and a value >= 0")
+    if args.window is not None and args.window < 3:
+        raise UsageError(f"--window must be at least 3, got {args.window}")
+    if args.duration is not None and args.duration <= 0:
+        raise UsageError(f"--duration must be positive, got {args.duration}")
+    for path in args.replay or []:
+        if not path.exists():
+            raise UsageError(f"--replay {path}: no such file or directory")
+    return Options(
+        settings=settings,
+        symbols=(symbols[0], symbols[1]),
+        demo=args.demo,
+        replay=list(args.replay or []),
+        speed=args.speed or 0.0,
+        headless=args.headless,
+        backtest=args.backtest,
+        record=args.record,
+        url=(args.url or settings.feed.url).rstrip("/"),
+        rest_url=args.rest_url or settings.feed.rest_url,
+        stream=args.stream or settings.feed.stream,
+        timeframe=args.timeframe or settings.bars.timeframe,
+        window=args.window or settings.analytics.window,
+        duration=args.duration,
+    )
+
+
+def _setup_logging(to_stderr: bool) -> Path:
+    """Log to a file always, and to stderr in headless mode. Returns the log's path."""
+    folder = state_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "pairs-tui.log"
+        handler: logging.Handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError:
+        path = Path("pairs-tui.log").resolve()
+        handler = logging.FileHandler(path, encoding="utf-8")
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler.setFormatter(fmt)
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    root.addHandler(handler)
+    if to_stderr:
+        err = logging.StreamHandler(sys.stderr)
+        err.setFormatter(logging.Formatter("pairs-tui: %(levelname)s %(message)s"))
+        root.addHandler(err)
+    return path
+
+
+async def run_headless(options: Options) -> None:
+    """Headless mode: JSON lines on stdout until the source ends, ``--duration``, or a signal."""
+    from pairs_tui.headless import HeadlessWriter
+    from pairs_tui.pipeline import Pipeline
+    from pairs_tui.session import open_source
+
+    async with open_source(options) as source:
+        pipeline = Pipeline(options.settings, source, options.symbols,
+                            timeframe=options.timeframe, window=options.window)
+        writer = HeadlessWriter(sys.stdout, pipeline.symbols, pipeline.price, pipeline.hedge,
+                                lambda: pipeline.window)
+        pipeline.add_bar_listener(writer)
+        await _run_until_stopped(pipeline.run(), options.duration)
+
+
+async def _run_until_stopped(work: object, duration: float | None) -> None:
+    """Run ``work`` until it ends, ``duration`` passes, or SIGINT/SIGTERM arrives."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    task = asyncio.ensure_future(work)  # type: ignore[arg-type]
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        done, _ = await asyncio.wait({task, stopper}, timeout=duration,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            task.result()
+    finally:
+        for pending in (task, stopper):
+            pending.cancel()
+        await asyncio.gather(task, stopper, return_exceptions=True)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def run(options: Options) -> None:
+    """Run what the options ask for."""
+    if options.headless:
+        asyncio.run(run_headless(options))
+    elif options.backtest:
+        from pairs_tui.backtest_cli import run_backtest
+
+        asyncio.run(run_backtest(options))
+    else:
+        from pairs_tui.ui.app import run_app
+
+        run_app(options)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The ``pairs-tui`` entry point. Returns the exit code."""
+    try:
+        options = parse_options(argv)
+    except (UsageError, ConfigError) as exc:
+        print(f"pairs-tui: error: {exc}", file=sys.stderr)
+        return 2
+    log_path = _setup_logging(to_stderr=options.headless or options.backtest)
+    try:
+        run(options)
+    except UsageError as exc:
+        print(f"pairs-tui: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    except Exception as exc:
+        log.exception("pairs-tui stopped on an error")
+        print(f"pairs-tui: error: {type(exc).__name__}: {exc} (details in {log_path})",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,293 @@
+"""Settings: the ``config.toml`` model, where it is looked up, and errors that name key and line.
+
+Lookup order: ``--config FILE``, then ``./config.toml``, then
+``$XDG_CONFIG_HOME/pairs-tui/config.toml`` (``~/.config`` when the variable is unset). The first
+file found is read whole; keys it leaves out keep their defaults. An unknown key or a value of the
+wrong type is a :class:`ConfigError` whose message names the key and its line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+Timeframe = Literal["1s", "1m", "5m"]
+PriceMode = Literal["log", "raw"]
+HedgeMethod = Literal["ols", "ols0", "huber", "kalman"]
+StreamKind = Literal["aggTrade", "trade"]
+AlertMetric = Literal["zscore", "spread", "corr", "beta", "half_life", "adf_p", "stale"]
+AlertOp = Literal[">", ">=", "<", "<=", "abs>", "abs>="]
+
+
+class ConfigError(Exception):
+    """A configuration problem, in one line that says what and where."""
+
+
+class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Base of every section: unknown keys are errors, not silently ignored."""
+
+
+class FeedSettings(_Section):
+    """Where trades come from."""
+
+    url: str = "wss://fstream.binance.com"
+    """WebSocket base URL; ``/market/stream`` (aggTrade) or ``/public/stream`` (trade) is added."""
+    rest_url: str | None = None
+    """REST base URL for exchange info, server time and backfill; None derives it from ``url``
+    for a loopback address and uses ``https://fapi.binance.com`` otherwise."""
+    stream: StreamKind = "aggTrade"
+    """``aggTrade`` (documented, default) or ``trade`` (undocumented, on ``/public``)."""
+    watchdog_seconds: float = 20.0
+    """Reconnect when one subscribed symbol sends nothing for this long."""
+
+
+class BarSettings(_Section):
+    """How trades become bars."""
+
+    timeframe: Timeframe = "1s"
+    """Timeframe at start; keys 1, 2, 3 switch it live."""
+    grace_ms: int = 250
+    """How long past a bar's end the exchange clock must be before the bar is final."""
+    history: int = 86_400
+    """Bars kept per timeframe for plots and exports (86,400 is a day of 1s bars)."""
+    tick_retention: int = 1_000_000
+    """Trades kept in memory per leg for tick exports; ``--record`` keeps everything on disk."""
+
+
+class AnalyticsSettings(_Section):
+    """The pair analytics."""
+
+    window: int = 300
+    """Bars in the rolling window."""
+    price: PriceMode = "log"
+    """``log`` prices (beta is an elasticity) or ``raw`` prices (beta is a quantity ratio)."""
+    hedge: HedgeMethod = "ols"
+    """Hedge ratio for the spread: ``ols``, ``ols0`` (no intercept), ``huber`` or ``kalman``."""
+    entry_z: float = 2.0
+    """The entry bands drawn on the z-score plot, and the backtest's default entry."""
+    exit_z: float = 0.0
+    """The backtest's exit level."""
+    stop_z: float | None = None
+    """The backtest's optional stop level."""
+    fee_bps: float = 4.0
+    """Backtest fees, basis points per leg per fill."""
+
+
+class AlertRule(_Section, kw_only=True):
+    """One alert: fires when ``metric op threshold`` becomes true."""
+
+    name: str = ""
+    """Shown in the banner and the log; defaults to the rule written out."""
+    metric: AlertMetric
+    """What is watched; ``stale`` is the feed going stale (threshold in seconds)."""
+    op: AlertOp = ">"
+    """Comparison; ``abs>`` compares the absolute value."""
+    threshold: float
+    """The line."""
+    hysteresis: float = 0.0
+    """How far back across the line the value must go before the rule can fire again."""
+    cooldown_seconds: float = 0.0
+    """Minimum time between two firings of this rule, in bar time."""
+    bell: bool = False
+    """Ring the terminal bell when it fires."""
+
+
+class AlertSettings(_Section):
+    """Alert rules and their log."""
+
+    rules: list[AlertRule] = msgspec.field(default_factory=list)
+    """The rules, evaluated on every final bar."""
+    log: str = "alerts.ndjson"
+    """Alert log (NDJSON), relative to the export folder unless absolute."""
+
+
+class ExportSettings(_Section):
+    """Where exports go."""
+
+    folder: str = "exports"
+    """Export folder, created when needed."""
+
+
+class UiSettings(_Section):
+    """The screen."""
+
+    theme: str = "textual-dark"
+    """Any Textual theme name (``ansi-dark`` follows the terminal's palette)."""
+    refresh_hz: float = 10.0
+    """How often numbers are redrawn."""
+    plot_hz: float = 3.0
+    """How often plots are redrawn; lower it over a slow link."""
+
+
+class DemoSettings(_Section):
+    """What ``--demo`` plays."""
+
+    source: Literal["recording", "simulation"] = "recording"
+    """The real recording shipped with the package, looped, or a seeded simulation."""
+    speed: float = 1.0
+    """Replay speed of the demo exchange (1 = real time)."""
+    seed: int = 7
+    """Seed of the simulation."""
+
+
+class Settings(_Section):
+    """Everything ``config.toml`` holds."""
+
+    symbols: list[str] = msgspec.field(default_factory=lambda: ["BTCUSDT", "ETHUSDT"])
+    """The pair when none is given on the command line: target first, hedge second."""
+    feed: FeedSettings = msgspec.field(default_factory=FeedSettings)
+    bars: BarSettings = msgspec.field(default_factory=BarSettings)
+    analytics: AnalyticsSettings = msgspec.field(default_factory=AnalyticsSettings)
+    alerts: AlertSettings = msgspec.field(default_factory=AlertSettings)
+    export: ExportSettings = msgspec.field(default_factory=ExportSettings)
+    ui: UiSettings = msgspec.field(default_factory=UiSettings)
+    demo: DemoSettings = msgspec.field(default_factory=DemoSettings)
+    keys: dict[str, str] = msgspec.field(default_factory=dict)
+    """Key remapping: binding id → keys, e.g. ``export = "ctrl+e"``."""
+
+
+def find_config(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """Return the config file that applies, or None to run on defaults.
+
+    Raises:
+        ConfigError: ``explicit`` was given and does not exist.
+    """
+    if explicit is not None:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"config file {path}: not found")
+        return path
+    local = Path("config.toml")
+    if local.is_file():
+        return local
+    xdg = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    user = xdg / "pairs-tui" / "config.toml"
+    return user if user.is_file() else None
+
+
+def load_settings(path: str | os.PathLike[str] | None) -> Settings:
+    """Read settings from ``path`` (None: defaults).
+
+    Raises:
+        ConfigError: unreadable file, bad TOML, an unknown key or a wrong type.
+    """
+    if path is None:
+        return Settings()
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path}: cannot read it ({exc})") from None
+    return parse_settings(text, str(path))
+
+
+def parse_settings(text: str, source: str = "config.toml") -> Settings:
+    """Parse the text of a config file.
+
+    Args:
+        text: TOML text.
+        source: File name for error messages.
+
+    Raises:
+        ConfigError: bad TOML, an unknown key or a wrong type, naming the key and line.
+    """
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    try:
+        settings = msgspec.convert(raw, Settings)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(_explain(str(exc), text, source)) from None
+    _check_values(settings, text, source)
+    return settings
+
+
+_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+_UNKNOWN = re.compile(r"Object contains unknown field `(?P<field>[^`]+)`")
+
+
+def _explain(message: str, text: str, source: str) -> str:
+    """Turn a msgspec validation message into one line naming the key and its line."""
+    match = _PATH.search(message)
+    parts = _split_path(match["path"]) if match else []
+    what = message[: match.start()] if match else message
+    unknown = _UNKNOWN.match(what)
+    if unknown:
+        parts = [*parts, unknown["field"]]
+        what = "unknown key"
+    key = key_name(parts) or "(top level)"
+    line = line_of(text, parts)
+    where = f"{source}, line {line}" if line else source
+    return f"{where}: {key}: {what[0].lower() + what[1:] if what else 'invalid'}"
+
+
+def key_name(parts: list[str | int]) -> str:
+    """``["alerts", "rules", 1, "metric"]`` → ``alerts.rules[1].metric``."""
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def _split_path(path: str) -> list[str | int]:
+    parts: list[str | int] = []
+    for name, index in re.findall(r"\.([^.\[]+)|\[(\d+)\]", path):
+        parts.append(int(index) if index else name)
+    return parts
+
+
+def line_of(text: str, parts: list[str | int]) -> int | None:
+    """Best-effort line number of a key path such as ``["alerts", "rules", 1, "metric"]``."""
+    tables = [p for p in parts[:-1] if isinstance(p, str)]
+    key = parts[-1] if parts and isinstance(parts[-1], str) else None
+    index = next((p for p in parts if isinstance(p, int)), None)
+    section = ".".join(tables)
+    current = ""
+    seen_array = -1
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        header = re.match(r"^\[\[?\s*([^\]]+?)\s*\]\]?", stripped)
+        if header:
+            current = header[1]
+            if stripped.startswith("[[") and current == section:
+                seen_array += 1
+            if key is None and current == section and (index is None or seen_array == index):
+                return number
+            continue
+        in_place = current == section and (index is None or seen_array == index)
+        if key is not None and in_place and re.match(rf"^{re.escape(key)}\s*=", stripped):
+            return number
+        dotted = f"{section}.{key}" if section else key
+        top_level = key is not None and current == ""
+        if top_level and re.match(rf"^{re.escape(str(dotted))}\s*=", stripped):
+            return number
+    return None
+
+
+def _check_values(settings: Settings, text: str, source: str) -> None:
+    """Range checks that types alone do not express."""
+
+    def fail(parts: list[str | int], why: str) -> None:
+        line = line_of(text, parts)
+        where = f"{source}, line {line}" if line else source
+        raise ConfigError(f"{where}: {key_name(parts)}: {why}")
+
+    if settings.analytics.window < 3:
+        fail(["analytics", "window"], f"must be at least 3, got {settings.analytics.window}")
+    if len(settings.symbols) != 2:
+        fail(["symbols"], f"must name exactly two symbols, got {len(settings.symbols)}")
+    if settings.bars.history < 10:
+        fail(["bars", "history"], "must be at least 10 bars")
+    if settings.ui.refresh_hz <= 0 or settings.ui.plot_hz <= 0:
+        fail(["ui", "refresh_hz" if settings.ui.refresh_hz <= 0 else "plot_hz"], "must be > 0")
+    for i, rule in enumerate(settings.alerts.rules):
+        if rule.hysteresis < 0:
+            fail(["alerts", "rules", i, "hysteresis"], "must be >= 0")
+        if rule.cooldown_seconds < 0:
+            fail(["alerts", "rules", i, "cooldown_seconds"], "must be >= 0")

@@ -1,0 +1,388 @@
+"""Feed → bars → analytics → alerts, owned by one task that publishes immutable snapshots.
+
+The :class:`Pipeline` is the only writer of market state. It is a :class:`TradeSink` for one
+:class:`TradeSource`, turns trades into final bars on every timeframe, runs the pair analytics on
+each, and tells its listeners about every final bar of the active timeframe. Everything
+downstream — the screen, the headless writer, exports, the tests — reads :meth:`Pipeline.snapshot`
+or listens; nothing reaches back in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import msgspec
+import polars as pl
+
+from pairs_tui.analytics import PairAnalytics, PairStats
+from pairs_tui.bars import TIMEFRAMES, BarAggregator, BarBuilder, PairBar
+from pairs_tui.config import Settings
+from pairs_tui.feed.source import TradeSource
+from pairs_tui.feed.status import FeedStatus
+from pairs_tui.table import RollingTable
+from pairs_tui.trades import Trade
+
+log = logging.getLogger("pairs_tui.pipeline")
+
+TICK_SCHEMA: dict[str, type[pl.DataType]] = {
+    "time": pl.Int64, "price": pl.Float64, "qty": pl.Float64, "buyer_maker": pl.Boolean,
+    "id": pl.Int64,
+}
+"""Columns of the in-memory tick store, one store per leg (8+8+8+1/8+8 bytes a trade)."""
+
+_LEG_FIELDS = ("open", "high", "low", "close", "volume", "trades")
+_STAT_FIELDS = tuple(PairStats.__struct_fields__)
+BAR_SCHEMA: dict[str, type[pl.DataType]] = {
+    "ts": pl.Int64,
+    **{f"{name}_{leg}": (pl.Int64 if name == "trades" else pl.Float64)
+       for leg in ("a", "b") for name in _LEG_FIELDS},
+    **{name: (pl.Int64 if name == "n" else pl.Float64) for name in _STAT_FIELDS},
+}
+"""Columns of the bar history: both legs' OHLCV and trade counts, then every analytics field."""
+
+
+class ClosedBar(msgspec.Struct, frozen=True):
+    """A final bar of the active timeframe, with everything computed on it."""
+
+    timeframe: str
+    bar: PairBar
+    stats: PairStats
+    alerts: tuple[Any, ...]
+    """Alert events this bar fired (empty when none)."""
+    feed: FeedStatus
+    """The feed's counters when the bar became final."""
+
+
+class AlertEvaluator(Protocol):
+    """Evaluates alert rules on final bars, inside the data path."""
+
+    def on_bar(self, closed: ClosedBar) -> list[Any]:
+        """Return the alert events that fire on this bar."""
+
+
+@dataclass(frozen=True, slots=True)
+class LegQuote:
+    """The latest trade of one leg."""
+
+    symbol: str
+    price: float
+    time: int
+    """Trade time, ms UTC."""
+    first_price: float
+    """The first price of the session, for the change figure."""
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything a consumer needs to draw the pair at one moment. Never mutated."""
+
+    symbols: tuple[str, str]
+    timeframe: str
+    window: int
+    price: str
+    hedge: str
+    feed: FeedStatus
+    quotes: tuple[LegQuote | None, LegQuote | None]
+    bars: pl.DataFrame
+    """History of the active timeframe, oldest first (:data:`BAR_SCHEMA`)."""
+    latest: ClosedBar | None
+    """The last final bar of the active timeframe."""
+    bar_count: int
+    """Final bars of the active timeframe since the start."""
+    messages_per_second: float
+    alerts: tuple[Any, ...] = ()
+    """Every alert fired since the start, oldest first (bounded)."""
+    version: int = 0
+    """Increases whenever anything above changes."""
+    finished: bool = False
+    """The source has ended (a replay reached its end)."""
+    error: str | None = None
+    """Why the pipeline stopped, when it stopped on an error."""
+
+
+BarListener = Callable[[ClosedBar], None]
+TradeListener = Callable[[Trade], None]
+
+
+@dataclass
+class _Timeframe:
+    """State of one timeframe: analytics, history and the count of bars."""
+
+    name: str
+    analytics: PairAnalytics
+    history: RollingTable
+    aggregator: BarAggregator | None = None
+    count: int = 0
+    latest: ClosedBar | None = None
+    children: list[str] = field(default_factory=list)
+
+
+class Pipeline:
+    """Owns feed → bars → analytics → alerts for one pair and publishes snapshots.
+
+    Args:
+        settings: Configuration (bars, analytics, retention).
+        source: Where trades come from.
+        symbols: The pair, target first; upper-cased here.
+        timeframe: The active timeframe at start.
+        window: The analytics window at start.
+        alerts: Optional alert evaluator run on every final bar of the active timeframe.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        source: TradeSource,
+        symbols: tuple[str, str],
+        *,
+        timeframe: str | None = None,
+        window: int | None = None,
+        alerts: AlertEvaluator | None = None,
+    ) -> None:
+        self.settings = settings
+        self.source = source
+        self.symbols = (symbols[0].upper(), symbols[1].upper())
+        self.timeframe = timeframe or settings.bars.timeframe
+        self.window = window or settings.analytics.window
+        self.price = settings.analytics.price
+        self.hedge = settings.analytics.hedge
+        self.alerts = alerts
+        self._builder = BarBuilder(self.symbols, TIMEFRAMES["1s"], grace_ms=settings.bars.grace_ms)
+        self._frames = {name: self._new_timeframe(name) for name in TIMEFRAMES}
+        self._chain_from("1s")
+        self._ticks = (RollingTable(TICK_SCHEMA, settings.bars.tick_retention, 4096),
+                       RollingTable(TICK_SCHEMA, settings.bars.tick_retention, 4096))
+        self._leg = {self.symbols[0]: 0, self.symbols[1]: 1}
+        self._last: list[Trade | None] = [None, None]
+        self._first_price: list[float | None] = [None, None]
+        self._bar_listeners: list[BarListener] = []
+        self._trade_listeners: list[TradeListener] = []
+        self._fired: list[Any] = []
+        self._version = 0
+        self._snapshot: Snapshot | None = None
+        self._messages = 0
+        self._rate = 0.0
+        self._rate_mark = (time.monotonic(), 0)
+        self._finished = False
+        self._error: str | None = None
+
+    # -- wiring ---------------------------------------------------------------------------
+
+    def _new_timeframe(self, name: str) -> _Timeframe:
+        analytics = PairAnalytics(self.window, self.price, self.hedge)
+        history = RollingTable(BAR_SCHEMA, self.settings.bars.history, 512)
+        return _Timeframe(name, analytics, history)
+
+    def _chain_from(self, base: str) -> None:
+        """Bars of ``base`` come from the source; longer timeframes are folded from them."""
+        names = list(TIMEFRAMES)
+        for name in names:
+            self._frames[name].children = []
+            self._frames[name].aggregator = None
+        previous = base
+        for name in names[names.index(base) + 1:]:
+            self._frames[name].aggregator = BarAggregator(TIMEFRAMES[name], TIMEFRAMES[previous])
+            self._frames[previous].children.append(name)
+            previous = name
+        self._base = base
+
+    def add_bar_listener(self, listener: BarListener) -> None:
+        """Call ``listener`` with every final bar of the active timeframe, in bar order."""
+        self._bar_listeners.append(listener)
+
+    def add_trade_listener(self, listener: TradeListener) -> None:
+        """Call ``listener`` with every trade of the pair, in arrival order (e.g. a recorder)."""
+        self._trade_listeners.append(listener)
+
+    # -- controls -------------------------------------------------------------------------
+
+    def set_timeframe(self, timeframe: str) -> None:
+        """Make ``timeframe`` the active one; its history is already there."""
+        if timeframe not in TIMEFRAMES:
+            raise ValueError(f"unknown timeframe {timeframe!r}")
+        self.timeframe = timeframe
+        self._touch()
+
+    def set_window(self, window: int) -> None:
+        """Change the analytics window of every timeframe from the next bar on."""
+        window = max(3, int(window))
+        if window == self.window:
+            return
+        self.window = window
+        for frame in self._frames.values():
+            frame.analytics.resize(window)
+        self._touch()
+
+    def window_data(self, timeframe: str | None = None) -> Any:
+        """The current window's inputs for the stationarity tests (see PairAnalytics)."""
+        return self._frames[timeframe or self.timeframe].analytics.window_data()
+
+    # -- TradeSink ------------------------------------------------------------------------
+
+    def on_trade(self, trade: Trade) -> None:
+        """Take one trade from the source."""
+        leg = self._leg.get(trade.symbol)
+        if leg is None:
+            return
+        self._messages += 1
+        self._ticks[leg].append((trade.time, trade.price, trade.qty, trade.buyer_maker, trade.id))
+        self._last[leg] = trade
+        if self._first_price[leg] is None:
+            self._first_price[leg] = trade.price
+        for listener in self._trade_listeners:
+            listener(trade)
+        final = self._builder.add(trade)
+        if final:
+            self._take_final(final)
+        self._version += 1
+
+    def on_bar(self, bar: PairBar, timeframe_ms: int) -> None:
+        """Take a final bar from a source of bars (a bar CSV)."""
+        name = next((n for n, ms in TIMEFRAMES.items() if ms == timeframe_ms), None)
+        if name is None:
+            raise ValueError(f"bars of {timeframe_ms} ms are not on a supported timeframe")
+        if name != self._base:
+            self._chain_from(name)
+            if list(TIMEFRAMES).index(self.timeframe) < list(TIMEFRAMES).index(name):
+                log.info("bars in the file are %s: showing %s", name, name)
+                self.timeframe = name
+        self._close(name, bar)
+        self._version += 1
+
+    def hold(self, symbol: str, from_time_ms: int) -> None:
+        """Make bars from ``from_time_ms`` on wait for a backfill of ``symbol``."""
+        self._builder.hold(symbol, from_time_ms, self.source.exchange_now_ms())
+
+    def release(self, symbol: str) -> None:
+        """The backfill of ``symbol`` ended; finalise what waited for it."""
+        self._take_final(self._builder.release(symbol))
+        now = self.source.exchange_now_ms()
+        if now is not None:
+            self._take_final(self._builder.advance(now))
+
+    # -- bars -----------------------------------------------------------------------------
+
+    def _take_final(self, bars: list[PairBar]) -> None:
+        for bar in bars:
+            self._close("1s", bar)
+
+    def _close(self, name: str, bar: PairBar) -> None:
+        frame = self._frames[name]
+        a, b = bar.a, bar.b
+        if a is not None and b is not None:
+            stats = frame.analytics.update(a.close, b.close)
+        else:
+            stats = PairStats()
+        frame.count += 1
+        frame.history.append(_history_row(bar, stats))
+        if name == self.timeframe:
+            self._publish(frame, bar, stats)
+        for child in frame.children:
+            folded = self._frames[child].aggregator.add(bar)  # type: ignore[union-attr]
+            if folded is not None:
+                self._close(child, folded)
+
+    def _publish(self, frame: _Timeframe, bar: PairBar, stats: PairStats) -> None:
+        closed = ClosedBar(frame.name, bar, stats, (), self.status)
+        if self.alerts is not None:
+            fired = self.alerts.on_bar(closed)
+            if fired:
+                closed = msgspec.structs.replace(closed, alerts=tuple(fired))
+                self._fired.extend(fired)
+                del self._fired[:-500]
+        frame.latest = closed
+        for listener in self._bar_listeners:
+            listener(closed)
+
+    # -- running --------------------------------------------------------------------------
+
+    @property
+    def status(self) -> FeedStatus:
+        """The source's status with the bar builder's late count."""
+        return msgspec.structs.replace(self.source.status, late=self._builder.late)
+
+    async def run(self) -> None:
+        """Run the source to its end (replay) or until cancelled (live), finalising bars on the
+        exchange clock meanwhile. At the end of a replay every remaining bar is final."""
+        ticker = asyncio.create_task(self._tick(), name="pipeline-clock")
+        try:
+            await self.source.run(self)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._error = f"{type(exc).__name__}: {exc}"
+            raise
+        else:
+            self._take_final(self._builder.flush())
+            self._finished = True
+        finally:
+            ticker.cancel()
+            self._touch()
+
+    async def _tick(self) -> None:
+        """The pipeline's own heartbeat: clock-driven finalisation and the message rate."""
+        while True:
+            await asyncio.sleep(0.1)
+            self.advance()
+
+    def advance(self) -> None:
+        """Finalise bars the exchange clock has passed, and refresh the message rate."""
+        now = self.source.exchange_now_ms()
+        if now is not None:
+            final = self._builder.advance(now)
+            if final:
+                self._take_final(final)
+        mono = time.monotonic()
+        then, count = self._rate_mark
+        if mono - then >= 1.0:
+            self._rate = (self._messages - count) / (mono - then)
+            self._rate_mark = (mono, self._messages)
+        self._touch()
+
+    def _touch(self) -> None:
+        self._version += 1
+
+    def history(self, timeframe: str | None = None) -> pl.DataFrame:
+        """Bars and analytics kept for ``timeframe`` (the active one by default)."""
+        return self._frames[timeframe or self.timeframe].history.frame()
+
+    def ticks(self) -> pl.DataFrame:
+        """Trades kept in memory, both legs, in arrival order per leg."""
+        frames = [t.frame().with_columns(symbol=pl.lit(s))
+                  for t, s in zip(self._ticks, self.symbols, strict=True)]
+        return pl.concat(frames).select("symbol", *TICK_SCHEMA)
+
+    def snapshot(self) -> Snapshot:
+        """The latest immutable picture; cheap to call often (cached until something changes)."""
+        cached = self._snapshot
+        if cached is not None and cached.version == self._version:
+            return cached
+        frame = self._frames[self.timeframe]
+        quotes = tuple(
+            None if trade is None or first is None
+            else LegQuote(trade.symbol, trade.price, trade.time, first)
+            for trade, first in zip(self._last, self._first_price, strict=True)
+        )
+        self._snapshot = Snapshot(
+            symbols=self.symbols, timeframe=self.timeframe, window=self.window,
+            price=self.price, hedge=self.hedge, feed=self.status,
+            quotes=(quotes[0], quotes[1]), bars=frame.history.frame(), latest=frame.latest,
+            bar_count=frame.count, messages_per_second=self._rate, alerts=tuple(self._fired),
+            version=self._version, finished=self._finished, error=self._error,
+        )
+        return self._snapshot
+
+
+def _history_row(bar: PairBar, stats: PairStats) -> tuple[object, ...]:
+    legs: list[object] = []
+    for leg in (bar.a, bar.b):
+        if leg is None:
+            legs.extend((None,) * len(_LEG_FIELDS))
+        else:
+            legs.extend((leg.open, leg.high, leg.low, leg.close, leg.volume, leg.trades))
+    return (bar.ts, *legs, *(getattr(stats, name) for name in _STAT_FIELDS))

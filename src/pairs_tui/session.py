@@ -1,0 +1,118 @@
+"""A session: what the user asked for on the command line, turned into a running source.
+
+The TUI, headless mode and the backtest all start here, so ``--demo``, ``--replay`` and live
+mean the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pairs_tui.config import Settings
+from pairs_tui.feed.source import TradeSource
+
+log = logging.getLogger("pairs_tui.session")
+
+DEMO_SYMBOLS = ("BTCUSDT", "ETHUSDT")
+"""The pair of the recording that ships with the package."""
+
+
+class UsageError(Exception):
+    """A bad argument or input, reported in one line with exit code 2."""
+
+
+@dataclass
+class Options:
+    """Everything that decides what a run does; the CLI fills it from arguments and config."""
+
+    settings: Settings
+    symbols: tuple[str, str]
+    demo: bool = False
+    replay: list[Path] = field(default_factory=list)
+    speed: float = 0.0
+    headless: bool = False
+    backtest: bool = False
+    record: Path | None = None
+    url: str = "wss://fstream.binance.com"
+    rest_url: str | None = None
+    stream: str = "aggTrade"
+    timeframe: str = "1s"
+    window: int = 300
+    duration: float | None = None
+
+
+def rest_url_for(url: str, rest_url: str | None) -> str:
+    """The REST base: explicit, else the WebSocket's host over http for a loopback address,
+    else Binance's."""
+    if rest_url:
+        return rest_url.rstrip("/")
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    with contextlib.suppress(ValueError):
+        if parts.scheme == "ws" and (host == "localhost" or ipaddress.ip_address(host).is_loopback):
+            return f"http://{parts.netloc}"
+    return "https://fapi.binance.com"
+
+
+@contextlib.asynccontextmanager
+async def open_source(options: Options) -> AsyncIterator[TradeSource]:
+    """Start whatever the options ask for and yield the trade source; stop it on exit.
+
+    Raises:
+        UsageError: a replay file that cannot be read, an unknown symbol.
+    """
+    if options.replay:
+        from pairs_tui.feed.replay import ReplayError, ReplaySource
+
+        try:
+            source = ReplaySource(options.replay, options.symbols, speed=options.speed)
+        except ReplayError as exc:
+            raise UsageError(str(exc)) from None
+        yield source
+        return
+
+    from pairs_tui.feed.binance import BinanceFeed
+
+    if not options.demo:
+        yield BinanceFeed(
+            options.symbols, url=options.url, rest_url=rest_url_for(options.url, options.rest_url),
+            stream=options.stream, watchdog_s=options.settings.feed.watchdog_seconds,
+        )
+        return
+
+    from pairs_tui.feed.exchange import EmbeddedExchange
+
+    exchange = EmbeddedExchange(demo_tape(options), speed=options.settings.demo.speed,
+                                rebase=True, loop=True)
+    await exchange.start()
+    try:
+        log.info("demo exchange on %s", exchange.url)
+        yield BinanceFeed(
+            options.symbols, url=exchange.url, rest_url=exchange.rest_url, stream=options.stream,
+            watchdog_s=options.settings.feed.watchdog_seconds,
+        )
+    finally:
+        await exchange.stop()
+
+
+def demo_tape(options: Options) -> object:
+    """The demo's trades: the shipped recording for its own pair, else a seeded simulation."""
+    from pairs_tui.feed import exchange
+
+    demo = options.settings.demo
+    if demo.source == "recording" and options.symbols == DEMO_SYMBOLS:
+        return exchange.recorded_tape()
+    return exchange.simulated_tape(options.symbols, seed=demo.seed)
+
+
+def state_dir() -> Path:
+    """Where the log file lives: ``$XDG_STATE_HOME/pairs-tui`` (``~/.local/state`` default)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "pairs-tui"
