@@ -139,12 +139,10 @@ def _setup_logging(to_stderr: bool) -> Path:
 async def run_headless(options: Options) -> None:
     """Headless mode: JSON lines on stdout until the source ends, ``--duration``, or a signal."""
     from pairs_tui.headless import HeadlessWriter
-    from pairs_tui.pipeline import Pipeline
-    from pairs_tui.session import open_source
+    from pairs_tui.session import build_pipeline, open_source
 
     async with open_source(options) as source:
-        pipeline = Pipeline(options.settings, source, options.symbols,
-                            timeframe=options.timeframe, window=options.window)
+        pipeline = build_pipeline(options, source)
         writer = HeadlessWriter(sys.stdout, pipeline.symbols, pipeline.price, pipeline.hedge,
                                 lambda: pipeline.window)
         pipeline.add_bar_listener(writer)

@@ -13,10 +13,14 @@ import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from pairs_tui.config import Settings
 from pairs_tui.feed.source import TradeSource
+
+if TYPE_CHECKING:
+    from pairs_tui.pipeline import Pipeline
 
 log = logging.getLogger("pairs_tui.session")
 
@@ -100,6 +104,17 @@ async def open_source(options: Options) -> AsyncIterator[TradeSource]:
         )
     finally:
         await exchange.stop()
+
+
+def build_pipeline(options: Options, source: TradeSource) -> Pipeline:
+    """The pipeline for a run, with what the options attach to it (alerts, recording).
+
+    Headless mode and the TUI both build their pipeline here.
+    """
+    from pairs_tui.pipeline import Pipeline
+
+    return Pipeline(options.settings, source, options.symbols,
+                    timeframe=options.timeframe, window=options.window)
 
 
 def demo_tape(options: Options) -> object:
