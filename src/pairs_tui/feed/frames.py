@@ -1,0 +1,169 @@
+"""Binance USD-M WebSocket frames: typed msgspec Structs and the per-message decoder.
+
+A combined-stream frame is ``{"stream": "btcusdt@aggTrade", "data": {...}}``; a control reply is
+``{"result": null, "id": 1}`` or ``{"error": {"code": 2, "msg": "..."}, "id": 1}``. The payload
+kind is the tag ``e`` (``aggTrade`` or ``trade``). Unknown keys are ignored, because Binance adds
+fields (``nq``, ``st``, ``ps``) without a version bump. Prices and quantities arrive as strings and
+are turned into floats inside msgspec's C decoder (``strict=False``), which keeps one frame at well
+under a microsecond and builds no dict.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from pairs_tui.trades import Trade
+
+
+class MalformedFrame(ValueError):
+    """A frame that is not valid JSON, not a known payload, or lacks a required key."""
+
+
+class AggTradePayload(msgspec.Struct, tag_field="e", tag="aggTrade", frozen=True, gc=False):
+    """The ``<symbol>@aggTrade`` payload (keys ``e,E,a,s,p,q,nq,f,l,T,m,st``)."""
+
+    event_time: int = msgspec.field(name="E")
+    """Push time ``E``, ms, on the exchange clock."""
+    id: int = msgspec.field(name="a")
+    """Aggregate trade id ``a``: contiguous per symbol, so a jump is a gap."""
+    symbol: str = msgspec.field(name="s")
+    """Upper-case symbol."""
+    price: float = msgspec.field(name="p")
+    """Price."""
+    qty: float = msgspec.field(name="q")
+    """Quantity, RPI fills included."""
+    first_trade_id: int = msgspec.field(name="f")
+    """First underlying trade id."""
+    last_trade_id: int = msgspec.field(name="l")
+    """Last underlying trade id."""
+    time: int = msgspec.field(name="T")
+    """Trade time ``T``, ms: the time the analysis uses."""
+    buyer_maker: bool = msgspec.field(name="m")
+    """True when the buyer was the maker (the taker sold)."""
+    normal_qty: float | None = msgspec.field(name="nq", default=None)
+    """Quantity without RPI fills (since 2025-12-31); None in older frames."""
+    symbol_type: int | None = msgspec.field(name="st", default=None)
+    """1 = UM, 2 = CM (since the 2026 CM migration); None in older frames."""
+
+    def to_trade(self) -> Trade | None:
+        """The trade this payload carries.
+
+        Returns:
+            The :class:`~pairs_tui.trades.Trade`, or None when the quantity is not positive.
+        """
+        if self.qty <= 0.0:
+            return None
+        return Trade(
+            self.symbol.upper(), self.time, self.price, self.qty, self.buyer_maker, self.id
+        )
+
+
+class TradePayload(msgspec.Struct, tag_field="e", tag="trade", frozen=True, gc=False):
+    """The undocumented ``<symbol>@trade`` payload (keys ``e,E,T,s,t,p,q,X,m``)."""
+
+    event_time: int = msgspec.field(name="E")
+    """Push time ``E``, ms, on the exchange clock."""
+    time: int = msgspec.field(name="T")
+    """Trade time ``T``, ms."""
+    symbol: str = msgspec.field(name="s")
+    """Upper-case symbol."""
+    id: int = msgspec.field(name="t")
+    """Trade id ``t``, contiguous per symbol over all trade types."""
+    price: float = msgspec.field(name="p")
+    """Price."""
+    qty: float = msgspec.field(name="q")
+    """Quantity."""
+    buyer_maker: bool = msgspec.field(name="m")
+    """True when the buyer was the maker."""
+    kind: str = msgspec.field(name="X", default="")
+    """Trade type: ``MARKET``, ``INSURANCE_FUND``, ``ADL``, ``NA``."""
+
+    def to_trade(self) -> Trade | None:
+        """The trade this payload carries, if it is a market trade.
+
+        Returns:
+            The trade, or None for anything but ``X == "MARKET"`` with a positive quantity
+            (insurance-fund and ADL prints sit off the book and would distort bars; ``NA``
+            frames carry zero price and size; an unknown ``X`` is treated as non-market).
+        """
+        if self.kind != "MARKET" or self.qty <= 0.0:
+            return None
+        return Trade(
+            self.symbol.upper(), self.time, self.price, self.qty, self.buyer_maker, self.id
+        )
+
+
+Payload = AggTradePayload | TradePayload
+"""A trade-carrying payload of either stream."""
+
+
+class ControlError(msgspec.Struct, frozen=True, gc=False):
+    """The ``error`` object of a control reply."""
+
+    code: int = 0
+    """Binance's error code (2 invalid request, 3 invalid JSON, 4 too many subscriptions)."""
+    msg: str = ""
+    """Binance's message."""
+
+
+class Frame(msgspec.Struct, frozen=True, gc=False):
+    """One combined-stream frame: a payload under ``data``, or a control reply.
+
+    A valid frame has ``data``, or is a reply (``id`` or ``error`` set); the decoder checks it.
+    """
+
+    stream: str = ""
+    """The stream name, e.g. ``btcusdt@aggTrade``; empty on control replies."""
+    data: Payload | None = None
+    """The payload, or None on a control reply."""
+    id: int | None = None
+    """The request id a control reply answers."""
+    result: bool | list[str] | None = None
+    """The reply's result: null, the names of LIST_SUBSCRIPTIONS, or a GET_PROPERTY value."""
+    error: ControlError | None = None
+    """The error of a rejected control request."""
+
+
+_frame_decoder = msgspec.json.Decoder(Frame, strict=False)
+_payload_decoder = msgspec.json.Decoder(Payload, strict=False)
+
+
+def decode_frame(raw: bytes | str) -> Frame:
+    """Decode one combined-stream frame (``/market/stream`` or ``/public/stream``).
+
+    Args:
+        raw: The WebSocket message, text or bytes.
+
+    Returns:
+        The frame: ``frame.data`` holds the payload, or is None for a control reply.
+
+    Raises:
+        MalformedFrame: The message is not JSON, its payload is neither ``aggTrade`` nor
+            ``trade``, a required key is missing or has the wrong type, or it is neither a
+            payload nor a control reply.
+    """
+    try:
+        frame = _frame_decoder.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise MalformedFrame(str(exc)) from None
+    if frame.data is None and frame.id is None and frame.error is None:
+        raise MalformedFrame("neither a payload under 'data' nor a control reply")
+    return frame
+
+
+def decode_payload(raw: bytes | str) -> Payload:
+    """Decode one bare payload, as the raw routes (``/market/ws/<stream>``) send it.
+
+    Args:
+        raw: The WebSocket message, text or bytes.
+
+    Returns:
+        The payload.
+
+    Raises:
+        MalformedFrame: The message is not a valid ``aggTrade`` or ``trade`` payload.
+    """
+    try:
+        return _payload_decoder.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise MalformedFrame(str(exc)) from None
