@@ -175,7 +175,7 @@ def run(options: Options) -> None:
     if options.headless:
         asyncio.run(run_headless(options))
     elif options.backtest:
-        from pairs_tui.backtest_cli import run_backtest
+        from pairs_tui.backtest import run_backtest
 
         asyncio.run(run_backtest(options))
     else:
