@@ -258,6 +258,15 @@ class BarAggregator:
         self._start = start + tf
         return out
 
+    def flush(self) -> PairBar | None:
+        """End of input: close the bucket in progress, if any bar went into it."""
+        start = self._start
+        if start is None or all(acc[3] is None for acc in self._legs):
+            return None
+        out = PairBar(start, self._close(0), self._close(1))
+        self._start = start + self.timeframe_ms
+        return out
+
     def _fold(self, leg: int, sub: Bar | None) -> None:
         if sub is None:
             return

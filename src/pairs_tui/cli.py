@@ -191,6 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ConfigError) as exc:
         print(f"pairs-tui: error: {exc}", file=sys.stderr)
         return 2
+    except SystemExit as exc:  # argparse: --help, --version, or a usage error already printed
+        return exc.code if isinstance(exc.code, int) else 2
     log_path = _setup_logging(to_stderr=options.headless or options.backtest)
     try:
         run(options)

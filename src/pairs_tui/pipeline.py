@@ -318,11 +318,19 @@ class Pipeline:
             self._error = f"{type(exc).__name__}: {exc}"
             raise
         else:
-            self._take_final(self._builder.flush())
+            self._flush()
             self._finished = True
         finally:
             ticker.cancel()
             self._touch()
+
+    def _flush(self) -> None:
+        """End of input: every bar up to the last trade is final, on every timeframe."""
+        self._take_final(self._builder.flush())
+        for name in TIMEFRAMES:
+            aggregator = self._frames[name].aggregator
+            if aggregator is not None and (bar := aggregator.flush()) is not None:
+                self._close(name, bar)
 
     async def _tick(self) -> None:
         """The pipeline's own heartbeat: clock-driven finalisation and the message rate."""
