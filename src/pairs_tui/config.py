@@ -76,6 +76,9 @@ class AnalyticsSettings(_Section):
     """The backtest's optional stop level."""
     fee_bps: float = 4.0
     """Backtest fees, basis points per leg per fill."""
+    backtest_export: bool = False
+    """``--backtest`` also writes its trades and equity curve, as Parquet and CSV, into the
+    export folder (the JSON summary on stdout is always printed)."""
 
 
 class AlertRule(_Section, kw_only=True):
