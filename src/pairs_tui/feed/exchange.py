@@ -50,6 +50,11 @@ from websockets.http11 import Request, Response
 from pairs_tui.feed.frames import MalformedFrame, TradePayload, decode_frame
 
 log = logging.getLogger("pairs_tui.feed.exchange")
+_wire_log = logging.getLogger("pairs_tui.feed.exchange.wire")
+"""websockets' own logger for the server: one line per request and connection, so it starts
+at WARNING (lower it to see every handshake and REST call)."""
+if _wire_log.level == logging.NOTSET:
+    _wire_log.setLevel(logging.WARNING)
 
 RECORDING = "sessionB_btcusdt_ethusdt_trades.ndjson.gz"
 """The recording in ``pairs_tui/data``: real BTCUSDT and ETHUSDT ``@trade`` frames."""
@@ -406,7 +411,8 @@ class Faults:
     refuse_handshakes: int = 0
     """Answer the next N WebSocket handshakes with HTTP 503 (counts down)."""
     drop_after_messages: int | None = None
-    """Abort every connection (TCP reset, no close frame) after sending it N data messages."""
+    """Abort every connection (TCP reset, no close frame) after sending it N data messages;
+    0 drops right after the handshake (a server that accepts and drops)."""
     garbage_every: int | None = None
     """Send an undecodable frame (truncated, not JSON, or missing keys) before every Nth data
     message of a connection."""
@@ -580,8 +586,9 @@ class EmbeddedExchange:
         wait_for_subscriber: Start the timeline when the first client subscribes to a stream
             that has data, so that a test or the demo does not miss the start; False starts it
             with the server.
-        ping_interval_s: Interval of the server's pings; Binance pings every 3 minutes and drops
-            a client that has not answered within 10 minutes.
+        ping_interval_s: Interval of the server's pings (Binance: every 3 minutes).
+        ping_timeout_s: How long a ping may go unanswered before the server drops the client
+            (Binance: 10 minutes).
         history_limit: Aggregate trades kept per symbol for ``/fapi/v1/aggTrades``.
         faults: Misbehaviour to show; a fresh :class:`Faults` (none) by default.
     """
@@ -597,6 +604,7 @@ class EmbeddedExchange:
         loop: bool = False,
         wait_for_subscriber: bool = True,
         ping_interval_s: float | None = 180.0,
+        ping_timeout_s: float | None = 600.0,
         history_limit: int = 1_000_000,
         faults: Faults | None = None,
     ) -> None:
@@ -620,6 +628,7 @@ class EmbeddedExchange:
         self._port = port
         self._wait_for_subscriber = wait_for_subscriber
         self._ping_interval_s = ping_interval_s
+        self._ping_timeout_s = ping_timeout_s
         self._history_limit = history_limit
         self._server: Server | None = None
         self._timeline: asyncio.Task[None] | None = None
@@ -645,10 +654,10 @@ class EmbeddedExchange:
             process_request=self._process_request,
             compression=None,
             ping_interval=self._ping_interval_s,
-            ping_timeout=600.0,
+            ping_timeout=self._ping_timeout_s,
             close_timeout=1.0,
             max_size=2**16,
-            logger=log,
+            logger=_wire_log,
         )
         self._timeline = asyncio.create_task(self._run_timeline(), name="exchange-timeline")
         log.info("embedded exchange on %s publishing %s", self.url, self.tape.name)
@@ -800,6 +809,9 @@ class EmbeddedExchange:
         assert ws.request is not None
         route = parse_route(ws.request.path)
         assert route is not None  # _process_request rejected anything else
+        if self.faults.drop_after_messages == 0:
+            ws.transport.abort()
+            return
         conn = _Connection(ws, route, self.tape.specs)
         self._connections.add(conn)
         if conn.agg_symbols or conn.trade_symbols:

@@ -1,0 +1,562 @@
+"""The Binance USD-M WebSocket client: one combined connection for both legs, kept alive.
+
+It connects to ``/market/stream?streams=a@aggTrade/b@aggTrade`` (or ``/public/stream`` for the
+undocumented ``@trade``), never to the routes Binance retired on 2026-04-23 (``/stream``, ``/ws``),
+which still accept and acknowledge but send nothing. Silence is the failure mode to design for:
+
+- a watchdog per stream reconnects when one subscribed symbol sends nothing for ``watchdog_s``
+  while the socket is up (an acknowledgement proves nothing);
+- reconnects back off exponentially with full jitter, and the backoff resets only after a
+  connection has delivered data, so a server that accepts and drops at once cannot cause a
+  fast loop;
+- the connection is rotated before Binance's 24-hour cut-off;
+- a jump in aggregate-trade ids is a gap: the sink is told to hold its bars, the missing trades
+  are fetched from ``GET /fapi/v1/aggTrades?fromId=`` and delivered in id order, what cannot be
+  recovered is counted, and the sink is released. A reconnect is a gap from the last id seen.
+
+Time is the trade time ``T``; the local clock only measures latency and silence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Iterable
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+from pairs_tui.feed.clock import ExchangeClock
+from pairs_tui.feed.frames import Frame, MalformedFrame, decode_frame
+from pairs_tui.feed.rest import (
+    DEFAULT_REST_URL,
+    MAX_AGG_TRADES_LIMIT,
+    BinanceApiError,
+    BinanceRest,
+    RestError,
+    UnknownSymbolError,
+)
+from pairs_tui.feed.source import TradeSink
+from pairs_tui.feed.status import FeedState, FeedStatus
+
+__all__ = ["DEFAULT_WS_URL", "Backoff", "BinanceFeed", "UnknownSymbolError", "rest_url_for"]
+
+log = logging.getLogger("pairs_tui.feed")
+
+DEFAULT_WS_URL = "wss://fstream.binance.com"
+"""Binance USD-M Futures WebSocket host."""
+
+StreamKind = Literal["aggTrade", "trade"]
+
+_ROUTES: dict[str, str] = {"aggTrade": "market", "trade": "public"}
+"""The route each stream lives on since Binance's 2026 split."""
+_BASE_SUFFIXES = ("/market", "/public", "/private", "/stream", "/ws")
+_MALFORMED_WARNINGS = 5
+"""Malformed frames logged at WARNING before the rest go to DEBUG."""
+_BACKFILL_RETRIES = 3
+"""REST attempts per missing range before its trades are counted as lost."""
+_BACKFILL_PAUSE_S = 0.1
+"""First pause between REST attempts (doubling)."""
+
+
+def rest_url_for(url: str, rest_url: str | None = None) -> str:
+    """The REST base that goes with a WebSocket base.
+
+    Args:
+        url: WebSocket base, e.g. ``wss://fstream.binance.com`` or ``ws://127.0.0.1:8765``.
+        rest_url: An explicit REST base, which wins.
+
+    Returns:
+        ``rest_url`` if given; the same host and port over ``http://`` for a loopback ``ws://``
+        address (the embedded exchange serves both on one port); else Binance's REST base.
+    """
+    if rest_url:
+        return rest_url.rstrip("/")
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme == "ws":
+        loopback = host == "localhost"
+        with contextlib.suppress(ValueError):
+            loopback = loopback or ipaddress.ip_address(host).is_loopback
+        if loopback:
+            return f"http://{parts.netloc}"
+    return DEFAULT_REST_URL
+
+
+class Backoff:
+    """Capped exponential backoff with full jitter: delay ~ U(0, min(cap, initial·2^attempt)).
+
+    Full jitter spreads many clients' retries after a shared outage; the cap bounds the wait.
+
+    Args:
+        initial_s: Upper bound of the first delay.
+        max_s: Cap on the upper bound.
+        rng: Source of randomness (seed it in tests).
+    """
+
+    def __init__(self, initial_s: float, max_s: float, rng: random.Random) -> None:
+        self.initial_s = initial_s
+        """Upper bound of the first delay, seconds."""
+        self.max_s = max_s
+        """Cap on the upper bound, seconds."""
+        self.attempt = 0
+        """Failed attempts since the last reset."""
+        self._rng = rng
+
+    def ceiling(self) -> float:
+        """The upper bound of the next delay, seconds."""
+        return min(self.max_s, self.initial_s * 2.0 ** min(self.attempt, 62))
+
+    def next_delay(self) -> float:
+        """Count one more failed attempt and draw its delay.
+
+        Returns:
+            Seconds to wait before the next attempt.
+        """
+        delay = self._rng.uniform(0.0, self.ceiling())
+        self.attempt += 1
+        return delay
+
+    def reset(self) -> None:
+        """Start over; called once a connection has delivered data."""
+        self.attempt = 0
+
+
+class _Leg:
+    """Per-symbol state: the last id and time delivered, silence, and the backfill."""
+
+    __slots__ = (
+        "held",
+        "last_id",
+        "last_seen",
+        "last_time",
+        "pending",
+        "resuming",
+        "stream",
+        "symbol",
+        "task",
+    )
+
+    def __init__(self, symbol: str, stream: str) -> None:
+        self.symbol = symbol
+        self.stream = stream
+        self.last_id: int | None = None
+        self.last_time = 0
+        self.last_seen = 0.0
+        self.held = False
+        self.resuming = False
+        self.pending: deque[tuple[int, int]] = deque()
+        self.task: asyncio.Task[None] | None = None
+
+
+class BinanceFeed:
+    """Live trades of two symbols from Binance USD-M Futures (or anything that speaks it).
+
+    Args:
+        symbols: The target and hedge legs, any case.
+        url: WebSocket base, without a route (a ``/market``, ``/stream`` or ``/ws`` suffix is
+            dropped: the feed picks the route).
+        rest_url: REST base; default Binance's, or the same host over ``http://`` for a
+            loopback ``ws://`` url.
+        stream: ``aggTrade`` (documented, on ``/market``) or ``trade`` (on ``/public``).
+        watchdog_s: Reconnect when one subscribed symbol sends nothing for this long.
+        rotate_after_s: Reconnect proactively after this connection age (Binance cuts at 24 h).
+        backoff_initial_s: Upper bound of the first reconnect delay.
+        backoff_max_s: Cap on reconnect delays.
+        rng: Randomness for the jitter; a fresh ``random.Random()`` by default.
+
+    Raises:
+        ValueError: An unknown stream kind or not two symbols.
+    """
+
+    def __init__(
+        self,
+        symbols: tuple[str, str],
+        *,
+        url: str = DEFAULT_WS_URL,
+        rest_url: str | None = None,
+        stream: StreamKind = "aggTrade",
+        watchdog_s: float = 20.0,
+        rotate_after_s: float = 23.5 * 3600,
+        backoff_initial_s: float = 0.5,
+        backoff_max_s: float = 30.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        if stream not in _ROUTES:
+            raise ValueError(f"stream must be 'aggTrade' or 'trade', not {stream!r}")
+        if len(symbols) != 2:
+            raise ValueError(f"a pair needs two symbols, not {len(symbols)}")
+        self.symbols: tuple[str, str] = (symbols[0].upper(), symbols[1].upper())
+        """The two legs, upper case."""
+        self.stream: StreamKind = stream
+        """The trade stream subscribed to."""
+        # Stream names must be lower case: Binance acknowledges BTCUSDT@aggTrade and sends nothing.
+        names = [f"{s.lower()}@{stream}" for s in self.symbols]
+        self.url = f"{_base_url(url)}/{_ROUTES[stream]}/stream?streams={'/'.join(names)}"
+        """The full WebSocket URL connected to."""
+        self.rest = BinanceRest(rest_url_for(url, rest_url))
+        """The REST client used for exchange info, server time and backfill."""
+        self.clock = ExchangeClock()
+        """The exchange clock estimate."""
+        self.watchdog_s = watchdog_s
+        """Silence of one stream, seconds, after which the connection is replaced."""
+        self.stale_after_s = watchdog_s / 4.0
+        """Silence of one stream, seconds, after which the state shows ``stale``."""
+        self.rotate_after_s = rotate_after_s
+        """Connection age, seconds, at which it is replaced."""
+        self._backoff = Backoff(backoff_initial_s, backoff_max_s, rng or random.Random())
+        self._legs = {s: _Leg(s, n) for s, n in zip(self.symbols, names, strict=True)}
+        self._sink: TradeSink | None = None
+        self._state: FeedState = "connecting"
+        self._connected_once = False
+        self._next_try_at: float | None = None
+        self._reconnects = 0
+        self._gaps = 0
+        self._malformed = 0
+        self._messages = 0
+        self._detail = ""
+        self._last_time = 0
+        self._last_recv = 0.0
+        self.backfilled = 0
+        """Trades recovered over REST since the start."""
+
+    # -- TradeSource ----------------------------------------------------------------------------
+
+    @property
+    def status(self) -> FeedStatus:
+        """The feed's state and counters now (a fresh immutable value)."""
+        state = self._state
+        detail = self._detail
+        if state == "live":
+            now = time.monotonic()
+            silent = [
+                leg for leg in self._legs.values() if now - leg.last_seen > self.stale_after_s
+            ]
+            if silent:
+                state = "stale"
+                names = ", ".join(leg.symbol for leg in silent)
+                detail = f"no {names} trades for {now - silent[0].last_seen:.0f} s"
+        latency = None
+        if self._last_time:
+            at = self.clock.at(self._last_recv)
+            latency = None if at is None else at - self._last_time
+        return FeedStatus(
+            state=state,
+            reconnects=self._reconnects,
+            gaps=self._gaps,
+            malformed=self._malformed,
+            attempt=self._backoff.attempt,
+            next_try_at=self._next_try_at if state in ("connecting", "reconnecting") else None,
+            latency_ms=latency,
+            messages=self._messages,
+            detail=detail,
+        )
+
+    def exchange_now_ms(self) -> float | None:
+        """The exchange clock estimate, ms (None before any measurement or frame)."""
+        return self.clock.now_ms()
+
+    async def run(self, sink: TradeSink) -> None:
+        """Deliver trades to ``sink`` until cancelled.
+
+        Args:
+            sink: Receives trades in arrival order, and hold/release around backfills.
+
+        Raises:
+            UnknownSymbolError: The exchange does not list a symbol (checked when reachable).
+        """
+        self._sink = sink
+        await self._check_exchange()
+        try:
+            while True:
+                delivered, rotate, reason = await self._session(sink)
+                if rotate:
+                    delay = 0.0
+                else:
+                    if delivered:
+                        self._backoff.reset()
+                    delay = self._backoff.next_delay()
+                self._state = "reconnecting"
+                self._next_try_at = time.monotonic() + delay
+                self._detail = (
+                    reason
+                    if rotate
+                    else f"{reason}; reconnecting in {delay:.1f} s "
+                    f"(attempt {self._backoff.attempt})"
+                )
+                log.warning("%s", self._detail)
+                self._hold_for_resume()
+                await asyncio.sleep(delay)
+        finally:
+            self._state = "stopped"
+            self._next_try_at = None
+            for leg in self._legs.values():
+                if leg.task is not None:
+                    leg.task.cancel()
+
+    # -- connection -----------------------------------------------------------------------------
+
+    async def _check_exchange(self) -> None:
+        try:
+            await self.rest.check_symbols(self.symbols)
+        except UnknownSymbolError:
+            raise
+        except RestError as exc:
+            log.warning("exchange info unavailable (%s): symbols not checked", exc)
+            return
+        await self._measure_offset()
+
+    async def _measure_offset(self) -> None:
+        try:
+            sent = time.time()
+            server_ms = await self.rest.server_time_ms()
+            received = time.time()
+        except RestError as exc:
+            log.info("server time unavailable (%s)", exc)
+            return
+        offset = self.clock.set_offset(sent, server_ms, received)
+        log.info(
+            "exchange clock offset %+.0f ms (round trip %.0f ms)", offset, (received - sent) * 1e3
+        )
+
+    async def _session(self, sink: TradeSink) -> tuple[bool, bool, str]:
+        """One connection, from handshake to loss: ``(delivered data, rotation, reason)``."""
+        log.info("connecting to %s", self.url)
+        try:
+            ws = await connect(
+                self.url,
+                proxy=None,
+                compression=None,
+                max_size=2**20,
+                max_queue=256,
+                ping_interval=20,
+                ping_timeout=20,
+                open_timeout=10,
+                close_timeout=2,
+            )
+        except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed) as exc:
+            return False, False, f"could not connect: {str(exc) or type(exc).__name__}"
+        opened = time.monotonic()
+        if self._connected_once:
+            self._reconnects += 1
+        self._connected_once = True
+        for leg in self._legs.values():
+            leg.last_seen = opened
+        offset_task = asyncio.create_task(self._measure_offset())
+        reader = asyncio.create_task(self._read(ws, sink), name="binance-reader")
+        delivered = rotate = False
+        reason = ""
+        try:
+            while True:
+                now = time.monotonic()
+                if now - opened >= self.rotate_after_s:
+                    rotate = True
+                    reason = "rotating the connection before Binance's 24-hour limit"
+                    break
+                silent = [
+                    leg for leg in self._legs.values() if now - leg.last_seen >= self.watchdog_s
+                ]
+                if silent:
+                    reason = _silence_sentence(silent, self.watchdog_s)
+                    break
+                wake = min(
+                    opened + self.rotate_after_s,
+                    min(leg.last_seen for leg in self._legs.values()) + self.watchdog_s,
+                )
+                done, _ = await asyncio.wait({reader}, timeout=max(0.01, wake - now))
+                if done:
+                    exc = reader.exception()
+                    if exc is not None and not isinstance(exc, ConnectionClosed):
+                        raise exc
+                    code = ws.close_code
+                    why = f"{code} {ws.close_reason}".strip() if code else "no close frame"
+                    reason = f"connection lost ({why})"
+                    break
+        finally:
+            delivered = self._state == "live"
+            reader.cancel()
+            offset_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+                await reader
+            with contextlib.suppress(Exception):
+                await ws.close()
+        return delivered, rotate, reason
+
+    async def _read(self, ws: ClientConnection, sink: TradeSink) -> None:
+        """The hot path: receive, decode, check the id, deliver."""
+        decode = decode_frame
+        on_trade = sink.on_trade
+        observe = self.clock.observe
+        legs = self._legs
+        mono = time.monotonic
+        backfill = self.stream == "aggTrade"
+        live = False
+        async for message in ws:
+            now = mono()
+            try:
+                frame = decode(message)
+            except MalformedFrame as exc:
+                self._on_malformed(message, exc)
+                continue
+            data = frame.data
+            if data is None:
+                self._on_control(frame)
+                continue
+            self._messages += 1
+            leg = legs.get(data.symbol)
+            if leg is None:
+                continue  # a symbol not asked for: not ours to deliver
+            leg.last_seen = now
+            observe(data.event_time, now)
+            if not live:
+                live = True
+                self._on_live()
+            trade_id = data.id
+            last = leg.last_id
+            if last is not None and trade_id != last + 1:
+                if trade_id <= last:
+                    continue  # already delivered (live or backfill): never twice
+                self._on_gap(leg, last, trade_id, backfill)
+            elif leg.resuming:
+                leg.resuming = False
+                self._release_if_done(leg)
+            leg.last_id = trade_id
+            trade = data.to_trade()
+            if trade is not None:
+                leg.last_time = self._last_time = trade.time
+                self._last_recv = now
+                on_trade(trade)
+
+    def _on_live(self) -> None:
+        self._backoff.reset()
+        self._state = "live"
+        self._next_try_at = None
+        self._detail = f"live on {self.url}"
+        log.info("live: %s", ", ".join(leg.stream for leg in self._legs.values()))
+
+    def _on_control(self, frame: Frame) -> None:
+        if frame.error is not None:
+            log.warning("control request %s refused: %s", frame.id, frame.error.msg)
+
+    def _on_malformed(self, message: str | bytes, exc: MalformedFrame) -> None:
+        self._malformed += 1
+        level = logging.WARNING if self._malformed <= _MALFORMED_WARNINGS else logging.DEBUG
+        log.log(level, "malformed frame skipped (%s): %.120r", exc, message)
+
+    # -- gaps and backfill --------------------------------------------------------------------
+
+    def _on_gap(self, leg: _Leg, last: int, now_id: int, backfill: bool) -> None:
+        missing = now_id - last - 1
+        leg.resuming = False
+        if not backfill:
+            # @trade ids cannot be fetched by id without an API key: count them.
+            self._gaps += missing
+            self._detail = f"{missing} {leg.symbol} trades missed (ids {last + 1}-{now_id - 1})"
+            log.warning("%s", self._detail)
+            self._release_if_done(leg)
+            return
+        self._detail = f"{missing} {leg.symbol} trades missed: backfilling over REST"
+        log.info("%s (ids %d-%d)", self._detail, last + 1, now_id - 1)
+        self._hold(leg)
+        leg.pending.append((last + 1, now_id - 1))
+        if leg.task is None:
+            leg.task = asyncio.create_task(self._backfill(leg), name=f"backfill-{leg.symbol}")
+
+    def _hold(self, leg: _Leg) -> None:
+        if not leg.held and self._sink is not None:
+            leg.held = True
+            self._sink.hold(leg.symbol, leg.last_time)
+
+    def _hold_for_resume(self) -> None:
+        """After a lost connection: bars wait until each leg has resumed (or been backfilled)."""
+        for leg in self._legs.values():
+            if leg.last_id is not None and self.stream == "aggTrade":
+                leg.resuming = True
+                self._hold(leg)
+
+    def _release_if_done(self, leg: _Leg) -> None:
+        if leg.held and not leg.pending and leg.task is None and not leg.resuming:
+            leg.held = False
+            if self._sink is not None:
+                self._sink.release(leg.symbol)
+
+    async def _backfill(self, leg: _Leg) -> None:
+        """Fetch the pending id ranges of one leg in order; deliver, count the unrecoverable."""
+        try:
+            while leg.pending:
+                lo, hi = leg.pending[0]
+                recovered, lost = await self._fetch_range(leg, lo, hi)
+                leg.pending.popleft()
+                if lost and leg.pending and recovered == 0:
+                    # REST is failing: count what is queued behind instead of retrying each.
+                    lost += sum(b - a + 1 for a, b in leg.pending)
+                    leg.pending.clear()
+                self.backfilled += recovered
+                self._gaps += lost
+                self._detail = f"backfilled {recovered} {leg.symbol} trades over REST" + (
+                    f"; {lost} could not be recovered" if lost else ""
+                )
+                log.log(logging.WARNING if lost else logging.INFO, "%s", self._detail)
+        finally:
+            leg.task = None
+            self._release_if_done(leg)
+
+    async def _fetch_range(self, leg: _Leg, lo: int, hi: int) -> tuple[int, int]:
+        """Deliver the trades with ids ``lo..hi`` from REST: ``(recovered, lost)``."""
+        assert self._sink is not None
+        on_trade = self._sink.on_trade
+        cursor = lo
+        recovered = lost = failures = 0
+        while cursor <= hi:
+            limit = min(MAX_AGG_TRADES_LIMIT, hi - cursor + 1)
+            try:
+                rows = await self.rest.agg_trades(leg.symbol, cursor, limit)
+            except RestError as exc:
+                failures += 1
+                log.warning("backfill of %s from id %d failed: %s", leg.symbol, cursor, exc)
+                if failures >= _BACKFILL_RETRIES or not _retryable(exc):
+                    break
+                await asyncio.sleep(_BACKFILL_PAUSE_S * 2**failures)
+                continue
+            rows = [r for r in rows if cursor <= r.id <= hi]
+            if not rows:
+                break  # the exchange no longer has them (or never had)
+            for row in rows:
+                lost += row.id - cursor  # ids the exchange skipped
+                on_trade(row.to_trade(leg.symbol))
+                recovered += 1
+                cursor = row.id + 1
+        return recovered, lost + max(0, hi - cursor + 1)
+
+
+def _retryable(exc: RestError) -> bool:
+    """Whether asking again may help: not after a client error such as an invalid symbol."""
+    return not isinstance(exc, BinanceApiError) or exc.status >= 500 or exc.status == 429
+
+
+def _base_url(url: str) -> str:
+    """The WebSocket base without a route, which the feed chooses itself."""
+    parts = urlsplit(url.rstrip("/"))
+    path = parts.path
+    for suffix in _BASE_SUFFIXES:
+        if suffix in path:
+            log.warning("ignoring the route %r in %s: the feed picks it", path, url)
+            path = path[: path.index(suffix)]
+            break
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def _silence_sentence(silent: Iterable[_Leg], watchdog_s: float) -> str:
+    names = " and ".join(leg.stream for leg in silent)
+    return (
+        f"{names} sent nothing for {watchdog_s:g} s while connected: likely a silent stream "
+        "(a retired route such as /stream or /ws, an upper-case stream name, or a stalled "
+        "server stream)"
+    )
