@@ -1,0 +1,494 @@
+"""The mean-reversion backtest of the z-score signal: a pure function over the bar history.
+
+:func:`run` reads the same bar history the screen draws (:data:`pairs_tui.pipeline.BAR_SCHEMA`,
+from ``Pipeline.history()``), so the live screen and ``--backtest`` share one engine and the
+backtest trades exactly the no-look-ahead z-score the user watched. Nothing here imports Textual,
+the feed or the pipeline.
+
+Rules, decided at each bar's close from that bar's ``zscore`` only:
+
+- Flat: enter **short** the spread when ``z > entry``, **long** when ``z < -entry``.
+- Short: **stop** when ``z >= stop`` (if a stop is set), else **exit** when ``z <= exit``.
+  Long: stop when ``z <= -stop``, else exit when ``z >= -exit``. With the default ``exit = 0``
+  both mean "z crossed zero".
+- An exit (not a stop) is followed in the same decision by the flat rule, so a z-score that jumps
+  from above ``entry`` to below ``-entry`` reverses the position.
+- After a stop, that side is not re-entered until z has come back inside the entry band
+  (``z <= entry`` for short, ``z >= -entry`` for long): otherwise the stop would re-enter at once.
+  Nor is a position entered when ``|z|`` is already at or beyond the stop.
+- No entry without a hedge ratio in force (see sizing).
+- A null z-score (window not full, a flat leg) decides nothing: the position is held.
+
+Fills: a decision taken at bar ``s``'s close fills at bar ``s + 1``'s close, never at the close of
+the bar that produced it. A decision on the last bar has no fill. A position still open at the end
+is marked at the last close, without exit fees, and reported with ``exit_reason = "open"``.
+
+Sizing: the hedge ratio in force at the signal, which is the ``beta`` column of the bar *before*
+the signal bar: the fit through the previous bar, i.e. the very hedge the signal bar's ``spread``
+and ``zscore`` were computed with (PRODUCT.md: no look-ahead). It is fixed for the trade's life.
+
+- ``price_mode = "log"``: one USDT of A against ``beta`` USDT of B, at the entry fill's prices.
+  P&L is in USDT per 1 USDT of A notional, so 0.0012 is 12 bp of the A leg.
+- ``price_mode = "raw"``: one unit of A against ``beta`` units of B. P&L is in USDT per 1 unit
+  of A.
+
+Long the spread is long A and short ``beta`` of B; a negative ``beta`` makes the B leg long too.
+
+Fees: ``fee_bps`` basis points of each leg's traded notional (``|qty| * price``), at every fill:
+two legs on entry, two on exit.
+
+Metrics are over the *evaluation period*: from the first bar with a z-score to the last bar.
+
+- Equity: closed trades' net P&L plus the open trade's, marked at each bar's close (its entry
+  fees already paid); 0 before the first fill.
+- Bar P&L: the change of equity over one bar (fees land on the fill bar).
+- Sharpe: mean over standard deviation (ddof 1) of the bar P&L, per bar; annualised by
+  ``sqrt(bars per year)`` with 365 days of 24 hours (perpetuals trade around the clock). In log
+  mode the bar P&L is a return on 1 USDT of A; in raw mode Sharpe is the same as for a return on
+  one unit of A at a fixed price, since the ratio does not depend on the scale.
+- Maximum drawdown: the largest fall of equity from its running peak (peak starts at 0), in the
+  P&L units above, reported as a positive number.
+- Time in market: the share of the period's bars held with an open position.
+- Hit rate and average trade P&L: over closed trades; total P&L includes the open one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import msgspec
+import numpy as np
+import polars as pl
+
+if TYPE_CHECKING:
+    from pairs_tui.session import Options
+
+PriceMode = Literal["log", "raw"]
+Side = Literal["long", "short"]
+ExitReason = Literal["exit", "stop", "open"]
+
+MS_PER_YEAR = 365 * 24 * 3600 * 1000
+"""Milliseconds in a year of round-the-clock trading, for annualising Sharpe."""
+
+_NO_EXIT, _EXIT, _STOP = 0, 1, 2
+_REASONS: dict[int, ExitReason] = {_EXIT: "exit", _STOP: "stop"}
+
+
+class BacktestParams(msgspec.Struct, frozen=True, kw_only=True):
+    """What the backtest was run with."""
+
+    entry: float = 2.0
+    """Enter when ``|z|`` goes beyond this."""
+    exit: float = 0.0
+    """Exit a short when ``z <= exit``, a long when ``z >= -exit``."""
+    stop: float | None = None
+    """Stop a short when ``z >= stop``, a long when ``z <= -stop``; None for no stop."""
+    fee_bps: float = 4.0
+    """Basis points of each leg's notional, at every fill."""
+    price_mode: PriceMode = "log"
+    """How positions are sized: ``log`` dollar-weighted, ``raw`` unit-weighted."""
+    hedge_column: str = "beta"
+    """The history column holding the hedge ratio; the row before the signal bar sizes it."""
+    bar_ms: int | None = None
+    """Bar length in ms, for annualising Sharpe; None infers it from ``ts``."""
+
+    def check(self) -> None:
+        """Raise ValueError when the levels do not make a strategy.
+
+        Raises:
+            ValueError: a non-finite level, ``entry < 0``, ``exit >= entry``, ``stop <= entry``
+                or negative fees.
+        """
+        levels = [self.entry, self.exit, self.fee_bps] + ([] if self.stop is None else [self.stop])
+        if not all(math.isfinite(v) for v in levels):
+            raise ValueError("backtest levels must be finite numbers")
+        if self.entry < 0:
+            raise ValueError(f"entry_z must be >= 0, got {self.entry}")
+        if self.exit >= self.entry:
+            raise ValueError(f"exit_z ({self.exit}) must be below entry_z ({self.entry})")
+        if self.stop is not None and self.stop <= self.entry:
+            raise ValueError(f"stop_z ({self.stop}) must be above entry_z ({self.entry})")
+        if self.fee_bps < 0:
+            raise ValueError(f"fee_bps must be >= 0, got {self.fee_bps}")
+        if self.price_mode not in ("log", "raw"):
+            raise ValueError(f"price mode must be 'log' or 'raw', got {self.price_mode!r}")
+
+
+class BacktestTrade(msgspec.Struct, frozen=True, kw_only=True):
+    """One round trip. Times are bar labels (bar start, ms UTC), as in the history; a fill
+    happens at the close of its bar, i.e. at ``entry_ts`` plus the bar length."""
+
+    side: Side
+    """``long`` the spread (long A, short ``hedge`` of B) or ``short`` it."""
+    signal_ts: int
+    """The bar whose z-score decided the entry."""
+    entry_ts: int
+    """The bar at whose close the entry filled: the bar after ``signal_ts``."""
+    entry_z: float
+    """The z-score that decided the entry."""
+    hedge: float
+    """The hedge ratio sizing the B leg: the fit through the bar before ``signal_ts``."""
+    qty_a: float
+    """Signed quantity of A held (units of the contract)."""
+    qty_b: float
+    """Signed quantity of B held."""
+    entry_price_a: float
+    entry_price_b: float
+    exit_signal_ts: int | None
+    """The bar whose z-score decided the exit; None while open."""
+    exit_ts: int | None
+    """The bar at whose close the exit filled; None while open."""
+    exit_z: float | None
+    """The z-score that decided the exit; None while open."""
+    exit_price_a: float
+    """Exit fill price of A, or the last close an open trade is marked at."""
+    exit_price_b: float
+    exit_reason: ExitReason
+    """``exit`` (z crossed the exit level), ``stop``, or ``open`` (marked at the last close)."""
+    pnl_a: float
+    """Price P&L of the A leg, before fees."""
+    pnl_b: float
+    """Price P&L of the B leg, before fees."""
+    fees: float
+    """Fees of both legs and both fills (entry only while open)."""
+    pnl: float
+    """``pnl_a + pnl_b - fees``."""
+    bars_held: int
+    """Bars from the entry fill to the exit fill (or the last bar)."""
+    holding_ms: int
+    """Time from the entry fill to the exit fill (or the last bar's close)."""
+
+
+class BacktestMetrics(msgspec.Struct, frozen=True, kw_only=True):
+    """The summary. P&L figures are in the units of the price mode (see the module doc)."""
+
+    bars: int
+    """Bars in the evaluation period (first bar with a z-score to the last bar)."""
+    start_ts: int | None
+    """First bar of the period; None when no bar has a z-score."""
+    end_ts: int | None
+    """Last bar of the period."""
+    trades: int
+    """Round trips, the open one included."""
+    closed_trades: int
+    total_pnl: float
+    """Equity at the last bar: closed trades plus the open one marked at the last close."""
+    fees: float
+    """Fees paid."""
+    avg_trade_pnl: float | None
+    """Mean net P&L of closed trades."""
+    hit_rate: float | None
+    """Share of closed trades with a positive net P&L."""
+    sharpe: float | None
+    """Per-bar Sharpe ratio of the bar P&L; None when it has no variance."""
+    sharpe_annualised: float | None
+    """``sharpe * sqrt(bars per year)``."""
+    max_drawdown: float
+    """Largest fall of equity from its running peak, as a positive number."""
+    time_in_market: float | None
+    """Share of the period's bars held with a position."""
+    avg_holding_ms: float | None
+    """Mean holding time of closed trades."""
+    bar_ms: int | None
+    """Bar length used to annualise."""
+
+
+EQUITY_SCHEMA: dict[str, type[pl.DataType]] = {
+    "ts": pl.Int64, "zscore": pl.Float64, "target": pl.Int8, "position": pl.Int8,
+    "equity": pl.Float64, "pnl": pl.Float64, "drawdown": pl.Float64,
+}
+"""Columns of the equity curve, one row per input bar: the bar label, its z-score, the position
+decided at its close (``target``: 1 long, -1 short, 0 flat), the position held after its close
+(``position``, which is the previous bar's ``target``), equity, bar P&L and drawdown."""
+
+TRADE_SCHEMA: dict[str, type[pl.DataType]] = {
+    name: (pl.String if name in ("side", "exit_reason")
+           else pl.Int64 if name.endswith("_ts") or name in ("bars_held", "holding_ms")
+           else pl.Float64)
+    for name in BacktestTrade.__struct_fields__
+}
+"""Columns of the trade list as a frame, in :class:`BacktestTrade`'s field order."""
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestResult:
+    """Everything one backtest produced."""
+
+    params: BacktestParams
+    trades: list[BacktestTrade]
+    """Round trips in entry order; the last may be open."""
+    equity: pl.DataFrame
+    """The equity curve (:data:`EQUITY_SCHEMA`), one row per input bar."""
+    metrics: BacktestMetrics
+
+    def trades_frame(self) -> pl.DataFrame:
+        """The trades as a frame (:data:`TRADE_SCHEMA`), for exports."""
+        rows = [msgspec.structs.astuple(trade) for trade in self.trades]
+        return pl.DataFrame(rows, schema=TRADE_SCHEMA, orient="row")
+
+
+def run(
+    bars: pl.DataFrame,
+    *,
+    entry: float = 2.0,
+    exit: float = 0.0,
+    stop: float | None = None,
+    fee_bps: float = 4.0,
+    price_mode: PriceMode = "log",
+    hedge_column: str = "beta",
+    bar_ms: int | None = None,
+) -> BacktestResult:
+    """Backtest the z-score signal over a bar history.
+
+    Args:
+        bars: Bars oldest first, one per grid step, with at least ``ts``, ``close_a``,
+            ``close_b``, ``zscore`` and the hedge column (the pipeline's ``history()``).
+        entry: Entry level for ``|z|``.
+        exit: Exit level (see the module doc for the sign convention).
+        stop: Optional stop level for ``|z|``, above ``entry``.
+        fee_bps: Fees in basis points of each leg's notional, per fill.
+        price_mode: ``log`` (1 USDT of A against ``beta`` USDT of B) or ``raw`` (1 unit of A
+            against ``beta`` units of B); use the analytics' price mode.
+        hedge_column: Column of the hedge ratio; the value on the bar before the signal sizes it.
+        bar_ms: Bar length for annualising Sharpe; inferred from ``ts`` when None.
+
+    Returns:
+        The trades, the equity curve and the metrics.
+
+    Raises:
+        ValueError: inconsistent levels, a missing column, or a fill bar without prices.
+    """
+    params = BacktestParams(entry=entry, exit=exit, stop=stop, fee_bps=fee_bps,
+                            price_mode=price_mode, hedge_column=hedge_column,
+                            bar_ms=bar_ms if bar_ms is not None else _bar_ms(bars))
+    params.check()
+    missing = {"ts", "close_a", "close_b", "zscore", hedge_column} - set(bars.columns)
+    if missing:
+        raise ValueError(f"the bars lack column(s) {', '.join(sorted(missing))}")
+    ts = bars["ts"].to_numpy().astype(np.int64)
+    z = _floats(bars["zscore"])
+    # The hedge in force at bar i is the fit through bar i - 1: the one bar i's z-score used.
+    hedge = _floats(bars[hedge_column].shift(1))
+    close_a = _floats(bars["close_a"])
+    close_b = _floats(bars["close_b"])
+    target, reason = decide(z, hedge, entry=entry, exit=exit, stop=stop)
+    return _execute(params, ts, z, hedge, close_a, close_b, target, reason)
+
+
+def decide(
+    z: np.ndarray, hedge: np.ndarray, *, entry: float, exit: float,
+    stop: float | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The position wanted after each bar's close, from z-scores up to that bar only.
+
+    Args:
+        z: Z-score per bar, NaN where unknown.
+        hedge: Hedge ratio in force per bar, NaN where unknown (no entry without one).
+        entry, exit, stop: Levels, as for :func:`run`.
+
+    Returns:
+        ``target`` (int8: 1 long the spread, -1 short, 0 flat) and ``reason`` (int8: why a
+        position was closed at that bar: 1 exit, 2 stop, 0 none).
+    """
+    n = len(z)
+    target = np.zeros(n, dtype=np.int8)
+    reason = np.zeros(n, dtype=np.int8)
+    want = 0
+    blocked = 0  # the side a stop locked out until z is back inside the entry band
+    for i in range(n):
+        zi = float(z[i])
+        if zi != zi:  # NaN: nothing is known, so nothing changes
+            target[i] = want
+            continue
+        if (blocked == -1 and zi <= entry) or (blocked == 1 and zi >= -entry):
+            blocked = 0
+        if want == -1:
+            if stop is not None and zi >= stop:
+                want, blocked, reason[i] = 0, -1, _STOP
+            elif zi <= exit:
+                want, reason[i] = 0, _EXIT
+        elif want == 1:
+            if stop is not None and zi <= -stop:
+                want, blocked, reason[i] = 0, 1, _STOP
+            elif zi >= -exit:
+                want, reason[i] = 0, _EXIT
+        # No entry without a hedge to size it, nor beyond the stop, which would stop it at once.
+        beyond_stop = stop is not None and abs(zi) >= stop
+        if want == 0 and reason[i] != _STOP and math.isfinite(hedge[i]) and not beyond_stop:
+            if zi > entry and blocked != -1:
+                want = -1
+            elif zi < -entry and blocked != 1:
+                want = 1
+        target[i] = want
+    return target, reason
+
+
+@dataclass(slots=True)
+class _Open:
+    """The position being held during execution."""
+
+    side: int
+    signal: int
+    fill: int
+    hedge: float
+    qty_a: float
+    qty_b: float
+    fee: float
+
+
+def _execute(
+    params: BacktestParams, ts: np.ndarray, z: np.ndarray, hedge: np.ndarray,
+    close_a: np.ndarray, close_b: np.ndarray, target: np.ndarray, reason: np.ndarray,
+) -> BacktestResult:
+    """Fill each bar's decision at the next bar's close; mark to market; summarise."""
+    n = len(ts)
+    rate = params.fee_bps / 10_000.0
+    equity = np.zeros(n)
+    position = np.zeros(n, dtype=np.int8)
+    trades: list[BacktestTrade] = []
+    # Realised P&L plus the open leg's P&L from its entry prices, rather than cash plus market
+    # value: no cancellation between large notionals, so equity matches the trades' sums.
+    realised = 0.0
+    fees_paid = 0.0
+    held: _Open | None = None
+    for i in range(1, n):
+        want = int(target[i - 1])
+        side = 0 if held is None else held.side
+        if want != side:
+            pa, pb = close_a[i], close_b[i]
+            if not (math.isfinite(pa) and math.isfinite(pb)):
+                raise ValueError(f"bar {int(ts[i])} must fill a trade but lacks a close")
+            if held is not None:
+                exit_fee = rate * (abs(held.qty_a) * pa + abs(held.qty_b) * pb)
+                fees_paid += exit_fee
+                trade = _trade(held, ts, z, close_a, close_b, i, i - 1,
+                               _REASONS[int(reason[i - 1])], exit_fee)
+                trades.append(trade)
+                realised += trade.pnl
+                held = None
+            if want != 0:
+                held = _open(want, i - 1, i, float(hedge[i - 1]), pa, pb, rate, params)
+                fees_paid += held.fee
+        if held is None:
+            equity[i] = realised
+        else:
+            position[i] = held.side
+            equity[i] = (realised - held.fee
+                         + held.qty_a * (close_a[i] - close_a[held.fill])
+                         + held.qty_b * (close_b[i] - close_b[held.fill]))
+    if held is not None:
+        trades.append(_trade(held, ts, z, close_a, close_b, n - 1, None, "open", 0.0))
+    pnl = np.diff(equity, prepend=0.0)
+    drawdown = np.maximum.accumulate(np.maximum(equity, 0.0)) - equity if n else equity
+    curve = pl.DataFrame(
+        {"ts": ts, "zscore": z, "target": target, "position": position, "equity": equity,
+         "pnl": pnl, "drawdown": drawdown},
+        schema=EQUITY_SCHEMA,
+    ).with_columns(pl.col("zscore").fill_nan(None))
+    metrics = _metrics(params, ts, z, position, equity, trades, fees_paid)
+    return BacktestResult(params, trades, curve, metrics)
+
+
+def _open(side: int, signal: int, fill: int, hedge: float, pa: float, pb: float, rate: float,
+          params: BacktestParams) -> _Open:
+    """Size a new position: long the spread is +1 of A against ``-hedge`` of B."""
+    if params.price_mode == "log":
+        qty_a, qty_b = side / pa, -side * hedge / pb
+    else:
+        qty_a, qty_b = float(side), -side * hedge
+    fee = rate * (abs(qty_a) * pa + abs(qty_b) * pb)
+    return _Open(side, signal, fill, hedge, float(qty_a), float(qty_b), float(fee))
+
+
+def _trade(
+    held: _Open, ts: np.ndarray, z: np.ndarray, close_a: np.ndarray, close_b: np.ndarray,
+    fill: int, signal: int | None, why: ExitReason, exit_fee: float,
+) -> BacktestTrade:
+    """The record of a round trip closed (or marked) at bar ``fill``."""
+    pa0, pb0 = close_a[held.fill], close_b[held.fill]
+    pa1, pb1 = close_a[fill], close_b[fill]
+    pnl_a = held.qty_a * (pa1 - pa0)
+    pnl_b = held.qty_b * (pb1 - pb0)
+    fees = held.fee + exit_fee
+    closed = signal is not None
+    return BacktestTrade(
+        side="long" if held.side == 1 else "short",
+        signal_ts=int(ts[held.signal]), entry_ts=int(ts[held.fill]),
+        entry_z=float(z[held.signal]), hedge=held.hedge, qty_a=held.qty_a, qty_b=held.qty_b,
+        entry_price_a=float(pa0), entry_price_b=float(pb0),
+        exit_signal_ts=int(ts[signal]) if closed else None,
+        exit_ts=int(ts[fill]) if closed else None,
+        exit_z=float(z[signal]) if closed else None,
+        exit_price_a=float(pa1), exit_price_b=float(pb1), exit_reason=why,
+        pnl_a=float(pnl_a), pnl_b=float(pnl_b), fees=float(fees),
+        pnl=float(pnl_a + pnl_b - fees), bars_held=fill - held.fill,
+        # Both ends are closes of labelled bars, so the labels' difference is the time held.
+        holding_ms=int(ts[fill]) - int(ts[held.fill]),
+    )
+
+
+def _metrics(
+    params: BacktestParams, ts: np.ndarray, z: np.ndarray, position: np.ndarray,
+    equity: np.ndarray, trades: list[BacktestTrade], fees: float,
+) -> BacktestMetrics:
+    """Summaries over the evaluation period (first bar with a z-score to the end)."""
+    known = np.flatnonzero(np.isfinite(z))
+    closed = [t for t in trades if t.exit_reason != "open"]
+    start = int(known[0]) if len(known) else len(ts)
+    period = equity[start:]
+    steps = np.diff(period)
+    # A position held after bar i - 1's close is in the market during bar i.
+    held = position[start:-1] != 0 if len(steps) else np.zeros(0, dtype=bool)
+    sharpe = None
+    if len(steps) >= 2:
+        sd = float(np.std(steps, ddof=1))
+        if sd > 0.0:
+            sharpe = float(np.mean(steps)) / sd
+    annual = None
+    if sharpe is not None and params.bar_ms:
+        annual = sharpe * math.sqrt(MS_PER_YEAR / params.bar_ms)
+    peak = np.maximum.accumulate(np.maximum(period, 0.0)) if len(period) else period
+    return BacktestMetrics(
+        bars=len(period),
+        start_ts=int(ts[start]) if len(period) else None,
+        end_ts=int(ts[-1]) if len(period) else None,
+        trades=len(trades), closed_trades=len(closed),
+        total_pnl=float(equity[-1]) if len(equity) else 0.0,
+        fees=float(fees),
+        avg_trade_pnl=float(np.mean([t.pnl for t in closed])) if closed else None,
+        hit_rate=sum(t.pnl > 0 for t in closed) / len(closed) if closed else None,
+        sharpe=sharpe, sharpe_annualised=annual,
+        max_drawdown=float(np.max(peak - period)) if len(period) else 0.0,
+        time_in_market=float(np.mean(held)) if len(steps) else None,
+        avg_holding_ms=float(np.mean([t.holding_ms for t in closed])) if closed else None,
+        bar_ms=params.bar_ms,
+    )
+
+
+def _floats(series: pl.Series) -> np.ndarray:
+    """A float64 array with NaN for null, whatever the series' float type."""
+    return series.cast(pl.Float64).fill_null(float("nan")).to_numpy().astype(np.float64)
+
+
+def _bar_ms(bars: pl.DataFrame) -> int | None:
+    """The grid step: the most common difference between consecutive bar labels."""
+    if bars.height < 2 or "ts" not in bars.columns:
+        return None
+    steps = bars["ts"].diff().drop_nulls()
+    steps = steps.filter(steps > 0)
+    if steps.is_empty():
+        return None
+    return int(steps.mode().min())  # type: ignore[arg-type]
+
+
+async def run_backtest(options: Options) -> None:
+    """``pairs-tui A B --backtest --replay FILE...``: replay, backtest, print JSON, export.
+
+    Lives in :mod:`pairs_tui.backtest_session`; imported late so the engine stays free of the
+    feed and the pipeline.
+    """
+    from pairs_tui.backtest_session import run_backtest as run_session
+
+    await run_session(options)

@@ -1,0 +1,197 @@
+"""``--backtest``: replay a session through the live pipeline, backtest it, report it.
+
+The bars and analytics come from the same :class:`~pairs_tui.pipeline.Pipeline` the screen runs,
+so the backtest trades the z-score the user would have seen. The summary is one JSON object on
+stdout; with ``analytics.backtest_export`` the trades and the equity curve are also written as
+Parquet and CSV into the export folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+import msgspec
+import polars as pl
+
+from pairs_tui.backtest import BacktestMetrics, BacktestResult, BacktestTrade, run
+from pairs_tui.bars import TIMEFRAMES
+from pairs_tui.config import Settings
+from pairs_tui.feed.source import TradeSource
+from pairs_tui.session import Options, UsageError, build_pipeline, open_source
+
+log = logging.getLogger("pairs_tui.backtest")
+
+UNITS = {"log": "USDT per 1 USDT of A", "raw": "USDT per 1 unit of A"}
+"""What one unit of P&L means in each price mode."""
+
+
+class BacktestReport(msgspec.Struct, frozen=True, kw_only=True):
+    """The JSON summary ``--backtest`` prints: the run, its metrics, its trades."""
+
+    symbol_a: str
+    symbol_b: str
+    timeframe: str
+    window: int
+    price: str
+    hedge: str
+    entry_z: float
+    exit_z: float
+    stop_z: float | None
+    fee_bps: float
+    units: str
+    """What a P&L figure is measured in."""
+    history_bars: int
+    """Bars the backtest read (the evaluation period is in ``metrics``)."""
+    metrics: BacktestMetrics
+    trades: list[BacktestTrade]
+    equity: list[tuple[int, float]]
+    """``[ts, equity]`` at every fill bar and at the last bar: the curve's corners at trade
+    resolution; the export holds one row per bar."""
+    exports: list[str] = msgspec.field(default_factory=list)
+    """Files written, when exports were asked for."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionBacktest:
+    """A backtest of one session and what it ran on."""
+
+    symbols: tuple[str, str]
+    timeframe: str
+    window: int
+    price: str
+    hedge: str
+    bars: pl.DataFrame
+    """The pipeline's history of ``timeframe`` that the engine read."""
+    result: BacktestResult
+
+
+def backtest_history(
+    bars: pl.DataFrame, settings: Settings, timeframe: str | None = None,
+) -> BacktestResult:
+    """Run the engine on a history with the levels, fees and price mode of ``settings``.
+
+    The TUI's backtest key calls this on ``pipeline.history()``.
+
+    Raises:
+        ValueError: levels in ``settings`` that do not make a strategy.
+    """
+    analytics = settings.analytics
+    return run(
+        bars, entry=analytics.entry_z, exit=analytics.exit_z, stop=analytics.stop_z,
+        fee_bps=analytics.fee_bps, price_mode=analytics.price,
+        bar_ms=TIMEFRAMES.get(timeframe) if timeframe else None,
+    )
+
+
+async def backtest_source(options: Options, source: TradeSource) -> SessionBacktest:
+    """Run ``source`` to its end through the pipeline the options build, then backtest the
+    history of the active timeframe.
+
+    Raises:
+        UsageError: backtest levels that do not make a strategy.
+    """
+    pipeline = build_pipeline(options, source)
+    await pipeline.run()
+    # A bar file can move the pipeline to a longer timeframe than asked: use what it built.
+    timeframe = pipeline.timeframe
+    bars = pipeline.history(timeframe)
+    total = pipeline.snapshot().bar_count
+    if total > bars.height:
+        log.warning("the backtest covers the last %d of %d bars; raise bars.history to cover "
+                    "the whole session", bars.height, total)
+    try:
+        result = backtest_history(bars, options.settings, timeframe)
+    except ValueError as exc:
+        raise UsageError(f"backtest: {exc}") from None
+    return SessionBacktest(pipeline.symbols, timeframe, pipeline.window, pipeline.price,
+                           pipeline.hedge, bars, result)
+
+
+def report(session: SessionBacktest, exports: list[Path] | None = None) -> BacktestReport:
+    """The JSON summary of a session's backtest."""
+    result = session.result
+    params = result.params
+    curve = result.equity
+    corners = curve.filter(
+        (pl.col("position") != pl.col("position").shift(1, fill_value=0))
+        | (pl.int_range(pl.len()) == pl.len() - 1)
+    )
+    return BacktestReport(
+        symbol_a=session.symbols[0], symbol_b=session.symbols[1], timeframe=session.timeframe,
+        window=session.window, price=session.price, hedge=session.hedge,
+        entry_z=params.entry, exit_z=params.exit, stop_z=params.stop, fee_bps=params.fee_bps,
+        units=UNITS[params.price_mode], history_bars=session.bars.height,
+        metrics=result.metrics, trades=result.trades,
+        equity=list(zip(corners["ts"].to_list(), corners["equity"].to_list(), strict=True)),
+        exports=[str(p) for p in exports or []],
+    )
+
+
+def export_backtest(session: SessionBacktest, folder: Path) -> list[Path]:
+    """Write the trades and the equity curve as Parquet and CSV, each atomically.
+
+    Names carry the pair, the timeframe and the first bar's time, like every export:
+    ``BTCUSDT-ETHUSDT_1s_20240808T235416Z_backtest-trades.parquet``.
+
+    Returns:
+        The files written.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    start = session.bars["ts"].min() if session.bars.height else 0
+    stamp = datetime.fromtimestamp(int(start) / 1000, UTC).strftime("%Y%m%dT%H%M%SZ")  # type: ignore[arg-type]
+    stem = f"{session.symbols[0]}-{session.symbols[1]}_{session.timeframe}_{stamp}_backtest"
+    written: list[Path] = []
+    for kind, frame in (("trades", session.result.trades_frame()),
+                        ("equity", session.result.equity)):
+        for suffix in ("parquet", "csv"):
+            path = folder / f"{stem}-{kind}.{suffix}"
+            write_atomic(frame, path)
+            written.append(path)
+    return written
+
+
+def write_atomic(frame: pl.DataFrame, path: Path) -> None:
+    """Write ``frame`` to ``path`` (Parquet or CSV by suffix) so that the file is either the
+    old one or the whole new one: a temporary file beside it, synced, then renamed over it."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as out:
+            if path.suffix == ".parquet":
+                frame.write_parquet(out)
+            else:
+                frame.write_csv(out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+async def run_backtest(options: Options, out: TextIO | None = None) -> SessionBacktest:
+    """Replay, backtest, print the JSON summary on ``out`` (stdout), export when configured.
+
+    Raises:
+        UsageError: no replay, an unreadable file, or bad backtest levels.
+    """
+    if not options.replay:
+        raise UsageError("--backtest needs --replay FILE...")
+    async with open_source(options) as source:
+        session = await backtest_source(options, source)
+    exports: list[Path] = []
+    if options.settings.analytics.backtest_export:
+        exports = export_backtest(session, Path(options.settings.export.folder))
+        for path in exports:
+            log.info("wrote %s", path)
+    stream = out if out is not None else sys.stdout
+    stream.write(msgspec.json.encode(report(session, exports)).decode() + "\n")
+    stream.flush()
+    return session
