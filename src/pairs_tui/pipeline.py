@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -163,6 +163,9 @@ class Pipeline:
         self._bar_listeners: list[BarListener] = []
         self._trade_listeners: list[TradeListener] = []
         self._fired: list[Any] = []
+        self._carried: list[Any] = []
+        """Alerts fired between bars, waiting to ride on the next final bar."""
+        self._companions: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self._version = 0
         self._snapshot: Snapshot | None = None
         self._messages = 0
@@ -198,6 +201,26 @@ class Pipeline:
     def add_trade_listener(self, listener: TradeListener) -> None:
         """Call ``listener`` with every trade of the pair, in arrival order (e.g. a recorder)."""
         self._trade_listeners.append(listener)
+
+    def add_companion(self, companion: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``companion()`` as a task for as long as :meth:`run` runs.
+
+        When run ends, however it ends, the task is cancelled and awaited before run returns,
+        so a recorder can flush its last trades.
+        """
+        self._companions.append(companion)
+
+    def add_alerts(self, events: Sequence[Any]) -> None:
+        """Alerts fired outside a bar (the feed going stale, an on-demand test).
+
+        They join the snapshot at once and ride on the next final bar, so headless output
+        reports them too. Call on the pipeline's own thread.
+        """
+        if events:
+            self._fired.extend(events)
+            del self._fired[:-500]
+            self._carried.extend(events)
+            self._touch()
 
     # -- controls -------------------------------------------------------------------------
 
@@ -289,12 +312,13 @@ class Pipeline:
 
     def _publish(self, frame: _Timeframe, bar: PairBar, stats: PairStats) -> None:
         closed = ClosedBar(frame.name, bar, stats, (), self.status)
-        if self.alerts is not None:
-            fired = self.alerts.on_bar(closed)
-            if fired:
-                closed = msgspec.structs.replace(closed, alerts=tuple(fired))
-                self._fired.extend(fired)
-                del self._fired[:-500]
+        fired = self.alerts.on_bar(closed) if self.alerts is not None else []
+        if fired:
+            self._fired.extend(fired)
+            del self._fired[:-500]
+        carried, self._carried = self._carried, []
+        if fired or carried:
+            closed = msgspec.structs.replace(closed, alerts=(*carried, *fired))
         frame.latest = closed
         for listener in self._bar_listeners:
             listener(closed)
@@ -310,6 +334,7 @@ class Pipeline:
         """Run the source to its end (replay) or until cancelled (live), finalising bars on the
         exchange clock meanwhile. At the end of a replay every remaining bar is final."""
         ticker = asyncio.create_task(self._tick(), name="pipeline-clock")
+        companions = [asyncio.create_task(start()) for start in self._companions]
         try:
             await self.source.run(self)
         except asyncio.CancelledError:
@@ -322,6 +347,10 @@ class Pipeline:
             self._finished = True
         finally:
             ticker.cancel()
+            for task in companions:
+                task.cancel()
+            if companions:
+                await asyncio.gather(*companions, return_exceptions=True)
             self._touch()
 
     def _flush(self) -> None:
@@ -345,12 +374,21 @@ class Pipeline:
             final = self._builder.advance(now)
             if final:
                 self._take_final(final)
+            # Feed-stale rules are optional on an evaluator: only the clock can see silence.
+            on_feed = getattr(self.alerts, "on_feed", None)
+            if on_feed is not None:
+                self.add_alerts(on_feed(self.status, now, self._last_trade_ms()))
         mono = time.monotonic()
         then, count = self._rate_mark
         if mono - then >= 1.0:
             self._rate = (self._messages - count) / (mono - then)
             self._rate_mark = (mono, self._messages)
         self._touch()
+
+    def _last_trade_ms(self) -> int | None:
+        """Trade time of the quieter leg's latest trade; None until both legs traded."""
+        a, b = self._last
+        return None if a is None or b is None else min(a.time, b.time)
 
     def _touch(self) -> None:
         self._version += 1
