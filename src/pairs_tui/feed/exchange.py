@@ -34,7 +34,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal
@@ -624,6 +624,7 @@ class EmbeddedExchange:
         """Every request target (WebSocket handshakes and REST calls), in arrival order."""
         self.finished = asyncio.Event()
         """Set when the whole tape has been published (never, when looping)."""
+        self._changed = asyncio.Event()
         self._host = host
         self._port = port
         self._wait_for_subscriber = wait_for_subscriber
@@ -729,6 +730,22 @@ class EmbeddedExchange:
         """Fills (``@trade`` prints) of ``symbol`` published so far."""
         return self._published_fills.get(symbol.upper(), 0)
 
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+        """Wait until ``predicate()`` holds, re-checking it whenever the exchange's state changes
+        (a request arrives, a connection opens or closes, a trade is published).
+
+        Args:
+            predicate: The condition, usually on :attr:`requests`, :meth:`published` or a client.
+            timeout: Seconds before giving up.
+
+        Raises:
+            TimeoutError: The condition did not hold in time.
+        """
+        async with asyncio.timeout(timeout):
+            while not predicate():
+                self._changed.clear()
+                await self._changed.wait()
+
     def history(self, symbol: str) -> list[TapeTrade]:
         """The published aggregate trades of ``symbol`` still kept, as printed (times shifted).
 
@@ -782,6 +799,7 @@ class EmbeddedExchange:
         self._published[symbol] += 1
         self._published_fills[symbol] += len(trade.fill_qtys)
         self._last_ms = float(trade.time)
+        self._changed.set()
         faults = self.faults
         if faults.stall_symbol is not None and faults.stall_symbol.upper() == symbol:
             return
@@ -814,6 +832,7 @@ class EmbeddedExchange:
             return
         conn = _Connection(ws, route, self.tape.specs)
         self._connections.add(conn)
+        self._changed.set()
         if conn.agg_symbols or conn.trade_symbols:
             self._subscribed.set()
         writer = asyncio.create_task(self._write(conn), name="exchange-writer")
@@ -833,6 +852,7 @@ class EmbeddedExchange:
             conn.closed = True
             conn.drained.set()
             self._connections.discard(conn)
+            self._changed.set()
             writer.cancel()
             if closer is not None:
                 closer.cancel()
@@ -922,6 +942,7 @@ class EmbeddedExchange:
 
     def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
         self.requests.append(request.path)
+        self._changed.set()
         url = urlsplit(request.path)
         if url.path.startswith("/fapi/"):
             return self._rest(url.path, parse_qs(url.query))
