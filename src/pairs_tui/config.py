@@ -8,11 +8,12 @@ wrong type is a :class:`ConfigError` whose message names the key and its line.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import msgspec
 
@@ -87,7 +88,9 @@ class AlertRule(_Section, kw_only=True):
     name: str = ""
     """Shown in the banner and the log; defaults to the rule written out."""
     metric: AlertMetric
-    """What is watched; ``stale`` is the feed going stale (threshold in seconds)."""
+    """What is watched. ``stale`` is the seconds since the quieter leg last traded, on the
+    exchange clock (threshold in seconds, op ``>`` or ``>=``); ``adf_p`` is the ADF p-value of
+    the last on-demand stationarity test; the others are the analytics of each final bar."""
     op: AlertOp = ">"
     """Comparison; ``abs>`` compares the absolute value."""
     threshold: float
@@ -106,7 +109,9 @@ class AlertSettings(_Section):
     rules: list[AlertRule] = msgspec.field(default_factory=list)
     """The rules, evaluated on every final bar."""
     log: str = "alerts.ndjson"
-    """Alert log (NDJSON), relative to the export folder unless absolute."""
+    """Alert log (NDJSON), relative to the export folder unless absolute; empty: no log."""
+    keep: int = 200
+    """Alerts kept for the screen's list, newest last."""
 
 
 class ExportSettings(_Section):
@@ -211,6 +216,8 @@ def parse_settings(text: str, source: str = "config.toml") -> Settings:
     return settings
 
 
+_CHOICES: dict[str, object] = {"metric": AlertMetric, "op": AlertOp}
+"""Keys whose allowed values an error lists, because a rule is often typed by hand."""
 _PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _UNKNOWN = re.compile(r"Object contains unknown field `(?P<field>[^`]+)`")
 
@@ -224,6 +231,9 @@ def _explain(message: str, text: str, source: str) -> str:
     if unknown:
         parts = [*parts, unknown["field"]]
         what = "unknown key"
+    choices = _CHOICES.get(str(parts[-1])) if parts and what.startswith("Invalid enum") else None
+    if choices:
+        what += f"; one of {', '.join(get_args(choices))}"
     key = key_name(parts) or "(top level)"
     line = line_of(text, parts)
     where = f"{source}, line {line}" if line else source
@@ -289,8 +299,38 @@ def _check_values(settings: Settings, text: str, source: str) -> None:
         fail(["bars", "history"], "must be at least 10 bars")
     if settings.ui.refresh_hz <= 0 or settings.ui.plot_hz <= 0:
         fail(["ui", "refresh_hz" if settings.ui.refresh_hz <= 0 else "plot_hz"], "must be > 0")
+    if settings.alerts.keep < 1:
+        fail(["alerts", "keep"], "must be at least 1")
+    names: set[str] = set()
     for i, rule in enumerate(settings.alerts.rules):
-        if rule.hysteresis < 0:
-            fail(["alerts", "rules", i, "hysteresis"], "must be >= 0")
-        if rule.cooldown_seconds < 0:
-            fail(["alerts", "rules", i, "cooldown_seconds"], "must be >= 0")
+        for key, why in rule_problems(rule):
+            fail(["alerts", "rules", i, key], why)
+        if rule.name and rule.name in names:
+            fail(["alerts", "rules", i, "name"], f"{rule.name!r} names two rules")
+        names.add(rule.name)
+
+
+def rule_problems(rule: AlertRule) -> list[tuple[str, str]]:
+    """What is wrong with an alert rule beyond its types, as ``(key, why)`` pairs.
+
+    Shared by the config file and the command palette, so a rule means the same in both.
+    """
+    problems: list[tuple[str, str]] = []
+    for key in ("threshold", "hysteresis", "cooldown_seconds"):
+        value = getattr(rule, key)
+        if not math.isfinite(value):
+            problems.append((key, f"must be a finite number, got {value}"))
+    if rule.hysteresis < 0:
+        problems.append(("hysteresis", "must be >= 0"))
+    if rule.cooldown_seconds < 0:
+        problems.append(("cooldown_seconds", "must be >= 0"))
+    if rule.metric == "stale":
+        if rule.op not in (">", ">="):
+            problems.append(("op", f"the stale rule fires on silence: use > or >=, got {rule.op}"))
+        if not rule.threshold > 0:
+            problems.append(("threshold", "seconds of silence, must be > 0"))
+    if rule.metric == "adf_p" and not 0 <= rule.threshold <= 1:
+        problems.append(("threshold", f"a p-value is between 0 and 1, got {rule.threshold}"))
+    if rule.op.startswith("abs") and rule.threshold < 0:
+        problems.append(("threshold", f"{rule.op} compares a size, must be >= 0"))
+    return problems
