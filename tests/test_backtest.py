@@ -207,3 +207,12 @@ def test_levels_that_make_no_strategy_are_refused(levels: dict[str, float], mess
 def test_missing_columns_are_named() -> None:
     with pytest.raises(ValueError, match="zscore"):
         run(bars_frame(CRAFTED).drop("zscore"))
+
+
+def test_hedge_beta_on_the_signal_bar_sizes_the_trade() -> None:
+    # The analytics publish the hedge each z-score used as ``hedge_beta`` on the same row.
+    bars = bars_frame(CRAFTED).with_columns(hedge_beta=pl.col("beta").shift(1) * 2)
+    result = run(bars, stop=3.0)
+    assert result.params.hedge_column == "hedge_beta"
+    assert [t.hedge for t in result.trades] == [1.6, 1.8, 2.4, 1.0]
+    assert run(bars_frame(CRAFTED)).params.hedge_column == "beta"

@@ -23,9 +23,12 @@ Fills: a decision taken at bar ``s``'s close fills at bar ``s + 1``'s close, nev
 the bar that produced it. A decision on the last bar has no fill. A position still open at the end
 is marked at the last close, without exit fees, and reported with ``exit_reason = "open"``.
 
-Sizing: the hedge ratio in force at the signal, which is the ``beta`` column of the bar *before*
-the signal bar: the fit through the previous bar, i.e. the very hedge the signal bar's ``spread``
-and ``zscore`` were computed with (PRODUCT.md: no look-ahead). It is fixed for the trade's life.
+Sizing: the hedge ratio in force at the signal, i.e. the very hedge the signal bar's ``spread``
+and ``zscore`` were computed with (PRODUCT.md: the fit through the previous bar, no look-ahead).
+The analytics publish it as ``hedge_beta`` on the signal bar's own row (the held OLS fit, or the
+Kalman prior with ``hedge = "kalman"``); a history without that column falls back to ``beta`` of
+the bar *before* the signal, which is the same number for the OLS hedge. Either is known at the
+signal bar's close, before the fill. The ratio is fixed for the trade's life.
 
 - ``price_mode = "log"``: one USDT of A against ``beta`` USDT of B, at the entry fill's prices.
   P&L is in USDT per 1 USDT of A notional, so 0.0012 is 12 bp of the A leg.
@@ -89,8 +92,9 @@ class BacktestParams(msgspec.Struct, frozen=True, kw_only=True):
     """Basis points of each leg's notional, at every fill."""
     price_mode: PriceMode = "log"
     """How positions are sized: ``log`` dollar-weighted, ``raw`` unit-weighted."""
-    hedge_column: str = "beta"
-    """The history column holding the hedge ratio; the row before the signal bar sizes it."""
+    hedge_column: str = "hedge_beta"
+    """Where the hedge ratio came from: ``hedge_beta`` on the signal bar, or ``beta`` on the bar
+    before it."""
     bar_ms: int | None = None
     """Bar length in ms, for annualising Sharpe; None infers it from ``ts``."""
 
@@ -129,7 +133,7 @@ class BacktestTrade(msgspec.Struct, frozen=True, kw_only=True):
     entry_z: float
     """The z-score that decided the entry."""
     hedge: float
-    """The hedge ratio sizing the B leg: the fit through the bar before ``signal_ts``."""
+    """The hedge ratio sizing the B leg: the one the signal bar's z-score used."""
     qty_a: float
     """Signed quantity of A held (units of the contract)."""
     qty_b: float
@@ -237,21 +241,20 @@ def run(
     stop: float | None = None,
     fee_bps: float = 4.0,
     price_mode: PriceMode = "log",
-    hedge_column: str = "beta",
     bar_ms: int | None = None,
 ) -> BacktestResult:
     """Backtest the z-score signal over a bar history.
 
     Args:
         bars: Bars oldest first, one per grid step, with at least ``ts``, ``close_a``,
-            ``close_b``, ``zscore`` and the hedge column (the pipeline's ``history()``).
+            ``close_b``, ``zscore`` and ``hedge_beta`` or ``beta`` (the pipeline's
+            ``history()``).
         entry: Entry level for ``|z|``.
         exit: Exit level (see the module doc for the sign convention).
         stop: Optional stop level for ``|z|``, above ``entry``.
         fee_bps: Fees in basis points of each leg's notional, per fill.
         price_mode: ``log`` (1 USDT of A against ``beta`` USDT of B) or ``raw`` (1 unit of A
             against ``beta`` units of B); use the analytics' price mode.
-        hedge_column: Column of the hedge ratio; the value on the bar before the signal sizes it.
         bar_ms: Bar length for annualising Sharpe; inferred from ``ts`` when None.
 
     Returns:
@@ -260,6 +263,7 @@ def run(
     Raises:
         ValueError: inconsistent levels, a missing column, or a fill bar without prices.
     """
+    hedge_column = "hedge_beta" if "hedge_beta" in bars.columns else "beta"
     params = BacktestParams(entry=entry, exit=exit, stop=stop, fee_bps=fee_bps,
                             price_mode=price_mode, hedge_column=hedge_column,
                             bar_ms=bar_ms if bar_ms is not None else _bar_ms(bars))
@@ -270,7 +274,9 @@ def run(
     ts = bars["ts"].to_numpy().astype(np.int64)
     z = _floats(bars["zscore"])
     # The hedge in force at bar i is the fit through bar i - 1: the one bar i's z-score used.
-    hedge = _floats(bars[hedge_column].shift(1))
+    # ``hedge_beta`` is published on bar i itself; ``beta`` (the fit through bar i) is not.
+    held = bars[hedge_column] if hedge_column == "hedge_beta" else bars[hedge_column].shift(1)
+    hedge = _floats(held)
     close_a = _floats(bars["close_a"])
     close_b = _floats(bars["close_b"])
     target, reason = decide(z, hedge, entry=entry, exit=exit, stop=stop)
