@@ -1,0 +1,329 @@
+"""The Textual app: runs the pipeline as a worker and draws its latest snapshot on timers.
+
+The data path stays outside Textual. One asyncio worker runs ``open_source`` → pipeline; the
+app reads ``pipeline.snapshot()`` on two timers — numbers at ``ui.refresh_hz`` (at most 10 Hz),
+plots at ``ui.plot_hz`` and only when a bar has closed — inside ``batch_update()``. Slow work
+(stationarity tests, exports) runs in thread workers that post a message when done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import ClassVar
+
+import polars as pl
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.reactive import reactive
+from textual.screen import Screen
+
+from pairs_tui.bars import TIMEFRAMES
+from pairs_tui.feed.source import TradeSource
+from pairs_tui.feed.status import FeedStatus
+from pairs_tui.pipeline import BAR_SCHEMA, Pipeline, Snapshot
+from pairs_tui.session import Options, UsageError, build_pipeline, open_source
+from pairs_tui.ui import jobs
+from pairs_tui.ui.messages import ExportDone, StationarityDone
+from pairs_tui.ui.screens.help import HelpScreen
+from pairs_tui.ui.screens.monitor import MonitorScreen
+
+log = logging.getLogger("pairs_tui.ui")
+
+SourceFactory = Callable[[Options], AbstractAsyncContextManager[TradeSource]]
+"""Opens the trade source for a session (``open_source`` unless a test injects one)."""
+
+WINDOW_STEP = 1.25
+"""``+`` and ``-`` multiply or divide the window by this."""
+WINDOW_PRESETS = (100, 300, 600, 1000, 3000)
+"""Windows the palette offers directly."""
+MAX_REFRESH_HZ = 10.0
+MAX_PLOT_HZ = 4.0
+
+
+class PairsApp(App[None]):
+    """``pairs-tui A B``: the pair on one screen, all day, over SSH.
+
+    Args:
+        options: What the command line and config asked for.
+        source_factory: Opens the trade source; ``open_source`` by default.
+    """
+
+    TITLE = "pairs-tui"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("1", "timeframe('1s')", "1s", tooltip="1-second bars", id="timeframe_1s"),
+        Binding("2", "timeframe('1m')", "1m", tooltip="1-minute bars", id="timeframe_1m"),
+        Binding("3", "timeframe('5m')", "5m", tooltip="5-minute bars", id="timeframe_5m"),
+        Binding("plus,equals_sign", "window(1)", "window+",
+                tooltip="Widen the window by 25%", id="window_wider"),
+        Binding("minus", "window(-1)", "window-",
+                tooltip="Narrow the window by 20%", id="window_narrower"),
+        Binding("a", "stationarity", "ADF",
+                tooltip="Run ADF and cointegration on the current window", id="stationarity"),
+        Binding("e", "export('parquet')", "export",
+                tooltip="Export ticks, bars and analytics as Parquet", id="export"),
+        Binding("p", "pause", "pause",
+                tooltip="Pause or resume the display (data keeps flowing)", id="pause"),
+        Binding("question_mark", "help", "help", tooltip="This screen", id="help"),
+        Binding("ctrl+p", "command_palette", "palette", tooltip="Command palette",
+                id="command_palette", priority=True),
+        Binding("q", "quit", "quit", tooltip="Quit", id="quit"),
+    ]
+
+    paused: reactive[bool] = reactive(False, init=False)
+    """The display is frozen; the pipeline keeps running underneath."""
+
+    def __init__(self, options: Options, *, source_factory: SourceFactory | None = None) -> None:
+        super().__init__()
+        self.options = options
+        self.settings = options.settings
+        self._source_factory = source_factory or open_source
+        self.pipeline: Pipeline | None = None
+        """The running pipeline, once the source is open."""
+        self.stopped: str | None = None
+        """Why the feed stopped, when it stopped on an error."""
+        self.usage_error: str | None = None
+        """A bad argument found while opening the source: the app exits with code 2."""
+        self.exports: list[Path] = []
+        """Files written by exports this session."""
+        self._shown: tuple[object, ...] = ()
+        self._plotted: tuple[object, ...] = ()
+        self._empty = _empty_snapshot(options)
+
+    def get_default_screen(self) -> Screen[None]:
+        return MonitorScreen(self.options.symbols, entry_z=self.settings.analytics.entry_z)
+
+    @property
+    def monitor(self) -> MonitorScreen:
+        """The main screen (at the bottom of the stack)."""
+        screen = self.screen_stack[0]
+        assert isinstance(screen, MonitorScreen)
+        return screen
+
+    def on_mount(self) -> None:
+        self.set_keymap(self.settings.keys)
+        try:
+            self.theme = self.settings.ui.theme
+        except Exception:  # InvalidThemeError: keep the default, say so
+            self.notify(f"unknown theme {self.settings.ui.theme!r}", severity="warning")
+        numbers = min(MAX_REFRESH_HZ, self.settings.ui.refresh_hz)
+        plots = min(MAX_PLOT_HZ, self.settings.ui.plot_hz)
+        self.set_interval(1 / numbers, self.refresh_numbers, name="numbers")
+        self.set_interval(1 / plots, self.refresh_plots, name="plots")
+        if self.options.duration:
+            self.set_timer(self.options.duration, self.exit, name="duration")
+        self.run_worker(self._run_feed(), name="feed", group="feed", exit_on_error=False)
+        self.call_after_refresh(self.refresh_now)
+
+    # -- the data path -----------------------------------------------------------------------
+
+    async def _run_feed(self) -> None:
+        """Open the source and run the pipeline until the source ends or the app exits."""
+        try:
+            async with self._source_factory(self.options) as source:
+                self.pipeline = build_pipeline(self.options, source)
+                await self.pipeline.run()
+        except UsageError as exc:
+            self.usage_error = str(exc)
+            self.exit(return_code=2)
+        except Exception as exc:
+            log.exception("the feed stopped")
+            self.stopped = f"{type(exc).__name__}: {exc}"
+            self.monitor.show_error(f"feed stopped: {self.stopped}")
+        self.refresh_now()
+
+    def snapshot(self) -> Snapshot:
+        """The pipeline's latest snapshot, or an empty one before the source is open."""
+        return self._empty if self.pipeline is None else self.pipeline.snapshot()
+
+    def refresh_numbers(self, *, force: bool = False) -> None:
+        """Redraw the numbers if the snapshot changed (the numbers timer)."""
+        snap = self.snapshot()
+        key = (snap.version, self.paused, self.stopped, id(self.pipeline))
+        if (self.paused and not force) or (key == self._shown and not force):
+            return
+        self._shown = key
+        with self.batch_update():
+            self.monitor.show_numbers(snap, paused=self.paused, stopped=self.stopped)
+
+    def refresh_plots(self, *, force: bool = False) -> None:
+        """Redraw the plots if a bar closed or the view changed (the plot timer)."""
+        snap = self.snapshot()
+        key = (snap.timeframe, snap.window, snap.bar_count, snap.finished, id(self.pipeline))
+        if self.paused or (key == self._plotted and not force):
+            return
+        self._plotted = key
+        with self.batch_update():
+            self.monitor.show_plots(snap)
+
+    def refresh_now(self) -> None:
+        """Redraw everything at once (after a key changed the view)."""
+        self.refresh_numbers(force=True)
+        self.refresh_plots(force=True)
+
+    def watch_paused(self, paused: bool) -> None:
+        self.refresh_numbers(force=True)
+        if not paused:
+            self.refresh_plots(force=True)
+
+    # -- keys ----------------------------------------------------------------------------------
+
+    def action_timeframe(self, timeframe: str) -> None:
+        """Show bars of ``timeframe`` (1s, 1m, 5m)."""
+        if self.pipeline is not None:
+            self.pipeline.set_timeframe(timeframe)
+            self.refresh_now()
+
+    def action_window(self, direction: int) -> None:
+        """Widen (``direction`` > 0) or narrow the analytics window by :data:`WINDOW_STEP`."""
+        window = self.snapshot().window
+        target = round(window * WINDOW_STEP) if direction > 0 else round(window / WINDOW_STEP)
+        self.set_window(target)
+
+    def set_window(self, window: int) -> None:
+        """Set the analytics window, bounded to what the bar history holds."""
+        if self.pipeline is None:
+            return
+        bounded = max(20, min(int(window), self.settings.bars.history))
+        self.pipeline.set_window(bounded)
+        self.refresh_now()
+
+    def action_pause(self) -> None:
+        """Freeze or unfreeze the display."""
+        self.paused = not self.paused
+
+    def action_help(self) -> None:
+        """Show every key, as remapped."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.monitor.active_bindings))
+
+    def action_stationarity(self) -> None:
+        """Run ADF and cointegration on the current window, off the UI thread."""
+        pipeline = self.pipeline
+        data = None if pipeline is None else pipeline.window_data()
+        snap = self.snapshot()
+        if data is None:
+            from pairs_tui.ui.view import warm_up
+
+            self.monitor.stationarity_failed(f"needs a full window — {warm_up(snap).message()}")
+            return
+        until = snap.latest.bar.ts if snap.latest is not None else 0
+        self.monitor.stationarity_running(len(data.residuals), snap.timeframe)
+        self._run_stationarity(data, snap.timeframe, snap.window, until)
+
+    @work(thread=True, exclusive=True, group="stationarity", exit_on_error=False)
+    def _run_stationarity(self, data: object, timeframe: str, window: int, until: int) -> None:
+        try:
+            result = jobs.stationarity(data, timeframe=timeframe, window=window, until_ms=until)
+        except Exception as exc:
+            log.exception("stationarity tests failed")
+            self.post_message(StationarityDone(None, _why(exc)))
+        else:
+            self.post_message(StationarityDone(result))
+
+    @on(StationarityDone)
+    def _stationarity_done(self, message: StationarityDone) -> None:
+        if message.result is None:
+            self.monitor.stationarity_failed(message.error or "failed")
+        else:
+            self.monitor.stationarity_done(message.result)
+
+    def action_export(self, fmt: str = "parquet") -> None:
+        """Write ticks, bars and analytics of the session to the export folder."""
+        if self.pipeline is None:
+            self.notify("nothing to export yet", severity="warning")
+            return
+        snap = self.snapshot()
+        frames = {"ticks": self.pipeline.ticks(), "bars": self.pipeline.history()}
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        stem = f"{snap.symbols[0]}_{snap.symbols[1]}_{snap.timeframe}_{stamp}"
+        self.notify(f"exporting {fmt}…", timeout=2)
+        self._run_export(fmt, frames, Path(self.settings.export.folder), stem)
+
+    @work(thread=True, exclusive=True, group="export", exit_on_error=False)
+    def _run_export(
+        self, fmt: str, frames: dict[str, pl.DataFrame], folder: Path, stem: str,
+    ) -> None:
+        try:
+            paths = jobs.export("snapshot", fmt, frames, folder=folder, stem=stem)
+        except Exception as exc:
+            log.exception("export failed")
+            self.post_message(ExportDone([], _why(exc)))
+        else:
+            self.post_message(ExportDone(paths))
+
+    @on(ExportDone)
+    def _export_done(self, message: ExportDone) -> None:
+        if message.error:
+            self.notify(f"export failed: {message.error}", severity="error", timeout=8)
+            return
+        self.exports.extend(message.paths)
+        where = message.paths[0].parent if message.paths else self.settings.export.folder
+        names = ", ".join(p.name for p in message.paths)
+        self.notify(f"exported to {where}: {names}", title="export", timeout=8)
+
+    # -- the command palette ---------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Export: Parquet", "Ticks, bars and analytics as Parquet files",
+                            partial(self.action_export, "parquet"))
+        yield SystemCommand("Export: CSV", "Ticks, bars and analytics as CSV files",
+                            partial(self.action_export, "csv"))
+        for name in TIMEFRAMES:
+            yield SystemCommand(f"Timeframe: {name}", f"Show {name} bars",
+                                partial(self.action_timeframe, name))
+        yield SystemCommand("Window: wider", "Widen the window by 25%",
+                            partial(self.action_window, 1))
+        yield SystemCommand("Window: narrower", "Narrow the window by 20%",
+                            partial(self.action_window, -1))
+        for bars in WINDOW_PRESETS:
+            yield SystemCommand(f"Window: {bars} bars", f"Analytics over the last {bars} bars",
+                                partial(self.set_window, bars))
+        yield SystemCommand("Run: ADF and cointegration", "Test the current window for "
+                            "stationarity, off the UI thread", self.action_stationarity)
+        yield SystemCommand("Display: pause or resume", "Freeze the screen; data keeps flowing",
+                            self.action_pause)
+        yield SystemCommand("Help: keys", "Every key and what it does", self.action_help)
+        for theme in sorted(self.available_themes):
+            yield SystemCommand(f"Theme: {theme}", f"Switch to the {theme} theme",
+                                partial(setattr, self, "theme", theme))
+
+
+def _why(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, jobs.NotAvailable) else f"{type(exc).__name__}: {exc}"
+
+
+def _empty_snapshot(options: Options) -> Snapshot:
+    """What the screen shows before the source is open: nothing yet, connecting."""
+    settings = options.settings.analytics
+    return Snapshot(
+        symbols=(options.symbols[0].upper(), options.symbols[1].upper()),
+        timeframe=options.timeframe, window=options.window, price=settings.price,
+        hedge=settings.hedge, feed=FeedStatus(), quotes=(None, None),
+        bars=pl.DataFrame(schema=BAR_SCHEMA), latest=None, bar_count=0, messages_per_second=0.0,
+    )
+
+
+def make_app(options: Options, *, source_factory: SourceFactory | None = None) -> PairsApp:
+    """The app for a session; the CLI and the tests build it the same way."""
+    return PairsApp(options, source_factory=source_factory)
+
+
+def run_app(options: Options) -> None:
+    """Run the TUI until the user quits, ``--duration`` passes or the source fails to open.
+
+    Raises:
+        UsageError: The source could not be opened because of a bad argument.
+    """
+    app = make_app(options)
+    with contextlib.suppress(KeyboardInterrupt):
+        app.run()
+    if app.usage_error:
+        raise UsageError(app.usage_error)

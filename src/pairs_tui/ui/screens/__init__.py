@@ -1,0 +1,1 @@
+"""The monitor's screens: the main one and the help screen."""

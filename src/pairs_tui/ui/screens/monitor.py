@@ -1,0 +1,162 @@
+"""The main screen: every panel of the pair, drawn from one snapshot at a time."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from pairs_tui.pipeline import Snapshot
+from pairs_tui.ui import formatting, plotting, view
+from pairs_tui.ui.jobs import StationarityResult
+from pairs_tui.ui.widgets.alert_banner import AlertBanner
+from pairs_tui.ui.widgets.alert_list import AlertList
+from pairs_tui.ui.widgets.header_bar import HeaderBar
+from pairs_tui.ui.widgets.hedge_panel import HedgePanel
+from pairs_tui.ui.widgets.leg_quote import LegQuote
+from pairs_tui.ui.widgets.plot_panel import PlotPanel
+from pairs_tui.ui.widgets.stationarity_panel import StationarityPanel
+from pairs_tui.ui.widgets.status_line import StatusLine
+
+Breakpoints = list[tuple[int, str]] | None
+
+
+class MonitorScreen(Screen[None]):
+    """The pair at a glance: prices, z-score and spread plots, hedge ratio, tests, alerts.
+
+    The screen never reads the feed: the app hands it a snapshot on its timers, numbers
+    through :meth:`show_numbers` and plots through :meth:`show_plots`.
+
+    Args:
+        symbols: The pair, target leg first.
+        entry_z: Where the entry bands are drawn on the z-score plot.
+    """
+
+    HORIZONTAL_BREAKPOINTS: ClassVar[Breakpoints] = [(0, "-narrow"), (100, "-wide")]
+    VERTICAL_BREAKPOINTS: ClassVar[Breakpoints] = [
+        (0, "-short"), (30, "-medium"), (40, "-tall"),
+    ]
+
+    DEFAULT_CSS = """
+    MonitorScreen {
+        layout: vertical;
+        & #quotes { height: 1; }
+        & #zscore { height: 1fr; min-height: 5; }
+        & #middle { height: 8; }
+        & AlertList { display: none; }
+        &.-medium #middle { height: 9; }
+        &.-medium AlertList { display: block; height: 2; }
+        &.-tall #middle { height: 12; }
+        &.-tall AlertList { height: 5; }
+        &.-narrow HedgePanel { width: 36; }
+    }
+    """
+
+    def __init__(self, symbols: tuple[str, str], *, entry_z: float) -> None:
+        super().__init__()
+        self.symbols = symbols
+        self.entry_z = entry_z
+        """Where the entry bands are drawn."""
+        self._alerts_seen = 0
+
+    def compose(self) -> ComposeResult:
+        yield HeaderBar()
+        with Horizontal(id="quotes"):
+            yield LegQuote(self.symbols[0], id="leg-a")
+            yield LegQuote(self.symbols[1], id="leg-b")
+        yield PlotPanel("z-score", id="zscore")
+        with Horizontal(id="middle"):
+            yield PlotPanel("spread", id="spread")
+            yield HedgePanel()
+        yield StationarityPanel()
+        yield AlertBanner()
+        yield AlertList()
+        yield StatusLine()
+        yield Footer(compact=True, show_command_palette=False)
+
+    # -- numbers, up to 10 times a second ----------------------------------------------------
+
+    def show_numbers(self, snapshot: Snapshot, *, paused: bool, stopped: str | None) -> None:
+        """Redraw every number and line of text from ``snapshot``."""
+        self.query_one(HeaderBar).show(snapshot, paused=paused, stopped=stopped)
+        self.query_one(StatusLine).show(snapshot, paused=paused, stopped=stopped)
+        if paused:
+            return
+        closes = view.columns(snapshot, ("close_a", "close_b"), 200)
+        self.query_one("#leg-a", LegQuote).show(snapshot.quotes[0], closes["close_a"])
+        self.query_one("#leg-b", LegQuote).show(snapshot.quotes[1], closes["close_b"])
+        stats = None if snapshot.latest is None else snapshot.latest.stats
+        warm = view.warm_up(snapshot)
+        self.query_one("#zscore", PlotPanel).show_value(self._zscore_text(stats, warm))
+        scale, unit = view.spread_scale(snapshot)
+        spread = None if stats is None or stats.spread is None else stats.spread * scale
+        self.query_one("#spread", PlotPanel).show_value(Content.assemble(
+            (formatting.number(spread, 2 if unit else 4, signed=True), "bold"),
+            f" {unit}" if unit and spread is not None else "",
+        ))
+        seconds = formatting.TIMEFRAME_SECONDS.get(snapshot.timeframe, 1)
+        self.query_one(HedgePanel).show(stats, warm, window=snapshot.window, bar_seconds=seconds)
+        self._show_alerts(snapshot)
+
+    def _zscore_text(self, stats: object, warm: view.WarmUp) -> Content:
+        z = getattr(stats, "zscore", None)
+        if z is None:
+            return Content.styled(formatting.DASH, "$text-muted")
+        tone = "bold $warning" if abs(z) >= self.entry_z else "bold"
+        return Content.assemble((formatting.number(z, 2, signed=True), tone),
+                                (f"   entry ±{self.entry_z:g}", "$text-muted"))
+
+    def _show_alerts(self, snapshot: Snapshot) -> None:
+        events = snapshot.alerts
+        if len(events) > self._alerts_seen:
+            newest = events[-1]
+            ts = view.alert_time(newest)
+            when = f"{formatting.clock(ts)}  " if ts is not None else ""
+            self.query_one(AlertBanner).alert(when + view.alert_text(newest))
+            if self.app.is_headless is False and getattr(newest, "bell", False):
+                self.app.bell()
+        self._alerts_seen = len(events)
+        self.query_one(AlertList).show(events)
+
+    def show_error(self, text: str) -> None:
+        """Flash a failure in the banner."""
+        self.query_one(AlertBanner).alert(text, error=True)
+
+    # -- plots, 2 to 4 times a second, only when a bar closed ---------------------------------
+
+    def show_plots(self, snapshot: Snapshot) -> None:
+        """Redraw the z-score and spread plots over the latest bars."""
+        data = view.columns(snapshot, ("ts", "zscore", "spread"), view.plot_span(snapshot))
+        seconds = formatting.TIMEFRAME_SECONDS.get(snapshot.timeframe, 1) < 60
+        warm = view.warm_up(snapshot)
+        scale, _ = view.spread_scale(snapshot)
+        z = plotting.Series(data["ts"], data["zscore"], bands=(self.entry_z, -self.entry_z),
+                            seconds_labels=seconds)
+        spread = plotting.Series(data["ts"], data["spread"] * scale, seconds_labels=seconds)
+        self.query_one("#zscore", PlotPanel).show_plot(z, self._empty(warm, "the z-score", z))
+        self.query_one("#spread", PlotPanel).show_plot(
+            spread, self._empty(warm, "the spread", spread))
+
+    @staticmethod
+    def _empty(warm: view.WarmUp, what: str, series: plotting.Series) -> str:
+        if not warm.warm:
+            return warm.message(what)
+        return f"no {what} on this window: a leg did not move"
+
+    # -- the stationarity panel ----------------------------------------------------------------
+
+    def stationarity_running(self, bars: int, timeframe: str) -> None:
+        """The tests started."""
+        self.query_one(StationarityPanel).running(bars, timeframe)
+
+    def stationarity_failed(self, why: str) -> None:
+        """The tests could not run."""
+        self.query_one(StationarityPanel).failed(why)
+
+    def stationarity_done(self, result: StationarityResult) -> None:
+        """The tests finished."""
+        self.query_one(StationarityPanel).show(result)

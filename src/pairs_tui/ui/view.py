@@ -1,0 +1,131 @@
+"""What the screen reads out of a :class:`~pairs_tui.pipeline.Snapshot`; nothing from Textual.
+
+The widgets ask these functions for columns and states instead of reaching into the
+snapshot's frame themselves, so the questions "how many bars are still needed" and "which bars
+does a plot span" are answered in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from pairs_tui.pipeline import Snapshot
+from pairs_tui.ui import formatting
+
+MIN_PLOT_SPAN = 60
+"""A plot spans at least this many bars, so a small window still shows some history."""
+
+HEDGE_NAMES = {"ols": "OLS", "ols0": "OLS (no intercept)", "huber": "Huber", "kalman": "Kalman"}
+"""How the hedge methods of the config read on screen."""
+
+
+@dataclass(frozen=True, slots=True)
+class WarmUp:
+    """How far the analytics are from their first value.
+
+    Attributes:
+        needed: Bars still missing before the rolling statistics exist (0 when warm).
+        seconds: About how long that takes on the active timeframe.
+        first_bar: False until the first final bar of both legs.
+    """
+
+    needed: int
+    seconds: float
+    first_bar: bool
+
+    @property
+    def warm(self) -> bool:
+        """The statistics exist."""
+        return self.first_bar and self.needed == 0
+
+    def message(self, what: str = "") -> str:
+        """A sentence for a panel that has nothing to show yet."""
+        if not self.first_bar:
+            return "waiting for the first bar of both legs…"
+        for_what = f" for {what}" if what else ""
+        return (f"warming up: {self.needed:,} more bar{'s' if self.needed != 1 else ''}"
+                f"{for_what} (≈ {formatting.duration(self.seconds)})")
+
+
+def warm_up(snapshot: Snapshot) -> WarmUp:
+    """Bars still needed for the z-score, from the latest bar's statistics."""
+    latest = snapshot.latest
+    seconds_per_bar = formatting.TIMEFRAME_SECONDS.get(snapshot.timeframe, 1)
+    if latest is None:
+        needed = snapshot.window + 1
+        return WarmUp(needed, needed * seconds_per_bar, first_bar=False)
+    stats = latest.stats
+    explicit = getattr(stats, "bars_needed", None)
+    if explicit is not None:
+        needed = int(explicit)
+    elif stats.zscore is not None:
+        needed = 0
+    else:
+        have = stats.n if stats.n > 0 else snapshot.bar_count
+        needed = formatting.bars_needed(snapshot.window, have)
+    return WarmUp(needed, needed * seconds_per_bar, first_bar=True)
+
+
+def plot_span(snapshot: Snapshot) -> int:
+    """How many of the latest bars the plots show: the window, or a minimum."""
+    return max(snapshot.window, MIN_PLOT_SPAN)
+
+
+def columns(snapshot: Snapshot, names: tuple[str, ...], tail: int) -> dict[str, np.ndarray]:
+    """The last ``tail`` rows of some bar columns as float arrays, nulls as NaN."""
+    frame = snapshot.bars
+    if frame.height == 0:
+        return {name: np.empty(0) for name in names}
+    part = frame.select(names).tail(tail)
+    return {
+        name: part.get_column(name).cast(pl.Float64).to_numpy(allow_copy=True)
+        for name in names
+    }
+
+
+def spread_scale(snapshot: Snapshot) -> tuple[float, str]:
+    """Factor and unit the spread is shown in: basis points on log prices, price otherwise."""
+    return (1e4, "bp") if snapshot.price == "log" else (1.0, "")
+
+
+def model_text(snapshot: Snapshot) -> str:
+    """``OLS on log prices``."""
+    return f"{HEDGE_NAMES.get(snapshot.hedge, snapshot.hedge)} on {snapshot.price} prices"
+
+
+def _field(event: Any, *names: str) -> Any:
+    for name in names:
+        if isinstance(event, dict) and name in event:
+            return event[name]
+        if hasattr(event, name):
+            return getattr(event, name)
+    return None
+
+
+def alert_time(event: Any) -> int | None:
+    """When an alert fired (bar time, ms UTC), if the event says."""
+    value = _field(event, "ts", "time", "bar_ts", "at")
+    return int(value) if isinstance(value, int | float) else None
+
+
+def alert_text(event: Any) -> str:
+    """One line for an alert event: its own message, or the rule written out."""
+    message = _field(event, "message", "text")
+    if message:
+        return str(message)
+    metric = _field(event, "metric") or "alert"
+    value = _field(event, "value")
+    threshold = _field(event, "threshold")
+    name = _field(event, "name", "rule")
+    text = str(metric)
+    if isinstance(value, int | float):
+        text += f" {formatting.compact(float(value))}"
+    if isinstance(threshold, int | float):
+        text += f" crossed {formatting.compact(float(threshold))}"
+    if name:
+        text += f'  (rule "{name}")'
+    return text if (value is not None or name) else str(event)

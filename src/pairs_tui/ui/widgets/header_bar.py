@@ -1,0 +1,63 @@
+"""The top line: the pair, the timeframe, the window and the model; the feed's state."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.content import Content
+
+from pairs_tui.pipeline import Snapshot
+from pairs_tui.ui import formatting, view
+from pairs_tui.ui.widgets.text_panel import TextPanel
+
+STATE_MARKS = {
+    "live": ("●", "$success"), "replay": ("●", "$accent"), "connecting": ("◌", "$text-muted"),
+    "stale": ("●", "$warning"), "reconnecting": ("◌", "$warning"), "done": ("■", "$accent"),
+    "stopped": ("■", "$error"),
+}
+"""The mark and colour of each feed state."""
+
+
+def state_mark(state: str) -> tuple[str, str]:
+    """The mark and colour that stand for a feed state."""
+    return STATE_MARKS.get(state, ("●", "$text-muted"))
+
+
+class HeaderBar(Horizontal):
+    """`` pairs-tui  BTCUSDT / ETHUSDT   1s   window 300   OLS on log prices   ● live  38 ms``."""
+
+    DEFAULT_CSS = """
+    HeaderBar {
+        height: 1;
+        background: $panel;
+        & > #title { width: 1fr; height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: clip; }
+        & > #feed { width: auto; height: 1; padding: 0 1; }
+    }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield TextPanel(" pairs-tui", id="title")
+        yield TextPanel("", id="feed")
+
+    def show(self, snapshot: Snapshot, *, paused: bool, stopped: str | None) -> None:
+        """Show the pair and the state of the feed and of the display."""
+        a, b = snapshot.symbols
+        self.query_one("#title", TextPanel).set(Content.assemble(
+            ("pairs-tui", "bold $accent"), "  ", (f"{a} / {b}", "bold"),
+            "   ", (snapshot.timeframe, "bold"), "   window ", (f"{snapshot.window:,}", "bold"),
+            "   ", view.model_text(snapshot),
+        ))
+        feed = snapshot.feed
+        if stopped:
+            mark, tone, words = "■", "$error", "stopped"
+        elif snapshot.finished:
+            mark, tone, words = "■", "$accent", "replay finished"
+        else:
+            mark, tone = state_mark(feed.state)
+            words = feed.state
+            if feed.latency_ms is not None:
+                words += f"  {formatting.latency(feed.latency_ms)}"
+        parts: list[str | tuple[str, str]] = [(mark, tone), " ", words]
+        if paused:
+            parts = [("PAUSED", "bold reverse $warning"), "  ", *parts]
+        self.query_one("#feed", TextPanel).set(Content.assemble(*parts), layout=True)

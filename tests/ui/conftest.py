@@ -1,0 +1,123 @@
+"""Deterministic data for the UI tests: the recorded session fed straight into the pipeline.
+
+The fixture's trades (real BTCUSDT/ETHUSDT, 2024-08-08 23:54:16 to 2024-08-09 00:00:00 UTC) are
+parsed once. :class:`FixtureSource` hands them to the pipeline without awaiting, so the whole
+session is in before the pipeline's own clock task ever runs: the message rate stays 0 and no
+number on screen depends on the wall clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import json
+from collections.abc import AsyncIterator, Callable
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from pairs_tui.config import Settings
+from pairs_tui.feed.source import TradeSink
+from pairs_tui.feed.status import FeedStatus
+from pairs_tui.session import Options
+from pairs_tui.trades import Trade
+from pairs_tui.ui.app import PairsApp, make_app
+
+FIXTURE = (Path(__file__).resolve().parent.parent / "fixtures"
+           / "sessionB_2024-08-08T2354Z_2024-08-09T0000Z_trade_envelopes.ndjson.gz")
+"""Combined-stream envelopes of both legs, in arrival order."""
+
+START_MS = 1723161256000
+"""2024-08-08 23:54:16 UTC, the first trade's second."""
+
+
+@cache
+def fixture_trades() -> tuple[Trade, ...]:
+    """Every trade of the fixture, in arrival order."""
+    trades = []
+    with gzip.open(FIXTURE, "rt", encoding="utf-8") as lines:
+        for line in lines:
+            data = json.loads(line)["data"]
+            trades.append(Trade(data["s"], data["T"], float(data["p"]), float(data["q"]),
+                                data["m"], data["t"]))
+    return tuple(trades)
+
+
+class FixtureSource:
+    """A :class:`~pairs_tui.feed.source.TradeSource` over the fixture's trades.
+
+    Args:
+        seconds: Deliver only the first ``seconds`` of the session (None: all of it).
+        fail: Raise this after delivering, instead of ending.
+        hang: After delivering, wait forever like a live feed (until cancelled).
+        status: What the source reports about itself.
+    """
+
+    def __init__(self, *, seconds: float | None = None, fail: Exception | None = None,
+                 hang: bool = False, status: FeedStatus | None = None) -> None:
+        self.seconds = seconds
+        self.fail = fail
+        self.hang = hang
+        self._status = status or FeedStatus(state="replay", latency_ms=38.0)
+
+    @property
+    def status(self) -> FeedStatus:
+        return self._status
+
+    def exchange_now_ms(self) -> float | None:
+        return None
+
+    async def run(self, sink: TradeSink) -> None:
+        limit = None if self.seconds is None else START_MS + self.seconds * 1000
+        for trade in fixture_trades():
+            if limit is not None and trade.time >= limit:
+                break
+            sink.on_trade(trade)
+        if self.fail is not None:
+            raise self.fail
+        if self.hang:
+            await asyncio.Event().wait()
+
+
+def source_factory(source: object) -> Callable[[Options], contextlib.AbstractAsyncContextManager]:
+    """An ``open_source`` stand-in that yields ``source``."""
+
+    @contextlib.asynccontextmanager
+    async def open_it(options: Options) -> AsyncIterator[object]:
+        yield source
+
+    return open_it
+
+
+def options(**changes: object) -> Options:
+    """Options for the recorded pair on default settings, with ``changes`` applied."""
+    settings = changes.pop("settings", None) or Settings()
+    base = Options(settings=settings, symbols=("BTCUSDT", "ETHUSDT"),  # type: ignore[arg-type]
+                   timeframe="1s", window=300)
+    for name, value in changes.items():
+        setattr(base, name, value)
+    return base
+
+
+AppFactory = Callable[..., PairsApp]
+
+
+@pytest.fixture
+def app_for() -> AppFactory:
+    """``app_for(source=None, **option_changes)``: the app on a fixture source, animations off."""
+
+    def build(source: object | None = None, **changes: object) -> PairsApp:
+        app = make_app(options(**changes), source_factory=source_factory(source or FixtureSource()))
+        app.animation_level = "none"
+        return app
+
+    return build
+
+
+async def settle(app: PairsApp, pilot: object) -> None:
+    """Wait for the feed to deliver everything, then draw it."""
+    await app.workers.wait_for_complete()
+    app.refresh_now()
+    await pilot.pause()  # type: ignore[attr-defined]
