@@ -339,7 +339,7 @@ class BinanceFeed:
                 ping_interval=20,
                 ping_timeout=20,
                 open_timeout=10,
-                close_timeout=2,
+                close_timeout=1,
             )
         except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed) as exc:
             return False, False, f"could not connect: {str(exc) or type(exc).__name__}"
@@ -381,12 +381,15 @@ class BinanceFeed:
                     break
         finally:
             delivered = self._state == "live"
-            reader.cancel()
             offset_task.cancel()
+            if not reader.done():
+                # Close while the reader still drains: websockets stops reading from the socket
+                # when unread frames pile up, and would then never see the server's close frame.
+                with contextlib.suppress(Exception):
+                    await ws.close()
+            reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
                 await reader
-            with contextlib.suppress(Exception):
-                await ws.close()
         return delivered, rotate, reason
 
     async def _read(self, ws: ClientConnection, sink: TradeSink) -> None:
