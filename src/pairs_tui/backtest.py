@@ -65,6 +65,9 @@ import msgspec
 import numpy as np
 import polars as pl
 
+from pairs_tui.bars import TIMEFRAMES
+from pairs_tui.config import Settings
+
 if TYPE_CHECKING:
     from pairs_tui.session import Options
 
@@ -281,6 +284,30 @@ def run(
     close_b = _floats(bars["close_b"])
     target, reason = decide(z, hedge, entry=entry, exit=exit, stop=stop)
     return _execute(params, ts, z, hedge, close_a, close_b, target, reason)
+
+
+def backtest_history(
+    bars: pl.DataFrame, settings: Settings, timeframe: str | None = None,
+) -> BacktestResult:
+    """Run :func:`run` with the levels, fees and price mode of ``settings``.
+
+    ``--backtest`` and the screen's backtest key both call this on ``pipeline.history()``.
+
+    Args:
+        bars: The pipeline's history of one timeframe.
+        settings: Where ``entry_z``, ``exit_z``, ``stop_z``, ``fee_bps`` and ``price`` live.
+        timeframe: The history's timeframe (``1s``, ``1m``, ``5m``), for annualising; None
+            infers the bar length from ``ts``.
+
+    Raises:
+        ValueError: levels in ``settings`` that do not make a strategy.
+    """
+    analytics = settings.analytics
+    return run(
+        bars, entry=analytics.entry_z, exit=analytics.exit_z, stop=analytics.stop_z,
+        fee_bps=analytics.fee_bps, price_mode=analytics.price,
+        bar_ms=TIMEFRAMES.get(timeframe) if timeframe else None,
+    )
 
 
 def decide(

@@ -20,9 +20,7 @@ from typing import TextIO
 import msgspec
 import polars as pl
 
-from pairs_tui.backtest import BacktestMetrics, BacktestResult, BacktestTrade, run
-from pairs_tui.bars import TIMEFRAMES
-from pairs_tui.config import Settings
+from pairs_tui.backtest import BacktestMetrics, BacktestResult, BacktestTrade, backtest_history
 from pairs_tui.feed.source import TradeSource
 from pairs_tui.session import Options, UsageError, build_pipeline, open_source
 
@@ -47,6 +45,9 @@ class BacktestReport(msgspec.Struct, frozen=True, kw_only=True):
     fee_bps: float
     units: str
     """What a P&L figure is measured in."""
+    hedge_source: str
+    """The history column whose value sized each trade (``hedge_beta`` on the signal bar, or
+    ``beta`` on the bar before it)."""
     history_bars: int
     """Bars the backtest read (the evaluation period is in ``metrics``)."""
     metrics: BacktestMetrics
@@ -70,24 +71,6 @@ class SessionBacktest:
     bars: pl.DataFrame
     """The pipeline's history of ``timeframe`` that the engine read."""
     result: BacktestResult
-
-
-def backtest_history(
-    bars: pl.DataFrame, settings: Settings, timeframe: str | None = None,
-) -> BacktestResult:
-    """Run the engine on a history with the levels, fees and price mode of ``settings``.
-
-    The TUI's backtest key calls this on ``pipeline.history()``.
-
-    Raises:
-        ValueError: levels in ``settings`` that do not make a strategy.
-    """
-    analytics = settings.analytics
-    return run(
-        bars, entry=analytics.entry_z, exit=analytics.exit_z, stop=analytics.stop_z,
-        fee_bps=analytics.fee_bps, price_mode=analytics.price,
-        bar_ms=TIMEFRAMES.get(timeframe) if timeframe else None,
-    )
 
 
 async def backtest_source(options: Options, source: TradeSource) -> SessionBacktest:
@@ -127,7 +110,8 @@ def report(session: SessionBacktest, exports: list[Path] | None = None) -> Backt
         symbol_a=session.symbols[0], symbol_b=session.symbols[1], timeframe=session.timeframe,
         window=session.window, price=session.price, hedge=session.hedge,
         entry_z=params.entry, exit_z=params.exit, stop_z=params.stop, fee_bps=params.fee_bps,
-        units=UNITS[params.price_mode], history_bars=session.bars.height,
+        units=UNITS[params.price_mode], hedge_source=params.hedge_column,
+        history_bars=session.bars.height,
         metrics=result.metrics, trades=result.trades,
         equity=list(zip(corners["ts"].to_list(), corners["equity"].to_list(), strict=True)),
         exports=[str(p) for p in exports or []],
