@@ -494,10 +494,14 @@ class BinanceFeed:
         """Fetch the pending id ranges of one leg in order; deliver, count the unrecoverable."""
         try:
             while leg.pending:
-                lo, hi = leg.pending[0]
-                recovered, lost = await self._fetch_range(leg, lo, hi)
-                leg.pending.popleft()
-                if lost and leg.pending and recovered == 0:
+                # Ranges that fit in one page from the first are fetched together: many small
+                # gaps cost one request (weight 20 of 2400 a minute), not one each.
+                lo = leg.pending[0][0]
+                batch = [leg.pending.popleft()]
+                while leg.pending and leg.pending[0][1] - lo < MAX_AGG_TRADES_LIMIT:
+                    batch.append(leg.pending.popleft())
+                recovered, lost = await self._fetch(leg, batch)
+                if lost and not recovered and leg.pending:
                     # REST is failing: count what is queued behind instead of retrying each.
                     lost += sum(b - a + 1 for a, b in leg.pending)
                     leg.pending.clear()
@@ -511,16 +515,28 @@ class BinanceFeed:
             leg.task = None
             self._release_if_done(leg)
 
-    async def _fetch_range(self, leg: _Leg, lo: int, hi: int) -> tuple[int, int]:
-        """Deliver the trades with ids ``lo..hi`` from REST: ``(recovered, lost)``."""
+    async def _fetch(self, leg: _Leg, ranges: list[tuple[int, int]]) -> tuple[int, int]:
+        """Deliver the trades whose ids lie in ``ranges`` (sorted, disjoint) from REST, in id
+        order; ids between the ranges were delivered live and are skipped.
+
+        Returns:
+            ``(recovered, lost)``.
+        """
         assert self._sink is not None
         on_trade = self._sink.on_trade
-        cursor = lo
-        recovered = lost = failures = 0
-        while cursor <= hi:
-            limit = min(MAX_AGG_TRADES_LIMIT, hi - cursor + 1)
+        wanted = sum(hi - lo + 1 for lo, hi in ranges)
+        end = ranges[-1][1]
+        cursor = ranges[0][0]
+        k = 0  # the range the cursor is in or before
+        recovered = failures = 0
+        while cursor <= end:
+            while ranges[k][1] < cursor:
+                k += 1
+            cursor = max(cursor, ranges[k][0])
             try:
-                rows = await self.rest.agg_trades(leg.symbol, cursor, limit)
+                rows = await self.rest.agg_trades(
+                    leg.symbol, cursor, min(MAX_AGG_TRADES_LIMIT, end - cursor + 1)
+                )
             except RestError as exc:
                 failures += 1
                 log.warning("backfill of %s from id %d failed: %s", leg.symbol, cursor, exc)
@@ -528,15 +544,17 @@ class BinanceFeed:
                     break
                 await asyncio.sleep(_BACKFILL_PAUSE_S * 2**failures)
                 continue
-            rows = [r for r in rows if cursor <= r.id <= hi]
+            rows = [r for r in rows if cursor <= r.id <= end]
             if not rows:
                 break  # the exchange no longer has them (or never had)
             for row in rows:
-                lost += row.id - cursor  # ids the exchange skipped
-                on_trade(row.to_trade(leg.symbol))
-                recovered += 1
-                cursor = row.id + 1
-        return recovered, lost + max(0, hi - cursor + 1)
+                while ranges[k][1] < row.id:
+                    k += 1
+                if row.id >= ranges[k][0]:
+                    on_trade(row.to_trade(leg.symbol))
+                    recovered += 1
+            cursor = rows[-1].id + 1
+        return recovered, wanted - recovered
 
 
 def _retryable(exc: RestError) -> bool:
