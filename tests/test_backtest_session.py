@@ -7,7 +7,9 @@ import gzip
 import io
 import json
 import math
+import os
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from pairs_tui.backtest_session import (
     report,
 )
 from pairs_tui.config import AnalyticsSettings, ExportSettings, Settings
+from pairs_tui.export import ExportError
 from pairs_tui.feed.status import FeedStatus
 from pairs_tui.session import Options
 from pairs_tui.trades import Trade
@@ -244,19 +247,43 @@ async def test_report_is_json_with_trades_and_metrics(tmp_path: Path) -> None:
 async def test_exports_trades_and_equity_as_parquet_and_csv(tmp_path: Path) -> None:
     session = await backtest_source(options_for(AnalyticsSettings(window=30, stop_z=3.0)),
                                     ListSource(session_b_trades()))
-    written = export_backtest(session, tmp_path / "exports")
-    names = sorted(p.name for p in written)
-    stem = "BTCUSDT-ETHUSDT_1s_20240808T235416Z_backtest"
-    assert names == sorted(f"{stem}-{kind}.{ext}" for kind in ("trades", "equity")
-                           for ext in ("parquet", "csv"))
-    assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == names  # no temp files
+    now = datetime(2026, 11, 22, 10, 15, tzinfo=UTC)
+    folder = tmp_path / "exports"
+    written = export_backtest(session, folder, now=now)
+    head = "BTCUSDT-ETHUSDT_1s_backtest"
+    assert [p.name for p in written] == [
+        f"{head}-{kind}_20261122T101500Z.{ext}" for kind in ("trades", "equity")
+        for ext in ("parquet", "csv")]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in written)
     trades = session.result.trades_frame()
-    assert pl.read_parquet(tmp_path / "exports" / f"{stem}-trades.parquet").equals(trades)
-    assert pl.read_parquet(tmp_path / "exports" / f"{stem}-equity.parquet").equals(
-        session.result.equity)
-    csv = pl.read_csv(tmp_path / "exports" / f"{stem}-trades.csv", schema=trades.schema)
+    assert pl.read_parquet(written[0]).equals(trades)
+    assert pl.read_parquet(written[2]).equals(session.result.equity)
+    csv = pl.read_csv(written[1], schema=trades.schema)
     assert csv.height == trades.height
     assert csv["pnl"].to_list() == pytest.approx(trades["pnl"].to_list(), rel=1e-12)
+    # A second export in the same second sits beside the first instead of replacing it.
+    again = export_backtest(session, folder, now=now)
+    assert again[0].name == f"{head}-trades_20261122T101500Z-2.parquet"
+    assert len(list(folder.iterdir())) == 8
+
+
+async def test_a_failed_export_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              ) -> None:
+    session = await backtest_source(options_for(AnalyticsSettings(window=30)),
+                                    ListSource(session_b_trades()))
+    real_replace = os.replace
+    calls = []
+
+    def flaky_replace(src: Any, dst: Any) -> None:
+        calls.append(dst)
+        if len(calls) == 3:
+            raise OSError("disk full")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", flaky_replace)
+    with pytest.raises(ExportError, match="disk full"):
+        export_backtest(session, tmp_path)
+    assert list(tmp_path.iterdir()) == []
 
 
 async def test_run_backtest_replays_prints_and_exports(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 The bars and analytics come from the same :class:`~pairs_tui.pipeline.Pipeline` the screen runs,
 so the backtest trades the z-score the user would have seen. The summary is one JSON object on
 stdout; with ``analytics.backtest_export`` the trades and the equity curve are also written as
-Parquet and CSV into the export folder.
+Parquet and CSV into the export folder, atomically like every export (:mod:`pairs_tui.export`).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import msgspec
 import polars as pl
 
 from pairs_tui.backtest import BacktestMetrics, BacktestResult, BacktestTrade, backtest_history
+from pairs_tui.export import ExportError, ExportFormat, remove_leftovers, write_temporary
 from pairs_tui.feed.source import TradeSource
 from pairs_tui.session import Options, UsageError, build_pipeline, open_source
 
@@ -118,46 +119,72 @@ def report(session: SessionBacktest, exports: list[Path] | None = None) -> Backt
     )
 
 
-def export_backtest(session: SessionBacktest, folder: Path) -> list[Path]:
-    """Write the trades and the equity curve as Parquet and CSV, each atomically.
+def export_backtest(
+    session: SessionBacktest, folder: str | os.PathLike[str], *, now: datetime | None = None,
+) -> list[Path]:
+    """Write the trades and the equity curve as Parquet and CSV: four files, all or none.
 
-    Names carry the pair, the timeframe and the first bar's time, like every export:
-    ``BTCUSDT-ETHUSDT_1s_20240808T235416Z_backtest-trades.parquet``.
+    Named like every export (:func:`pairs_tui.export.export_name`): pair, timeframe, what, UTC
+    time, e.g. ``BTCUSDT-ETHUSDT_1s_backtest-trades_20261122T101500Z.parquet``; a second export
+    in the same second gets a ``-2`` suffix instead of replacing the first.
+
+    Args:
+        session: The backtest to write.
+        folder: Export folder; created when needed.
+        now: Time in the file names (default: now, UTC).
 
     Returns:
-        The files written.
+        The files written: trades then equity, Parquet then CSV.
+
+    Raises:
+        ExportError: a file could not be written; nothing of this export is left behind.
     """
-    folder.mkdir(parents=True, exist_ok=True)
-    start = session.bars["ts"].min() if session.bars.height else 0
-    stamp = datetime.fromtimestamp(int(start) / 1000, UTC).strftime("%Y%m%dT%H%M%SZ")  # type: ignore[arg-type]
-    stem = f"{session.symbols[0]}-{session.symbols[1]}_{session.timeframe}_{stamp}_backtest"
-    written: list[Path] = []
-    for kind, frame in (("trades", session.result.trades_frame()),
-                        ("equity", session.result.equity)):
-        for suffix in ("parquet", "csv"):
-            path = folder / f"{stem}-{kind}.{suffix}"
-            write_atomic(frame, path)
-            written.append(path)
-    return written
-
-
-def write_atomic(frame: pl.DataFrame, path: Path) -> None:
-    """Write ``frame`` to ``path`` (Parquet or CSV by suffix) so that the file is either the
-    old one or the whole new one: a temporary file beside it, synced, then renamed over it."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    folder = Path(folder)
     try:
-        with open(tmp, "wb") as out:
-            if path.suffix == ".parquet":
-                frame.write_parquet(out)
-            else:
-                frame.write_csv(out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"export folder {folder}: cannot create it ({exc})") from None
+    remove_leftovers(folder)
+    frames = {"trades": session.result.trades_frame(), "equity": session.result.equity}
+    paths = _free_paths(session, folder, now or datetime.now(UTC))
+    staged: list[tuple[Path, Path]] = []
+    placed: list[Path] = []
+    try:
+        for (kind, fmt), path in paths.items():
+            try:
+                staged.append((write_temporary(frames[kind], path, fmt), path))
+            except Exception as exc:
+                raise ExportError(f"export to {path} failed: {exc}") from exc
+        for temporary, path in staged:
+            try:
+                os.replace(temporary, path)
+            except OSError as exc:
+                raise ExportError(f"export to {path} failed: {exc}") from exc
+            placed.append(path)
     except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        for leftover in [temporary for temporary, _ in staged] + placed:
+            with contextlib.suppress(OSError):
+                os.unlink(leftover)
         raise
+    return list(paths.values())
+
+
+def _free_paths(
+    session: SessionBacktest, folder: Path, now: datetime,
+) -> dict[tuple[str, ExportFormat], Path]:
+    """The four file names, with the first ``-n`` suffix under which none exists yet."""
+    stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    head = f"{session.symbols[0]}-{session.symbols[1]}_{session.timeframe}_backtest"
+    formats: tuple[ExportFormat, ...] = ("parquet", "csv")
+    for n in range(1, 1000):
+        suffix = f"-{n}" if n > 1 else ""
+        paths = {
+            (kind, fmt): folder / f"{head}-{kind}_{stamp}{suffix}.{fmt}"
+            for kind in ("trades", "equity") for fmt in formats
+        }
+        if not any(path.exists() for path in paths.values()):
+            return paths
+    raise ExportError(f"export folder {folder}: too many exports in one second")
 
 
 async def run_backtest(options: Options, out: TextIO | None = None) -> SessionBacktest:
@@ -172,7 +199,7 @@ async def run_backtest(options: Options, out: TextIO | None = None) -> SessionBa
         session = await backtest_source(options, source)
     exports: list[Path] = []
     if options.settings.analytics.backtest_export:
-        exports = export_backtest(session, Path(options.settings.export.folder))
+        exports = export_backtest(session, options.settings.export.folder)
         for path in exports:
             log.info("wrote %s", path)
     stream = out if out is not None else sys.stdout
