@@ -109,12 +109,45 @@ async def open_source(options: Options) -> AsyncIterator[TradeSource]:
 def build_pipeline(options: Options, source: TradeSource) -> Pipeline:
     """The pipeline for a run, with what the options attach to it (alerts, recording).
 
-    Headless mode and the TUI both build their pipeline here.
+    Headless mode and the TUI both build their pipeline here, so both get:
+
+    - ``pipeline.alerts``: an :class:`~pairs_tui.alerts.AlertBook` with the configured rules,
+      appending to the alert log (see :func:`alert_log_path`); the palette adds rules to it.
+    - with ``--record DIR``, a :class:`~pairs_tui.record.Recorder` listening to every trade.
+      It runs alongside :meth:`Pipeline.run` and has written its last trade when run returns,
+      however run ends (end of replay, ``--duration``, Ctrl-C, cancellation).
+
+    Raises:
+        UsageError: the ``--record`` folder cannot be created.
     """
+    from pairs_tui.alerts import AlertBook
     from pairs_tui.pipeline import Pipeline
 
-    return Pipeline(options.settings, source, options.symbols,
-                    timeframe=options.timeframe, window=options.window)
+    settings = options.settings
+    book = AlertBook(settings.alerts.rules, alert_log_path(settings), pair=options.symbols,
+                     keep=settings.alerts.keep)
+    pipeline = Pipeline(settings, source, options.symbols, timeframe=options.timeframe,
+                        window=options.window, alerts=book)
+    if options.record is not None:
+        from pairs_tui.record import Recorder
+
+        try:
+            options.record.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--record {options.record}: cannot create it ({exc})") from None
+        recorder = Recorder(options.record, options.symbols)
+        pipeline.add_trade_listener(recorder.on_trade)
+        pipeline.add_companion(recorder.run)
+        log.info("recording trades to %s", options.record)
+    return pipeline
+
+
+def alert_log_path(settings: Settings) -> Path | None:
+    """The alert log: ``alerts.log`` inside the export folder unless absolute; None if empty."""
+    if not settings.alerts.log:
+        return None
+    path = Path(settings.alerts.log).expanduser()
+    return path if path.is_absolute() else Path(settings.export.folder).expanduser() / path
 
 
 def demo_tape(options: Options) -> object:
