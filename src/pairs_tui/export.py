@@ -19,6 +19,7 @@ import contextlib
 import os
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -122,12 +123,27 @@ def write_session(
     parts: dict[ExportKind, pl.DataFrame] = {
         "ticks": frames.ticks, "bars": frames.bars, "analytics": frames.analytics}
     paths = _free_paths(folder, frames, fmt, now)
+    return write_all({path: (parts[kind], fmt) for kind, path in paths.items()})
+
+
+def write_all(files: Mapping[Path, tuple[pl.DataFrame, ExportFormat]]) -> list[Path]:
+    """Write several files all or none: every one to a temporary file first, then the renames.
+
+    Args:
+        files: Final path → (frame, format). The folders must exist.
+
+    Returns:
+        The paths, in the order given.
+
+    Raises:
+        ExportError: a file could not be written, naming it; none of the files is left.
+    """
     staged: list[tuple[Path, Path]] = []
     placed: list[Path] = []
     try:
-        for kind, path in paths.items():
+        for path, (frame, fmt) in files.items():
             try:
-                staged.append((write_temporary(parts[kind], path, fmt), path))
+                staged.append((write_temporary(frame, path, fmt), path))
             except Exception as exc:
                 raise ExportError(f"export to {path} failed: {exc}") from exc
         for temporary, path in staged:
@@ -141,7 +157,7 @@ def write_session(
             with contextlib.suppress(OSError):
                 os.unlink(leftover)
         raise
-    return list(paths.values())
+    return list(files)
 
 
 def _free_paths(
