@@ -300,3 +300,24 @@ async def test_run_backtest_replays_prints_and_exports(tmp_path: Path) -> None:
     assert data["history_bars"] == 345
     assert len(data["exports"]) == 4
     assert all(Path(p).is_file() for p in data["exports"])
+
+
+def test_cli_backtest_prints_one_json_object(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    pytest.importorskip("pairs_tui.feed.replay", reason="the replay reader has not landed")
+    from pairs_tui.cli import main
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[analytics]\nwindow = 60\nstop_z = 3.0\nbacktest_export = true\n'
+        f'[export]\nfolder = "{tmp_path / "exports"}"\n', encoding="utf-8")
+    code = main(["btcusdt", "ethusdt", "--backtest", "--replay", str(SESSION_B),
+                 "--config", str(config)])
+    assert code == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    data = json.loads(line)
+    assert (data["symbol_a"], data["window"], data["stop_z"]) == ("BTCUSDT", 60, 3.0)
+    assert data["metrics"]["trades"] == len(data["trades"]) > 0
+    assert len(list((tmp_path / "exports").glob("*_backtest-*"))) == 4
