@@ -1,0 +1,245 @@
+"""Opening a replay file: decompression, and recognising its format from the content.
+
+Nothing here trusts a file name's extension: gzip, zip and Parquet are told apart by their
+magic bytes, and the text formats by their first meaningful line.
+"""
+
+from __future__ import annotations
+
+import enum
+import io
+import re
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+
+EXPECTED = (
+    "expected Binance combined-stream NDJSON ({\"stream\":…,\"data\":{\"e\":\"aggTrade\",…}}), "
+    "tick NDJSON ({\"symbol\":…,\"ts\":…,\"price\":…,\"size\":…}), an archive trades or aggTrades "
+    "CSV, a bar CSV (ts,open,high,low,close,volume) or Parquet written by --record"
+)
+"""What a replay file may be, for error messages."""
+
+_GZIP = b"\x1f\x8b"
+_ZIP = b"PK\x03\x04"
+_PARQUET = b"PAR1"
+_OTHER_COMPRESSION = {
+    b"\x28\xb5\x2f\xfd": "zstd",
+    b"BZh": "bzip2",
+    b"\xfd7zXZ\x00": "xz",
+}
+_PREFIXED = re.compile(rb"^\d+(?:\.\d+)?:\s*\{")
+_SNIFF_LINES = 50
+"""How many leading lines may be unreadable before a file counts as not NDJSON at all."""
+
+
+class ReplayError(Exception):
+    """A replay input that cannot be used. The message is one line naming the file.
+
+    Args:
+        message: The whole line, starting with the file's name (and line number).
+        path: The file as the user gave it.
+        line: The 1-based line the problem is on, when it is on one.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.line = line
+
+
+class Format(enum.Enum):
+    """The kinds of replay file, as recognised from their content."""
+
+    ENVELOPES = "Binance combined-stream NDJSON"
+    PAYLOADS = "Binance raw-stream NDJSON"
+    PREFIXED = "cryptofeed capture (<receive time>: <frame> a line)"
+    TICKS = "tick NDJSON"
+    CSV = "CSV"
+    PARQUET = "Parquet"
+
+
+@dataclass(frozen=True)
+class ReplayInput:
+    """One opened replay file: its decompressed content and its format."""
+
+    name: str
+    """The path as the user gave it; every message names the file this way."""
+    path: Path
+    """Where it is."""
+    format: Format
+    """What the content is."""
+    data: bytes = b""
+    """The decompressed content; empty for Parquet, which is read from ``path``."""
+    inner_name: str = ""
+    """The member's name when the file was a zip archive (it may carry the symbol)."""
+
+    def error(self, problem: str, line: int | None = None) -> ReplayError:
+        """A :class:`ReplayError` about this file (and line)."""
+        where = self.name if line is None else f"{self.name} line {line}"
+        return ReplayError(f"{where}: {problem}", path=self.name, line=line)
+
+
+def open_input(path: Path | str) -> ReplayInput:
+    """Read one replay file (or a Parquet directory) and recognise its format.
+
+    Args:
+        path: A file, optionally gzip- or zip-compressed, or a directory of Parquet files.
+
+    Returns:
+        The file's decompressed content and format.
+
+    Raises:
+        ReplayError: The file is missing, unreadable, empty, truncated or of no known format.
+    """
+    name = str(path)
+    path = Path(path)
+    if path.is_dir():
+        if not any(path.rglob("*.parquet")):
+            raise ReplayError(f"{name}: a directory without .parquet files; name the files to "
+                              "replay instead", path=name)
+        return ReplayInput(name, path, Format.PARQUET)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ReplayError(f"{name}: no such file", path=name) from None
+    except OSError as exc:
+        raise ReplayError(f"{name}: cannot read it ({exc.strerror or exc})", path=name) from None
+    if not raw:
+        raise ReplayError(f"{name}: the file is empty", path=name)
+    if raw.startswith(_PARQUET):
+        return ReplayInput(name, path, Format.PARQUET)
+    inner = ""
+    if raw.startswith(_GZIP):
+        data = gunzip(raw, name)
+        how = " after gzip decompression"
+    elif raw.startswith(_ZIP):
+        inner, data = _unzip(raw, name)
+        how = f" ({inner} in the zip archive)"
+    else:
+        for magic, codec in _OTHER_COMPRESSION.items():
+            if raw.startswith(magic):
+                raise ReplayError(f"{name}: compressed with {codec}, which replay does not read; "
+                                  "decompress it, or recompress it with gzip", path=name)
+        data, how = raw, ""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if not data.strip():
+        raise ReplayError(f"{name}: the file is empty{how}", path=name)
+    fmt = sniff(data, name)
+    return ReplayInput(name, path, fmt, data, inner)
+
+
+def gunzip(raw: bytes, name: str) -> bytes:
+    """Decompress a (possibly multi-member) gzip file, refusing a truncated or corrupt one.
+
+    Args:
+        raw: The compressed bytes.
+        name: The file's name, for messages.
+
+    Raises:
+        ReplayError: The data end before the gzip trailer, fail their check, or are followed
+            by something that is not gzip.
+    """
+    parts: list[bytes] = []
+    rest = raw
+    while True:
+        # One decompress call over the whole member: zlib releases the GIL and needs no loop.
+        inflater = zlib.decompressobj(wbits=31)
+        try:
+            parts.append(inflater.decompress(rest))
+        except zlib.error as exc:
+            got = sum(map(len, parts))
+            raise ReplayError(f"{name}: corrupt gzip data after {got:,} decompressed bytes "
+                              f"({exc})", path=name) from None
+        if not inflater.eof:
+            data = b"".join(parts)
+            lines = data.count(b"\n")
+            raise ReplayError(
+                f"{name}: truncated gzip: the data stop after {len(data):,} bytes "
+                f"({lines:,} complete lines) without the end-of-stream marker; "
+                "the file was cut short", path=name)
+        rest = inflater.unused_data
+        if not rest.strip(b"\x00"):
+            return parts[0] if len(parts) == 1 else b"".join(parts)
+        if not rest.startswith(_GZIP):
+            raise ReplayError(f"{name}: {len(rest):,} bytes that are not gzip follow the "
+                              "compressed data", path=name)
+
+
+def _unzip(raw: bytes, name: str) -> tuple[str, bytes]:
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            members = [m for m in archive.infolist() if not m.is_dir()]
+            if len(members) != 1:
+                listed = ", ".join(m.filename for m in members[:5]) or "nothing"
+                raise ReplayError(f"{name}: the zip archive holds {len(members)} files "
+                                  f"({listed}); expected exactly one CSV", path=name)
+            return members[0].filename, archive.read(members[0])
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise ReplayError(f"{name}: corrupt or truncated zip archive ({exc})", path=name) from None
+
+
+def sniff(data: bytes, name: str) -> Format:
+    """Recognise a text replay file from its first meaningful lines.
+
+    Args:
+        data: The decompressed content, not blank.
+        name: The file's name, for messages.
+
+    Raises:
+        ReplayError: The content is binary, or no leading line looks like a known format.
+    """
+    if b"\x00" in data[:4096]:
+        raise ReplayError(f"{name} line 1: binary data, not a trade file; {EXPECTED}",
+                          path=name, line=1)
+    first: tuple[int, bytes] | None = None
+    pos = 0
+    lineno = 0
+    while pos < len(data) and lineno < _SNIFF_LINES:
+        end = data.find(b"\n", pos)
+        end = len(data) if end < 0 else end
+        line = data[pos:end].strip()
+        pos = end + 1
+        lineno += 1
+        if not line:
+            continue
+        if first is None:
+            first = (lineno, line)
+        if _PREFIXED.match(line):
+            return Format.PREFIXED
+        if not line.startswith((b"{", b"[")):
+            # Not JSON: a CSV decides on its first line (header or not) alone.
+            return Format.CSV if lineno == first[0] and b"," in line else _unknown(name, *first)
+        fmt = _json_format(line)
+        if fmt is not None:
+            return fmt
+    assert first is not None  # the caller checked the content is not blank
+    return _unknown(name, *first)
+
+
+def _json_format(line: bytes) -> Format | None:
+    """The NDJSON format a line shows, or None for a control message or an unreadable line."""
+    try:
+        obj = msgspec.json.decode(line)
+    except msgspec.DecodeError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    if isinstance(obj.get("data"), dict):
+        return Format.ENVELOPES
+    if "e" in obj and "s" in obj:
+        return Format.PAYLOADS
+    if "price" in obj and "symbol" in obj:
+        return Format.TICKS
+    return None
+
+
+def _unknown(name: str, lineno: int, line: bytes) -> Format:
+    shown = line[:40].decode("utf-8", "replace")
+    more = "…" if len(line) > 40 else ""
+    raise ReplayError(f"{name} line {lineno}: not a known trade file ({shown!r}{more}); "
+                      f"{EXPECTED}", path=name, line=lineno)
