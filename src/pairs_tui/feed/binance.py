@@ -372,9 +372,9 @@ class BinanceFeed:
                 )
                 done, _ = await asyncio.wait({reader}, timeout=max(0.01, wake - now))
                 if done:
-                    exc = reader.exception()
-                    if exc is not None and not isinstance(exc, ConnectionClosed):
-                        raise exc
+                    failure = reader.exception()
+                    if failure is not None and not isinstance(failure, ConnectionClosed):
+                        raise failure  # a bug in the sink, not a network event
                     code = ws.close_code
                     why = f"{code} {ws.close_reason}".strip() if code else "no close frame"
                     reason = f"connection lost ({why})"

@@ -839,9 +839,7 @@ class EmbeddedExchange:
         lifetime = self.faults.close_after_s
         closer = None
         if lifetime is not None:
-            closer = asyncio.get_running_loop().call_later(
-                lifetime, lambda: asyncio.ensure_future(ws.close(1000, "lifetime reached"))
-            )
+            closer = asyncio.create_task(_close_after(ws, lifetime), name="exchange-lifetime")
         try:
             async for message in ws:
                 if not await self._control(conn, message):
@@ -1047,6 +1045,11 @@ class EmbeddedExchange:
             for t in rows
         )
         return _json_response(200, f"[{body}]")
+
+
+async def _close_after(ws: ServerConnection, lifetime_s: float) -> None:
+    await asyncio.sleep(lifetime_s)
+    await ws.close(1000, "lifetime reached")
 
 
 _GARBAGE: tuple[str | None, ...] = (

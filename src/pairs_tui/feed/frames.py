@@ -125,7 +125,7 @@ class Frame(msgspec.Struct, frozen=True, gc=False):
 
 
 _frame_decoder = msgspec.json.Decoder(Frame, strict=False)
-_payload_decoder = msgspec.json.Decoder(Payload, strict=False)
+_payload_decoder: msgspec.json.Decoder[Payload] = msgspec.json.Decoder(Payload, strict=False)
 
 
 def decode_frame(raw: bytes | str) -> Frame:
