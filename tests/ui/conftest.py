@@ -52,14 +52,19 @@ class FixtureSource:
         seconds: Deliver only the first ``seconds`` of the session (None: all of it).
         fail: Raise this after delivering, instead of ending.
         hang: After delivering, wait forever like a live feed (until cancelled).
+        gate: Deliver the first ``seconds``, wait for this event, then deliver the rest.
         status: What the source reports about itself.
     """
 
     def __init__(self, *, seconds: float | None = None, fail: Exception | None = None,
-                 hang: bool = False, status: FeedStatus | None = None) -> None:
+                 hang: bool = False, gate: asyncio.Event | None = None,
+                 status: FeedStatus | None = None) -> None:
         self.seconds = seconds
         self.fail = fail
         self.hang = hang
+        self.gate = gate
+        self.delivered = 0
+        """Trades handed to the sink so far."""
         self._status = status or FeedStatus(state="replay", latency_ms=38.0)
 
     @property
@@ -71,10 +76,17 @@ class FixtureSource:
 
     async def run(self, sink: TradeSink) -> None:
         limit = None if self.seconds is None else START_MS + self.seconds * 1000
-        for trade in fixture_trades():
+        trades = fixture_trades()
+        for trade in trades:
             if limit is not None and trade.time >= limit:
                 break
             sink.on_trade(trade)
+            self.delivered += 1
+        if self.gate is not None:
+            await self.gate.wait()
+            for trade in trades[self.delivered:]:
+                sink.on_trade(trade)
+                self.delivered += 1
         if self.fail is not None:
             raise self.fail
         if self.hang:
@@ -121,3 +133,33 @@ async def settle(app: PairsApp, pilot: object) -> None:
     await app.workers.wait_for_complete()
     app.refresh_now()
     await pilot.pause()  # type: ignore[attr-defined]
+
+
+async def run_command(app: PairsApp, pilot: object, title: str) -> None:
+    """Run the palette command called ``title`` the way a user does: ctrl+p, type, enter."""
+    from textual.command import CommandList, CommandPalette
+    from textual.widgets import Input
+
+    await pilot.press("ctrl+p")  # type: ignore[attr-defined]
+    await pilot.pause()  # type: ignore[attr-defined]
+    palette = app.screen
+    assert isinstance(palette, CommandPalette)
+    palette.query_one(Input).value = title
+    await pilot.pause()  # type: ignore[attr-defined]
+    await app.workers.wait_for_complete()
+    await pilot.pause()  # type: ignore[attr-defined]
+    results = palette.query_one(CommandList)
+    assert results.highlighted is not None, f"no palette hit for {title!r}"
+    prompt = str(results.get_option_at_index(results.highlighted).prompt)
+    assert title in prompt, f"palette picked {prompt!r} for {title!r}"
+    await pilot.press("enter")  # type: ignore[attr-defined]
+    await pilot.pause()  # type: ignore[attr-defined]
+    await app.workers.wait_for_complete()
+    await pilot.pause()  # type: ignore[attr-defined]
+
+
+def screen_text(app: PairsApp) -> str:
+    """What the main screen shows, as plain text."""
+    from textual.widgets import Static
+
+    return "\n".join(str(w.render()) for w in app.monitor.query(Static))

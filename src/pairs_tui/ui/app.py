@@ -94,6 +94,7 @@ class PairsApp(App[None]):
         """Files written by exports this session."""
         self._shown: tuple[object, ...] = ()
         self._plotted: tuple[object, ...] = ()
+        self._frozen: Snapshot | None = None
         self._empty = _empty_snapshot(options)
 
     def get_default_screen(self) -> Screen[None]:
@@ -136,17 +137,22 @@ class PairsApp(App[None]):
             log.exception("the feed stopped")
             self.stopped = f"{type(exc).__name__}: {exc}"
             self.monitor.show_error(f"feed stopped: {self.stopped}")
-        self.refresh_now()
+        self.refresh_numbers(force=not self.paused)
+        self.refresh_plots(force=not self.paused)
 
     def snapshot(self) -> Snapshot:
         """The pipeline's latest snapshot, or an empty one before the source is open."""
         return self._empty if self.pipeline is None else self.pipeline.snapshot()
 
+    def shown_snapshot(self) -> Snapshot:
+        """What the screen shows: the latest snapshot, or the one frozen by pause."""
+        return self._frozen if self._frozen is not None else self.snapshot()
+
     def refresh_numbers(self, *, force: bool = False) -> None:
         """Redraw the numbers if the snapshot changed (the numbers timer)."""
-        snap = self.snapshot()
+        snap = self.shown_snapshot()
         key = (snap.version, self.paused, self.stopped, id(self.pipeline))
-        if (self.paused and not force) or (key == self._shown and not force):
+        if not force and (self.paused or key == self._shown):
             return
         self._shown = key
         with self.batch_update():
@@ -154,9 +160,9 @@ class PairsApp(App[None]):
 
     def refresh_plots(self, *, force: bool = False) -> None:
         """Redraw the plots if a bar closed or the view changed (the plot timer)."""
-        snap = self.snapshot()
+        snap = self.shown_snapshot()
         key = (snap.timeframe, snap.window, snap.bar_count, snap.finished, id(self.pipeline))
-        if self.paused or (key == self._plotted and not force):
+        if not force and (self.paused or key == self._plotted):
             return
         self._plotted = key
         with self.batch_update():
@@ -164,13 +170,15 @@ class PairsApp(App[None]):
 
     def refresh_now(self) -> None:
         """Redraw everything at once (after a key changed the view)."""
+        if self.paused:
+            self._frozen = self.snapshot()
         self.refresh_numbers(force=True)
         self.refresh_plots(force=True)
 
     def watch_paused(self, paused: bool) -> None:
+        self._frozen = self.snapshot() if paused else None
         self.refresh_numbers(force=True)
-        if not paused:
-            self.refresh_plots(force=True)
+        self.refresh_plots(force=True)
 
     # -- keys ----------------------------------------------------------------------------------
 
@@ -229,10 +237,14 @@ class PairsApp(App[None]):
 
     @on(StationarityDone)
     def _stationarity_done(self, message: StationarityDone) -> None:
-        if message.result is None:
+        result = message.result
+        if result is None:
             self.monitor.stationarity_failed(message.error or "failed")
-        else:
-            self.monitor.stationarity_done(message.result)
+            return
+        self.monitor.stationarity_done(result)
+        book = getattr(self.pipeline, "alerts", None)
+        if book is not None and hasattr(book, "on_stationarity"):
+            book.on_stationarity(result.adf.pvalue, result.until_ms)
 
     def action_export(self, fmt: str = "parquet") -> None:
         """Write ticks, bars and analytics of the session to the export folder."""

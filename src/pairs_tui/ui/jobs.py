@@ -12,63 +12,68 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-COINTEGRATED_P = 0.05
-"""Both tests below this p-value: the pair is called cointegrated."""
-WEAK_P = 0.10
-"""Below this: weak evidence."""
-
 
 class NotAvailable(Exception):
     """A part of the program this build does not have (yet)."""
 
 
 @dataclass(frozen=True, slots=True)
-class StationarityResult:
-    """ADF on the window's residuals and Engle-Granger on its prices, with a verdict."""
+class StationarityLine:
+    """One test as the panel shows it.
 
-    adf_stat: float | None
-    adf_p: float | None
-    adf_lags: int | None
+    Attributes:
+        statistic, pvalue, lags, n: The test's figures; None when it did not run.
+        verdict: Plain words (or why the test did not run).
+        ran: The test ran (enough data, nothing degenerate).
+    """
+
+    statistic: float | None
+    pvalue: float | None
+    lags: int | None
     n: int
-    coint_stat: float | None
-    coint_p: float | None
     verdict: str
-    """Plain words, e.g. ``likely cointegrated``."""
-    cointegrated: bool
-    weak: bool
+    ran: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StationarityResult:
+    """ADF on the window's residuals and Engle-Granger on its legs, for one window."""
+
+    adf: StationarityLine
+    coint: StationarityLine
     timeframe: str
     window: int
     until_ms: int
     """Start of the window's last bar, ms UTC."""
 
+    @property
+    def tone(self) -> str:
+        """``good``, ``weak`` or ``bad`` by the Engle-Granger p-value (``none`` if it did not
+        run): that p-value accounts for a hedge fitted on the same window; ADF's does not."""
+        p = self.coint.pvalue
+        if p is None:
+            return "none"
+        return "good" if p < 0.05 else "weak" if p < 0.10 else "bad"
 
-def _field(result: Any, *names: str) -> Any:
-    """The first of ``names`` that ``result`` has (attribute or key), else None."""
-    for name in names:
-        if isinstance(result, dict) and name in result:
-            return result[name]
-        if hasattr(result, name):
-            return getattr(result, name)
-    return None
 
-
-def verdict(adf_p: float | None, coint_p: float | None) -> tuple[str, bool, bool]:
-    """Plain words for two p-values: (verdict, cointegrated, weak evidence)."""
-    if adf_p is None or coint_p is None:
-        return "no verdict", False, False
-    worst = max(adf_p, coint_p)
-    if worst < COINTEGRATED_P:
-        return "likely cointegrated", True, False
-    if worst < WEAK_P:
-        return "weak evidence of cointegration", False, True
-    return "not cointegrated on this window", False, False
+def _line(outcome: Any) -> StationarityLine:
+    """A :mod:`pairs_tui.analytics.stationarity` outcome as a panel line."""
+    ran = hasattr(outcome, "pvalue")
+    return StationarityLine(
+        statistic=getattr(outcome, "statistic", None), pvalue=getattr(outcome, "pvalue", None),
+        lags=getattr(outcome, "lags", None), n=int(getattr(outcome, "n", 0)),
+        verdict=str(getattr(outcome, "verdict", "")), ran=ran,
+    )
 
 
 def stationarity(data: Any, *, timeframe: str, window: int, until_ms: int) -> StationarityResult:
     """Run ADF and Engle-Granger on one window (blocking: call it from a thread worker).
 
+    The tests run on the analytics' own one-thread executor, whose BLAS is pinned to one thread
+    so a long window does not take the cores the feed and the screen need.
+
     Args:
-        data: The pipeline's ``window_data()``: ``y``, ``x`` and ``residuals`` arrays.
+        data: The pipeline's ``window_data()``.
         timeframe, window, until_ms: What the window is, for the panel.
 
     Raises:
@@ -78,21 +83,9 @@ def stationarity(data: Any, *, timeframe: str, window: int, until_ms: int) -> St
         tests = importlib.import_module("pairs_tui.analytics.stationarity")
     except ImportError as exc:
         raise NotAvailable("stationarity tests not available in this build") from exc
-    adf = tests.adf_test(data.residuals)
-    coint = tests.coint_test(data.y, data.x)
-    adf_p = _field(adf, "pvalue", "p_value", "p")
-    coint_p = _field(coint, "pvalue", "p_value", "p")
-    words, yes, weak = verdict(adf_p, coint_p)
-    words = _field(coint, "verdict") or words
-    lags = _field(adf, "lags", "usedlag", "used_lag")
-    return StationarityResult(
-        adf_stat=_field(adf, "stat", "statistic", "adf"), adf_p=adf_p,
-        adf_lags=None if lags is None else int(lags),
-        n=int(_field(adf, "nobs", "n") or len(data.residuals)),
-        coint_stat=_field(coint, "stat", "statistic"), coint_p=coint_p,
-        verdict=str(words), cointegrated=yes, weak=weak,
-        timeframe=timeframe, window=window, until_ms=until_ms,
-    )
+    report = tests.stationarity_executor().submit(tests.stationarity_report, data).result()
+    return StationarityResult(_line(report.adf), _line(report.coint), timeframe, window,
+                              until_ms)
 
 
 def export(kind: str, fmt: str, frames: dict[str, Any], *, folder: Path, stem: str) -> list[Path]:

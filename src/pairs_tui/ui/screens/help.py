@@ -13,7 +13,8 @@ from textual.widgets import Static
 
 
 def key_table(bindings: dict[str, ActiveBinding]) -> list[tuple[str, str]]:
-    """(keys, what they do) for every binding that has a description, grouped per binding.
+    """(keys, what they do) for every binding with an id (the app's own, remappable ones),
+    with all the keys each is bound to.
 
     Args:
         bindings: A screen's active bindings, key → binding.
@@ -21,10 +22,9 @@ def key_table(bindings: dict[str, ActiveBinding]) -> list[tuple[str, str]]:
     rows: dict[str, tuple[list[str], str]] = {}
     for active in bindings.values():
         binding = active.binding
-        if not binding.description or binding.system:
+        if binding.id is None:
             continue
-        group = binding.id or binding.action
-        keys, _ = rows.setdefault(group, ([], binding.tooltip or binding.description))
+        keys, _ = rows.setdefault(binding.id, ([], binding.tooltip or binding.description))
         shown = binding.key_display or active.node.app.get_key_display(binding)
         if shown not in keys:
             keys.append(shown)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.content import Content
 
 from pairs_tui.ui import formatting
-from pairs_tui.ui.jobs import StationarityResult
+from pairs_tui.ui.jobs import StationarityLine, StationarityResult
 from pairs_tui.ui.widgets.text_panel import TextPanel
 
 IDLE = "ADF and cointegration: press a to test the current window"
@@ -40,16 +40,26 @@ class StationarityPanel(TextPanel):
         self.set(f"ADF and cointegration: {why}", layout=True)
 
     def show(self, result: StationarityResult) -> None:
-        """Show a finished run."""
+        """Show a finished run: both tests, then the verdict of Engle-Granger."""
         self.set_classes("-done")
-        tone = "$success" if result.cointegrated else "$warning" if result.weak else "$error"
+        tone = {"good": "$success", "weak": "$warning", "bad": "$error"}.get(
+            result.tone, "$text-muted")
+        verdict = result.coint.verdict if result.coint.ran else (
+            f"coint not run: {result.coint.verdict}")
         self.set(Content.assemble(
-            ("ADF", "bold"), f"  stat {formatting.number(result.adf_stat, 2)}",
-            "  p ", (formatting.p_value(result.adf_p), "bold"),
-            f"  lags {result.adf_lags if result.adf_lags is not None else formatting.DASH}",
-            f"  n {result.n:,}   ",
-            ("coint", "bold"), " p ", (formatting.p_value(result.coint_p), "bold"),
-            "  → ", (result.verdict, f"bold {tone}"),
-            f"   {result.timeframe} · {result.window:,} bars to "
-            f"{formatting.clock(result.until_ms)}",
+            *_test("ADF", result.adf), "  ·  ", *_test("coint", result.coint),
+            "  → ", (verdict, f"bold {tone}"),
+            (f"   {result.timeframe}, {result.window:,} bars to "
+             f"{formatting.clock(result.until_ms)}", "$text-muted"),
         ), layout=True)
+
+
+def _test(name: str, line: StationarityLine) -> list[str | tuple[str, str]]:
+    """``ADF  stat -3.41  p 0.011  lags 2  n 300`` (or why it did not run)."""
+    if not line.ran:
+        return [(name, "bold"), f"  {line.verdict}"]
+    lags = formatting.DASH if line.lags is None else str(line.lags)
+    return [
+        (name, "bold"), f"  stat {formatting.number(line.statistic, 2)}",
+        "  p ", (formatting.p_value(line.pvalue), "bold"), f"  lags {lags}  n {line.n:,}",
+    ]
