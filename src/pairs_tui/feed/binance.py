@@ -344,12 +344,15 @@ class BinanceFeed:
         except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed) as exc:
             return False, False, f"could not connect: {str(exc) or type(exc).__name__}"
         opened = time.monotonic()
+        # The offset was measured at start; re-measure on each reconnect (clocks drift).
+        offset_task = asyncio.create_task(
+            self._measure_offset() if self._connected_once else asyncio.sleep(0)
+        )
         if self._connected_once:
             self._reconnects += 1
         self._connected_once = True
         for leg in self._legs.values():
             leg.last_seen = opened
-        offset_task = asyncio.create_task(self._measure_offset())
         reader = asyncio.create_task(self._read(ws, sink), name="binance-reader")
         delivered = rotate = False
         reason = ""
