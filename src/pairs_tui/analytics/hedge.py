@@ -8,7 +8,7 @@ Each class is built at the end of bar ``t`` from the window ending at ``t`` and 
 * :class:`Ols0Hedge`: ``y = beta·x`` through the origin; z divides by its prediction standard
   error ``s0·√(1 + x²/Σx²)``, ``s0² = SSR0/(W - 1)``. The model has no intercept, so the spread
   keeps its mean and the z-score is *not* centred on zero unless the fit's residuals are.
-* :class:`HuberHedge`: statsmodels ``RLM(y, [1, x], M=HuberT())`` (MAD scale, default IRLS);
+* :class:`HuberHedge`: statsmodels ``RLM(y, [1, x], M=HuberT())`` (MAD scale), centred;
   z divides by ``scale·√(1 + 1/W + (x - x̄)²/Sxx)``, the OLS leverage term with the robust scale.
   An O(W) refit per bar: acceptable only because it is the opt-in method for fat-finger prints.
 """
@@ -109,25 +109,31 @@ class HuberHedge:
     """Huber robust regression of one window (statsmodels RLM with ``HuberT``).
 
     Args:
-        alpha: Intercept.
-        beta: Slope.
-        scale: Robust residual scale (RLM's MAD-based estimate).
         w: Bars in the window.
         x_mean: Mean of ``x``.
+        y_mean: Mean of ``y``.
+        a: Intercept of the centred fit, ``alpha + beta·x̄ - ȳ``.
+        beta: Slope.
+        scale: Robust residual scale (RLM's MAD-based estimate), in ``y`` units.
         sxx: ``Σ(x - x̄)²``.
     """
 
-    __slots__ = ("alpha", "beta", "scale", "sxx", "w", "x_mean")
+    __slots__ = ("a", "beta", "scale", "sxx", "w", "x_mean", "y_mean")
 
     def __init__(
-        self, alpha: float, beta: float, scale: float, w: int, x_mean: float, sxx: float
+        self, w: int, x_mean: float, y_mean: float, a: float, beta: float, scale: float, sxx: float
     ) -> None:
-        self.alpha, self.beta, self.scale = alpha, beta, scale
-        self.w, self.x_mean, self.sxx = w, x_mean, sxx
+        self.w, self.x_mean, self.y_mean, self.sxx = w, x_mean, y_mean, sxx
+        self.a, self.beta, self.scale = a, beta, scale
 
     @classmethod
     def fit(cls, y: np.ndarray, x: np.ndarray) -> HuberHedge | None:
         """Fit ``y = alpha + beta·x`` robustly; None if the fit is degenerate.
+
+        RLM is affine-equivariant, so it is run on ``(y - ȳ)/sd(y)`` against ``[1, x - x̄]``
+        and mapped back. On raw log prices (``x ≈ 8 ± 1e-4``) its weighted least squares is so
+        ill-conditioned that the iterations never settle (the scale wanders at 1e-6 for 500
+        iterations); centred and scaled, it converges on the coefficients to 1e-12 in about 20.
 
         Args:
             y: Target-leg prices of the window.
@@ -140,24 +146,39 @@ class HuberHedge:
         # Imported here: statsmodels costs about a second to import and only this method uses it.
         import statsmodels.api as sm
 
-        exog = np.column_stack([np.ones_like(x), x])
+        x_mean = float(x.mean())
+        y_mean = float(y.mean())
+        xc = x - x_mean
+        yc = y - y_mean
+        sd = float(np.sqrt(yc @ yc / len(yc)))
+        sxx = float(xc @ xc)
+        if sd <= 0.0 or sxx <= 0.0:
+            return None
+        exog = np.column_stack([np.ones_like(xc), xc])
         with np.errstate(all="ignore"):
             try:
-                res = sm.RLM(y, exog, M=sm.robust.norms.HuberT()).fit()
+                res = sm.RLM(yc / sd, exog, M=sm.robust.norms.HuberT()).fit(
+                    conv="coefs", tol=1e-12, maxiter=200
+                )
             except (ValueError, np.linalg.LinAlgError):
                 return None
-        alpha, beta = (float(v) for v in res.params)
-        scale = float(res.scale)
-        if not (math.isfinite(alpha) and math.isfinite(beta) and math.isfinite(scale)):
+        a = float(res.params[0]) * sd
+        beta = float(res.params[1]) * sd
+        scale = float(res.scale) * sd
+        if not (math.isfinite(a) and math.isfinite(beta) and math.isfinite(scale)):
             return None
         if scale <= 0.0:
             return None
-        xc = x - x.mean()
-        return cls(alpha, beta, scale, len(x), float(x.mean()), float(xc @ xc))
+        return cls(len(x), x_mean, y_mean, a, beta, scale, sxx)
+
+    @property
+    def alpha(self) -> float:
+        """Intercept in the data's coordinates."""
+        return self.y_mean + self.a - self.beta * self.x_mean
 
     def spread_z(self, x: float, y: float) -> tuple[float, float | None]:
         """The spread ``y - alpha - beta·x`` and its z-score."""
-        spread = y - self.alpha - self.beta * x
         dx = x - self.x_mean
+        spread = (y - self.y_mean) - self.a - self.beta * dx
         lev = 1.0 + 1.0 / self.w + dx * dx / self.sxx
         return spread, spread / (self.scale * math.sqrt(lev))
