@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -172,6 +173,9 @@ async def _run_until_stopped(work: object, duration: float | None) -> None:
 
 def run(options: Options) -> None:
     """Run what the options ask for."""
+    from pairs_tui.session import check_symbols
+
+    asyncio.run(check_symbols(options))
     if options.headless:
         asyncio.run(run_headless(options))
     elif options.backtest:
@@ -200,6 +204,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"pairs-tui: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        return 0
+    except BrokenPipeError:
+        # The reader of our stdout went away (`| head`): it has what it wanted.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as exc:
         log.exception("pairs-tui stopped on an error")

@@ -7,14 +7,12 @@ mean the same thing everywhere.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import logging
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from pairs_tui.config import Settings
 from pairs_tui.feed.source import TradeSource
@@ -52,17 +50,24 @@ class Options:
     duration: float | None = None
 
 
-def rest_url_for(url: str, rest_url: str | None) -> str:
-    """The REST base: explicit, else the WebSocket's host over http for a loopback address,
-    else Binance's."""
-    if rest_url:
-        return rest_url.rstrip("/")
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    with contextlib.suppress(ValueError):
-        if parts.scheme == "ws" and (host == "localhost" or ipaddress.ip_address(host).is_loopback):
-            return f"http://{parts.netloc}"
-    return "https://fapi.binance.com"
+async def check_symbols(options: Options) -> None:
+    """Before a live run: the exchange must list both symbols (skipped when unreachable).
+
+    Raises:
+        UsageError: the exchange does not list a symbol; the message names it.
+    """
+    if options.demo or options.replay:
+        return
+    from pairs_tui.feed.binance import rest_url_for
+    from pairs_tui.feed.rest import BinanceRest, RestError, UnknownSymbolError
+
+    rest = BinanceRest(rest_url_for(options.url, options.rest_url), timeout_s=5)
+    try:
+        await rest.check_symbols(options.symbols)
+    except UnknownSymbolError as exc:
+        raise UsageError(str(exc)) from None
+    except RestError as exc:
+        log.warning("could not check the symbols with the exchange: %s", exc)
 
 
 @contextlib.asynccontextmanager
@@ -82,7 +87,7 @@ async def open_source(options: Options) -> AsyncIterator[TradeSource]:
         yield source
         return
 
-    from pairs_tui.feed.binance import BinanceFeed
+    from pairs_tui.feed.binance import BinanceFeed, rest_url_for
 
     if not options.demo:
         yield BinanceFeed(
