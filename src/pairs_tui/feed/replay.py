@@ -215,13 +215,14 @@ def _drop_duplicates(merged: pl.DataFrame, parsed: Sequence[ParsedTrades],
     values = [*key, "time", "price", "qty", "buyer_maker"]
     clash = dup.unique(values).filter(pl.struct(key).is_duplicated())
     if not clash.is_empty():
-        leg, _, trade_id = clash.row(0)[:3]
+        first = clash.row(0, named=True)
+        leg, trade_id = first["leg"], first["id"]
         rows = dup.filter((pl.col("leg") == leg) & (pl.col("id") == trade_id))
         names = sorted({parsed[int(f)].source.name for f in rows["file"]})
         raise ReplayError(f"{' and '.join(names)} disagree on {pair[leg]} trade {trade_id} "
                           f"(time, price, size or side differ)")
-    first = ~(known & pl.struct(key).is_duplicated()) | pl.struct(key).is_first_distinct()
-    out = merged.filter(first)
+    keep = ~(known & pl.struct(key).is_duplicated()) | pl.struct(key).is_first_distinct()
+    out = merged.filter(keep)
     loaded.notes.append(f"dropped {merged.height - out.height:,} trades found twice "
                         "(same symbol and id)")
     return out
