@@ -19,35 +19,53 @@ or as fast as the subscribers read (``speed=0``). Trades published while nobody 
 history only, exactly like a real exchange, so a client must backfill them over REST.
 
 :class:`Faults` makes the exchange misbehave on purpose; tests set its fields, also while running.
+The tapes live in :mod:`pairs_tui.feed.tape` and :mod:`pairs_tui.feed.simulation`; they are
+re-exported here, where the demo and the tests have always found them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import gzip
 import http
-import importlib.resources
 import itertools
 import logging
-import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
 import msgspec
-import numpy as np
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from pairs_tui.feed.frames import MalformedFrame, TradePayload, decode_frame
+from pairs_tui.feed.simulation import simulated_tape
+from pairs_tui.feed.tape import (
+    KNOWN_SPECS,
+    RECORDING,
+    SymbolSpec,
+    TapeTrade,
+    TradeTape,
+    recorded_tape,
+)
+
+__all__ = [
+    "KNOWN_SPECS",
+    "RECORDING",
+    "EmbeddedExchange",
+    "Faults",
+    "SymbolSpec",
+    "TapeTrade",
+    "TradeTape",
+    "parse_route",
+    "recorded_tape",
+    "simulated_tape",
+]
 
 log = logging.getLogger("pairs_tui.feed.exchange")
 _wire_log = logging.getLogger("pairs_tui.feed.exchange.wire")
@@ -55,349 +73,6 @@ _wire_log = logging.getLogger("pairs_tui.feed.exchange.wire")
 at WARNING (lower it to see every handshake and REST call)."""
 if _wire_log.level == logging.NOTSET:
     _wire_log.setLevel(logging.WARNING)
-
-RECORDING = "sessionB_btcusdt_ethusdt_trades.ndjson.gz"
-"""The recording in ``pairs_tui/data``: real BTCUSDT and ETHUSDT ``@trade`` frames."""
-
-# ---------------------------------------------------------------------------------------------
-# The tape: what the exchange will print, in order
-# ---------------------------------------------------------------------------------------------
-
-
-class SymbolSpec(msgspec.Struct, frozen=True):
-    """Exchange info of one symbol, as exchangeInfo reports it and as prices are printed."""
-
-    symbol: str
-    """Upper-case symbol."""
-    tick_size: str = "0.01"
-    """Price increment, as Binance writes it (``"0.10"`` for BTCUSDT)."""
-    step_size: str = "0.001"
-    """Quantity increment (``"0.001"``)."""
-
-    @property
-    def price_decimals(self) -> int:
-        """Decimals of a printed price: those of the tick size."""
-        return _decimals(self.tick_size)
-
-    @property
-    def qty_decimals(self) -> int:
-        """Decimals of a printed quantity: those of the step size."""
-        return _decimals(self.step_size)
-
-
-class TapeTrade(msgspec.Struct, frozen=True, gc=False):
-    """One aggregate trade as the exchange prints it, with the fills it aggregates."""
-
-    symbol: str
-    """Upper-case symbol."""
-    id: int
-    """Aggregate trade id ``a``: contiguous per symbol."""
-    time: int
-    """Trade time ``T``, ms."""
-    price: float
-    """Price, on the tick grid."""
-    qty: float
-    """Total quantity of the fills."""
-    buyer_maker: bool
-    """True when the buyer was the maker."""
-    first_trade_id: int
-    """Trade id ``f`` of the first fill; the fills have contiguous ids from here."""
-    fill_qtys: tuple[float, ...]
-    """Quantity of each fill, in trade-id order (what ``@trade`` prints one by one)."""
-
-    @property
-    def last_trade_id(self) -> int:
-        """Trade id ``l`` of the last fill."""
-        return self.first_trade_id + len(self.fill_qtys) - 1
-
-
-class TradeTape:
-    """What an exchange will print: aggregate trades of one or more symbols in publication order.
-
-    Args:
-        trades: Aggregate trades in publication order (trade time, ties in arrival order).
-        specs: Exchange info of every symbol on the tape.
-        name: A short description for logs.
-    """
-
-    def __init__(
-        self, trades: Sequence[TapeTrade], specs: Mapping[str, SymbolSpec], name: str = "tape"
-    ) -> None:
-        if not trades:
-            raise ValueError("a tape needs at least one trade")
-        self.trades: Sequence[TapeTrade] = trades
-        """Aggregate trades in publication order."""
-        self.specs: dict[str, SymbolSpec] = dict(specs)
-        """Exchange info by upper-case symbol."""
-        self.name = name
-        """A short description for logs."""
-        self.start_ms = min(t.time for t in trades)
-        """Time of the earliest trade, ms."""
-        self.end_ms = max(t.time for t in trades)
-        """Time of the latest trade, ms."""
-        counts: dict[str, int] = {}
-        fills: dict[str, int] = {}
-        for t in trades:
-            counts[t.symbol] = counts.get(t.symbol, 0) + 1
-            fills[t.symbol] = fills.get(t.symbol, 0) + len(t.fill_qtys)
-        self.counts = counts
-        """Aggregate trades per symbol."""
-        self.fill_counts = fills
-        """Fills (``@trade`` prints) per symbol."""
-
-    @property
-    def symbols(self) -> tuple[str, ...]:
-        """The symbols on the tape, upper case."""
-        return tuple(self.specs)
-
-    def __len__(self) -> int:
-        return len(self.trades)
-
-    @classmethod
-    def from_fills(
-        cls,
-        fills: Iterable[tuple[str, int, float, float, bool, int]],
-        specs: Mapping[str, SymbolSpec],
-        *,
-        agg_id_start: Mapping[str, int] | None = None,
-        name: str = "tape",
-    ) -> TradeTape:
-        """Aggregate individual fills the way Binance does.
-
-        Consecutive fills of one symbol (other symbols may come in between) with the same trade
-        time, price and side, and contiguous trade ids, become one aggregate trade. Aggregate ids
-        are sequential per symbol.
-
-        Args:
-            fills: ``(symbol, time_ms, price, qty, buyer_maker, trade_id)`` in publication order.
-            specs: Exchange info of every symbol.
-            agg_id_start: First aggregate id per symbol; default: the symbol's first trade id.
-            name: A short description for logs.
-
-        Returns:
-            The tape.
-        """
-        # A group's slot in ``out`` is reserved when it opens, so that publication order
-        # follows each group's first fill even when the other symbol prints in between.
-        out: list[_Group | TapeTrade] = []
-        open_slot: dict[str, int] = {}
-        next_id: dict[str, int] = dict(agg_id_start or {})
-        for symbol, t, price, qty, maker, trade_id in fills:
-            slot = open_slot.get(symbol)
-            if slot is not None:
-                group = out[slot]
-                assert isinstance(group, _Group)
-                if group.extends(t, price, maker, trade_id):
-                    group.qtys.append(qty)
-                    continue
-                out[slot] = group.close()
-            agg_id = next_id.setdefault(symbol, trade_id)
-            next_id[symbol] = agg_id + 1
-            open_slot[symbol] = len(out)
-            out.append(_Group(symbol, agg_id, t, price, qty, maker, trade_id))
-        trades = [g.close() if isinstance(g, _Group) else g for g in out]
-        return cls(trades, specs, name)
-
-    def passes(self, shift_ms: int, loop: bool) -> Iterator[tuple[TapeTrade, int, int, int]]:
-        """The tape's trades with the shifts of each pass: ``(trade, dt_ms, da, df)``.
-
-        Args:
-            shift_ms: Time shift of the first pass (``rebase``), ms.
-            loop: Repeat forever, each pass later in time and with ids continuing.
-
-        Yields:
-            The trade as on the tape, its time shift, its aggregate-id shift and its trade-id
-            shift (the last two depend on the symbol).
-        """
-        span = self.end_ms - self.start_ms
-        # One mean inter-trade interval between passes, so that a loop looks like more of
-        # the same market rather than a pause.
-        gap = max(1, round(span / len(self.trades)))
-        fill_span = {s: self._fill_span(s) for s in self.specs}
-        for k in itertools.count():
-            dt = shift_ms + k * (span + gap)
-            for trade in self.trades:
-                s = trade.symbol
-                yield trade, dt, k * self.counts.get(s, 0), k * fill_span[s]
-            if not loop:
-                return
-
-    def _fill_span(self, symbol: str) -> int:
-        ids = [t for t in self.trades if t.symbol == symbol]
-        if not ids:
-            return 0
-        return ids[-1].last_trade_id - ids[0].first_trade_id + 1
-
-
-class _Group:
-    """An aggregate trade being built from consecutive fills."""
-
-    __slots__ = ("first_id", "id", "maker", "price", "qtys", "symbol", "time")
-
-    def __init__(
-        self, symbol: str, agg_id: int, t: int, price: float, qty: float, maker: bool, first: int
-    ) -> None:
-        self.symbol = symbol
-        self.id = agg_id
-        self.time = t
-        self.price = price
-        self.qtys = [qty]
-        self.maker = maker
-        self.first_id = first
-
-    def extends(self, t: int, price: float, maker: bool, trade_id: int) -> bool:
-        return (
-            t == self.time
-            and price == self.price
-            and maker == self.maker
-            and trade_id == self.first_id + len(self.qtys)
-        )
-
-    def close(self) -> TapeTrade:
-        return TapeTrade(
-            self.symbol,
-            self.id,
-            self.time,
-            self.price,
-            math.fsum(self.qtys),
-            self.maker,
-            self.first_id,
-            tuple(self.qtys),
-        )
-
-
-KNOWN_SPECS: dict[str, SymbolSpec] = {
-    "BTCUSDT": SymbolSpec("BTCUSDT", "0.10", "0.001"),
-    "ETHUSDT": SymbolSpec("ETHUSDT", "0.01", "0.001"),
-    "SOLUSDT": SymbolSpec("SOLUSDT", "0.0100", "0.01"),
-    "BNBUSDT": SymbolSpec("BNBUSDT", "0.010", "0.01"),
-}
-"""Binance's tick and step sizes for a few symbols; others get a 0.01 tick and 0.001 step."""
-
-
-@functools.cache
-def recorded_tape() -> TradeTape:
-    """The real BTCUSDT and ETHUSDT trades that ship with the package, aggregated.
-
-    35,389 ``@trade`` frames recorded 2024-08-08 23:54:16 to 2024-08-09 00:00:00 UTC (source:
-    nkaz001/hftbacktest, MIT). Aggregate ids are synthetic: they start at each symbol's first
-    trade id and run on sequentially.
-
-    Returns:
-        The tape (cached: it is immutable).
-    """
-    raw = importlib.resources.files("pairs_tui").joinpath("data", RECORDING).read_bytes()
-    fills = []
-    for line in gzip.decompress(raw).splitlines():
-        if not line.strip():
-            continue
-        try:
-            data = decode_frame(line).data
-        except MalformedFrame:
-            continue
-        if isinstance(data, TradePayload) and data.to_trade() is not None:
-            fills.append((data.symbol, data.time, data.price, data.qty, data.buyer_maker, data.id))
-    specs = {s: KNOWN_SPECS[s] for s in ("BTCUSDT", "ETHUSDT")}
-    return TradeTape.from_fills(fills, specs, name="recording 2024-08-08 23:54-00:00 UTC")
-
-
-_SIM_LEVELS: dict[str, tuple[float, float]] = {
-    "BTCUSDT": (61_800.0, 0.010),
-    "ETHUSDT": (2_680.0, 0.20),
-    "SOLUSDT": (145.0, 3.0),
-    "BNBUSDT": (520.0, 0.5),
-}
-"""Starting price and median trade size of the simulated symbols."""
-
-
-def simulated_tape(
-    symbols: tuple[str, str] = ("BTCUSDT", "ETHUSDT"),
-    *,
-    seed: int = 7,
-    duration_s: float = 3600.0,
-    rate_per_s: float | tuple[float, float] = (12.0, 8.0),
-    beta: float = 0.8,
-    half_life_s: float = 60.0,
-    spread_sd: float = 0.0005,
-    annual_vol: float = 0.6,
-    start_ms: int = 1_723_161_256_000,
-) -> TradeTape:
-    """A seeded cointegrated pair: log B a random walk, log A = a + beta·log B + AR(1) spread.
-
-    The spread is an AR(1) on a 100 ms grid (an Ornstein-Uhlenbeck process sampled), trades
-    arrive per leg as a Poisson process, each arrival is a burst of one to a few fills at one
-    price and side (so aggregation has work to do), sizes are log-normal, and prices are the
-    mid plus or minus half a tick by side, rounded to the tick.
-
-    Args:
-        symbols: Target leg A and hedge leg B, upper case.
-        seed: Seed of ``numpy.random.default_rng``.
-        duration_s: Length of the tape.
-        rate_per_s: Arrivals per second, one rate for both legs or one per leg.
-        beta: Cointegrating coefficient on log prices.
-        half_life_s: Half-life of the spread, seconds.
-        spread_sd: Stationary standard deviation of the spread (log units).
-        annual_vol: Annualised volatility of leg B.
-        start_ms: Time of the start of the tape, ms.
-
-    Returns:
-        The tape.
-    """
-    rng = np.random.default_rng(seed)
-    a_sym, b_sym = (s.upper() for s in symbols)
-    rates = (rate_per_s, rate_per_s) if isinstance(rate_per_s, float | int) else rate_per_s
-    dt = 0.1
-    n = max(2, math.ceil(duration_s / dt))
-    a0, _ = _SIM_LEVELS.get(a_sym, (100.0, 1.0))
-    b0, _ = _SIM_LEVELS.get(b_sym, (10.0, 10.0))
-    sigma = annual_vol / math.sqrt(365.0 * 86_400.0) * math.sqrt(dt)
-    log_b = math.log(b0) + np.cumsum(rng.normal(0.0, sigma, n))
-    phi = math.exp(-math.log(2.0) / half_life_s * dt)
-    shocks = rng.normal(0.0, spread_sd * math.sqrt(1.0 - phi * phi), n)
-    spread = np.empty(n)
-    level = 0.0
-    for i in range(n):  # 36k steps per simulated hour: a plain loop is fast enough
-        level = phi * level + shocks[i]
-        spread[i] = level
-    log_a = math.log(a0) - beta * math.log(b0) + beta * log_b + spread
-    specs = {s: KNOWN_SPECS.get(s, SymbolSpec(s)) for s in (a_sym, b_sym)}
-    fills: list[tuple[str, int, float, float, bool, int]] = []
-    for symbol, logs, rate in ((a_sym, log_a, rates[0]), (b_sym, log_b, rates[1])):
-        fills.extend(_simulated_fills(rng, symbol, specs[symbol], logs, dt, rate, start_ms))
-    fills.sort(key=lambda f: f[1])  # stable: each leg's bursts stay in trade-id order
-    return TradeTape.from_fills(fills, specs, name=f"simulation seed {seed}")
-
-
-def _simulated_fills(
-    rng: np.random.Generator,
-    symbol: str,
-    spec: SymbolSpec,
-    logs: np.ndarray,
-    dt: float,
-    rate: float,
-    start_ms: int,
-) -> list[tuple[str, int, float, float, bool, int]]:
-    duration = len(logs) * dt
-    arrivals = np.sort(rng.uniform(0.0, duration, rng.poisson(rate * duration)))
-    tick = float(spec.tick_size)
-    step = float(spec.step_size)
-    median = _SIM_LEVELS.get(symbol, (100.0, 1.0))[1]
-    mids = np.exp(logs[np.minimum((arrivals / dt).astype(np.int64), len(logs) - 1)])
-    sells = rng.random(len(arrivals)) < 0.5
-    prices = np.round((mids + np.where(sells, -tick / 2, tick / 2)) / tick) * tick
-    bursts = rng.geometric(0.6, len(arrivals))
-    out: list[tuple[str, int, float, float, bool, int]] = []
-    trade_id = 1_000_000_000 + int(rng.integers(0, 1_000_000))
-    pd, qd = spec.price_decimals, spec.qty_decimals
-    for t, price, sell, burst in zip(arrivals, prices, sells, bursts, strict=True):
-        t_ms = start_ms + int(t * 1000.0)
-        p = round(float(price), pd)
-        sizes = np.maximum(np.round(median * rng.lognormal(0.0, 1.0, burst) / step) * step, step)
-        for q in sizes:
-            out.append((symbol, t_ms, p, round(float(q), qd), bool(sell), trade_id))
-            trade_id += 1
-    return out
-
 
 # ---------------------------------------------------------------------------------------------
 # Faults
@@ -1077,8 +752,3 @@ def _json_response(status: int, body: object) -> Response:
         ]
     )
     return Response(status, http.HTTPStatus(status).phrase, headers, data)
-
-
-def _decimals(increment: str) -> int:
-    # As Binance writes it: "0.10" prints BTCUSDT prices with two decimals ("61800.30").
-    return len(increment.partition(".")[2])
