@@ -351,7 +351,9 @@ class ReplaySource:
                               part["price"].to_list(), part["qty"].to_list(),
                               part["buyer_maker"].to_list(), part["id"].to_list()))
             if self.speed:
-                await self._paced(times, trades, on_trade)
+                after = start + CHUNK
+                await self._paced(times, trades, on_trade,
+                                  table["time"][after] if after < table.height else None)
                 continue
             for trade in trades:
                 on_trade(trade)
@@ -369,7 +371,9 @@ class ReplaySource:
             ends = [bar.ts + tf for bar in bars]
             if self.speed:
                 # A bar is final, and delivered, when the clock passes its end.
-                await self._paced(ends, bars, lambda bar: sink.on_bar(bar, tf))
+                after = start + CHUNK
+                await self._paced(ends, bars, lambda bar: sink.on_bar(bar, tf),
+                                  grid["ts"][after] + tf if after < grid.height else None)
                 continue
             for bar in bars:
                 sink.on_bar(bar, tf)
@@ -377,23 +381,30 @@ class ReplaySource:
             await self._sleep(0)
         self._finish(grid["ts"].max() + tf if grid.height else None)
 
-    async def _paced(self, due: list[int], items: list[_T], deliver: Callable[[_T], None]) -> None:
-        """Deliver ``items`` when the virtual clock reaches their ``due`` times, in batches."""
+    async def _paced(self, due: list[int], items: list[_T], deliver: Callable[[_T], None],
+                     due_after: int | None) -> None:
+        """Deliver ``items`` when the virtual clock reaches their ``due`` times, in batches.
+
+        ``due_after`` is the due time of the item after these (None at the end), which the
+        clock must stay below once these are delivered.
+        """
         if self._anchor is None:
             self._anchor = (self._clock(), due[0])
-        rate = self.speed  # trade-time ms per wall ms
         i, n = 0, len(items)
+        self._next_ms = due[0]
         while i < n:
-            self._next_ms = due[i]
             now = self._virtual_ms()
             if due[i] > now:
-                await self._sleep(max((due[i] - now) / rate / 1000.0, MIN_SLEEP_S))
+                # Sleep until the next item is due, but never less than a batch's worth, so a
+                # dense stretch is delivered in batches instead of one sleep per trade.
+                await self._sleep(max((due[i] - now) / self.speed / 1000.0, MIN_SLEEP_S))
                 continue
             j = bisect_right(due, now, i)
             for item in islice(items, i, j):
                 deliver(item)
             self._delivered += j - i
             i = j
+            self._next_ms = due[i] if i < n else due_after
             await self._sleep(0)
 
     def _virtual_ms(self) -> float:
