@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from pairs_tui.config import Settings
+from pairs_tui.config import ExportSettings, Settings
 from pairs_tui.feed.source import TradeSink
 from pairs_tui.feed.status import FeedStatus
 from pairs_tui.session import Options
@@ -105,7 +105,7 @@ def source_factory(source: object) -> Callable[[Options], contextlib.AbstractAsy
 
 def options(**changes: object) -> Options:
     """Options for the recorded pair on default settings, with ``changes`` applied."""
-    settings = changes.pop("settings", None) or Settings()
+    settings = changes.pop("settings", None) or Settings(export=ExportSettings(folder="exports"))
     base = Options(settings=settings, symbols=("BTCUSDT", "ETHUSDT"),  # type: ignore[arg-type]
                    timeframe="1s", window=300)
     for name, value in changes.items():
@@ -117,8 +117,10 @@ AppFactory = Callable[..., PairsApp]
 
 
 @pytest.fixture
-def app_for() -> AppFactory:
-    """``app_for(source=None, **option_changes)``: the app on a fixture source, animations off."""
+def app_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppFactory:
+    """``app_for(source=None, **option_changes)``: the app on a fixture source, animations off,
+    in a temporary working directory (exports and the alert log land there)."""
+    monkeypatch.chdir(tmp_path)
 
     def build(source: object | None = None, **changes: object) -> PairsApp:
         app = make_app(options(**changes), source_factory=source_factory(source or FixtureSource()))
@@ -135,8 +137,12 @@ async def settle(app: PairsApp, pilot: object) -> None:
     await pilot.pause()  # type: ignore[attr-defined]
 
 
-async def run_command(app: PairsApp, pilot: object, title: str) -> None:
-    """Run the palette command called ``title`` the way a user does: ctrl+p, type, enter."""
+async def run_command(app: PairsApp, pilot: object, title: str, picked: str | None = None) -> None:
+    """Run the palette command called ``title`` the way a user does: ctrl+p, type, enter.
+
+    Args:
+        picked: The title the palette should highlight, when it differs from what was typed.
+    """
     from textual.command import CommandList, CommandPalette
     from textual.widgets import Input
 
@@ -151,7 +157,7 @@ async def run_command(app: PairsApp, pilot: object, title: str) -> None:
     results = palette.query_one(CommandList)
     assert results.highlighted is not None, f"no palette hit for {title!r}"
     prompt = str(results.get_option_at_index(results.highlighted).prompt)
-    assert title in prompt, f"palette picked {prompt!r} for {title!r}"
+    assert (picked or title) in prompt, f"palette picked {prompt!r} for {title!r}"
     await pilot.press("enter")  # type: ignore[attr-defined]
     await pilot.pause()  # type: ignore[attr-defined]
     await app.workers.wait_for_complete()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 
 import pytest
 from textual.command import CommandPalette
@@ -148,3 +149,19 @@ async def test_q_quits(app_for: AppFactory) -> None:
         await pilot.pause()
         assert app._exit
     assert app.return_code == 0
+
+
+async def test_e_exports_ticks_bars_and_analytics_and_says_where(
+    app_for: AppFactory, tmp_path: Path,
+) -> None:
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("e")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        written = sorted(p.name for p in (tmp_path / "exports").iterdir())
+        assert len(written) == 3 and all(name.endswith(".parquet") for name in written)
+        assert {name.split("_")[2] for name in written} == {"ticks", "bars", "analytics"}
+        assert [p.name for p in app.exports] and set(written) == {p.name for p in app.exports}
+        assert any("exported to exports" in str(n.message) for n in app._notifications)

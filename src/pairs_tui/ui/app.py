@@ -12,7 +12,6 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from contextlib import AbstractAsyncContextManager
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import ClassVar
@@ -30,6 +29,7 @@ from pairs_tui.feed.status import FeedStatus
 from pairs_tui.pipeline import BAR_SCHEMA, Pipeline, Snapshot
 from pairs_tui.session import Options, UsageError, build_pipeline, open_source
 from pairs_tui.ui import jobs
+from pairs_tui.ui.commands import AlertCommands
 from pairs_tui.ui.messages import ExportDone, StationarityDone
 from pairs_tui.ui.screens.help import HelpScreen
 from pairs_tui.ui.screens.monitor import MonitorScreen
@@ -56,6 +56,7 @@ class PairsApp(App[None]):
     """
 
     TITLE = "pairs-tui"
+    COMMANDS = App.COMMANDS | {AlertCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "timeframe('1s')", "1s", tooltip="1-second bars", id="timeframe_1s"),
         Binding("2", "timeframe('1m')", "1m", tooltip="1-minute bars", id="timeframe_1m"),
@@ -243,27 +244,27 @@ class PairsApp(App[None]):
             return
         self.monitor.stationarity_done(result)
         book = getattr(self.pipeline, "alerts", None)
-        if book is not None and hasattr(book, "on_stationarity"):
-            book.on_stationarity(result.adf.pvalue, result.until_ms)
+        if self.pipeline is not None and hasattr(book, "on_stationarity"):
+            self.pipeline.add_alerts(book.on_stationarity(result.adf.pvalue, result.until_ms))
+            self.refresh_numbers()
 
     def action_export(self, fmt: str = "parquet") -> None:
         """Write ticks, bars and analytics of the session to the export folder."""
         if self.pipeline is None:
             self.notify("nothing to export yet", severity="warning")
             return
-        snap = self.snapshot()
-        frames = {"ticks": self.pipeline.ticks(), "bars": self.pipeline.history()}
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        stem = f"{snap.symbols[0]}_{snap.symbols[1]}_{snap.timeframe}_{stamp}"
+        try:
+            frames = jobs.take_export(self.pipeline)
+        except jobs.NotAvailable as exc:
+            self.notify(str(exc), severity="warning")
+            return
         self.notify(f"exporting {fmt}…", timeout=2)
-        self._run_export(fmt, frames, Path(self.settings.export.folder), stem)
+        self._run_export(frames, fmt, Path(self.settings.export.folder).expanduser())
 
     @work(thread=True, exclusive=True, group="export", exit_on_error=False)
-    def _run_export(
-        self, fmt: str, frames: dict[str, pl.DataFrame], folder: Path, stem: str,
-    ) -> None:
+    def _run_export(self, frames: object, fmt: str, folder: Path) -> None:
         try:
-            paths = jobs.export("snapshot", fmt, frames, folder=folder, stem=stem)
+            paths = jobs.export(frames, fmt, folder)
         except Exception as exc:
             log.exception("export failed")
             self.post_message(ExportDone([], _why(exc)))
@@ -309,7 +310,10 @@ class PairsApp(App[None]):
 
 
 def _why(exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, jobs.NotAvailable) else f"{type(exc).__name__}: {exc}"
+    """An error in one line: our own errors speak for themselves, others get their type."""
+    if isinstance(exc, jobs.NotAvailable) or type(exc).__name__ == "ExportError":
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _empty_snapshot(options: Options) -> Snapshot:

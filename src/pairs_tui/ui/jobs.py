@@ -88,18 +88,8 @@ def stationarity(data: Any, *, timeframe: str, window: int, until_ms: int) -> St
                               until_ms)
 
 
-def export(kind: str, fmt: str, frames: dict[str, Any], *, folder: Path, stem: str) -> list[Path]:
-    """Write a snapshot of the session through :mod:`pairs_tui.export` (blocking).
-
-    Args:
-        kind: What the caller asked for (``snapshot``).
-        fmt: ``parquet`` or ``csv``.
-        frames: ``ticks``, ``bars`` and ``analytics`` as Polars frames.
-        folder: The export folder.
-        stem: Pair, timeframe and time, for the file names.
-
-    Returns:
-        The files written.
+def take_export(pipeline: Any) -> Any:
+    """The session's frames for an export, taken on the pipeline's thread (cheap, no copy).
 
     Raises:
         NotAvailable: The export module is not in this build.
@@ -108,5 +98,14 @@ def export(kind: str, fmt: str, frames: dict[str, Any], *, folder: Path, stem: s
         module = importlib.import_module("pairs_tui.export")
     except ImportError as exc:
         raise NotAvailable("export not available in this build") from exc
-    written = module.export_snapshot(frames, folder=folder, stem=stem, fmt=fmt)
-    return [Path(p) for p in written]
+    return module.take_session(pipeline)
+
+
+def export(frames: Any, fmt: str, folder: Path) -> list[Path]:
+    """Write taken frames as ticks, bars and analytics files, all or none (blocking).
+
+    Raises:
+        pairs_tui.export.ExportError: a file could not be written; nothing is left behind.
+    """
+    module = importlib.import_module("pairs_tui.export")
+    return [Path(p) for p in module.write_session(frames, folder, fmt)]

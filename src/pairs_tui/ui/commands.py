@@ -1,0 +1,102 @@
+"""Palette commands that take what the user types: adding and removing alert rules.
+
+The fixed commands (Export, Timeframe, Window, Run, Theme…) are system commands of the app;
+an alert rule is free text (``zscore abs> 2 cooldown=60 bell``), so it needs a provider that
+reads the query itself.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from pairs_tui.ui.app import PairsApp
+
+_PREFIX = re.compile(r"^\s*(alerts?\s*:?\s*)?(add\s*(rule)?\s*:?\s*)?", re.IGNORECASE)
+EXAMPLE = "zscore abs> 2 hysteresis=0.5 cooldown=60 bell"
+"""What a rule looks like, shown in the palette."""
+
+
+def rule_text(query: str) -> str:
+    """The rule in ``Alerts: add zscore > 2`` (the words before the rule are optional)."""
+    return _PREFIX.sub("", query, count=1).strip()
+
+
+class AlertCommands(Provider):
+    """``Alerts: add rule …`` from the typed text, ``Alerts: remove rule "…"`` per rule."""
+
+    @property
+    def _app(self) -> PairsApp:
+        return self.app  # type: ignore[return-value]
+
+    def _book(self) -> Any:
+        return getattr(self._app.pipeline, "alerts", None)
+
+    async def discover(self) -> Hits:
+        yield DiscoveryHit(
+            "Alerts: add rule…", self._explain,
+            help=f"Type the rule after it, e.g. Alerts: add {EXAMPLE}",
+        )
+        for rule in self._rules():
+            yield DiscoveryHit(f'Alerts: remove rule "{rule}"', self._remover(rule),
+                               help="Stop watching this rule")
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        text = rule_text(query)
+        if text and query.lower().lstrip().startswith("alert"):
+            title = f"Alerts: add rule {text}"
+            yield Hit(1.0, matcher.highlight(title), self._adder(text), text=title,
+                      help="Watch this rule from the next bar on")
+        for rule in self._rules():
+            title = f'Alerts: remove rule "{rule}"'
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), self._remover(rule), text=title,
+                          help="Stop watching this rule")
+
+    def _rules(self) -> list[str]:
+        book = self._book()
+        if book is None:
+            return []
+        from pairs_tui.alerts import rule_name
+
+        return [rule_name(rule) for rule in book.rules]
+
+    def _explain(self) -> None:
+        self.app.notify(f"type the rule after it, e.g. Alerts: add {EXAMPLE}", timeout=8)
+
+    def _adder(self, text: str) -> Any:
+        def add() -> None:
+            add_rule(self._app, text)
+
+        return add
+
+    def _remover(self, name: str) -> Any:
+        def remove() -> None:
+            book = self._book()
+            if book is not None and book.remove_rule(name):
+                self.app.notify(f'alert rule "{name}" removed', title="alerts")
+
+        return remove
+
+
+def add_rule(app: PairsApp, text: str) -> None:
+    """Add the alert rule ``text`` to the running pipeline's alert book, or say why not."""
+    book = getattr(app.pipeline, "alerts", None)
+    if book is None:
+        app.notify("alerts are not running yet", severity="warning")
+        return
+    from pairs_tui.alerts import parse_rule, rule_name
+    from pairs_tui.config import ConfigError
+
+    try:
+        rule = parse_rule(text)
+        book.add_rule(rule)
+    except ConfigError as exc:
+        app.notify(str(exc), severity="error", timeout=8)
+    else:
+        app.notify(f'alert rule "{rule_name(rule)}" added', title="alerts")
