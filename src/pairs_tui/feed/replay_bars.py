@@ -3,8 +3,9 @@
 A user's bar CSVs (one per symbol, or one with a ``symbol`` column) become the
 :class:`~pairs_tui.bars.PairBar` stream the bar builder would have produced from the trades:
 
-- The timeframe is the smallest step between two bars of a symbol; both legs must share it,
-  it must be one the pipeline supports, and every bar must sit on one grid.
+- The timeframe is the smallest step between two bars of a symbol. It must be one the pipeline
+  supports, every bar must sit on one grid, and a leg with many bars but no step that short is
+  refused as being on another timeframe (a few bars with gaps are simply filled).
 - A bucket with no bar repeats the leg's previous close with volume 0 and no trades; a leg is
   None until its first bar (never filled backwards).
 - The files do not say how many trades made a bar unless they have a count column (Binance
@@ -25,6 +26,8 @@ from pairs_tui.feed.replay_table import ParsedBars
 
 _MAX_BUCKETS = 50_000_000
 """A grid longer than this is a mistake (a stray timestamp), not a session."""
+_EVIDENCE = 10
+"""Steps a leg needs before its smallest one not matching the other leg's is an error."""
 _LEG_COLUMNS = ("open", "high", "low", "close", "volume", "trades")
 
 
@@ -47,18 +50,22 @@ def align_bars(parsed: Sequence[ParsedBars], pair: tuple[str, str]) -> tuple[int
               for i, p in enumerate(parsed)]
     bars = pl.concat(frames).sort("symbol", "ts", "file", "line")
     bars = _drop_duplicates(bars, parsed)
-    steps = {}
+    steps: dict[str, tuple[int, int]] = {}
     for symbol in pair:
         ts = bars.filter(pl.col("symbol") == symbol)["ts"]
         if ts.len() > 1:
-            steps[symbol] = int(ts.diff().drop_nulls().min())  # type: ignore[arg-type]
+            smallest = ts.diff().drop_nulls().min()
+            steps[symbol] = (int(smallest), ts.len() - 1)  # type: ignore[arg-type]
     if not steps:
         raise ReplayError(f"{_names(parsed)}: cannot tell the timeframe from one bar per symbol")
-    if len(set(steps.values())) > 1:
+    tf = min(step for step, _ in steps.values())
+    coarse = [s for s, (step, n) in steps.items() if step != tf and n >= _EVIDENCE]
+    if coarse:
+        # A leg with gaps may never show the timeframe's own step; but one with many bars and
+        # no step that short is on a longer timeframe, and filling it would invent bars.
         a, b = pair
-        raise ReplayError(f"{_names(parsed)}: {a} bars are {steps[a]:,} ms apart but {b} bars "
-                          f"{steps[b]:,} ms; replay needs both legs on one timeframe")
-    tf = next(iter(steps.values()))
+        raise ReplayError(f"{_names(parsed)}: {a} bars are {steps[a][0]:,} ms apart but {b} "
+                          f"bars {steps[b][0]:,} ms; replay needs both legs on one timeframe")
     if tf not in TIMEFRAMES.values():
         raise ReplayError(f"{_names(parsed)}: bars are {tf:,} ms apart; replay takes bars of "
                           f"{', '.join(TIMEFRAMES)} only")
