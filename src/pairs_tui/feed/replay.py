@@ -359,7 +359,7 @@ class ReplaySource:
                 on_trade(trade)
             self._delivered += len(trades)
             await self._sleep(0)
-        self._finish(table["time"].max() if table.height else None)
+        self._finish(table["time"].last() if table.height else None)
 
     async def _run_bars(self, sink: TradeSink) -> None:
         grid = self._data.bars
@@ -379,7 +379,7 @@ class ReplaySource:
                 sink.on_bar(bar, tf)
             self._delivered += len(bars)
             await self._sleep(0)
-        self._finish(grid["ts"].max() + tf if grid.height else None)
+        self._finish(int(grid["ts"].last()) + tf if grid.height else None)  # type: ignore[arg-type]
 
     async def _paced(self, due: list[int], items: list[_T], deliver: Callable[[_T], None],
                      due_after: int | None) -> None:

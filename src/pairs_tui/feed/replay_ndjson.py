@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 
 import msgspec
 import polars as pl
-import pyarrow as pa
-import pyarrow.json as pa_json
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.json as pa_json  # type: ignore[import-untyped]
 
 from pairs_tui.feed.replay_files import Format, ReplayInput
 from pairs_tui.feed.replay_table import (
@@ -144,9 +144,11 @@ def _read_with_arrow(source: ReplayInput) -> ParsedTrades | None:
 def _read_frames(source: ReplayInput) -> ParsedTrades:
     """Line by line: Binance frames, enveloped, bare or behind a cryptofeed time prefix."""
     fmt = source.format
-    decode = msgspec.json.Decoder(_Payload if fmt is Format.PAYLOADS else _Envelope,
-                                  strict=False).decode
     enveloped = fmt is not Format.PAYLOADS
+    decoder: msgspec.json.Decoder[_Envelope] | msgspec.json.Decoder[_Payload] = (
+        msgspec.json.Decoder(_Envelope, strict=False) if enveloped
+        else msgspec.json.Decoder(_Payload, strict=False))
+    decode = decoder.decode
     prefixed = fmt is Format.PREFIXED
     problems = Problems()
     other = 0
@@ -167,15 +169,14 @@ def _read_frames(source: ReplayInput) -> ParsedTrades:
             continue
         problems.records += 1
         try:
-            payload = decode(line)
+            decoded = decode(line)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             if _is_other_frame(line):
                 other += 1
             else:
                 problems.add(lineno, _describe(exc))
             continue
-        if enveloped:
-            payload = payload.data
+        payload = decoded.data if isinstance(decoded, _Envelope) else decoded
         e = payload.e
         if e not in TRADE_EVENTS:
             other += 1
