@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pairs_tui.alerts import AlertBook, AlertEvent, holds, parse_rule, rearm_line
+from pairs_tui.alerts import BAR_METRICS, AlertBook, AlertEvent, holds, parse_rule, rearm_line
 from pairs_tui.analytics import PairStats
 from pairs_tui.bars import Bar, PairBar
 from pairs_tui.cli import main
@@ -335,3 +335,7 @@ def test_headless_lines_carry_the_alerts_of_a_rule_on_replayed_real_data(
     logged = [json.loads(line) for line in (exports / "alerts.ndjson").read_text().splitlines()]
     assert [(e["time"], e["value"], e["pair"], e["timeframe"]) for e in logged] == [
         (ts, z, "BTCUSDT/ETHUSDT", "1s") for ts, z in expected]
+
+
+def test_every_bar_metric_is_an_analytics_field() -> None:
+    assert BAR_METRICS.issubset(PairStats.__struct_fields__)

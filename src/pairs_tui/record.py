@@ -134,6 +134,7 @@ class Recorder:
         """Every file written by this recorder."""
         self.flushes = 0
         """Flushes that wrote something."""
+        self._task: asyncio.Task[None] | None = None
 
     # -- running --------------------------------------------------------------------------
 
@@ -174,9 +175,11 @@ class Recorder:
         self, kind: type[BaseException] | None, error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
 
     def _take(self) -> list[Trade]:
         # Copy and clear rather than swap: on_trade is bound to this very list.
@@ -287,19 +290,19 @@ class Recorder:
         if staging is not None:
             try:
                 staging.mkdir(exist_ok=True)
-                temporary = write_temporary(frame, path, "parquet", staging=staging)
             except OSError:
                 staging = self._staging = None  # a parent we cannot write: stage in place
-            else:
-                try:
-                    os.replace(temporary, path)
-                    return
-                except OSError as exc:
-                    with contextlib.suppress(OSError):
-                        os.unlink(temporary)
-                    if exc.errno != errno.EXDEV:
-                        raise
-                    self._staging = None  # DIR is a mount point: stage in place from now on
+        if staging is not None:
+            temporary = write_temporary(frame, path, "parquet", staging=staging)
+            try:
+                os.replace(temporary, path)
+                return
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
+                if exc.errno != errno.EXDEV:
+                    raise
+                self._staging = None  # DIR is a mount point: stage in place from now on
         write_atomically(frame, path, "parquet")
 
     def _tidy_staging(self) -> None:
