@@ -81,7 +81,8 @@ def timed_loop(sink: Callable[[Trade], None], trades: list[Trade]) -> float:
 
 def part_a(trades: list[Trade], repeats: int, folder: Path) -> None:
     def bare() -> Callable[[Trade], None]:
-        return [].append
+        held: list[Trade] = []
+        return held.append
 
     def columns() -> Callable[[Trade], None]:
         t: list[int] = []
@@ -226,7 +227,8 @@ async def sustained(
     if folder is not None:
         recorder = _TimedRecorder(folder, PAIR, flush_seconds=2.0)
         recorder.write_walls = []
-    sink = recorder.on_trade if recorder is not None else [].append
+    held: list[Trade] = []
+    sink: Callable[[Trade], None] = recorder.on_trade if recorder is not None else held.append
     runner = asyncio.create_task(recorder.run()) if recorder is not None else None
     loop = asyncio.get_running_loop()
     lags: list[float] = []

@@ -6,6 +6,7 @@ import itertools
 import json
 import math
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 
 import msgspec
@@ -32,7 +33,9 @@ def closed_bar(ts: int, zscore: float | None, timeframe: str = "1s") -> ClosedBa
                      PairStats(zscore=zscore), (), FeedStatus(state="live"))
 
 
-def fire_times(book: AlertBook, series: list[float | None], step_ms: int = 1_000) -> list[int]:
+def fire_times(
+    book: AlertBook, series: Sequence[float | None], step_ms: int = 1_000,
+) -> list[int]:
     """Feed ``series`` as z-scores of consecutive 1s bars; return the bar times that fired."""
     return [event.time for i, z in enumerate(series)
             for event in book.on_bar(closed_bar(i * step_ms, z))]
