@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import polars as pl
@@ -12,7 +13,9 @@ from pairs_tui.backtest import EQUITY_SCHEMA, TRADE_SCHEMA, BacktestTrade, run
 
 # One row per 1-second bar: zscore, beta (the fit through this bar), close_a, close_b.
 # The beta that sizes a trade is the one on the row *before* its signal bar.
-CRAFTED = [
+Row = tuple[float | None, float | None, float, float]
+
+CRAFTED: list[Row] = [
     (None, None, 100.0, 50.0),   # 0  warm-up
     (0.5, 0.8, 100.0, 50.0),     # 1  first z: the evaluation period starts here
     (2.5, 0.5, 100.0, 50.0),     # 2  z > 2: short signal, hedge = beta[1] = 0.8
@@ -32,8 +35,7 @@ CRAFTED = [
 ]
 
 
-def bars_frame(rows: list[tuple[float | None, float | None, float, float]],
-               step_ms: int = 1000) -> pl.DataFrame:
+def bars_frame(rows: Sequence[Row], step_ms: int = 1000) -> pl.DataFrame:
     """A minimal history frame: the columns the engine reads."""
     return pl.DataFrame(
         {

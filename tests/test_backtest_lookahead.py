@@ -8,9 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pairs_tui.backtest import BacktestResult, run
-from test_backtest import bars_frame
-
-Row = tuple[float | None, float | None, float, float]
+from test_backtest import Row, bars_frame
 
 rows_st = st.tuples(
     st.one_of(st.none(), st.floats(-4.5, 4.5)),
@@ -38,7 +36,7 @@ def perturbed(draw: st.DrawFn) -> tuple[list[Row], list[Row], int]:
 
 def decided_by(result: BacktestResult, k_ts: int) -> list[tuple[object, ...]]:
     """What was decided at or before bar ``k_ts``: entries, and exits among them."""
-    out = []
+    out: list[tuple[object, ...]] = []
     for t in result.trades:
         if t.signal_ts <= k_ts:
             exit_decided = t.exit_signal_ts is not None and t.exit_signal_ts <= k_ts

@@ -175,7 +175,6 @@ async def test_session_b_matches_an_independent_loop(analytics: AnalyticsSetting
     assert result.trades, "the parameters were chosen to trade on session B"
     ref = reference_backtest(rows, analytics.entry_z, analytics.exit_z, analytics.stop_z,
                              analytics.fee_bps, analytics.price == "log")
-    close = {"rel": 1e-9, "abs": 1e-12}
     sides = {"long": 1, "short": -1}
     assert [(sides[t.side], t.signal_ts, t.entry_ts, t.exit_ts, t.exit_reason)
             for t in result.trades] == [
@@ -183,12 +182,12 @@ async def test_session_b_matches_an_independent_loop(analytics: AnalyticsSetting
         for t in ref["trades"]]
     assert [t.hedge for t in result.trades] == [t["hedge"] for t in ref["trades"]]
     assert [t.pnl for t in result.trades] == pytest.approx([t["pnl"] for t in ref["trades"]],
-                                                           **close)
-    assert result.equity["equity"].to_list() == pytest.approx(ref["equity"], **close)
+                                                           rel=1e-9, abs=1e-12)
+    assert result.equity["equity"].to_list() == pytest.approx(ref["equity"], rel=1e-9, abs=1e-12)
     m = result.metrics
-    assert m.total_pnl == pytest.approx(ref["total"], **close)
+    assert m.total_pnl == pytest.approx(ref["total"], rel=1e-9, abs=1e-12)
     assert m.sharpe == pytest.approx(ref["sharpe"], rel=1e-7)
-    assert m.max_drawdown == pytest.approx(ref["max_drawdown"], **close)
+    assert m.max_drawdown == pytest.approx(ref["max_drawdown"], rel=1e-9, abs=1e-12)
     assert m.hit_rate == pytest.approx(ref["hit_rate"])
     assert m.time_in_market == pytest.approx(ref["time_in_market"])
 
