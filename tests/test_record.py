@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import signal
 import subprocess
@@ -356,3 +357,21 @@ def test_headless_record_then_replay_of_the_folder_prints_the_same_lines(
     for a, b in zip(recorded, replayed, strict=True):
         assert {k: v for k, v in a.items() if k != "feed"} == {
             k: v for k, v in b.items() if k != "feed"}
+
+
+def test_ctrl_c_in_headless_demo_writes_every_trade_before_exiting(tmp_path: Path) -> None:
+    folder = tmp_path / "rec"
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    with subprocess.Popen([sys.executable, "-m", "pairs_tui", "--demo", "--headless",
+                           "--record", str(folder)], cwd=tmp_path, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as child:
+        assert child.stdout is not None
+        lines = [json.loads(child.stdout.readline()) for _ in range(3)]
+        child.send_signal(signal.SIGINT)
+        lines += [json.loads(line) for line in child.stdout]
+        child.wait(timeout=30)
+    assert child.returncode == 0
+    in_bars = sum((line["trades_a"] or 0) + (line["trades_b"] or 0) for line in lines)
+    on_disk = recorded_frame(folder)
+    assert in_bars > 0 and on_disk.height >= in_bars  # plus those of the bar still open
+    assert not (tmp_path / ".rec.incoming").exists()
