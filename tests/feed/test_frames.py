@@ -160,6 +160,15 @@ def test_control_replies_are_frames_without_data() -> None:
         '{"stream":"btcusdt@kline_1m","data":{"e":"kline","E":1}}',
         FRAME_2026.replace('"p":"61800.30"', '"p":"sixty"'),
         FRAME_2026.replace('"a":2300000001', '"a":"x"'),
+        # Numbers msgspec converts but no exchange prints: each would poison a bar.
+        FRAME_2026.replace('"p":"61800.30"', '"p":"NaN"'),
+        FRAME_2026.replace('"p":"61800.30"', '"p":"inf"'),
+        FRAME_2026.replace('"p":"61800.30"', '"p":"-61800.30"'),
+        FRAME_2026.replace('"p":"61800.30"', '"p":"0"'),
+        FRAME_2026.replace('"q":"0.022"', '"q":"nan"'),
+        FRAME_2026.replace('"q":"0.022"', '"q":"-0.022"'),
+        FRAME_2026.replace('"T":1723161256322', '"T":1723161256322000'),
+        _trade_frame(T=-1),
     ],
     ids=[
         "truncated",
@@ -171,6 +180,14 @@ def test_control_replies_are_frames_without_data() -> None:
         "other-event",
         "bad-price",
         "bad-id",
+        "nan-price",
+        "infinite-price",
+        "negative-price",
+        "zero-price-positive-qty",
+        "nan-qty",
+        "negative-qty",
+        "microsecond-trade-time",
+        "trade-time-before-1970",
     ],
 )
 def test_malformed_frames_raise_one_exception(raw: str) -> None:

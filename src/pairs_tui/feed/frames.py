@@ -6,13 +6,25 @@ kind is the tag ``e`` (``aggTrade`` or ``trade``). Unknown keys are ignored, bec
 fields (``nq``, ``st``, ``ps``) without a version bump. Prices and quantities arrive as strings and
 are turned into floats inside msgspec's C decoder (``strict=False``), which keeps one frame at well
 under a microsecond and builds no dict.
+
+That conversion accepts ``"NaN"``, ``"inf"`` and negative numbers, and a trade time in the wrong
+unit is still an integer, so each payload checks itself (:func:`check_payload`): one such frame
+would otherwise put NaN into a bar, or open a bucket in the year 50,000 that every later trade
+is "late" against. A payload that fails is a malformed frame, counted, never a trade.
 """
 
 from __future__ import annotations
 
+import math
+
 import msgspec
 
 from pairs_tui.trades import Trade
+
+MAX_PUSH_DELAY_MS = 3_600_000
+"""The most a payload's push time ``E`` may differ from its trade time ``T``. Binance pushes
+within about 160 ms; an hour apart means a field in the wrong unit (µs for ms) or corruption."""
+_INF = math.inf
 
 
 class MalformedFrame(ValueError):
@@ -44,6 +56,16 @@ class AggTradePayload(msgspec.Struct, tag_field="e", tag="aggTrade", frozen=True
     """Quantity without RPI fills (since 2025-12-31); None in older frames."""
     symbol_type: int | None = msgspec.field(name="st", default=None)
     """1 = UM, 2 = CM (since the 2026 CM migration); None in older frames."""
+
+    def __post_init__(self) -> None:
+        # The common case inline (this runs for every frame); the reason only when it fails.
+        p, q, t = self.price, self.qty, self.time
+        if (
+            not (0.0 <= p < _INF and 0.0 < q < _INF and t >= 0)
+            or p == 0.0
+            or not -MAX_PUSH_DELAY_MS <= self.event_time - t <= MAX_PUSH_DELAY_MS
+        ):
+            check_payload(p, q, t, self.event_time)
 
     def to_trade(self) -> Trade | None:
         """The trade this payload carries.
@@ -78,6 +100,16 @@ class TradePayload(msgspec.Struct, tag_field="e", tag="trade", frozen=True, gc=F
     kind: str = msgspec.field(name="X", default="")
     """Trade type: ``MARKET``, ``INSURANCE_FUND``, ``ADL``, ``NA``."""
 
+    def __post_init__(self) -> None:
+        # The common case inline (this runs for every frame); the reason only when it fails.
+        p, q, t = self.price, self.qty, self.time
+        if (
+            not (0.0 <= p < _INF and 0.0 < q < _INF and t >= 0)
+            or p == 0.0
+            or not -MAX_PUSH_DELAY_MS <= self.event_time - t <= MAX_PUSH_DELAY_MS
+        ):
+            check_payload(p, q, t, self.event_time)
+
     def to_trade(self) -> Trade | None:
         """The trade this payload carries, if it is a market trade.
 
@@ -91,6 +123,32 @@ class TradePayload(msgspec.Struct, tag_field="e", tag="trade", frozen=True, gc=F
         return Trade(
             self.symbol.upper(), self.time, self.price, self.qty, self.buyer_maker, self.id
         )
+
+
+def check_payload(price: float, qty: float, time_ms: int, event_time_ms: int | None) -> None:
+    """Refuse numbers no exchange prints. msgspec turns the ValueError into a decode error.
+
+    A zero price with a zero quantity stays valid: ``@trade`` sends ``X: "NA"`` frames so, and
+    :meth:`TradePayload.to_trade` drops them.
+
+    Args:
+        price: The price.
+        qty: The quantity.
+        time_ms: Trade time ``T``.
+        event_time_ms: Push time ``E``, None where there is none (a REST row).
+
+    Raises:
+        ValueError: A price or quantity that is NaN, infinite or negative, a positive quantity
+            at a zero price, a trade time before 1970 or ``T`` more than an hour from ``E``.
+    """
+    if not (0.0 <= price < math.inf and 0.0 <= qty < math.inf):
+        raise ValueError(f"price {price} and quantity {qty} must be finite and not negative")
+    if qty > 0.0 and price == 0.0:
+        raise ValueError("a positive quantity at a zero price")
+    if time_ms < 0 or (
+        event_time_ms is not None and abs(event_time_ms - time_ms) > MAX_PUSH_DELAY_MS
+    ):
+        raise ValueError(f"trade time {time_ms} is not milliseconds near push time {event_time_ms}")
 
 
 Payload = AggTradePayload | TradePayload

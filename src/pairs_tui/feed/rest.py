@@ -17,6 +17,7 @@ from typing import TypeVar
 
 import msgspec
 
+from pairs_tui.feed.frames import check_payload
 from pairs_tui.trades import Trade
 
 DEFAULT_REST_URL = "https://fapi.binance.com"
@@ -126,6 +127,11 @@ class AggTradeRow(msgspec.Struct, frozen=True, gc=False):
     """Trade time, ms."""
     buyer_maker: bool = msgspec.field(name="m")
     """True when the buyer was the maker."""
+
+    def __post_init__(self) -> None:
+        # The same numbers a frame may not carry (see frames.check_payload): a page with one
+        # is refused whole, and the backfill retries or counts the range as lost.
+        check_payload(self.price, self.qty, self.time, None)
 
     def to_trade(self, symbol: str) -> Trade:
         """The row as a trade of ``symbol``.
