@@ -9,7 +9,8 @@ them since the 2026 route split:
 - the retired ``/stream`` and ``/ws`` accept, acknowledge and then send nothing for ``aggTrade``
   (``@trade`` still flows there, as measured on Binance); upper-case names are acknowledged and
   silent; SUBSCRIBE, UNSUBSCRIBE, LIST_SUBSCRIPTIONS, SET_PROPERTY and GET_PROPERTY are answered;
-  more than 10 incoming messages in a second close the socket with 1008 "Too many requests";
+  more than 10 incoming messages in a second (requests, pings and unsolicited pongs, as Binance
+  counts them) close the socket with 1008 "Too many requests";
 - ``GET /fapi/v1/exchangeInfo``, ``/fapi/v1/time`` (the exchange's own timeline clock),
   ``/fapi/v1/aggTrades?symbol=&fromId=&limit=`` (from the published history) and ``/fapi/v1/ping``.
 
@@ -18,7 +19,9 @@ that ships with the package, or a seeded cointegrated simulation): at ``speed`` 
 or as fast as the subscribers read (``speed=0``). Trades published while nobody listens go to the
 history only, exactly like a real exchange, so a client must backfill them over REST.
 
-:class:`Faults` makes the exchange misbehave on purpose; tests set its fields, also while running.
+:class:`Faults` makes the exchange misbehave on purpose; tests set its fields, also while running,
+and :meth:`EmbeddedExchange.drop_connections` and :meth:`EmbeddedExchange.close_connections` hit
+the connections open at that moment.
 The tapes live in :mod:`pairs_tui.feed.tape` and :mod:`pairs_tui.feed.simulation`; they are
 re-exported here, where the demo and the tests have always found them.
 """
@@ -27,13 +30,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import http
-import itertools
 import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
@@ -42,8 +44,11 @@ import msgspec
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
+from websockets.protocol import Event
 
+from pairs_tui.feed.faults import Faults, garbage
 from pairs_tui.feed.simulation import simulated_tape
 from pairs_tui.feed.tape import (
     KNOWN_SPECS,
@@ -73,35 +78,6 @@ _wire_log = logging.getLogger("pairs_tui.feed.exchange.wire")
 at WARNING (lower it to see every handshake and REST call)."""
 if _wire_log.level == logging.NOTSET:
     _wire_log.setLevel(logging.WARNING)
-
-# ---------------------------------------------------------------------------------------------
-# Faults
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Faults:
-    """Misbehaviour on demand. Each field is read when it matters, so tests may change it live."""
-
-    refuse_handshakes: int = 0
-    """Answer the next N WebSocket handshakes with HTTP 503 (counts down)."""
-    drop_after_messages: int | None = None
-    """Abort every connection (TCP reset, no close frame) after sending it N data messages;
-    0 drops right after the handshake (a server that accepts and drops)."""
-    garbage_every: int | None = None
-    """Send an undecodable frame (truncated, not JSON, or missing keys) before every Nth data
-    message of a connection."""
-    stall_symbol: str | None = None
-    """Stop sending this symbol on every socket while the others flow (it is still published
-    and served by REST), like Binance's stalled server streams."""
-    skip_every: int | None = None
-    """Leave aggregate trades whose id is a multiple of N out of every socket; REST still has
-    them, so only a backfill recovers them."""
-    close_after_s: float | None = None
-    """Close each new connection cleanly (1000) after this lifetime, like Binance's 24 h cut."""
-    rest_unavailable: bool = False
-    """Answer ``/fapi/v1/aggTrades`` with HTTP 503, so that gaps cannot be backfilled."""
-
 
 # ---------------------------------------------------------------------------------------------
 # The exchange
@@ -155,10 +131,44 @@ class _Request(msgspec.Struct):
 _request_decoder = msgspec.json.Decoder(_Request)
 
 
-class _Connection:
-    """One client socket: its route, its subscriptions and the frames waiting to be sent."""
+class _CountingConnection(ServerConnection):
+    """A server socket that reports the client's pings and unsolicited pongs.
 
-    def __init__(self, ws: ServerConnection, route: _Route, specs: Mapping[str, SymbolSpec]):
+    Binance counts PING and PONG frames with JSON requests against its limit of 10 incoming
+    messages a second; websockets answers them below the handler, so they are seen here.
+    """
+
+    on_control_frame: Callable[[], None] | None = None
+    """Called for every ping, and every pong that answers no ping of ours."""
+
+    def process_event(self, event: Event) -> None:
+        counted = False
+        if isinstance(event, Frame) and self.request is not None:
+            counted = event.opcode is Opcode.PING or (
+                event.opcode is Opcode.PONG and bytes(event.data) not in self.pending_pings
+            )
+        super().process_event(event)
+        if counted and self.on_control_frame is not None:
+            self.on_control_frame()
+
+
+class _Connection:
+    """One client socket: its route, its subscriptions and the frames waiting to be sent.
+
+    Args:
+        ws: The socket.
+        route: What its handshake asked for.
+        specs: The exchange's symbols.
+        silent: Symbols whose streams this connection acknowledges and never sends.
+    """
+
+    def __init__(
+        self,
+        ws: ServerConnection,
+        route: _Route,
+        specs: Mapping[str, SymbolSpec],
+        silent: frozenset[str] = frozenset(),
+    ) -> None:
         self.ws = ws
         self.category = route.category
         self.combined = route.combined
@@ -172,6 +182,7 @@ class _Connection:
         self.closed = False
         self.sent = 0
         self.incoming: deque[float] = deque()
+        self.silent = silent
         self.subscribe(route.names)
 
     def subscribe(self, names: Iterable[str]) -> None:
@@ -194,6 +205,8 @@ class _Connection:
             symbol, _, kind = name.partition("@")
             if symbol != symbol.lower() or symbol.upper() not in self.specs:
                 continue
+            if symbol.upper() in self.silent:
+                continue  # the fault: acknowledged, listed, and never sent
             if kind == "aggTrade" and self.category == "market":
                 agg.add(symbol.upper())
             elif kind == "trade" and self.category in ("public", "legacy"):
@@ -257,6 +270,9 @@ class EmbeddedExchange:
         speed: Timeline speed: 1 real time, 10 ten times faster, 0 as fast as clients read.
         rebase: Shift trade times so that the first trade is "now" (the demo); False keeps the
             tape's own times (tests compare against them).
+        clock_skew_ms: With ``rebase``, how far the exchange's clock runs ahead of the local
+            one (negative: behind), for its trade times, event times and ``/fapi/v1/time``
+            alike; a desktop clock is often a second or more off Binance's.
         loop: When the tape ends, go on with it again, later in time and with ids continuing.
         wait_for_subscriber: Start the timeline when the first client subscribes to a stream
             that has data, so that a test or the demo does not miss the start; False starts it
@@ -276,6 +292,7 @@ class EmbeddedExchange:
         port: int = 0,
         speed: float = 1.0,
         rebase: bool = False,
+        clock_skew_ms: float = 0.0,
         loop: bool = False,
         wait_for_subscriber: bool = True,
         ping_interval_s: float | None = 180.0,
@@ -291,12 +308,17 @@ class EmbeddedExchange:
         """Timeline speed (0 = as fast as clients read)."""
         self.rebase = rebase
         """Whether trade times are shifted so that the first trade is "now"."""
+        self.clock_skew_ms = clock_skew_ms
+        """Exchange clock minus local clock, ms, when rebased."""
         self.loop = loop
         """Whether the tape repeats."""
         self.faults = faults or Faults()
         """Misbehaviour to show; change its fields at any time."""
         self.requests: list[str] = []
         """Every request target (WebSocket handshakes and REST calls), in arrival order."""
+        self.max_incoming_per_s = 0
+        """The most messages (requests, pings, unsolicited pongs) one connection sent within
+        one second, over every connection so far: what Binance's limit of 10 is checked on."""
         self.finished = asyncio.Event()
         """Set when the whole tape has been published (never, when looping)."""
         self._changed = asyncio.Event()
@@ -310,6 +332,8 @@ class EmbeddedExchange:
         self._timeline: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
         self._connections: set[_Connection] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        """Closes in flight (kept so that they are not garbage-collected midway)."""
         self._history: dict[str, list[TapeTrade]] = {s: [] for s in tape.specs}
         self._published: dict[str, int] = dict.fromkeys(tape.specs, 0)
         self._published_fills: dict[str, int] = dict.fromkeys(tape.specs, 0)
@@ -328,6 +352,7 @@ class EmbeddedExchange:
             self._host,
             self._port,
             process_request=self._process_request,
+            create_connection=_CountingConnection,
             compression=None,
             ping_interval=self._ping_interval_s,
             ping_timeout=self._ping_timeout_s,
@@ -391,11 +416,42 @@ class EmbeddedExchange:
         """The exchange's timeline clock, ms (what ``/fapi/v1/time`` answers)."""
         if self._origin_ms is None:
             if self.rebase:
-                return time.time() * 1000.0
+                return time.time() * 1000.0 + self.clock_skew_ms
             return float(self.tape.start_ms)
         if self.speed == 0:
             return self._last_ms if self._last_ms is not None else self._origin_ms
         return self._origin_ms + (time.monotonic() - self._origin_mono) * 1000.0 * self.speed
+
+    def drop_connections(self) -> int:
+        """Reset every open WebSocket connection now: no close frame, as a network cut does.
+
+        Returns:
+            How many were dropped.
+        """
+        conns = list(self._connections)
+        for conn in conns:
+            conn.ws.transport.abort()
+        log.info("fault: dropped %d connection(s)", len(conns))
+        return len(conns)
+
+    def close_connections(self, code: int = 1000, reason: str = "") -> int:
+        """Close every open WebSocket connection now with a close frame.
+
+        Args:
+            code: Close code: 1000 as at Binance's 24-hour cut, 1008 for its rate limit.
+            reason: Close reason, e.g. ``"Too many requests"``.
+
+        Returns:
+            How many were closed.
+        """
+        conns = list(self._connections)
+        loop = asyncio.get_running_loop()
+        for conn in conns:
+            task = loop.create_task(conn.ws.close(code, reason))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        log.info("fault: closing %d connection(s) with %d %s", len(conns), code, reason)
+        return len(conns)
 
     def published(self, symbol: str) -> int:
         """Aggregate trades of ``symbol`` published so far (sent or not)."""
@@ -437,7 +493,11 @@ class EmbeddedExchange:
     async def _run_timeline(self) -> None:
         if self._wait_for_subscriber:
             await self._subscribed.wait()
-        shift = round(time.time() * 1000.0) - self.tape.start_ms if self.rebase else 0
+        shift = (
+            round(time.time() * 1000.0 + self.clock_skew_ms) - self.tape.start_ms
+            if self.rebase
+            else 0
+        )
         self._origin_ms = float(self.tape.start_ms + shift)
         self._origin_mono = time.monotonic()
         specs = self.tape.specs
@@ -480,6 +540,8 @@ class EmbeddedExchange:
             return
         if faults.skip_every and trade.id % faults.skip_every == 0:
             return
+        if faults.freeze:
+            return
         for conn in self._connections:
             if symbol in conn.agg_symbols:
                 payload = pr.agg_payload()
@@ -505,7 +567,12 @@ class EmbeddedExchange:
         if self.faults.drop_after_messages == 0:
             ws.transport.abort()
             return
-        conn = _Connection(ws, route, self.tape.specs)
+        silent = self.faults.silent_symbol
+        conn = _Connection(
+            ws, route, self.tape.specs, frozenset({silent.upper()} if silent else ())
+        )
+        if isinstance(ws, _CountingConnection):
+            ws.on_control_frame = functools.partial(self._on_control_frame, conn)
         self._connections.add(conn)
         self._changed.set()
         if conn.agg_symbols or conn.trade_symbols:
@@ -532,7 +599,7 @@ class EmbeddedExchange:
 
     async def _write(self, conn: _Connection) -> None:
         ws = conn.ws
-        garbage = itertools.cycle(_GARBAGE)
+        bad_sent = 0
         try:
             while True:
                 if not conn.outbox:
@@ -544,13 +611,18 @@ class EmbeddedExchange:
                 if symbol is not None:
                     faults = self.faults
                     if faults.garbage_every and (conn.sent + 1) % faults.garbage_every == 0:
-                        bad = next(garbage)
-                        await ws.send(text[: len(text) // 2] if bad is None else bad)
+                        await ws.send(garbage(bad_sent, text))
+                        bad_sent += 1
                     await ws.send(text)
                     conn.sent += 1
                     if faults.drop_after_messages and conn.sent >= faults.drop_after_messages:
                         log.info("fault: dropping a connection after %d messages", conn.sent)
                         ws.transport.abort()
+                        return
+                    limit = faults.rate_limit_after_messages
+                    if limit and conn.sent >= limit:
+                        log.info("fault: closing a connection with 1008 after %d messages", limit)
+                        await ws.close(1008, "Too many requests")
                         return
                 else:
                     await ws.send(text)
@@ -560,12 +632,26 @@ class EmbeddedExchange:
             conn.closed = True
             conn.drained.set()
 
-    async def _control(self, conn: _Connection, message: str | bytes) -> bool:
+    def _count_incoming(self, conn: _Connection) -> bool:
+        """Count one incoming message; True when the connection is over Binance's limit."""
         now = time.monotonic()
         conn.incoming.append(now)
         while conn.incoming[0] < now - 1.0:
             conn.incoming.popleft()
-        if len(conn.incoming) > _CONTROL_LIMIT:
+        self.max_incoming_per_s = max(self.max_incoming_per_s, len(conn.incoming))
+        return len(conn.incoming) > _CONTROL_LIMIT
+
+    def _on_control_frame(self, conn: _Connection) -> None:
+        if self._count_incoming(conn) and not conn.closed:
+            conn.closed = True
+            task = asyncio.get_running_loop().create_task(
+                conn.ws.close(1008, "Too many requests")
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _control(self, conn: _Connection, message: str | bytes) -> bool:
+        if self._count_incoming(conn):
             await conn.ws.close(1008, "Too many requests")
             return False
         try:
@@ -725,13 +811,6 @@ class EmbeddedExchange:
 async def _close_after(ws: ServerConnection, lifetime_s: float) -> None:
     await asyncio.sleep(lifetime_s)
     await ws.close(1000, "lifetime reached")
-
-
-_GARBAGE: tuple[str | None, ...] = (
-    None,  # the next frame cut in half
-    "\x00\x01 not json at all",
-    '{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","E":1}}',  # keys missing
-)
 
 
 def _json_bool(value: bool) -> str:
