@@ -223,6 +223,9 @@ class AlertBook:
     def on_stationarity(self, pvalue: float | None, ts_ms: int) -> list[AlertEvent]:
         """Evaluate the ``adf_p`` rules on the p-value of an on-demand ADF test.
 
+        Hand what it returns to ``pipeline.add_alerts`` so the snapshot and the next headless
+        line carry it, like every other alert.
+
         Args:
             pvalue: The test's p-value (None when the window was not full).
             ts_ms: When it ran, ms UTC (the last bar's start, or the exchange clock).

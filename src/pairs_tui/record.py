@@ -89,8 +89,9 @@ class Recorder:
     """Writes every trade it is given to a partitioned Parquet dataset under ``folder``.
 
     Attach :attr:`on_trade` as the pipeline's trade listener and run :meth:`run` for as long as
-    the pipeline runs (``pipeline.add_companion(recorder.run)`` does both ends of that), or use
-    ``async with recorder:``.
+    the pipeline runs: ``pipeline.add_companion(recorder.run)`` starts it with
+    :meth:`Pipeline.run` and awaits its last write when run ends (``build_pipeline`` does both).
+    Standing alone, ``async with recorder:`` does the same.
 
     Args:
         folder: The dataset's root; created when needed.
