@@ -130,9 +130,20 @@ def app_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppFactory:
     return build
 
 
+async def wait_for_workers(app: PairsApp) -> None:
+    """Wait for every worker to finish but the one we may be running in (a snapshot's pilot)."""
+    from textual.worker import NoActiveWorker, get_current_worker
+
+    try:
+        me = get_current_worker()
+    except NoActiveWorker:
+        me = None
+    await app.workers.wait_for_complete([w for w in app.workers if w is not me])
+
+
 async def settle(app: PairsApp, pilot: object) -> None:
     """Wait for the feed to deliver everything, then draw it."""
-    await app.workers.wait_for_complete()
+    await wait_for_workers(app)
     app.refresh_now()
     await pilot.pause()  # type: ignore[attr-defined]
 
@@ -152,7 +163,7 @@ async def run_command(app: PairsApp, pilot: object, title: str, picked: str | No
     assert isinstance(palette, CommandPalette)
     palette.query_one(Input).value = title
     await pilot.pause()  # type: ignore[attr-defined]
-    await app.workers.wait_for_complete()
+    await wait_for_workers(app)
     await pilot.pause()  # type: ignore[attr-defined]
     results = palette.query_one(CommandList)
     assert results.highlighted is not None, f"no palette hit for {title!r}"
@@ -160,7 +171,7 @@ async def run_command(app: PairsApp, pilot: object, title: str, picked: str | No
     assert (picked or title) in prompt, f"palette picked {prompt!r} for {title!r}"
     await pilot.press("enter")  # type: ignore[attr-defined]
     await pilot.pause()  # type: ignore[attr-defined]
-    await app.workers.wait_for_complete()
+    await wait_for_workers(app)
     await pilot.pause()  # type: ignore[attr-defined]
 
 

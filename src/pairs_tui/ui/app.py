@@ -134,6 +134,7 @@ class PairsApp(App[None]):
         except UsageError as exc:
             self.usage_error = str(exc)
             self.exit(return_code=2)
+            return
         except Exception as exc:
             log.exception("the feed stopped")
             self.stopped = f"{type(exc).__name__}: {exc}"
@@ -153,8 +154,8 @@ class PairsApp(App[None]):
         """Redraw the numbers if the snapshot changed (the numbers timer)."""
         snap = self.shown_snapshot()
         key = (snap.version, self.paused, self.stopped, id(self.pipeline))
-        if not force and (self.paused or key == self._shown):
-            return
+        if self.return_code is not None or (not force and (self.paused or key == self._shown)):
+            return  # exiting (the widgets may be gone), paused, or nothing new
         self._shown = key
         with self.batch_update():
             self.monitor.show_numbers(snap, paused=self.paused, stopped=self.stopped)
@@ -163,7 +164,7 @@ class PairsApp(App[None]):
         """Redraw the plots if a bar closed or the view changed (the plot timer)."""
         snap = self.shown_snapshot()
         key = (snap.timeframe, snap.window, snap.bar_count, snap.finished, id(self.pipeline))
-        if not force and (self.paused or key == self._plotted):
+        if self.return_code is not None or (not force and (self.paused or key == self._plotted)):
             return
         self._plotted = key
         with self.batch_update():

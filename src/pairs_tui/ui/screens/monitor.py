@@ -62,44 +62,56 @@ class MonitorScreen(Screen[None]):
         self.entry_z = entry_z
         """Where the entry bands are drawn."""
         self._alerts_seen = 0
+        # Built here, not in compose, so a snapshot that arrives before they are mounted
+        # still has somewhere to go.
+        self.header = HeaderBar()
+        self.leg_a = LegQuote(symbols[0], id="leg-a")
+        self.leg_b = LegQuote(symbols[1], id="leg-b")
+        self.zscore = PlotPanel("z-score", id="zscore")
+        self.spread = PlotPanel("spread", id="spread")
+        self.hedge = HedgePanel()
+        self.stationarity = StationarityPanel()
+        self.banner = AlertBanner()
+        self.alert_list = AlertList()
+        self.status = StatusLine()
 
     def compose(self) -> ComposeResult:
-        yield HeaderBar()
+        yield self.header
         with Horizontal(id="quotes"):
-            yield LegQuote(self.symbols[0], id="leg-a")
-            yield LegQuote(self.symbols[1], id="leg-b")
-        yield PlotPanel("z-score", id="zscore")
+            yield self.leg_a
+            yield self.leg_b
+        yield self.zscore
         with Horizontal(id="middle"):
-            yield PlotPanel("spread", id="spread")
-            yield HedgePanel()
-        yield StationarityPanel()
-        yield AlertBanner()
-        yield AlertList()
-        yield StatusLine()
+            yield self.spread
+            yield self.hedge
+        yield self.stationarity
+        yield self.banner
+        yield self.alert_list
+        yield self.status
         yield Footer(compact=True, show_command_palette=False)
 
     # -- numbers, up to 10 times a second ----------------------------------------------------
 
     def show_numbers(self, snapshot: Snapshot, *, paused: bool, stopped: str | None) -> None:
         """Redraw every number and line of text from ``snapshot``."""
-        self.query_one(HeaderBar).show(snapshot, paused=paused, stopped=stopped)
-        self.query_one(StatusLine).show(snapshot, paused=paused, stopped=stopped)
+        self.header.show(snapshot, paused=paused, stopped=stopped)
+        self.status.show(snapshot, paused=paused, stopped=stopped)
         if paused:
             return
         closes = view.columns(snapshot, ("close_a", "close_b"), 200)
-        self.query_one("#leg-a", LegQuote).show(snapshot.quotes[0], closes["close_a"])
-        self.query_one("#leg-b", LegQuote).show(snapshot.quotes[1], closes["close_b"])
+        self.leg_a.show(snapshot.quotes[0], closes["close_a"])
+        self.leg_b.show(snapshot.quotes[1], closes["close_b"])
         stats = None if snapshot.latest is None else snapshot.latest.stats
         warm = view.warm_up(snapshot)
-        self.query_one("#zscore", PlotPanel).show_value(self._zscore_text(stats, warm))
+        self.zscore.show_value(self._zscore_text(stats, warm))
         scale, unit = view.spread_scale(snapshot)
         spread = None if stats is None or stats.spread is None else stats.spread * scale
-        self.query_one("#spread", PlotPanel).show_value(Content.assemble(
+        self.spread.show_value(Content.assemble(
             (formatting.number(spread, 2 if unit else 4, signed=True), "bold"),
             f" {unit}" if unit and spread is not None else "",
         ))
         seconds = formatting.TIMEFRAME_SECONDS.get(snapshot.timeframe, 1)
-        self.query_one(HedgePanel).show(stats, warm, window=snapshot.window, bar_seconds=seconds)
+        self.hedge.show(stats, warm, window=snapshot.window, bar_seconds=seconds)
         self._show_alerts(snapshot)
 
     def _zscore_text(self, stats: object, warm: view.WarmUp) -> Content:
@@ -116,15 +128,15 @@ class MonitorScreen(Screen[None]):
             newest = events[-1]
             ts = view.alert_time(newest)
             when = f"{formatting.clock(ts)}  " if ts is not None else ""
-            self.query_one(AlertBanner).alert(when + view.alert_text(newest))
+            self.banner.alert(when + view.alert_text(newest))
             if self.app.is_headless is False and getattr(newest, "bell", False):
                 self.app.bell()
         self._alerts_seen = len(events)
-        self.query_one(AlertList).show(events)
+        self.alert_list.show(events)
 
     def show_error(self, text: str) -> None:
         """Flash a failure in the banner."""
-        self.query_one(AlertBanner).alert(text, error=True)
+        self.banner.alert(text, error=True)
 
     # -- plots, 2 to 4 times a second, only when a bar closed ---------------------------------
 
@@ -137,8 +149,8 @@ class MonitorScreen(Screen[None]):
         z = plotting.Series(data["ts"], data["zscore"], bands=(self.entry_z, -self.entry_z),
                             seconds_labels=seconds)
         spread = plotting.Series(data["ts"], data["spread"] * scale, seconds_labels=seconds)
-        self.query_one("#zscore", PlotPanel).show_plot(z, self._empty(warm, "the z-score", z))
-        self.query_one("#spread", PlotPanel).show_plot(
+        self.zscore.show_plot(z, self._empty(warm, "the z-score", z))
+        self.spread.show_plot(
             spread, self._empty(warm, "the spread", spread))
 
     @staticmethod
@@ -151,12 +163,12 @@ class MonitorScreen(Screen[None]):
 
     def stationarity_running(self, bars: int, timeframe: str) -> None:
         """The tests started."""
-        self.query_one(StationarityPanel).running(bars, timeframe)
+        self.stationarity.running(bars, timeframe)
 
     def stationarity_failed(self, why: str) -> None:
         """The tests could not run."""
-        self.query_one(StationarityPanel).failed(why)
+        self.stationarity.failed(why)
 
     def stationarity_done(self, result: StationarityResult) -> None:
         """The tests finished."""
-        self.query_one(StationarityPanel).show(result)
+        self.stationarity.show(result)

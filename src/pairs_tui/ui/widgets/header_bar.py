@@ -35,14 +35,19 @@ class HeaderBar(Horizontal):
     }
     """
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._title = TextPanel("pairs-tui", id="title")
+        self._feed = TextPanel("", id="feed")
+
     def compose(self) -> ComposeResult:
-        yield TextPanel(" pairs-tui", id="title")
-        yield TextPanel("", id="feed")
+        yield self._title
+        yield self._feed
 
     def show(self, snapshot: Snapshot, *, paused: bool, stopped: str | None) -> None:
         """Show the pair and the state of the feed and of the display."""
         a, b = snapshot.symbols
-        self.query_one("#title", TextPanel).set(Content.assemble(
+        self._title.set(Content.assemble(
             ("pairs-tui", "bold $accent"), "  ", (f"{a} / {b}", "bold"),
             "   ", (snapshot.timeframe, "bold"), "   window ", (f"{snapshot.window:,}", "bold"),
             "   ", view.model_text(snapshot),
@@ -60,4 +65,4 @@ class HeaderBar(Horizontal):
         parts: list[str | tuple[str, str]] = [(mark, tone), " ", words]
         if paused:
             parts = [("PAUSED", "bold reverse $warning"), "  ", *parts]
-        self.query_one("#feed", TextPanel).set(Content.assemble(*parts), layout=True)
+        self._feed.set(Content.assemble(*parts), layout=True)

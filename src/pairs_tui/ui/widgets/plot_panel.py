@@ -29,15 +29,18 @@ class PlotPanel(Vertical):
         super().__init__(id=id, classes=classes)
         self.title = title
         """The heading."""
+        self._heading = TextPanel(title, classes="plot-title")
+        self.plot = LinePlot()
+        """The plot under the heading."""
 
     def compose(self) -> ComposeResult:
-        yield TextPanel(self.title, classes="plot-title")
-        yield LinePlot()
+        yield self._heading
+        yield self.plot
 
     def show_value(self, value: Content | str) -> None:
         """Show the latest value beside the title (refreshed with the numbers)."""
-        self.query_one(TextPanel).set(Content.assemble((self.title, "bold"), "  ", value))
+        self._heading.set(Content.assemble((self.title, "bold"), "  ", value))
 
     def show_plot(self, series: plotting.Series | None, message: str = "") -> None:
         """Redraw the plot (on the plot timer)."""
-        self.query_one(LinePlot).show(series, message)
+        self.plot.show(series, message)
