@@ -32,6 +32,8 @@ class KalmanHedge:
             None keeps ``Ve`` fixed at its starting value.
     """
 
+    __slots__ = ("a", "adapt_bars", "beta", "cx", "cy", "p11", "p12", "p22", "started", "ve")
+
     def __init__(self, adapt_bars: int | None) -> None:
         self.adapt_bars = adapt_bars
         """Memory of the covariance matching of ``Ve``; None for a fixed ``Ve``."""

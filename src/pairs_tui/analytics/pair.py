@@ -274,7 +274,10 @@ class PairAnalytics:
         x = s.xs[-1]
         y = s.ys[-1]
         full = n == w
-        flat = s.flat_a or s.flat_b
+        # Inline rather than WindowSums' properties: this is the per-bar hot path.
+        run_a = s.run_a
+        run_b = s.run_b
+        flat = run_a >= w or run_b >= w
 
         spread = zscore = hedge_beta = hedge_alpha = None
         held = self._held
@@ -320,22 +323,26 @@ class PairAnalytics:
         if full:
             mean_a = s.ka + s.sa / w
             mean_b = s.kb + s.sb / w
-            std_a = 0.0 if s.flat_a else math.sqrt(max(s.saa - s.sa * s.sa / w, 0.0) / (w - 1))
-            std_b = 0.0 if s.flat_b else math.sqrt(max(s.sbb - s.sb * s.sb / w, 0.0) / (w - 1))
+            caa = s.saa - s.sa * s.sa / w
+            cbb = s.sbb - s.sb * s.sb / w
+            std_a = math.sqrt(caa / (w - 1)) if run_a < w and caa > 0.0 else 0.0
+            std_b = math.sqrt(cbb / (w - 1)) if run_b < w and cbb > 0.0 else 0.0
             return_a = s.ras[-1]
             return_b = s.rbs[-1]
 
         corr = vol_a = vol_b = None
-        if s.returns_full:
+        if len(s.ras) == w:
             craa = s.sraa - s.sra * s.sra / w
             crbb = s.srbb - s.srb * s.srb / w
-            flat_ra = s.returns_flat_a
-            flat_rb = s.returns_flat_b
-            vol_a = 0.0 if flat_ra else math.sqrt(max(craa, 0.0) / (w - 1)) * self._annualise
-            vol_b = 0.0 if flat_rb else math.sqrt(max(crbb, 0.0) / (w - 1)) * self._annualise
-            if not (flat_ra or flat_rb) and craa > 0.0 and crbb > 0.0:
+            # A leg whose returns are all zero has run > w (w + 1 equal closes).
+            moves_a = run_a <= w and craa > 0.0
+            moves_b = run_b <= w and crbb > 0.0
+            vol_a = math.sqrt(craa / (w - 1)) * self._annualise if moves_a else 0.0
+            vol_b = math.sqrt(crbb / (w - 1)) * self._annualise if moves_b else 0.0
+            if moves_a and moves_b:
                 crab = s.srab - s.sra * s.srb / w
-                corr = max(-1.0, min(1.0, crab / math.sqrt(craa * crbb)))
+                corr = crab / math.sqrt(craa * crbb)
+                corr = 1.0 if corr > 1.0 else -1.0 if corr < -1.0 else corr
 
         return PairStats(
             n=n,
@@ -349,7 +356,7 @@ class PairAnalytics:
             half_life=half_life,
             kalman_beta=kalman_beta,
             kalman_z=kalman_z,
-            bars_needed=max(0, w + 1 - self._count),
+            bars_needed=w + 1 - self._count if self._count <= w else 0,
             hedge_beta=hedge_beta,
             hedge_alpha=hedge_alpha,
             mean_a=mean_a,

@@ -39,6 +39,14 @@ class WindowSums:
         ValueError: If ``window`` is below 3.
     """
 
+    # Slots: the per-bar path reads and writes about forty of these.
+    __slots__ = (
+        "as_", "bs", "ka", "kb", "kx", "ky", "last_ln_a", "last_ln_b", "log_prices", "lxx",
+        "lxy", "lyx", "lyy", "ras", "rbs", "recompute_every", "run_a", "run_b", "sa", "saa",
+        "sb", "sbb", "since_recompute", "sra", "sraa", "srab", "srb", "srbb", "sx", "sxx", "sxy",
+        "sy", "syy", "window", "xs", "ys",
+    )  # fmt: skip
+
     def __init__(self, window: int, log_prices: bool) -> None:
         if window < 3:
             raise ValueError(f"window must be at least 3 bars, got {window}")
