@@ -175,7 +175,8 @@ def run(options: Options) -> None:
     """Run what the options ask for."""
     from pairs_tui.session import check_symbols
 
-    asyncio.run(check_symbols(options))
+    if not (options.demo or options.replay):
+        asyncio.run(check_symbols(options))
     if options.headless:
         asyncio.run(run_headless(options))
     elif options.backtest:

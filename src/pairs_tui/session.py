@@ -56,8 +56,6 @@ async def check_symbols(options: Options) -> None:
     Raises:
         UsageError: the exchange does not list a symbol; the message names it.
     """
-    if options.demo or options.replay:
-        return
     from pairs_tui.feed.binance import rest_url_for
     from pairs_tui.feed.rest import BinanceRest, RestError, UnknownSymbolError
 
