@@ -239,3 +239,14 @@ def test_load_trades_refuses_bars(tmp_path: Path) -> None:
                    "1723161240000,1,2,1,1.5,3\n1723161300000,1.5,2,1,1.5,3\n") for s in PAIR]
     with pytest.raises(ReplayError, match="bar files hold no trades"):
         load_trades(files, PAIR)
+
+
+def test_two_files_disagree_on_a_trades_time(tmp_path: Path) -> None:
+    first = write(tmp_path / "BTCUSDT-trades-1.csv",
+                  "6,100,1,100,1723161256000,true\n7,100,1,100,1723161256001,true\n")
+    second = write(tmp_path / "BTCUSDT-trades-2.csv",
+                   "7,100,1,100,1723161256005,true\n8,100,1,100,1723161256006,true\n")
+    eth = write(tmp_path / "ETHUSDT-trades.csv", "1,50,1,50,1723161256000,false\n")
+    error = refused([second, eth, first])
+    assert str(error) == (f"{first} and {second} disagree on BTCUSDT trade 7 "
+                          "(time, price, size or side differ)")

@@ -230,3 +230,10 @@ def test_spot_style_capitalised_booleans_without_header(tmp_path: Path) -> None:
     assert trades.rows() == [("BTCUSDT", 1723161256000, 61800.3, 0.5, True, 1),
                              ("ETHUSDT", 1723161256000, 2680.5, 1.0, True, 3),
                              ("BTCUSDT", 1723161256001, 61800.4, 0.5, False, 2)]
+
+
+def test_csv_after_blank_lines(tmp_path: Path) -> None:
+    btc = write(tmp_path / "BTCUSDT-trades.csv", "\n\nid,price,qty,quote_qty,time,is_buyer_maker\n"
+                "1,100,1,100,1723161256000,true\n\n2,100,1,100,1723161256001,true\n")
+    eth = write(tmp_path / "ETHUSDT-trades.csv", "\n9,50,1,50,1723161256000,false\n")
+    assert load_trades([btc, eth], PAIR)["id"].to_list() == [1, 9, 2]

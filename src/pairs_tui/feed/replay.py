@@ -206,26 +206,47 @@ def _check_kinds(merged: pl.DataFrame, parsed: Sequence[ParsedTrades],
 def _drop_duplicates(merged: pl.DataFrame, parsed: Sequence[ParsedTrades],
                      pair: tuple[str, str], loaded: _Loaded) -> pl.DataFrame:
     """The same trade in overlapping files is kept once; two different trades with one id are
-    an error."""
+    an error.
+
+    After the sort, copies of one trade (same leg, id space, id and time) are neighbours, which
+    makes the common case a few vector comparisons. Only when two files' id ranges of one leg
+    overlap can a clash hide at different times, and only then is every id hashed.
+    """
     key = ["leg", "kind", "id"]
-    known = pl.col("id") >= 0
-    dup = merged.filter(known & pl.struct(key).is_duplicated())
-    if dup.is_empty():
-        return merged
-    values = [*key, "time", "price", "qty", "buyer_maker"]
-    clash = dup.unique(values).filter(pl.struct(key).is_duplicated())
-    if not clash.is_empty():
-        first = clash.row(0, named=True)
-        leg, trade_id = first["leg"], first["id"]
-        rows = dup.filter((pl.col("leg") == leg) & (pl.col("id") == trade_id))
-        names = sorted({parsed[int(f)].source.name for f in rows["file"]})
-        raise ReplayError(f"{' and '.join(names)} disagree on {pair[leg]} trade {trade_id} "
-                          f"(time, price, size or side differ)")
-    keep = ~(known & pl.struct(key).is_duplicated()) | pl.struct(key).is_first_distinct()
-    out = merged.filter(keep)
-    loaded.notes.append(f"dropped {merged.height - out.height:,} trades found twice "
-                        "(same symbol and id)")
-    return out
+    same = pl.all_horizontal((pl.col(c) == pl.col(c).shift()) for c in [*key, "time"])
+    differs = pl.any_horizontal((pl.col(c) != pl.col(c).shift())
+                                for c in ("price", "qty", "buyer_maker"))
+    flags = merged.select((same & (pl.col("id") >= 0)).fill_null(False).alias("copy"),
+                          differs.fill_null(False).alias("differs"))
+    copies = flags["copy"]
+    clash = copies & flags["differs"]
+    if clash.any():
+        _clash(merged, int(clash.arg_true()[0]), parsed, pair)
+    if copies.any():
+        merged = merged.filter(~copies)
+        loaded.notes.append(f"dropped {int(copies.sum()):,} trades found twice "
+                            "(same symbol and id)")
+    ranges = (merged.filter(pl.col("id") >= 0).group_by(*key[:2], "file")
+              .agg(pl.col("id").min().alias("lo"), pl.col("id").max().alias("hi"))
+              .sort(*key[:2], "lo"))
+    overlap = ranges.select(
+        (pl.col("lo") <= pl.col("hi").shift().over(key[:2])).fill_null(False).any()).item()
+    if overlap:
+        repeated = merged.select((pl.struct(key).is_duplicated() & (pl.col("id") >= 0))
+                                 .alias("r"))["r"]
+        if repeated.any():
+            _clash(merged, int(repeated.arg_true()[0]), parsed, pair)
+    return merged
+
+
+def _clash(merged: pl.DataFrame, index: int, parsed: Sequence[ParsedTrades],
+           pair: tuple[str, str]) -> None:
+    row = merged.row(index, named=True)
+    rows = merged.filter((pl.col("leg") == row["leg"]) & (pl.col("kind") == row["kind"])
+                         & (pl.col("id") == row["id"]))
+    names = sorted({parsed[int(f)].source.name for f in rows["file"]})
+    raise ReplayError(f"{' and '.join(names)} disagree on {pair[row['leg']]} trade {row['id']} "
+                      "(time, price, size or side differ)")
 
 
 def _pair(symbols: Iterable[str]) -> tuple[str, str]:

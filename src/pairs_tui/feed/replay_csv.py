@@ -84,6 +84,8 @@ class _Layout:
     """The time field is known to be an integer (an archive layout)."""
     names: list[str] = field(default_factory=list)
     """Header names, as written."""
+    skip: int = 0
+    """Lines before the first data line: leading blank lines and the header."""
 
 
 def read_csv(source: ReplayInput, pair: tuple[str, str]) -> ParsedTrades | ParsedBars:
@@ -96,8 +98,16 @@ def read_csv(source: ReplayInput, pair: tuple[str, str]) -> ParsedTrades | Parse
     Raises:
         ReplayError: Unknown layout, missing columns, no symbol, too many bad lines.
     """
-    first = source.data.split(b"\n", 1)[0].decode("utf-8", "replace").strip()
-    layout = _layout(source, first)
+    data = source.data
+    lead = 0  # blank lines before the first line that says anything
+    pos = 0
+    while True:
+        end = data.find(b"\n", pos)
+        end = len(data) if end < 0 else end
+        if data[pos:end].strip():
+            break
+        lead, pos = lead + 1, end + 1
+    layout = _layout(source, data[pos:end].decode("utf-8", "replace").strip(), lead)
     symbol = None if "symbol" in layout.roles else symbol_of_file(source, pair)
     problems = Problems()
     columns = _read_typed(source, layout, problems)
@@ -108,10 +118,18 @@ def read_csv(source: ReplayInput, pair: tuple[str, str]) -> ParsedTrades | Parse
     return finish_trades(source, _trades(columns, layout, symbol), problems, layout.expected)
 
 
-def _layout(source: ReplayInput, first: str) -> _Layout:
+def _layout(source: ReplayInput, first: str, lead: int) -> _Layout:
     fields = [f.strip().strip('"').strip() for f in first.split(",")]
     if _is_number(fields[0]):
-        return _positional(source, fields)
+        layout = _positional(source, fields, lead + 1)
+    else:
+        layout = _named(source, fields, lead + 1)
+    layout.skip = lead + int(layout.header)
+    return layout
+
+
+def _named(source: ReplayInput, fields: list[str], line: int) -> _Layout:
+    """A header names the columns."""
     names = [_normalise(f) for f in fields]
     bar_roles = _match(names, _BAR_ROLES)
     if all(r in bar_roles for r in _BAR_REQUIRED):
@@ -124,7 +142,7 @@ def _layout(source: ReplayInput, first: str) -> _Layout:
         if missing:
             raise source.error(f"missing column{'s' * (len(missing) > 1)} {', '.join(missing)} "
                                f"(the header has {', '.join(fields)}; expected {ARCHIVE_TRADES})",
-                               1)
+                               line)
         name = (source.inner_name or source.name).lower()
         if {"aggtradeid", "firsttradeid"} & set(names) or "aggtrades" in name:
             kind = "aggTrade"
@@ -136,12 +154,12 @@ def _layout(source: ReplayInput, first: str) -> _Layout:
     if any(r in bar_roles for r in ("open", "high", "low", "close")):
         missing = [r for r in _BAR_REQUIRED if r not in bar_roles]
         raise source.error(f"missing column{'s' * (len(missing) > 1)} {', '.join(missing)} "
-                           f"(the header has {', '.join(fields)}; expected {BAR_COLUMNS})", 1)
+                           f"(the header has {', '.join(fields)}; expected {BAR_COLUMNS})", line)
     raise source.error(f"a header with no known columns ({', '.join(fields)}); expected "
-                       f"{ARCHIVE_TRADES}, {ARCHIVE_AGG_TRADES} or {BAR_COLUMNS}", 1)
+                       f"{ARCHIVE_TRADES}, {ARCHIVE_AGG_TRADES} or {BAR_COLUMNS}", line)
 
 
-def _positional(source: ReplayInput, fields: list[str]) -> _Layout:
+def _positional(source: ReplayInput, fields: list[str], line: int) -> _Layout:
     """Headerless files: Binance's archive layouts, which differ in field count and types."""
     n = len(fields)
     flags = [_is_bool(f) for f in fields]
@@ -163,7 +181,7 @@ def _positional(source: ReplayInput, fields: list[str]) -> _Layout:
     if n == 12 and numeric:  # Binance klines: open_time, o, h, l, c, v, close_time, …, count, …
         return _Layout(True, {**bars, "trades": 8}, n, False, "Binance klines")
     raise source.error(f"{n} fields and no header, which is no known layout; expected "
-                       f"{ARCHIVE_TRADES}, {ARCHIVE_AGG_TRADES} or {BAR_COLUMNS}", 1)
+                       f"{ARCHIVE_TRADES}, {ARCHIVE_AGG_TRADES} or {BAR_COLUMNS}", line)
 
 
 def _read_typed(source: ReplayInput, layout: _Layout,
@@ -173,10 +191,10 @@ def _read_typed(source: ReplayInput, layout: _Layout,
     schema = {f"f{i}": _dtype(by_index.get(i), layout) for i in range(layout.fields)}
     try:
         frame = pl.read_csv(io.BytesIO(source.data), has_header=False,
-                            skip_lines=int(layout.header), schema=schema)
+                            skip_lines=layout.skip, schema=schema)
     except (pl.exceptions.PolarsError, OverflowError):
         return None
-    start = 1 + int(layout.header)
+    start = 1 + layout.skip
     blank = pl.all_horizontal(pl.all().is_null())
     frame = frame.with_columns(pl.int_range(start, start + pl.len(), dtype=pl.Int64)
                                .alias("line")).filter(~blank.fill_null(False))
@@ -191,7 +209,7 @@ def _read_text(source: ReplayInput, layout: _Layout, problems: Problems) -> dict
     text = source.data.decode("utf-8", "replace")
     lines = (pl.Series("text", [text]).str.split("\n").explode().to_frame()
              .with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("line"))
-             .slice(int(layout.header))
+             .slice(layout.skip)
              .with_columns(pl.col("text").str.strip_chars())
              .filter(pl.col("text") != ""))
     split = lines.select(pl.col("text").str.split(","), "line")

@@ -127,7 +127,7 @@ def open_input(path: Path | str) -> ReplayInput:
         data, how = raw, ""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    if not data.strip():
+    if not data or data.isspace():
         raise ReplayError(f"{name}: the file is empty{how}", path=name)
     fmt = sniff(data, name)
     return ReplayInput(name, path, fmt, data, inner)
