@@ -116,7 +116,11 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
 
 
 def _setup_logging(to_stderr: bool) -> Path:
-    """Log to a file always, and to stderr in headless mode. Returns the log's path."""
+    """Log to a file always, and to stderr in headless mode. Returns the log's path.
+
+    Calling it again (the tests run ``main`` many times in one process) replaces the handlers
+    an earlier call installed instead of adding more.
+    """
     folder = state_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -125,15 +129,20 @@ def _setup_logging(to_stderr: bool) -> Path:
     except OSError:
         path = Path("pairs-tui.log").resolve()
         handler = logging.FileHandler(path, encoding="utf-8")
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    handler.setFormatter(fmt)
-    root = logging.getLogger()
-    root.setLevel(logging.INFO)
-    root.addHandler(handler)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handlers = [handler]
     if to_stderr:
         err = logging.StreamHandler(sys.stderr)
         err.setFormatter(logging.Formatter("pairs-tui: %(levelname)s %(message)s"))
-        root.addHandler(err)
+        handlers.append(err)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "_pairs_tui", False)]:
+        root.removeHandler(old)
+        old.close()
+    for new in handlers:
+        new._pairs_tui = True  # type: ignore[attr-defined]
+        root.addHandler(new)
+    root.setLevel(logging.INFO)
     return path
 
 
