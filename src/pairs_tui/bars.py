@@ -50,21 +50,34 @@ class PairBar(msgspec.Struct, frozen=True, gc=False):
 
 
 class _Bucket:
-    """The open accumulator of one leg in one bucket."""
+    """The open accumulator of one leg in one bucket.
 
-    __slots__ = ("close", "high", "low", "open", "trades", "volume")
+    Open and close are the earliest and latest trade by (trade time, id), not by arrival:
+    a backfill delivers the trades of a gap after the live trade that revealed it, so arrival
+    order is not trade order. Equal keys (sources without ids) keep arrival order.
+    """
 
-    def __init__(self, price: float, qty: float) -> None:
+    __slots__ = (
+        "close", "close_id", "close_t", "high", "low", "open", "open_id", "open_t", "trades",
+        "volume",
+    )
+
+    def __init__(self, price: float, qty: float, t: int, trade_id: int) -> None:
         self.open = self.high = self.low = self.close = price
+        self.open_t = self.close_t = t
+        self.open_id = self.close_id = trade_id
         self.volume = qty
         self.trades = 1
 
-    def add(self, price: float, qty: float) -> None:
+    def add(self, price: float, qty: float, t: int, trade_id: int) -> None:
         if price > self.high:
             self.high = price
         elif price < self.low:
             self.low = price
-        self.close = price
+        if t > self.close_t or (t == self.close_t and trade_id >= self.close_id):
+            self.close, self.close_t, self.close_id = price, t, trade_id
+        elif t < self.open_t or (t == self.open_t and trade_id < self.open_id):
+            self.open, self.open_t, self.open_id = price, t, trade_id
         self.volume += qty
         self.trades += 1
 
@@ -132,9 +145,9 @@ class BarBuilder:
         buckets = self._open[leg]
         bucket = buckets.get(start)
         if bucket is None:
-            buckets[start] = _Bucket(trade.price, trade.qty)
+            buckets[start] = _Bucket(trade.price, trade.qty, t, trade.id)
         else:
-            bucket.add(trade.price, trade.qty)
+            bucket.add(trade.price, trade.qty, t, trade.id)
         if t > self._seen[leg]:
             self._seen[leg] = t
             seen_a, seen_b = self._seen
