@@ -254,7 +254,12 @@ class Pipeline:
             return
         self._messages += 1
         self._ticks[leg].append((trade.time, trade.price, trade.qty, trade.buyer_maker, trade.id))
-        self._last[leg] = trade
+        last = self._last[leg]
+        # A backfilled trade arrives after later live ones: it is not the latest price.
+        if last is None or trade.time > last.time or (
+            trade.time == last.time and trade.id >= last.id
+        ):
+            self._last[leg] = trade
         if self._first_price[leg] is None:
             self._first_price[leg] = trade.price
         for listener in self._trade_listeners:
