@@ -5,10 +5,14 @@ undocumented ``@trade``), never to the routes Binance retired on 2026-04-23 (``/
 which still accept and acknowledge but send nothing. Silence is the failure mode to design for:
 
 - a watchdog per stream reconnects when one subscribed symbol sends nothing for ``watchdog_s``
-  while the socket is up (an acknowledgement proves nothing);
+  while the socket is up (an acknowledgement proves nothing), and says which stream and why
+  it is likely silent;
 - reconnects back off exponentially with full jitter, and the backoff resets only after a
-  connection has delivered data, so a server that accepts and drops at once cannot cause a
-  fast loop;
+  connection has delivered data for ``stable_after_s``: a server that accepts and drops at
+  once, or sends a frame and then drops or closes with 1008, cannot cause a fast loop;
+- the streams are in the URL, so a reconnection resubscribes without a single control message;
+  the only messages the client sends are its keepalive pings, one every 20 s, far below the
+  10 a second that makes Binance close with 1008 and ban repeat offenders;
 - the connection is rotated before Binance's 24-hour cut-off;
 - a jump in aggregate-trade ids is a gap: the sink is told to hold its bars, the missing trades
   are fetched from ``GET /fapi/v1/aggTrades?fromId=`` and delivered in id order, what cannot be
@@ -26,7 +30,6 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Iterable
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -139,6 +142,7 @@ class _Leg:
         "last_time",
         "pending",
         "resuming",
+        "silent_sessions",
         "stream",
         "symbol",
         "task",
@@ -154,6 +158,8 @@ class _Leg:
         self.resuming = False
         self.pending: deque[tuple[int, int]] = deque()
         self.task: asyncio.Task[None] | None = None
+        self.silent_sessions = 0
+        """Connections in a row on which the watchdog found this stream silent."""
 
 
 class BinanceFeed:
@@ -170,6 +176,7 @@ class BinanceFeed:
         rotate_after_s: Reconnect proactively after this connection age (Binance cuts at 24 h).
         backoff_initial_s: Upper bound of the first reconnect delay.
         backoff_max_s: Cap on reconnect delays.
+        stable_after_s: How long a connection must deliver data before the backoff resets.
         rng: Randomness for the jitter; a fresh ``random.Random()`` by default.
 
     Raises:
@@ -187,6 +194,7 @@ class BinanceFeed:
         rotate_after_s: float = 23.5 * 3600,
         backoff_initial_s: float = 0.5,
         backoff_max_s: float = 30.0,
+        stable_after_s: float = 10.0,
         rng: random.Random | None = None,
     ) -> None:
         if stream not in _ROUTES:
@@ -211,6 +219,8 @@ class BinanceFeed:
         """Silence of one stream, seconds, after which the state shows ``stale``."""
         self.rotate_after_s = rotate_after_s
         """Connection age, seconds, at which it is replaced."""
+        self.stable_after_s = stable_after_s
+        """Seconds of data on one connection after which the reconnect backoff starts over."""
         self._backoff = Backoff(backoff_initial_s, backoff_max_s, rng or random.Random())
         self._legs = {s: _Leg(s, n) for s, n in zip(self.symbols, names, strict=True)}
         self._sink: TradeSink | None = None
@@ -224,6 +234,8 @@ class BinanceFeed:
         self._detail = ""
         self._last_time = 0
         self._last_recv = 0.0
+        self._live_since: float | None = None
+        """Monotonic time of the current connection's first data; None before it."""
         self.backfilled = 0
         """Trades recovered over REST since the start."""
 
@@ -252,7 +264,7 @@ class BinanceFeed:
             reconnects=self._reconnects,
             gaps=self._gaps,
             malformed=self._malformed,
-            attempt=self._backoff.attempt,
+            attempt=0 if state in ("live", "stale") else self._backoff.attempt,
             next_try_at=self._next_try_at if state in ("connecting", "reconnecting") else None,
             latency_ms=latency,
             messages=self._messages,
@@ -276,11 +288,13 @@ class BinanceFeed:
         await self._check_exchange()
         try:
             while True:
-                delivered, rotate, reason = await self._session(sink)
+                flowed_s, rotate, reason = await self._session(sink)
                 if rotate:
                     delay = 0.0
                 else:
-                    if delivered:
+                    # Data alone does not reset: a server that sends one frame and drops (or
+                    # closes with 1008) would otherwise be reconnected to several times a second.
+                    if flowed_s >= self.stable_after_s:
                         self._backoff.reset()
                     delay = self._backoff.next_delay()
                 self._state = "reconnecting"
@@ -326,8 +340,12 @@ class BinanceFeed:
             "exchange clock offset %+.0f ms (round trip %.0f ms)", offset, (received - sent) * 1e3
         )
 
-    async def _session(self, sink: TradeSink) -> tuple[bool, bool, str]:
-        """One connection, from handshake to loss: ``(delivered data, rotation, reason)``."""
+    async def _session(self, sink: TradeSink) -> tuple[float, bool, str]:
+        """One connection, from handshake to loss.
+
+        Returns:
+            ``(seconds from its first data to its end, 0 if none; rotation; reason)``.
+        """
         log.info("connecting to %s", self.url)
         try:
             ws = await connect(
@@ -342,7 +360,7 @@ class BinanceFeed:
                 close_timeout=1,
             )
         except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed) as exc:
-            return False, False, f"could not connect: {str(exc) or type(exc).__name__}"
+            return 0.0, False, f"could not connect: {str(exc) or type(exc).__name__}"
         opened = time.monotonic()
         # The offset was measured at start; re-measure on each reconnect (clocks drift).
         offset_task = asyncio.create_task(
@@ -353,8 +371,9 @@ class BinanceFeed:
         self._connected_once = True
         for leg in self._legs.values():
             leg.last_seen = opened
+        self._live_since = None
         reader = asyncio.create_task(self._read(ws, sink), name="binance-reader")
-        delivered = rotate = False
+        rotate = False
         reason = ""
         try:
             while True:
@@ -367,7 +386,9 @@ class BinanceFeed:
                     leg for leg in self._legs.values() if now - leg.last_seen >= self.watchdog_s
                 ]
                 if silent:
-                    reason = _silence_sentence(silent, self.watchdog_s)
+                    reason = self._silence_sentence(silent, opened)
+                    for leg in silent:
+                        leg.silent_sessions += 1
                     break
                 wake = min(
                     opened + self.rotate_after_s,
@@ -378,12 +399,14 @@ class BinanceFeed:
                     failure = reader.exception()
                     if failure is not None and not isinstance(failure, ConnectionClosed):
                         raise failure  # a bug in the sink, not a network event
-                    code = ws.close_code
-                    why = f"{code} {ws.close_reason}".strip() if code else "no close frame"
-                    reason = f"connection lost ({why})"
+                    reason = _close_sentence(ws.close_code, ws.close_reason)
                     break
         finally:
-            delivered = self._state == "live"
+            ended = time.monotonic()
+            flowed_s = 0.0 if self._live_since is None else ended - self._live_since
+            for leg in self._legs.values():
+                if leg.last_seen > opened:
+                    leg.silent_sessions = 0
             offset_task.cancel()
             if not reader.done():
                 # Close while the reader still drains: websockets stops reading from the socket
@@ -393,7 +416,7 @@ class BinanceFeed:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
                 await reader
-        return delivered, rotate, reason
+        return flowed_s, rotate, reason
 
     async def _read(self, ws: ClientConnection, sink: TradeSink) -> None:
         """The hot path: receive, decode, check the id, deliver."""
@@ -441,7 +464,7 @@ class BinanceFeed:
                 on_trade(trade)
 
     def _on_live(self) -> None:
-        self._backoff.reset()
+        self._live_since = time.monotonic()
         self._state = "live"
         self._next_try_at = None
         self._detail = f"live on {self.url}"
@@ -455,6 +478,35 @@ class BinanceFeed:
         self._malformed += 1
         level = logging.WARNING if self._malformed <= _MALFORMED_WARNINGS else logging.DEBUG
         log.log(level, "malformed frame skipped (%s): %.120r", exc, message)
+
+    def _silence_sentence(self, silent: list[_Leg], opened: float) -> str:
+        """What the watchdog found, naming the silent stream and its likely cause."""
+        names = " and ".join(leg.stream for leg in silent)
+        lasting = f"sent nothing for {self.watchdog_s:g} s"
+        if len(silent) == len(self._legs):
+            return (
+                f"{names} {lasting} while connected: the whole connection is silent, likely a stalled "
+                "connection (a network problem, a proxy, or an exchange-side hang)"
+            )
+        leg = silent[0]
+        flowing = " and ".join(other.stream for other in self._legs.values() if other not in silent)
+        again = (
+            f", silent on {leg.silent_sessions + 1} connections in a row"
+            if leg.silent_sessions
+            else ""
+        )
+        if leg.last_id is None:
+            return (
+                f"{names} {lasting} while {flowing} flowed{again}: likely a subscription the "
+                "exchange acknowledged but never serves (a retired route such as /stream or /ws "
+                "behind --url, an upper-case stream name, or a symbol this route does not carry)"
+            )
+        when = "on this connection" if leg.last_seen > opened else "since the last connection"
+        return (
+            f"{names} {lasting} while {flowing} flowed (it last traded {when}){again}: likely "
+            "a stalled server stream, which Binance has been seen to do to one stream while "
+            "others flow"
+        )
 
     # -- gaps and backfill --------------------------------------------------------------------
 
@@ -554,7 +606,8 @@ class BinanceFeed:
                 while ranges[k][1] < row.id:
                     k += 1
                 if row.id >= ranges[k][0]:
-                    on_trade(row.to_trade(leg.symbol))
+                    if row.qty > 0.0:  # as on the socket: a zero quantity is not a trade
+                        on_trade(row.to_trade(leg.symbol))
                     recovered += 1
             cursor = rows[-1].id + 1
         return recovered, wanted - recovered
@@ -577,10 +630,16 @@ def _base_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
-def _silence_sentence(silent: Iterable[_Leg], watchdog_s: float) -> str:
-    names = " and ".join(leg.stream for leg in silent)
-    return (
-        f"{names} sent nothing for {watchdog_s:g} s while connected: likely a silent stream "
-        "(a retired route such as /stream or /ws, an upper-case stream name, or a stalled "
-        "server stream)"
-    )
+def _close_sentence(code: int | None, reason: str | None) -> str:
+    """Why a connection ended, in words, from its close code."""
+    if not code:
+        return "connection lost (no close frame: the network or the exchange cut it)"
+    why = f"{code} {reason or ''}".strip()
+    if code == 1008:
+        return (
+            f"closed by the exchange for too many messages ({why}); Binance allows 10 a "
+            "second and bans addresses it closes repeatedly, so the retry backs off"
+        )
+    if code == 1000:
+        return f"closed by the exchange ({why}), as Binance does at a connection's 24-hour limit"
+    return f"connection lost ({why})"
