@@ -164,4 +164,4 @@ async def test_e_exports_ticks_bars_and_analytics_and_says_where(
         assert len(written) == 3 and all(name.endswith(".parquet") for name in written)
         assert {name.split("_")[2] for name in written} == {"ticks", "bars", "analytics"}
         assert [p.name for p in app.exports] and set(written) == {p.name for p in app.exports}
-        assert any("exported to exports" in str(n.message) for n in app._notifications)
+        assert any("ticks, bars, analytics → " in str(n.message) for n in app._notifications)

@@ -43,6 +43,8 @@ WINDOW_STEP = 1.25
 """``+`` and ``-`` multiply or divide the window by this."""
 WINDOW_PRESETS = (100, 300, 600, 1000, 3000)
 """Windows the palette offers directly."""
+TIMEFRAME_KEYS = Binding.Group("timeframe")
+WINDOW_KEYS = Binding.Group("window")
 MAX_REFRESH_HZ = 10.0
 MAX_PLOT_HZ = 4.0
 
@@ -58,13 +60,16 @@ class PairsApp(App[None]):
     TITLE = "pairs-tui"
     COMMANDS = App.COMMANDS | {AlertCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("1", "timeframe('1s')", "1s", tooltip="1-second bars", id="timeframe_1s"),
-        Binding("2", "timeframe('1m')", "1m", tooltip="1-minute bars", id="timeframe_1m"),
-        Binding("3", "timeframe('5m')", "5m", tooltip="5-minute bars", id="timeframe_5m"),
-        Binding("plus,equals_sign", "window(1)", "window+",
-                tooltip="Widen the window by 25%", id="window_wider"),
-        Binding("minus", "window(-1)", "window-",
-                tooltip="Narrow the window by 20%", id="window_narrower"),
+        Binding("1", "timeframe('1s')", "1s", tooltip="1-second bars", id="timeframe_1s",
+                group=TIMEFRAME_KEYS),
+        Binding("2", "timeframe('1m')", "1m", tooltip="1-minute bars", id="timeframe_1m",
+                group=TIMEFRAME_KEYS),
+        Binding("3", "timeframe('5m')", "5m", tooltip="5-minute bars", id="timeframe_5m",
+                group=TIMEFRAME_KEYS),
+        Binding("plus,equals_sign", "window(1)", "wider", tooltip="Widen the window by 25%",
+                id="window_wider", group=WINDOW_KEYS),
+        Binding("minus", "window(-1)", "narrower", tooltip="Narrow the window by 20%",
+                id="window_narrower", group=WINDOW_KEYS),
         Binding("a", "stationarity", "ADF",
                 tooltip="Run ADF and cointegration on the current window", id="stationarity"),
         Binding("e", "export('parquet')", "export",
@@ -278,9 +283,7 @@ class PairsApp(App[None]):
             self.notify(f"export failed: {message.error}", severity="error", timeout=8)
             return
         self.exports.extend(message.paths)
-        where = message.paths[0].parent if message.paths else self.settings.export.folder
-        names = ", ".join(p.name for p in message.paths)
-        self.notify(f"exported to {where}: {names}", title="export", timeout=8)
+        self.notify(jobs.describe_export(message.paths), title="export", timeout=8)
 
     # -- the command palette ---------------------------------------------------------------
 

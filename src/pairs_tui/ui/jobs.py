@@ -109,3 +109,13 @@ def export(frames: Any, fmt: str, folder: Path) -> list[Path]:
     """
     module = importlib.import_module("pairs_tui.export")
     return [Path(p) for p in module.write_session(frames, folder, fmt)]
+
+
+def describe_export(paths: list[Path]) -> str:
+    """``ticks, bars, analytics → /abs/exports/BTCUSDT-ETHUSDT_1s_*_20261122T015226Z.parquet``."""
+    if not paths:
+        return "nothing written"
+    kinds = [p.name.split("_")[2] if p.name.count("_") >= 3 else p.stem for p in paths]
+    first = paths[0]
+    pattern = first.name.replace(f"_{kinds[0]}_", "_*_", 1)
+    return f"{', '.join(kinds)} → {first.parent.resolve() / pattern}"

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from pairs_tui.analytics import PairStats
 from pairs_tui.pipeline import Snapshot
 from pairs_tui.ui import formatting
 
@@ -42,23 +43,41 @@ class WarmUp:
         """The statistics exist."""
         return self.first_bar and self.needed == 0
 
-    def message(self, what: str = "") -> str:
-        """A sentence for a panel that has nothing to show yet."""
+    def message(self, what: str = "", *, short: bool = False) -> str:
+        """A sentence for a panel that has nothing to show yet.
+
+        Args:
+            what: What is being waited for, e.g. ``the z-score``.
+            short: Leave out how long it takes.
+        """
         if not self.first_bar:
             return "waiting for the first bar of both legs…"
         for_what = f" for {what}" if what else ""
-        return (f"warming up: {self.needed:,} more bar{'s' if self.needed != 1 else ''}"
-                f"{for_what} (≈ {formatting.duration(self.seconds)})")
+        text = f"warming up: {self.needed:,} more bar{'s' if self.needed != 1 else ''}{for_what}"
+        return text if short else f"{text} (≈ {formatting.duration(self.seconds)})"
+
+
+def latest_stats(snapshot: Snapshot) -> PairStats | None:
+    """The analytics of the latest final bar of the shown timeframe.
+
+    Right after a switch of timeframe the snapshot has no ``latest`` bar of the new one until
+    its next bar closes, but its history does: read the last row then.
+    """
+    if snapshot.latest is not None:
+        return snapshot.latest.stats
+    if snapshot.bars.height == 0:
+        return None
+    row = snapshot.bars.row(-1, named=True)
+    return PairStats(**{name: row[name] for name in PairStats.__struct_fields__ if name in row})
 
 
 def warm_up(snapshot: Snapshot) -> WarmUp:
     """Bars still needed for the z-score, from the latest bar's statistics."""
-    latest = snapshot.latest
+    stats = latest_stats(snapshot)
     seconds_per_bar = formatting.TIMEFRAME_SECONDS.get(snapshot.timeframe, 1)
-    if latest is None:
+    if stats is None:
         needed = snapshot.window + 1
         return WarmUp(needed, needed * seconds_per_bar, first_bar=False)
-    stats = latest.stats
     explicit = getattr(stats, "bars_needed", None)
     if explicit is not None:
         needed = int(explicit)
@@ -92,9 +111,12 @@ def spread_scale(snapshot: Snapshot) -> tuple[float, str]:
     return (1e4, "bp") if snapshot.price == "log" else (1.0, "")
 
 
-def model_text(snapshot: Snapshot) -> str:
-    """``OLS on log prices``."""
-    return f"{HEDGE_NAMES.get(snapshot.hedge, snapshot.hedge)} on {snapshot.price} prices"
+def model_text(snapshot: Snapshot, *, short: bool = False) -> str:
+    """``OLS on log prices`` (``OLS, log`` when ``short``)."""
+    hedge = HEDGE_NAMES.get(snapshot.hedge, snapshot.hedge)
+    if short:
+        return f"{hedge.split(' ')[0]}, {snapshot.price}"
+    return f"{hedge} on {snapshot.price} prices"
 
 
 def _field(event: Any, *names: str) -> Any:

@@ -53,6 +53,7 @@ class MonitorScreen(Screen[None]):
         &.-tall #middle { height: 12; }
         &.-tall AlertList { height: 5; }
         &.-narrow HedgePanel { width: 36; }
+        & Footer.-compact FooterLabel { margin: 0 1 0 0; }
     }
     """
 
@@ -101,7 +102,7 @@ class MonitorScreen(Screen[None]):
         closes = view.columns(snapshot, ("close_a", "close_b"), 200)
         self.leg_a.show(snapshot.quotes[0], closes["close_a"])
         self.leg_b.show(snapshot.quotes[1], closes["close_b"])
-        stats = None if snapshot.latest is None else snapshot.latest.stats
+        stats = view.latest_stats(snapshot)
         warm = view.warm_up(snapshot)
         self.zscore.show_value(self._zscore_text(stats, warm))
         scale, unit = view.spread_scale(snapshot)
@@ -111,7 +112,7 @@ class MonitorScreen(Screen[None]):
             f" {unit}" if unit and spread is not None else "",
         ))
         seconds = formatting.TIMEFRAME_SECONDS.get(snapshot.timeframe, 1)
-        self.hedge.show(stats, warm, window=snapshot.window, bar_seconds=seconds)
+        self.hedge.show(stats, warm, bar_seconds=seconds)
         self._show_alerts(snapshot)
 
     def _zscore_text(self, stats: object, warm: view.WarmUp) -> Content:

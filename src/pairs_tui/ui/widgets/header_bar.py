@@ -46,12 +46,6 @@ class HeaderBar(Horizontal):
 
     def show(self, snapshot: Snapshot, *, paused: bool, stopped: str | None) -> None:
         """Show the pair and the state of the feed and of the display."""
-        a, b = snapshot.symbols
-        self._title.set(Content.assemble(
-            ("pairs-tui", "bold $accent"), "  ", (f"{a} / {b}", "bold"),
-            "   ", (snapshot.timeframe, "bold"), "   window ", (f"{snapshot.window:,}", "bold"),
-            "   ", view.model_text(snapshot),
-        ))
         feed = snapshot.feed
         if stopped:
             mark, tone, words = "■", "$error", "stopped"
@@ -65,4 +59,20 @@ class HeaderBar(Horizontal):
         parts: list[str | tuple[str, str]] = [(mark, tone), " ", words]
         if paused:
             parts = [("PAUSED", "bold reverse $warning"), "  ", *parts]
-        self._feed.set(Content.assemble(*parts), layout=True)
+        right = Content.assemble(*parts)
+        self._feed.set(right, layout=True)
+        self._title.set(_title(snapshot, self.size.width - right.cell_length - 4))
+
+
+def _title(snapshot: Snapshot, width: int) -> Content:
+    """The longest form of the title that fits in ``width`` cells."""
+    a, b = snapshot.symbols
+    tf, window = (snapshot.timeframe, "bold"), (f"{snapshot.window:,}", "bold")
+    forms = [
+        Content.assemble(("pairs-tui", "bold $accent"), "  ", (f"{a} / {b}", "bold"), "   ", tf,
+                         "   window ", window, "   ", view.model_text(snapshot)),
+        Content.assemble((f"{a} / {b}", "bold"), "  ", tf, "  window ", window, "  ",
+                         view.model_text(snapshot, short=True)),
+        Content.assemble((f"{a}/{b}", "bold"), " ", tf, " w ", window),
+    ]
+    return next((form for form in forms if form.cell_length <= width), forms[-1])

@@ -11,12 +11,13 @@ from pairs_tui.ui.widgets.text_panel import TextPanel
 
 
 class HedgePanel(TextPanel):
-    """Five lines under the heading ``hedge ratio``::
+    """Six lines under the heading ``hedge ratio``, on the window in the header::
 
-        OLS β     0.8123 ± 0.0042   R² 0.93
+        OLS β     0.8123 ± 0.0042
+        R²        0.93
         Kalman β  0.8097
         half-life 41 bars (41 s)
-        corr      0.87 (log returns, 300 bars)
+        corr      0.87 of log returns
     """
 
     DEFAULT_CSS = """
@@ -28,10 +29,11 @@ class HedgePanel(TextPanel):
     }
     """
 
-    def show(self, stats: PairStats | None, warm: WarmUp, *, window: int, bar_seconds: int) -> None:
+    def show(self, stats: PairStats | None, warm: WarmUp, *, bar_seconds: int) -> None:
         """Show the latest bar's statistics, or how many bars they still need."""
         if stats is None or stats.beta is None:
-            self.set(Content.assemble(("hedge ratio", "bold"), "\n", (warm.message(""), "italic")))
+            waiting = warm.message(short=True)
+            self.set(Content.assemble(("hedge ratio", "bold"), "\n", (waiting, "italic")))
             return
         half = stats.half_life
         half_text = (formatting.DASH if not formatting.known(half) else
@@ -39,9 +41,10 @@ class HedgePanel(TextPanel):
         lines: list[str | tuple[str, str]] = [
             ("hedge ratio", "bold"), "\n",
             "OLS β     ", (formatting.number(stats.beta), "bold"),
-            f" ± {formatting.number(stats.beta_se)}   R² {formatting.number(stats.r2, 2)}\n",
+            f" ± {formatting.number(stats.beta_se)}\n",
+            f"R²        {formatting.number(stats.r2, 2)}\n",
             "Kalman β  ", (formatting.number(stats.kalman_beta), "bold"), "\n",
             f"half-life {half_text}\n",
-            f"corr      {formatting.number(stats.corr, 2)} (log returns, {window:,} bars)",
+            f"corr      {formatting.number(stats.corr, 2)} of log returns",
         ]
         self.set(Content.assemble(*lines))
