@@ -142,7 +142,7 @@ def render(series: Series, width: int, height: int) -> str:
     if series.zero:
         fig.line(0.0, pixel=_NO_COLOUR)
 
-    rows = max(2, (height - 1) // 2)
+    rows = max(2, min(6, (height - 1) // 3))
     y_ticks = sorted({*nice_ticks(lo, hi, rows), *series.bands, *([0.0] if series.zero else [])})
     y_ticks = [v for v in y_ticks if lo <= v <= hi]
     fig.ruler("y").lim(lo, hi)

@@ -51,7 +51,7 @@ class MonitorScreen(Screen[None]):
         &.-medium #middle { height: 9; }
         &.-medium AlertList { display: block; height: 2; }
         &.-tall #middle { height: 12; }
-        &.-tall AlertList { height: 5; }
+        &.-tall AlertList { display: block; height: 5; }
         &.-narrow HedgePanel { width: 36; }
         & Footer.-compact FooterLabel { margin: 0 1 0 0; }
     }
