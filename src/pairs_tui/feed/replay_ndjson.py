@@ -1,23 +1,27 @@
 """Reading NDJSON recordings: Binance stream frames, cryptofeed captures, tick collectors.
 
-Clean Binance recordings go through pyarrow's multi-threaded JSON reader, which on a 2-core
-machine is faster than any per-line Python loop (measured in ``benchmarks/bench_replay.py``).
-Anything that reader refuses, or that holds a frame it cannot judge (a malformed line, another
-stream's frame), is read again line by line with msgspec, which counts what it skips and knows
-the line numbers. Both paths produce the same table.
+Each line is decoded by one typed msgspec Struct (prices arrive as strings and become floats in
+msgspec's C decoder), and its fields are appended to column lists that become one polars frame.
+That loop is most of a replay's cost; it does the least Python work per line it can, and the
+benchmark (``benchmarks/bench_replay.py``) holds it against a bare decode of the same file.
+pyarrow's and polars' multi-threaded JSON readers were measured as well: no faster on a busy
+2-core machine, and they cannot say which line was bad.
 
-The frame layout is decoded by this module's own small msgspec Structs (the client's
-``feed/frames.py`` did not exist yet when it was written); unknown keys are ignored either way.
+The frame layout is decoded by this module's own small Struct (the client's ``feed/frames.py``
+landed while this was written; its tagged-union Structs carry more than a replay needs). The
+rules are the client's: unknown keys are ignored, and an ``@trade`` print is kept only when its
+``X`` is ``MARKET`` (a missing or unknown ``X`` is not a market trade) with a positive size.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
+import numpy as np
 import polars as pl
-import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.json as pa_json  # type: ignore[import-untyped]
 
 from pairs_tui.feed.replay_files import Format, ReplayInput
 from pairs_tui.feed.replay_table import (
@@ -52,7 +56,7 @@ class _Payload(msgspec.Struct, gc=False):
     m: bool
     t: int = -1
     a: int = -1
-    X: str | None = None
+    X: str = ""
     """Trade type on ``@trade``; absent on ``@aggTrade``, which holds market trades only."""
 
 
@@ -73,14 +77,6 @@ class _Tick(msgspec.Struct, gc=False):
     id: int | None = None
 
 
-_PAYLOAD_ARROW = pa.struct([
-    ("e", pa.string()), ("T", pa.int64()), ("s", pa.string()), ("p", pa.string()),
-    ("q", pa.string()), ("m", pa.bool_()), ("t", pa.int64()), ("a", pa.int64()),
-    ("X", pa.string()),
-])
-_ARROW_BLOCK = 8 << 20
-
-
 def read_ndjson(source: ReplayInput) -> ParsedTrades:
     """Read one NDJSON file of any of the supported layouts.
 
@@ -92,93 +88,63 @@ def read_ndjson(source: ReplayInput) -> ParsedTrades:
     """
     if source.format is Format.TICKS:
         return _read_ticks(source)
-    if source.format is not Format.PREFIXED:
-        fast = _read_with_arrow(source)
-        if fast is not None:
-            return fast
     return _read_frames(source)
 
 
-def _read_with_arrow(source: ReplayInput) -> ParsedTrades | None:
-    """The fast path, or None when the file needs the line-by-line reader."""
-    enveloped = source.format is Format.ENVELOPES
-    fields = [("data", _PAYLOAD_ARROW)] if enveloped else list(_PAYLOAD_ARROW)
-    options = pa_json.ParseOptions(explicit_schema=pa.schema(fields),
-                                   unexpected_field_behavior="ignore")
-    try:
-        table = pa_json.read_json(pa.BufferReader(source.data),
-                                  read_options=pa_json.ReadOptions(block_size=_ARROW_BLOCK),
-                                  parse_options=options)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    raw = pl.from_arrow(table)
-    assert isinstance(raw, pl.DataFrame)
-    if enveloped:
-        raw = raw.unnest("data")
-    frame = raw.select(
-        pl.col("s").alias("symbol"),
-        pl.col("T").alias("time"),
-        pl.col("p").cast(pl.Float64, strict=False).alias("price"),
-        pl.col("q").cast(pl.Float64, strict=False).alias("qty"),
-        pl.col("m").alias("buyer_maker"),
-        pl.when(pl.col("e") == "trade").then(pl.col("t")).otherwise(pl.col("a"))
-        .fill_null(-1).alias("id"),
-        pl.col("e").alias("kind"),
-        ((pl.col("e") == "aggTrade") | pl.col("X").is_null() | (pl.col("X") == "MARKET"))
-        .alias("market"),
-        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("line"),
-    )
-    clean = frame.select(
-        pl.all_horizontal(pl.col("symbol", "time", "price", "qty", "buyer_maker").is_not_null())
-        & pl.col("kind").is_in(TRADE_EVENTS)
-    ).to_series()
-    if not clean.all():
-        # Another stream's frame or a broken field: only the exact reader can tell which,
-        # and on which line.
-        return None
-    problems = Problems(records=frame.height)
-    return finish_trades(source, frame.with_columns(pl.col("symbol").str.to_uppercase()),
-                         problems, _EXPECTED[source.format])
-
-
 def _read_frames(source: ReplayInput) -> ParsedTrades:
-    """Line by line: Binance frames, enveloped, bare or behind a cryptofeed time prefix."""
+    """Line by line: Binance frames, enveloped, bare or behind a cryptofeed time prefix.
+
+    The loop does the least Python work per line it can (it is most of this path's cost):
+    the rare cases (blank lines, other streams, non-market prints, aggTrade rows in a file of
+    trades) are recorded as positions and applied to whole columns afterwards.
+    """
     fmt = source.format
     enveloped = fmt is not Format.PAYLOADS
-    decoder: msgspec.json.Decoder[_Envelope] | msgspec.json.Decoder[_Payload] = (
-        msgspec.json.Decoder(_Envelope, strict=False) if enveloped
-        else msgspec.json.Decoder(_Payload, strict=False))
-    decode = decoder.decode
+    decode: Callable[[bytes], Any] = msgspec.json.Decoder(
+        _Envelope if enveloped else _Payload, strict=False).decode
     prefixed = fmt is Format.PREFIXED
     problems = Problems()
-    other = 0
+    other = blank = 0
+    skipped: list[int] = []
+    """Line numbers that did not become a row."""
+    nonmarket: list[int] = []
+    """Rows (0-based) of ``@trade`` prints other than MARKET."""
+    agg_rows: list[int] = []
+    """Rows (0-based) of ``aggTrade`` frames."""
     symbol: list[str] = []
     time: list[int] = []
     price: list[float] = []
     qty: list[float] = []
     maker: list[bool] = []
     ids: list[int] = []
-    kind: list[str] = []
-    market: list[bool] = []
-    lines: list[int] = []
-    for lineno, line in enumerate(source.data.split(b"\n"), 1):
+    lines = source.data.split(b"\n")
+    for lineno, line in enumerate(lines, 1):
         if prefixed:
             start = line.find(b"{")
             line = line[start:] if start >= 0 else line
-        if not line.strip():
-            continue
-        problems.records += 1
         try:
-            decoded = decode(line)
+            payload = decode(line)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            if _is_other_frame(line):
+            skipped.append(lineno)
+            if not line.strip():
+                blank += 1
+            elif _is_other_frame(line):
                 other += 1
             else:
                 problems.add(lineno, _describe(exc))
             continue
-        payload = decoded.data if isinstance(decoded, _Envelope) else decoded
+        if enveloped:
+            payload = payload.data
         e = payload.e
-        if e not in TRADE_EVENTS:
+        if e == "trade":
+            ids.append(payload.t)
+            if payload.X != "MARKET":
+                nonmarket.append(len(time))
+        elif e == "aggTrade":
+            ids.append(payload.a)
+            agg_rows.append(len(time))
+        else:
+            skipped.append(lineno)
             other += 1
             continue
         symbol.append(payload.s)
@@ -186,18 +152,25 @@ def _read_frames(source: ReplayInput) -> ParsedTrades:
         price.append(payload.p)
         qty.append(payload.q)
         maker.append(payload.m)
-        ids.append(payload.t if e == "trade" else payload.a)
-        kind.append(e)
-        market.append(e == "aggTrade" or payload.X is None or payload.X == "MARKET")
-        lines.append(lineno)
     # Frames of other streams are not malformed, so they do not count against the limit.
-    problems.records -= other
+    problems.records = len(lines) - blank - other
+    rows = len(time)
+    is_agg = np.zeros(rows, dtype=bool)
+    is_agg[agg_rows] = True
+    market = np.ones(rows, dtype=bool)
+    market[nonmarket] = False
     frame = pl.DataFrame(
         {"symbol": symbol, "time": time, "price": price, "qty": qty, "buyer_maker": maker,
-         "id": ids, "kind": kind, "market": market, "line": lines},
-        schema={**TRADE_SCHEMA, "kind": pl.String(), "market": pl.Boolean(),
-                "line": pl.Int64()},
-    ).with_columns(pl.col("symbol").str.to_uppercase())
+         "id": ids, "market": market,
+         "line": np.delete(np.arange(1, len(lines) + 1), np.asarray(skipped, dtype=np.int64) - 1)},
+        schema={**{k: TRADE_SCHEMA[k] for k in ("symbol", "time", "price", "qty", "buyer_maker",
+                                                 "id")},
+                "market": pl.Boolean(), "line": pl.Int64()},
+    ).with_columns(
+        pl.col("symbol").str.to_uppercase(),
+        pl.Series("kind", is_agg).replace_strict({True: "aggTrade", False: "trade"},
+                                                 return_dtype=pl.String),
+    )
     return finish_trades(source, frame, problems, _EXPECTED[fmt], other_events=other)
 
 
