@@ -152,11 +152,14 @@ class Pipeline:
         self.price = settings.analytics.price
         self.hedge = settings.analytics.hedge
         self.alerts = alerts
-        self._builder = BarBuilder(self.symbols, TIMEFRAMES["1s"], grace_ms=settings.bars.grace_ms)
+        self._builder = BarBuilder(self.symbols, TIMEFRAMES["1s"], grace_ms=settings.bars.grace_ms,
+                                   hold_clock=_monotonic_ms)
         self._frames = {name: self._new_timeframe(name) for name in TIMEFRAMES}
         self._chain_from("1s")
-        self._ticks = (RollingTable(TICK_SCHEMA, settings.bars.tick_retention, 4096),
-                       RollingTable(TICK_SCHEMA, settings.bars.tick_retention, 4096))
+        self._ticks = (
+            RollingTable(TICK_SCHEMA, settings.bars.tick_retention, 4096, _trade_columns),
+            RollingTable(TICK_SCHEMA, settings.bars.tick_retention, 4096, _trade_columns),
+        )
         self._leg = {self.symbols[0]: 0, self.symbols[1]: 1}
         self._last: list[Trade | None] = [None, None]
         self._first_price: list[float | None] = [None, None]
@@ -253,7 +256,7 @@ class Pipeline:
         if leg is None:
             return
         self._messages += 1
-        self._ticks[leg].append((trade.time, trade.price, trade.qty, trade.buyer_maker, trade.id))
+        self._ticks[leg].append(trade)
         last = self._last[leg]
         # A backfilled trade arrives after later live ones: it is not the latest price.
         if last is None or trade.time > last.time or (
@@ -376,6 +379,10 @@ class Pipeline:
         """Finalise bars the exchange clock has passed, and refresh the message rate."""
         now = self.source.exchange_now_ms()
         if now is not None:
+            if self.source.status.state in ("connecting", "reconnecting"):
+                # Bars held for a backfill wait out the outage: what was missed is fetched
+                # after it, and a bar made final meanwhile would count those trades as late.
+                self._builder.renew_holds(now)
             final = self._builder.advance(now)
             if final:
                 self._take_final(final)
@@ -427,6 +434,17 @@ class Pipeline:
             version=self._version, finished=self._finished, error=self._error,
         )
         return self._snapshot
+
+
+def _monotonic_ms() -> float:
+    """The local monotonic clock in ms: what a backfill's wait is timed on."""
+    return time.monotonic() * 1000.0
+
+
+def _trade_columns(trades: list[Trade]) -> list[list[object]]:
+    """The tick store keeps Trade records as they come and makes columns of them per chunk."""
+    return [[t.time for t in trades], [t.price for t in trades], [t.qty for t in trades],
+            [t.buyer_maker for t in trades], [t.id for t in trades]]
 
 
 def _history_row(bar: PairBar, stats: PairStats) -> tuple[object, ...]:
