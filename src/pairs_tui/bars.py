@@ -12,7 +12,7 @@ one hot path per trade instead of three.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import msgspec
 
@@ -94,6 +94,11 @@ class BarBuilder:
         grace_ms: How long past a bucket's end the exchange clock must be before the bucket
             is final without both legs having traded past it.
         hold_timeout_ms: How long a hold (a backfill in flight) may delay finalisation.
+        hold_clock: The clock, in ms, that times holds out; by default the exchange clock
+            given to :meth:`hold` and :meth:`advance`. A backfill's duration is a matter of
+            the local network, so a live pipeline passes the local monotonic clock: with an
+            exchange replaying faster than real time, ten exchange seconds may be a tenth of a
+            real one.
     """
 
     def __init__(
@@ -103,11 +108,13 @@ class BarBuilder:
         *,
         grace_ms: int = 250,
         hold_timeout_ms: int = 10_000,
+        hold_clock: Callable[[], float] | None = None,
     ) -> None:
         self.symbols = symbols
         self.timeframe_ms = timeframe_ms
         self.grace_ms = grace_ms
         self.hold_timeout_ms = hold_timeout_ms
+        self._hold_clock = hold_clock
         self.late = 0
         """Trades that arrived after their bucket was final."""
         self.late_by_symbol = [0, 0]
@@ -120,7 +127,7 @@ class BarBuilder:
         """Start of the next bucket to finalise; None before the first trade."""
         self._emitted = False
         self._holds: dict[str, tuple[int, int | None]] = {}
-        """symbol -> (time from which bars wait, exchange time the hold started)."""
+        """symbol -> (time from which bars wait, time the hold started on the hold clock)."""
 
     @property
     def next_bucket(self) -> int | None:
@@ -180,6 +187,8 @@ class BarBuilder:
 
     def hold(self, symbol: str, from_time_ms: int, exchange_now_ms: float | None = None) -> None:
         """Make bars ending after ``from_time_ms`` wait, e.g. while missing trades are fetched."""
+        if self._hold_clock is not None:
+            exchange_now_ms = self._hold_clock()
         started = None if exchange_now_ms is None else int(exchange_now_ms)
         self._holds[symbol] = (from_time_ms, started)
 
@@ -190,7 +199,21 @@ class BarBuilder:
             return []
         return self._finalise_before(min(self._seen))
 
+    def renew_holds(self, exchange_now_ms: float) -> None:
+        """Restart every hold's timeout.
+
+        For a source that cannot deliver right now (it is reconnecting): the wait for its
+        backfill starts when it can fetch again, so an outage longer than the timeout does not
+        finalise bars that the backfill after it would fill.
+        """
+        if self._hold_clock is not None:
+            exchange_now_ms = self._hold_clock()
+        for symbol, (start, _) in self._holds.items():
+            self._holds[symbol] = (start, int(exchange_now_ms))
+
     def _expire_holds(self, exchange_now_ms: float) -> None:
+        if self._hold_clock is not None:
+            exchange_now_ms = self._hold_clock()
         for symbol, (_, started) in list(self._holds.items()):
             if started is None:
                 self._holds[symbol] = (self._holds[symbol][0], int(exchange_now_ms))
