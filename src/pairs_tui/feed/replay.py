@@ -180,7 +180,7 @@ def _merge(parsed: Sequence[ParsedTrades], frames: Sequence[pl.DataFrame],
         ) for rank, i in enumerate(order)
     ])
     _check_kinds(merged, parsed, pair)
-    merged = merged.sort("time", "leg", "id", "file", "row")
+    merged = _in_order(merged)
     merged = _drop_duplicates(merged, parsed, pair, loaded)
     agg = merged.filter(pl.col("kind") == "aggTrade").group_by("leg").agg(
         (pl.col("id").max() - pl.col("id").min() + 1 - pl.col("id").n_unique()).alias("gaps"))
@@ -188,6 +188,22 @@ def _merge(parsed: Sequence[ParsedTrades], frames: Sequence[pl.DataFrame],
     if loaded.gaps:
         loaded.notes.append(f"{loaded.gaps:,} aggregate trade ids missing in the files")
     return merged.select("leg", "time", "price", "qty", "buyer_maker", "id")
+
+
+def _in_order(merged: pl.DataFrame) -> pl.DataFrame:
+    """Sort by time, leg, id, file and row.
+
+    Rows come in file and row order, so a stable sort by time alone is the whole sort unless
+    two rows of one millisecond are out of leg or id order, which is checked; it is several
+    times cheaper than sorting on five keys, which is the fallback.
+    """
+    by_time = merged.sort("time", maintain_order=True)
+    tie = pl.col("time").diff() == 0
+    leg, prev_leg = pl.col("leg").cast(pl.Int16), pl.col("leg").cast(pl.Int16).shift()
+    out_of_order = tie & ((leg < prev_leg) | ((leg == prev_leg) & (pl.col("id").diff() < 0)))
+    if not by_time.select(out_of_order.fill_null(False).any()).item():
+        return by_time
+    return merged.sort("time", "leg", "id", "file", "row")
 
 
 def _check_kinds(merged: pl.DataFrame, parsed: Sequence[ParsedTrades],

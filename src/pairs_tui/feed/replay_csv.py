@@ -10,7 +10,7 @@ find, count and skip the bad lines exactly.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
@@ -110,7 +110,12 @@ def read_csv(source: ReplayInput, pair: tuple[str, str]) -> ParsedTrades | Parse
     layout = _layout(source, data[pos:end].decode("utf-8", "replace").strip(), lead)
     symbol = None if "symbol" in layout.roles else symbol_of_file(source, pair)
     problems = Problems()
-    columns = _read_typed(source, layout, problems)
+    columns = None
+    # Integer times parse fastest; text times (ISO, fractional seconds) need a second try.
+    for int_time in dict.fromkeys((True, layout.int_time)):
+        columns = _read_typed(source, replace(layout, int_time=int_time), problems)
+        if columns is not None:
+            break
     if columns is None:
         columns = _read_text(source, layout, problems)
     if layout.bars:
@@ -258,12 +263,12 @@ def _trades(columns: dict[str, pl.Series], layout: _Layout, symbol: str | None) 
         maker = columns["side"].str.to_lowercase().is_in(["sell", "s", "ask"])
     frame = pl.DataFrame({
         "symbol": (columns["symbol"].str.strip_chars().str.to_uppercase() if symbol is None
-                   else pl.Series([symbol] * n, dtype=pl.String)),
+                   else pl.repeat(symbol, n, dtype=pl.String, eager=True)),
         "time": time,
         "price": columns["price"],
         "qty": columns["qty"],
         "buyer_maker": maker,
-        "id": columns["id"] if "id" in columns else pl.Series([-1] * n, dtype=pl.Int64),
+        "id": columns["id"] if "id" in columns else pl.repeat(-1, n, dtype=pl.Int64, eager=True),
         "line": columns["line"],
     })
     market = pl.lit(True)
@@ -279,11 +284,11 @@ def _bars(columns: dict[str, pl.Series], layout: _Layout, symbol: str | None) ->
           else times_from_strings(ts))
     return pl.DataFrame({
         "symbol": (columns["symbol"].str.strip_chars().str.to_uppercase() if symbol is None
-                   else pl.Series([symbol] * n, dtype=pl.String)),
+                   else pl.repeat(symbol, n, dtype=pl.String, eager=True)),
         "ts": ts,
         **{k: columns[k] for k in ("open", "high", "low", "close", "volume")},
-        "trades": columns["trades"] if "trades" in columns else pl.Series([None] * n,
-                                                                          dtype=pl.Int64),
+        "trades": (columns["trades"] if "trades" in columns
+                   else pl.repeat(None, n, dtype=pl.Int64, eager=True)),
         "line": columns["line"],
     })
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 import numpy as np
@@ -64,6 +64,45 @@ class _Envelope(msgspec.Struct, gc=False):
     data: _Payload
 
 
+class _MarketTrade(msgspec.Struct, tag_field="e", tag="trade", gc=False):
+    """The common ``@trade`` print, checked entirely inside msgspec: a frame of another kind,
+    another ``X`` or a missing field fails to decode and takes the general path instead."""
+
+    T: int
+    s: str
+    p: float
+    q: float
+    m: bool
+    id: int = msgspec.field(name="t")
+    X: Literal["MARKET"] = msgspec.field(name="X")
+
+
+class _AggTrade(msgspec.Struct, tag_field="e", tag="aggTrade", gc=False):
+    """The ``@aggTrade`` payload, for the same fast path."""
+
+    T: int
+    s: str
+    p: float
+    q: float
+    m: bool
+    id: int = msgspec.field(name="a")
+
+
+class _MarketTradeFrame(msgspec.Struct, gc=False):
+    data: _MarketTrade
+
+
+class _AggTradeFrame(msgspec.Struct, gc=False):
+    data: _AggTrade
+
+
+_FAST: dict[tuple[str, bool], type[msgspec.Struct]] = {
+    ("trade", False): _MarketTrade, ("trade", True): _MarketTradeFrame,
+    ("aggTrade", False): _AggTrade, ("aggTrade", True): _AggTradeFrame,
+}
+"""The fast decoder's type by the file's kind of frame and whether frames are enveloped."""
+
+
 class _Tick(msgspec.Struct, gc=False):
     """A tick collector's line. ``size`` or ``qty``; ``side`` or ``is_buyer_maker`` optional."""
 
@@ -94,13 +133,20 @@ def read_ndjson(source: ReplayInput) -> ParsedTrades:
 def _read_frames(source: ReplayInput) -> ParsedTrades:
     """Line by line: Binance frames, enveloped, bare or behind a cryptofeed time prefix.
 
-    The loop does the least Python work per line it can (it is most of this path's cost):
-    the rare cases (blank lines, other streams, non-market prints, aggTrade rows in a file of
-    trades) are recorded as positions and applied to whole columns afterwards.
+    The loop is most of a replay's cost, so the common line (a market trade of the file's
+    kind) costs one decode that checks everything in C and six appends. Any other line is
+    decoded again by the general Struct and sorted out: another kind of trade, a print that
+    is not a market trade, another stream's frame, a blank or a malformed line; those are
+    recorded as positions and applied to whole columns afterwards.
     """
     fmt = source.format
+    data = source.data
     enveloped = fmt is not Format.PAYLOADS
-    decode: Callable[[bytes], Any] = msgspec.json.Decoder(
+    agg, trade = data.find(b'"e":"aggTrade"'), data.find(b'"e":"trade"')
+    kind = "aggTrade" if agg >= 0 and (trade < 0 or agg < trade) else "trade"
+    fast: Callable[[bytes], Any] = msgspec.json.Decoder(
+        _FAST[kind, enveloped], strict=False).decode
+    general: Callable[[bytes], Any] = msgspec.json.Decoder(
         _Envelope if enveloped else _Payload, strict=False).decode
     prefixed = fmt is Format.PREFIXED
     problems = Problems()
@@ -109,56 +155,64 @@ def _read_frames(source: ReplayInput) -> ParsedTrades:
     """Line numbers that did not become a row."""
     nonmarket: list[int] = []
     """Rows (0-based) of ``@trade`` prints other than MARKET."""
-    agg_rows: list[int] = []
-    """Rows (0-based) of ``aggTrade`` frames."""
+    odd_kind: list[int] = []
+    """Rows (0-based) of the kind of trade frame the file mostly does not hold."""
     symbol: list[str] = []
     time: list[int] = []
     price: list[float] = []
     qty: list[float] = []
     maker: list[bool] = []
     ids: list[int] = []
-    lines = source.data.split(b"\n")
+    add_symbol, add_time, add_price = symbol.append, time.append, price.append
+    add_qty, add_maker, add_id = qty.append, maker.append, ids.append
+    lines = data.split(b"\n")
     for lineno, line in enumerate(lines, 1):
         if prefixed:
             start = line.find(b"{")
             line = line[start:] if start >= 0 else line
         try:
-            payload = decode(line)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            skipped.append(lineno)
-            if not line.strip():
-                blank += 1
-            elif _is_other_frame(line):
+            payload = fast(line)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            try:
+                payload = general(line)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                skipped.append(lineno)
+                if not line.strip():
+                    blank += 1
+                elif _is_other_frame(line):
+                    other += 1
+                else:
+                    problems.add(lineno, _describe(exc))
+                continue
+            if enveloped:
+                payload = payload.data
+            e = payload.e
+            if e not in TRADE_EVENTS:
+                skipped.append(lineno)
                 other += 1
-            else:
-                problems.add(lineno, _describe(exc))
-            continue
-        if enveloped:
-            payload = payload.data
-        e = payload.e
-        if e == "trade":
-            ids.append(payload.t)
-            if payload.X != "MARKET":
+                continue
+            if e != kind:
+                odd_kind.append(len(time))
+            if e == "trade" and payload.X != "MARKET":
                 nonmarket.append(len(time))
-        elif e == "aggTrade":
-            ids.append(payload.a)
-            agg_rows.append(len(time))
+            add_id(payload.t if e == "trade" else payload.a)
         else:
-            skipped.append(lineno)
-            other += 1
-            continue
-        symbol.append(payload.s)
-        time.append(payload.T)
-        price.append(payload.p)
-        qty.append(payload.q)
-        maker.append(payload.m)
+            if enveloped:
+                payload = payload.data
+            add_id(payload.id)
+        add_symbol(payload.s)
+        add_time(payload.T)
+        add_price(payload.p)
+        add_qty(payload.q)
+        add_maker(payload.m)
     # Frames of other streams are not malformed, so they do not count against the limit.
     problems.records = len(lines) - blank - other
     rows = len(time)
-    is_agg = np.zeros(rows, dtype=bool)
-    is_agg[agg_rows] = True
+    odd = np.zeros(rows, dtype=bool)
+    odd[odd_kind] = True
     market = np.ones(rows, dtype=bool)
     market[nonmarket] = False
+    kinds = {False: kind, True: "trade" if kind == "aggTrade" else "aggTrade"}
     frame = pl.DataFrame(
         {"symbol": symbol, "time": time, "price": price, "qty": qty, "buyer_maker": maker,
          "id": ids, "market": market,
@@ -168,8 +222,7 @@ def _read_frames(source: ReplayInput) -> ParsedTrades:
                 "market": pl.Boolean(), "line": pl.Int64()},
     ).with_columns(
         pl.col("symbol").str.to_uppercase(),
-        pl.Series("kind", is_agg).replace_strict({True: "aggTrade", False: "trade"},
-                                                 return_dtype=pl.String),
+        pl.Series("kind", odd).replace_strict(kinds, return_dtype=pl.String),
     )
     return finish_trades(source, frame, problems, _EXPECTED[fmt], other_events=other)
 

@@ -1,0 +1,228 @@
+"""Replay throughput: ``--replay FILE`` end to end against a bare msgspec decode of the same file.
+
+Goal (issue: replay): over 1,000,000 trades/s from file, and at least 0.5 of a bare msgspec
+decode of the same file. Session B (the package's recording) is repeated, shifted in time and
+id, to about a million trades, and written as:
+
+- the combined-stream NDJSON, gzipped (as recorded) and plain;
+- the same frames behind a cryptofeed receive-time prefix (the line-by-line reader's path);
+- Binance archive CSVs, one per symbol, gzipped;
+- ``--record`` Parquet, partitioned by symbol and date.
+
+"replay" is the whole thing a user waits for: ``ReplaySource(paths, pair)`` (open, decompress,
+parse, check, merge) plus ``run()`` delivering every :class:`~pairs_tui.trades.Trade` to a sink
+that does nothing. "bare" reads the same bytes, gunzips them, splits lines and decodes each
+with one typed msgspec Struct (``T, s, p, q, m``), the fastest per-line decode measured in the
+research notes, keeping nothing. Variants run interleaved round-robin; median and best of the
+repeats are printed, with the noise probe before and after.
+
+    python -m benchmarks.bench_replay [--copies N] [--repeats R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import gzip
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import msgspec
+import polars as pl
+
+from pairs_tui.bars import PairBar
+from pairs_tui.feed.replay import ReplaySource, load_trades
+from pairs_tui.trades import Trade
+
+PAIR = ("BTCUSDT", "ETHUSDT")
+SESSION = (Path(__file__).resolve().parent.parent / "src" / "pairs_tui" / "data"
+           / "sessionB_btcusdt_ethusdt_trades.ndjson.gz")
+
+
+class _Payload(msgspec.Struct, gc=False):
+    """The research notes' fastest per-line decode: only ``T, s, p, q, m``."""
+
+    T: int
+    s: str
+    p: float
+    q: float
+    m: bool
+
+
+class _Envelope(msgspec.Struct, gc=False):
+    data: _Payload
+
+
+class _FullPayload(msgspec.Struct, gc=False):
+    """Every field a replay must read: also the event type, the trade id and ``X``."""
+
+    e: str
+    T: int
+    s: str
+    p: float
+    q: float
+    m: bool
+    t: int = -1
+    a: int = -1
+    X: str = ""
+
+
+class _FullEnvelope(msgspec.Struct, gc=False):
+    data: _FullPayload
+
+
+BARE = {
+    "bare msgspec (T,s,p,q,m)": msgspec.json.Decoder(_Envelope, strict=False).decode,
+    "bare msgspec (+ e, id, X)": msgspec.json.Decoder(_FullEnvelope, strict=False).decode,
+}
+"""The baselines: a typed decode of every line, keeping nothing."""
+
+
+class _Sink:
+    """Takes every trade and does nothing with it: the replay's own cost, nothing else."""
+
+    def on_trade(self, trade: Trade) -> None:
+        pass
+
+    def on_bar(self, bar: PairBar, timeframe_ms: int) -> None:
+        pass
+
+    def hold(self, symbol: str, from_time_ms: int) -> None:
+        pass
+
+    def release(self, symbol: str) -> None:
+        pass
+
+
+def probe() -> float:
+    """The fixed noise probe of the research notes: a 2M-iteration pure-Python loop, ms."""
+    t0 = time.perf_counter()
+    x = 0
+    for i in range(2_000_000):
+        x += i
+    return (time.perf_counter() - t0) * 1e3
+
+
+def make_inputs(folder: Path, copies: int) -> dict[str, list[Path]]:
+    """Session B repeated ``copies`` times back to back, in every layout measured."""
+    lines = gzip.decompress(SESSION.read_bytes()).splitlines()
+    frames = [msgspec.json.decode(line) for line in lines]
+    start = min(f["data"]["T"] for f in frames)
+    span = max(f["data"]["T"] for f in frames) - start + 1_000
+    out: list[bytes] = []
+    for k in range(copies):
+        for frame in frames:
+            data = dict(frame["data"])
+            data["T"] += k * span
+            data["E"] += k * span
+            data["t"] += k * 100_000
+            out.append(msgspec.json.encode({"stream": frame["stream"], "data": data}))
+    body = b"\n".join(out) + b"\n"
+    inputs: dict[str, list[Path]] = {}
+    plain = folder / "session.ndjson"
+    plain.write_bytes(body)
+    packed = folder / "session.ndjson.gz"
+    packed.write_bytes(gzip.compress(body, compresslevel=6))
+    prefixed = folder / "capture.txt"
+    prefixed.write_bytes(b"\n".join(b"1723161255.088176: " + line for line in out) + b"\n")
+    inputs["NDJSON.gz (as recorded)"] = [packed]
+    inputs["NDJSON plain"] = [plain]
+    inputs["cryptofeed prefix (line by line)"] = [prefixed]
+    trades = load_trades([plain], PAIR)
+    csvs = []
+    for symbol in PAIR:
+        path = folder / f"{symbol}-trades-2024-08-08.csv.gz"
+        path.write_bytes(gzip.compress(trades.filter(pl.col("symbol") == symbol).select(
+            "id", "price", "qty", (pl.col("price") * pl.col("qty")).alias("quote_qty"), "time",
+            pl.col("buyer_maker").cast(pl.String).alias("is_buyer_maker"),
+        ).write_csv().encode(), compresslevel=6))
+        csvs.append(path)
+    inputs["archive CSV.gz x2"] = csvs
+    dated = trades.with_columns(pl.from_epoch("time", "ms").dt.date().alias("date"))
+    for (symbol, date), part in dated.group_by("symbol", "date"):
+        leaf = folder / "rec" / f"symbol={symbol}" / f"date={date}"
+        leaf.mkdir(parents=True)
+        part.select("time", "price", "qty", "buyer_maker", "id").write_parquet(
+            leaf / "part-0.parquet")
+    inputs["Parquet (--record)"] = [folder / "rec"]
+    return inputs
+
+
+def bare(paths: list[Path], decode: Callable[[bytes], object]) -> int:
+    """Read, gunzip, split and decode every line with a typed Struct; keep nothing."""
+    n = 0
+    for path in paths:
+        raw = path.read_bytes()
+        data = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+        prefixed = data.startswith(b"1")  # the cryptofeed capture: "<receive time>: <frame>"
+        for line in data.splitlines():
+            decode(line[line.index(b"{"):] if prefixed else line)
+            n += 1
+    return n
+
+
+def replay(paths: list[Path]) -> tuple[int, float]:
+    """Open and run a full-speed replay; returns (trades, seconds spent opening)."""
+    t0 = time.perf_counter()
+    source = ReplaySource(paths, PAIR)
+    opened = time.perf_counter() - t0
+    asyncio.run(source.run(_Sink()))
+    return source.status.messages, opened
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, object]:
+    gc.collect()
+    t0 = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - t0, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--copies", type=int, default=30, help="session B repeats (30: ~1.06M)")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    print(f"noise probe before: {probe():.0f} ms")
+    with tempfile.TemporaryDirectory() as tmp:
+        inputs = make_inputs(Path(tmp), args.copies)
+        lines = [k for k in inputs if "NDJSON" in k or "cryptofeed" in k]
+        times: dict[tuple[str, str], list[float]] = {}
+        opens: dict[str, list[float]] = {k: [] for k in inputs}
+        trades = 0
+        for _ in range(args.repeats):  # interleaved: a slow phase of the host hits all alike
+            for name, paths in inputs.items():
+                if name in lines:
+                    for base, decode in BARE.items():
+                        seconds, _ = timed(lambda p=paths, d=decode: bare(p, d))
+                        times.setdefault((base, name), []).append(seconds)
+                seconds, result = timed(lambda p=paths: replay(p))
+                trades, opened = result  # type: ignore[misc]
+                times.setdefault(("replay", name), []).append(seconds)
+                opens[name].append(opened)
+        print(f"{trades:,} trades, {args.repeats} interleaved repeats; trades/s, median (best)")
+        print(f"{'input':<34} {'variant':<28} {'trades/s':>18} {'opening':>8}")
+        for (variant, name), spent in times.items():
+            med = statistics.median(spent)
+            share = f"{statistics.median(opens[name]) / med:.0%}" if variant == "replay" else ""
+            rate = f"{trades / med / 1e6:.2f} M ({trades / min(spent) / 1e6:.2f} M)"
+            print(f"{name:<34} {variant:<28} {rate:>18} {share:>8}")
+        print("\nreplay / bare decode of the same file (median of the per-repeat ratios):")
+        first = lines[0]
+        for name in inputs:
+            against = name if name in lines else first
+            cells = []
+            for base in BARE:
+                ratios = [b / r for b, r in zip(times[base, against], times["replay", name],
+                                                 strict=True)]
+                cells.append(f"{statistics.median(ratios):.2f} vs {base[13:]}")
+            note = "" if name in lines else f"  (bare of {first}: the same trades)"
+            print(f"  {name:<34} {'   '.join(cells)}{note}")
+    print(f"noise probe after: {probe():.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
