@@ -29,7 +29,9 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import cast
 
 import msgspec
 import polars as pl
@@ -197,10 +199,10 @@ def main() -> None:
             for name, paths in inputs.items():
                 if name in lines:
                     for base, decode in BARE.items():
-                        seconds, _ = timed(lambda p=paths, d=decode: bare(p, d))
+                        seconds, _ = timed(partial(bare, paths, decode))
                         times.setdefault((base, name), []).append(seconds)
-                seconds, result = timed(lambda p=paths: replay(p))
-                trades, opened = result  # type: ignore[misc]
+                seconds, result = timed(partial(replay, paths))
+                trades, opened = cast(tuple[int, float], result)
                 times.setdefault(("replay", name), []).append(seconds)
                 opens[name].append(opened)
         print(f"{trades:,} trades, {args.repeats} interleaved repeats; trades/s, median (best)")
