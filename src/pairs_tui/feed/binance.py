@@ -29,19 +29,17 @@ import ipaddress
 import logging
 import random
 import time
-from collections import deque
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
+from pairs_tui.feed.backfill import Backfill, Leg
 from pairs_tui.feed.clock import ExchangeClock
 from pairs_tui.feed.frames import Frame, MalformedFrame, decode_frame
 from pairs_tui.feed.rest import (
     DEFAULT_REST_URL,
-    MAX_AGG_TRADES_LIMIT,
-    BinanceApiError,
     BinanceRest,
     RestError,
     UnknownSymbolError,
@@ -63,10 +61,6 @@ _ROUTES: dict[str, str] = {"aggTrade": "market", "trade": "public"}
 _BASE_SUFFIXES = ("/market", "/public", "/private", "/stream", "/ws")
 _MALFORMED_WARNINGS = 5
 """Malformed frames logged at WARNING before the rest go to DEBUG."""
-_BACKFILL_RETRIES = 3
-"""REST attempts per missing range before its trades are counted as lost."""
-_BACKFILL_PAUSE_S = 0.1
-"""First pause between REST attempts (doubling)."""
 
 
 def rest_url_for(url: str, rest_url: str | None = None) -> str:
@@ -132,36 +126,6 @@ class Backoff:
         self.attempt = 0
 
 
-class _Leg:
-    """Per-symbol state: the last id and time delivered, silence, and the backfill."""
-
-    __slots__ = (
-        "held",
-        "last_id",
-        "last_seen",
-        "last_time",
-        "pending",
-        "resuming",
-        "silent_sessions",
-        "stream",
-        "symbol",
-        "task",
-    )
-
-    def __init__(self, symbol: str, stream: str) -> None:
-        self.symbol = symbol
-        self.stream = stream
-        self.last_id: int | None = None
-        self.last_time = 0
-        self.last_seen = 0.0
-        self.held = False
-        self.resuming = False
-        self.pending: deque[tuple[int, int]] = deque()
-        self.task: asyncio.Task[None] | None = None
-        self.silent_sessions = 0
-        """Connections in a row on which the watchdog found this stream silent."""
-
-
 class BinanceFeed:
     """Live trades of two symbols from Binance USD-M Futures (or anything that speaks it).
 
@@ -222,13 +186,13 @@ class BinanceFeed:
         self.stable_after_s = stable_after_s
         """Seconds of data on one connection after which the reconnect backoff starts over."""
         self._backoff = Backoff(backoff_initial_s, backoff_max_s, rng or random.Random())
-        self._legs = {s: _Leg(s, n) for s, n in zip(self.symbols, names, strict=True)}
+        self._legs = {s: Leg(s, n) for s, n in zip(self.symbols, names, strict=True)}
+        self._backfill = Backfill(self.rest, self._set_detail)
         self._sink: TradeSink | None = None
         self._state: FeedState = "connecting"
         self._connected_once = False
         self._next_try_at: float | None = None
         self._reconnects = 0
-        self._gaps = 0
         self._malformed = 0
         self._messages = 0
         self._detail = ""
@@ -236,8 +200,6 @@ class BinanceFeed:
         self._last_recv = 0.0
         self._live_since: float | None = None
         """Monotonic time of the current connection's first data; None before it."""
-        self.backfilled = 0
-        """Trades recovered over REST since the start."""
 
     # -- TradeSource ----------------------------------------------------------------------------
 
@@ -262,7 +224,7 @@ class BinanceFeed:
         return FeedStatus(
             state=state,
             reconnects=self._reconnects,
-            gaps=self._gaps,
+            gaps=self._backfill.lost,
             malformed=self._malformed,
             attempt=0 if state in ("live", "stale") else self._backoff.attempt,
             next_try_at=self._next_try_at if state in ("connecting", "reconnecting") else None,
@@ -270,6 +232,11 @@ class BinanceFeed:
             messages=self._messages,
             detail=detail,
         )
+
+    @property
+    def backfilled(self) -> int:
+        """Trades recovered over REST since the start."""
+        return self._backfill.recovered
 
     def exchange_now_ms(self) -> float | None:
         """The exchange clock estimate, ms (None before any measurement or frame)."""
@@ -285,6 +252,7 @@ class BinanceFeed:
             UnknownSymbolError: The exchange does not list a symbol (checked when reachable).
         """
         self._sink = sink
+        self._backfill.sink = sink
         await self._check_exchange()
         try:
             while True:
@@ -306,14 +274,13 @@ class BinanceFeed:
                     f"(attempt {self._backoff.attempt})"
                 )
                 log.warning("%s", self._detail)
-                self._hold_for_resume()
+                self._connection_lost()
                 await asyncio.sleep(delay)
         finally:
             self._state = "stopped"
             self._next_try_at = None
             for leg in self._legs.values():
-                if leg.task is not None:
-                    leg.task.cancel()
+                self._backfill.cancel(leg)
 
     # -- connection -----------------------------------------------------------------------------
 
@@ -371,6 +338,9 @@ class BinanceFeed:
         self._connected_once = True
         for leg in self._legs.values():
             leg.last_seen = opened
+            # Subscribed (the streams are in the URL): what was missed can be fetched now
+            # without waiting for a live trade to reveal it.
+            self._backfill.connected(leg)
         self._live_since = None
         reader = asyncio.create_task(self._read(ws, sink), name="binance-reader")
         rotate = False
@@ -386,7 +356,7 @@ class BinanceFeed:
                     leg for leg in self._legs.values() if now - leg.last_seen >= self.watchdog_s
                 ]
                 if silent:
-                    reason = self._silence_sentence(silent, opened)
+                    reason = self._silence_sentence(silent, opened, now)
                     for leg in silent:
                         leg.silent_sessions += 1
                     break
@@ -402,6 +372,9 @@ class BinanceFeed:
                     reason = _close_sentence(ws.close_code, ws.close_reason)
                     break
         finally:
+            # Hold the bars before anything that awaits (the closing handshake may take a
+            # second): until then the exchange clock may finalise bars this outage will miss.
+            self._connection_lost()
             ended = time.monotonic()
             flowed_s = 0.0 if self._live_since is None else ended - self._live_since
             for leg in self._legs.values():
@@ -425,7 +398,8 @@ class BinanceFeed:
         observe = self.clock.observe
         legs = self._legs
         mono = time.monotonic
-        backfill = self.stream == "aggTrade"
+        fetch = self.stream == "aggTrade"
+        backfill = self._backfill
         live = False
         async for message in ws:
             now = mono()
@@ -452,10 +426,9 @@ class BinanceFeed:
             if last is not None and trade_id != last + 1:
                 if trade_id <= last:
                     continue  # already delivered (live or backfill): never twice
-                self._on_gap(leg, last, trade_id, backfill)
+                backfill.gap(leg, last, trade_id, fetch)
             elif leg.resuming:
-                leg.resuming = False
-                self._release_if_done(leg)
+                backfill.resumed(leg)
             leg.last_id = trade_id
             trade = data.to_trade()
             if trade is not None:
@@ -470,6 +443,15 @@ class BinanceFeed:
         self._detail = f"live on {self.url}"
         log.info("live: %s", ", ".join(leg.stream for leg in self._legs.values()))
 
+    def _connection_lost(self) -> None:
+        """Bars wait for each leg to resume or be caught up (ids of @trade cannot be fetched)."""
+        if self.stream == "aggTrade":
+            for leg in self._legs.values():
+                self._backfill.connection_lost(leg)
+
+    def _set_detail(self, detail: str) -> None:
+        self._detail = detail
+
     def _on_control(self, frame: Frame) -> None:
         if frame.error is not None:
             log.warning("control request %s refused: %s", frame.id, frame.error.msg)
@@ -479,14 +461,18 @@ class BinanceFeed:
         level = logging.WARNING if self._malformed <= _MALFORMED_WARNINGS else logging.DEBUG
         log.log(level, "malformed frame skipped (%s): %.120r", exc, message)
 
-    def _silence_sentence(self, silent: list[_Leg], opened: float) -> str:
+    def _silence_sentence(self, silent: list[Leg], opened: float, now: float) -> str:
         """What the watchdog found, naming the silent stream and its likely cause."""
+        # A leg that is merely less busy trips first when the whole connection stops: the
+        # others count as silent too once they have been quiet long enough to show as stale.
+        if all(now - leg.last_seen >= self.stale_after_s for leg in self._legs.values()):
+            silent = list(self._legs.values())
         names = " and ".join(leg.stream for leg in silent)
         lasting = f"sent nothing for {self.watchdog_s:g} s"
         if len(silent) == len(self._legs):
             return (
-                f"{names} {lasting} while connected: the whole connection is silent, likely a stalled "
-                "connection (a network problem, a proxy, or an exchange-side hang)"
+                f"{names} {lasting} while connected: the whole connection is silent, likely "
+                "a stalled connection (a network problem, a proxy, or an exchange-side hang)"
             )
         leg = silent[0]
         flowing = " and ".join(other.stream for other in self._legs.values() if other not in silent)
@@ -508,115 +494,6 @@ class BinanceFeed:
             "others flow"
         )
 
-    # -- gaps and backfill --------------------------------------------------------------------
-
-    def _on_gap(self, leg: _Leg, last: int, now_id: int, backfill: bool) -> None:
-        missing = now_id - last - 1
-        leg.resuming = False
-        if not backfill:
-            # @trade ids cannot be fetched by id without an API key: count them.
-            self._gaps += missing
-            self._detail = f"{missing} {leg.symbol} trades missed (ids {last + 1}-{now_id - 1})"
-            log.warning("%s", self._detail)
-            self._release_if_done(leg)
-            return
-        self._detail = f"{missing} {leg.symbol} trades missed: backfilling over REST"
-        log.info("%s (ids %d-%d)", self._detail, last + 1, now_id - 1)
-        self._hold(leg)
-        leg.pending.append((last + 1, now_id - 1))
-        if leg.task is None:
-            leg.task = asyncio.create_task(self._backfill(leg), name=f"backfill-{leg.symbol}")
-
-    def _hold(self, leg: _Leg) -> None:
-        if not leg.held and self._sink is not None:
-            leg.held = True
-            self._sink.hold(leg.symbol, leg.last_time)
-
-    def _hold_for_resume(self) -> None:
-        """After a lost connection: bars wait until each leg has resumed (or been backfilled)."""
-        for leg in self._legs.values():
-            if leg.last_id is not None and self.stream == "aggTrade":
-                leg.resuming = True
-                self._hold(leg)
-
-    def _release_if_done(self, leg: _Leg) -> None:
-        if leg.held and not leg.pending and leg.task is None and not leg.resuming:
-            leg.held = False
-            if self._sink is not None:
-                self._sink.release(leg.symbol)
-
-    async def _backfill(self, leg: _Leg) -> None:
-        """Fetch the pending id ranges of one leg in order; deliver, count the unrecoverable."""
-        try:
-            while leg.pending:
-                # Ranges that fit in one page from the first are fetched together: many small
-                # gaps cost one request (weight 20 of 2400 a minute), not one each.
-                lo = leg.pending[0][0]
-                batch = [leg.pending.popleft()]
-                while leg.pending and leg.pending[0][1] - lo < MAX_AGG_TRADES_LIMIT:
-                    batch.append(leg.pending.popleft())
-                recovered, lost = await self._fetch(leg, batch)
-                if lost and not recovered and leg.pending:
-                    # REST is failing: count what is queued behind instead of retrying each.
-                    lost += sum(b - a + 1 for a, b in leg.pending)
-                    leg.pending.clear()
-                self.backfilled += recovered
-                self._gaps += lost
-                self._detail = f"backfilled {recovered} {leg.symbol} trades over REST" + (
-                    f"; {lost} could not be recovered" if lost else ""
-                )
-                log.log(logging.WARNING if lost else logging.INFO, "%s", self._detail)
-        finally:
-            leg.task = None
-            self._release_if_done(leg)
-
-    async def _fetch(self, leg: _Leg, ranges: list[tuple[int, int]]) -> tuple[int, int]:
-        """Deliver the trades whose ids lie in ``ranges`` (sorted, disjoint) from REST, in id
-        order; ids between the ranges were delivered live and are skipped.
-
-        Returns:
-            ``(recovered, lost)``.
-        """
-        assert self._sink is not None
-        on_trade = self._sink.on_trade
-        wanted = sum(hi - lo + 1 for lo, hi in ranges)
-        end = ranges[-1][1]
-        cursor = ranges[0][0]
-        k = 0  # the range the cursor is in or before
-        recovered = failures = 0
-        while cursor <= end:
-            while ranges[k][1] < cursor:
-                k += 1
-            cursor = max(cursor, ranges[k][0])
-            try:
-                rows = await self.rest.agg_trades(
-                    leg.symbol, cursor, min(MAX_AGG_TRADES_LIMIT, end - cursor + 1)
-                )
-            except RestError as exc:
-                failures += 1
-                log.warning("backfill of %s from id %d failed: %s", leg.symbol, cursor, exc)
-                if failures >= _BACKFILL_RETRIES or not _retryable(exc):
-                    break
-                await asyncio.sleep(_BACKFILL_PAUSE_S * 2**failures)
-                continue
-            rows = [r for r in rows if cursor <= r.id <= end]
-            if not rows:
-                break  # the exchange no longer has them (or never had)
-            for row in rows:
-                while ranges[k][1] < row.id:
-                    k += 1
-                if row.id >= ranges[k][0]:
-                    if row.qty > 0.0:  # as on the socket: a zero quantity is not a trade
-                        on_trade(row.to_trade(leg.symbol))
-                    recovered += 1
-            cursor = rows[-1].id + 1
-        return recovered, wanted - recovered
-
-
-def _retryable(exc: RestError) -> bool:
-    """Whether asking again may help: not after a client error such as an invalid symbol."""
-    return not isinstance(exc, BinanceApiError) or exc.status >= 500 or exc.status == 429
-
 
 def _base_url(url: str) -> str:
     """The WebSocket base without a route, which the feed chooses itself."""
@@ -632,7 +509,7 @@ def _base_url(url: str) -> str:
 
 def _close_sentence(code: int | None, reason: str | None) -> str:
     """Why a connection ended, in words, from its close code."""
-    if not code:
+    if not code or code == 1006:  # 1006: websockets' code for "no close frame received"
         return "connection lost (no close frame: the network or the exchange cut it)"
     why = f"{code} {reason or ''}".strip()
     if code == 1008:

@@ -132,24 +132,26 @@ _request_decoder = msgspec.json.Decoder(_Request)
 
 
 class _CountingConnection(ServerConnection):
-    """A server socket that reports the client's pings and unsolicited pongs.
+    """A server socket that reports the client's pings and pongs.
 
     Binance counts PING and PONG frames with JSON requests against its limit of 10 incoming
-    messages a second; websockets answers them below the handler, so they are seen here.
+    messages a second; websockets handles them below the handler, so they are seen here.
     """
 
-    on_control_frame: Callable[[], None] | None = None
-    """Called for every ping, and every pong that answers no ping of ours."""
+    on_control_frame: Callable[[bool], None] | None = None
+    """Called for every ping or pong with True when it counts against the limit (a ping, or a
+    pong that answers no ping of ours) and False for a pong that answers one."""
 
     def process_event(self, event: Event) -> None:
-        counted = False
+        kind = None
         if isinstance(event, Frame) and self.request is not None:
-            counted = event.opcode is Opcode.PING or (
-                event.opcode is Opcode.PONG and bytes(event.data) not in self.pending_pings
-            )
+            if event.opcode is Opcode.PING:
+                kind = True
+            elif event.opcode is Opcode.PONG:
+                kind = bytes(event.data) not in self.pending_pings
         super().process_event(event)
-        if counted and self.on_control_frame is not None:
-            self.on_control_frame()
+        if kind is not None and self.on_control_frame is not None:
+            self.on_control_frame(kind)
 
 
 class _Connection:
@@ -319,6 +321,8 @@ class EmbeddedExchange:
         self.max_incoming_per_s = 0
         """The most messages (requests, pings, unsolicited pongs) one connection sent within
         one second, over every connection so far: what Binance's limit of 10 is checked on."""
+        self.pongs = 0
+        """Pongs received that answered the exchange's own pings."""
         self.finished = asyncio.Event()
         """Set when the whole tape has been published (never, when looping)."""
         self._changed = asyncio.Event()
@@ -641,7 +645,10 @@ class EmbeddedExchange:
         self.max_incoming_per_s = max(self.max_incoming_per_s, len(conn.incoming))
         return len(conn.incoming) > _CONTROL_LIMIT
 
-    def _on_control_frame(self, conn: _Connection) -> None:
+    def _on_control_frame(self, conn: _Connection, counted: bool) -> None:
+        if not counted:
+            self.pongs += 1
+            return
         if self._count_incoming(conn) and not conn.closed:
             conn.closed = True
             task = asyncio.get_running_loop().create_task(
