@@ -246,3 +246,18 @@ def test_window_data_is_the_current_window_and_its_residuals() -> None:
     assert data.alpha == pytest.approx(stats.alpha, rel=1e-9)
     np.testing.assert_allclose(data.residuals, data.y - data.alpha - data.beta * data.x, atol=1e-12)
     assert abs(data.residuals.mean()) < 1e-12
+
+
+def test_coint_on_log_price_levels_keeps_the_residuals_exact() -> None:
+    # ln prices near 8 that move by 1e-4: an uncentred [1, x] regression loses digits of the
+    # residuals (statsmodels' coint: about 3e-8 of their scale here); the centred fit does not.
+    a, b = synthetic_pair(3_600, seed=2)
+    y, x = np.log(a), np.log(b)
+    yl, xl = y.astype(np.longdouble), x.astype(np.longdouble)
+    xc, yc = xl - xl.mean(), yl - yl.mean()
+    exact = (yc - (xc @ yc) / (xc @ xc) * xc).astype(np.float64)
+    want = _result(adf_test(exact, regression="n"))
+    got = _result(coint_test(y, x))
+    assert got.lags == want.lags
+    assert got.statistic == pytest.approx(want.statistic, rel=1e-11)
+    assert got.statistic == pytest.approx(coint(y, x).coint_t, rel=1e-7)
