@@ -20,6 +20,8 @@ from pairs_tui.feed.exchange import (
     parse_route,
     simulated_tape,
 )
+from pairs_tui.feed.faults import GARBAGE_KINDS, garbage
+from pairs_tui.feed.frames import MalformedFrame, decode_frame
 from pairs_tui.feed.rest import BinanceApiError, BinanceRest, UnknownSymbolError
 
 AGG_KEYS_2026 = ["e", "E", "a", "s", "p", "q", "nq", "f", "l", "T", "m", "st"]
@@ -334,3 +336,95 @@ async def test_rest_errors_are_binance_json(exchange: EmbeddedExchange) -> None:
     with pytest.raises(BinanceApiError) as unavailable:
         await BinanceRest(base).agg_trades("BTCUSDT", 1)
     assert unavailable.value.status == 503
+
+
+# -- faults --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", range(GARBAGE_KINDS))
+def test_every_kind_of_garbage_is_a_malformed_frame(kind: int) -> None:
+    good = (
+        '{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","E":1723161256472,"a":7,'
+        '"s":"BTCUSDT","p":"61800.30","q":"0.022","nq":"0.022","f":1,"l":2,'
+        '"T":1723161256322,"m":false,"st":1}}'
+    )
+    assert decode_frame(good).data is not None
+    with pytest.raises(MalformedFrame):
+        decode_frame(garbage(kind, good))
+
+
+async def test_rate_limit_fault_closes_with_1008_after_n_messages(
+    exchange: EmbeddedExchange,
+) -> None:
+    exchange.faults.rate_limit_after_messages = 5
+    async with await _open(exchange, "/market/stream?streams=btcusdt@aggTrade") as ws:
+        assert len(await _recv(ws, 5)) == 5
+        with pytest.raises(ConnectionClosed):
+            await _recv(ws, 1)
+    assert (ws.close_code, ws.close_reason) == (1008, "Too many requests")
+
+
+async def test_pings_from_the_client_count_against_the_limit(exchange: EmbeddedExchange) -> None:
+    async with await _open(exchange, "/market/stream") as ws:
+        for n in range(11):
+            await ws.ping(str(n))
+        with pytest.raises(ConnectionClosed):
+            await _recv(ws, 1)
+    assert ws.close_code == 1008 and exchange.max_incoming_per_s == 11
+
+
+async def test_silent_symbol_is_acknowledged_listed_and_never_sent(
+    exchange: EmbeddedExchange, packaged_tape: TradeTape
+) -> None:
+    exchange.faults.silent_symbol = "ethusdt"
+    streams = "btcusdt@aggTrade/ethusdt@aggTrade"
+    async with await _open(exchange, f"/market/stream?streams={streams}") as ws:
+        frames = await _recv(ws, packaged_tape.counts["BTCUSDT"])
+        await asyncio.wait_for(exchange.finished.wait(), 5)
+        await ws.send(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": 9}))
+        (listing,) = await _recv(ws, 1)
+    assert {f["stream"] for f in frames} == {"btcusdt@aggTrade"}
+    assert listing == {"result": ["btcusdt@aggTrade", "ethusdt@aggTrade"], "id": 9}
+
+
+async def test_frozen_exchange_sends_nothing_until_thawed(sim_tape: TradeTape) -> None:
+    async with EmbeddedExchange(sim_tape, speed=20) as ex:
+        ex.faults.freeze = True
+        async with await _open(ex, "/market/stream?streams=btcusdt@aggTrade") as ws:
+            await ex.wait_until(lambda: ex.published("BTCUSDT") >= 50)
+            await _assert_silent(ws, 1)
+            ex.faults.freeze = False
+            (frame,) = await _recv(ws, 1)
+    assert frame["data"]["a"] > sim_tape.trades[0].id  # type: ignore[index]
+
+
+async def test_skewed_clock_shows_in_server_time_and_trade_times(sim_tape: TradeTape) -> None:
+    async with EmbeddedExchange(sim_tape, speed=1, rebase=True, clock_skew_ms=-1_300.0) as ex:
+        rest = BinanceRest(ex.rest_url)
+        before = time.time() * 1000.0
+        server = await rest.server_time_ms()
+        assert server == pytest.approx(before - 1_300.0, abs=200)
+        async with await _open(ex, "/market/stream?streams=btcusdt@aggTrade") as ws:
+            (first,) = await _recv(ws, 1)
+        assert first["data"]["T"] == pytest.approx(  # type: ignore[index]
+            time.time() * 1000.0 - 1_300.0, abs=1_000
+        )
+
+
+async def test_drop_and_close_hit_the_connections_open_now(sim_tape: TradeTape) -> None:
+    async with EmbeddedExchange(sim_tape, speed=20) as ex:
+        path = "/market/stream?streams=btcusdt@aggTrade"
+        dropped = [await _open(ex, path), await _open(ex, path)]
+        await _recv(dropped[0], 1)
+        await ex.wait_until(lambda: ex.connections == 2)
+        assert ex.drop_connections() == 2
+        for ws in dropped:
+            with pytest.raises(ConnectionClosed):
+                await _recv(ws, 10_000)
+            assert ws.close_code == 1006  # no close frame
+        closed = await _open(ex, path)
+        await ex.wait_until(lambda: ex.connections == 1)
+        assert ex.close_connections(1000, "lifetime reached") == 1
+        with pytest.raises(ConnectionClosed):
+            await _recv(closed, 10_000)
+        assert (closed.close_code, closed.close_reason) == (1000, "lifetime reached")
