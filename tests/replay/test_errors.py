@@ -250,3 +250,21 @@ def test_two_files_disagree_on_a_trades_time(tmp_path: Path) -> None:
     error = refused([second, eth, first])
     assert str(error) == (f"{first} and {second} disagree on BTCUSDT trade 7 "
                           "(time, price, size or side differ)")
+
+
+def test_line_numbers_hold_across_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pairs_tui.feed import replay_ndjson
+
+    monkeypatch.setattr(replay_ndjson, "_BLOCK", 300)  # a block every two or three lines
+    lines = frames(60)
+    for i in (17, 33, 34):
+        lines[i] = "{not json"
+    path = write(tmp_path / "frames.ndjson", "\n".join(lines) + "\n")
+    error = refused([path])
+    assert error.line == 18
+    assert "3 of 60 lines malformed" in str(error)
+    good = frames(60)
+    lines[33], lines[34] = good[33], good[34]
+    write(path, "\n".join(lines))
+    source = ReplaySource([path], PAIR)
+    assert (source.status.malformed, source.size) == (1, 59)

@@ -15,7 +15,8 @@ rules are the client's: unknown keys are ignored, and an ``@trade`` print is kep
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -96,6 +97,9 @@ class _AggTradeFrame(msgspec.Struct, gc=False):
     data: _AggTrade
 
 
+_BLOCK = 4 << 20
+"""Bytes of a file split into lines at a time."""
+
 _FAST: dict[tuple[str, bool], type[msgspec.Struct]] = {
     ("trade", False): _MarketTrade, ("trade", True): _MarketTradeFrame,
     ("aggTrade", False): _AggTrade, ("aggTrade", True): _AggTradeFrame,
@@ -165,8 +169,7 @@ def _read_frames(source: ReplayInput) -> ParsedTrades:
     ids: list[int] = []
     add_symbol, add_time, add_price = symbol.append, time.append, price.append
     add_qty, add_maker, add_id = qty.append, maker.append, ids.append
-    lines = data.split(b"\n")
-    for lineno, line in enumerate(lines, 1):
+    for lineno, line in _numbered_lines(data):
         if prefixed:
             start = line.find(b"{")
             line = line[start:] if start >= 0 else line
@@ -206,7 +209,8 @@ def _read_frames(source: ReplayInput) -> ParsedTrades:
         add_qty(payload.q)
         add_maker(payload.m)
     # Frames of other streams are not malformed, so they do not count against the limit.
-    problems.records = len(lines) - blank - other
+    total = data.count(b"\n") + 1
+    problems.records = total - blank - other
     rows = len(time)
     odd = np.zeros(rows, dtype=bool)
     odd[odd_kind] = True
@@ -216,7 +220,7 @@ def _read_frames(source: ReplayInput) -> ParsedTrades:
     frame = pl.DataFrame(
         {"symbol": symbol, "time": time, "price": price, "qty": qty, "buyer_maker": maker,
          "id": ids, "market": market,
-         "line": np.delete(np.arange(1, len(lines) + 1), np.asarray(skipped, dtype=np.int64) - 1)},
+         "line": np.delete(np.arange(1, total + 1), np.asarray(skipped, dtype=np.int64) - 1)},
         schema={**{k: TRADE_SCHEMA[k] for k in ("symbol", "time", "price", "qty", "buyer_maker",
                                                  "id")},
                 "market": pl.Boolean(), "line": pl.Int64()},
@@ -225,6 +229,25 @@ def _read_frames(source: ReplayInput) -> ParsedTrades:
         pl.Series("kind", odd).replace_strict(kinds, return_dtype=pl.String),
     )
     return finish_trades(source, frame, problems, _EXPECTED[fmt], other_events=other)
+
+
+def _numbered_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """Every line with its 1-based number, split a block at a time.
+
+    Splitting the whole file at once would hold a bytes object per line (more than the
+    file itself); a block keeps that small and in cache.
+    """
+    lineno = 1
+    pos = 0
+    while True:
+        end = data.find(b"\n", pos + _BLOCK)
+        block = data[pos:] if end < 0 else data[pos:end]
+        lines = block.split(b"\n")
+        yield from zip(itertools.count(lineno), lines)
+        if end < 0:
+            return
+        lineno += len(lines)
+        pos = end + 1
 
 
 def _is_other_frame(line: bytes) -> bool:
