@@ -20,7 +20,6 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 from typing import TypeVar
 
@@ -437,7 +436,7 @@ class ReplaySource:
                 await self._sleep(max((due[i] - now) / self.speed / 1000.0, MIN_SLEEP_S))
                 continue
             j = bisect_right(due, now, i)
-            for item in islice(items, i, j):
+            for item in items[i:j]:
                 deliver(item)
             self._delivered += j - i
             i = j

@@ -99,9 +99,8 @@ def read_csv(source: ReplayInput, pair: tuple[str, str]) -> ParsedTrades | Parse
         ReplayError: Unknown layout, missing columns, no symbol, too many bad lines.
     """
     data = source.data
-    lead = 0  # blank lines before the first line that says anything
-    pos = 0
-    while True:
+    lead = pos = end = 0  # blank lines before the first line that says anything
+    while pos <= len(data):
         end = data.find(b"\n", pos)
         end = len(data) if end < 0 else end
         if data[pos:end].strip():

@@ -156,7 +156,7 @@ def finish_trades(source: ReplayInput, frame: pl.DataFrame, problems: Problems,
     if kept.is_empty():
         what = ("no market trades" if dropped else "no trades") + (
             f" ({other_events:,} frames of other streams)" if other_events else "")
-        raise source.error(f"holds {what}; {expected}")
+        raise source.error(f"holds {what}; expected {expected}")
     kept = kept.select(pl.col(name).cast(dtype) for name, dtype in TRADE_SCHEMA.items())
     return ParsedTrades(source, kept, problems.malformed, dropped, other_events)
 
