@@ -72,7 +72,8 @@ def test_merged_sequence_does_not_depend_on_file_order(data: st.DataObject) -> N
                 paths.append(write(folder / f"{kinds[k]}-{k}.ndjson",
                                    b"\n".join(encode(*t) for t in mine), gz=k % 2 == 1))
         framed = [p for p in paths if p.name.startswith("envelopes")]
-        if framed and data.draw(st.booleans()):
+        overlap: bool = data.draw(st.booleans())
+        if framed and overlap:
             copy = folder / "copy.ndjson"  # an overlapping file: the same trades again
             copy.write_bytes(framed[0].read_bytes())
             paths.append(copy)
