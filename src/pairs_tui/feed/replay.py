@@ -1,5 +1,17 @@
 """``--replay FILE...``: recorded trades (or bars) delivered like a live feed.
 
+What a file holds is recognised from its content (gzip and zip by magic bytes, then the first
+meaningful line), never from its name:
+
+- Binance combined-stream NDJSON (``{"stream":…,"data":{"e":"trade"|"aggTrade",…}}``), bare
+  payloads, or either behind a cryptofeed ``<receive time>: `` prefix
+  (:mod:`~pairs_tui.feed.replay_ndjson`);
+- tick-collector NDJSON (``{"symbol","ts","price","size"}``);
+- Binance archive trades and aggTrades CSVs with or without a header, named-column trade CSVs,
+  and bar CSVs (``ts,open,high,low,close,volume``, or Binance klines)
+  (:mod:`~pairs_tui.feed.replay_csv`, bars aligned by :mod:`~pairs_tui.feed.replay_bars`);
+- Parquet written by ``--record`` (:mod:`~pairs_tui.feed.replay_parquet`).
+
 Every file is read and checked when the :class:`ReplaySource` is made, so a bad file stops the
 command line before any screen appears. The trades of all files are merged into one columnar
 table in trade-time order; :meth:`ReplaySource.run` turns it into :class:`~pairs_tui.trades.Trade`
