@@ -134,14 +134,66 @@ def read_ndjson(source: ReplayInput) -> ParsedTrades:
     return _read_frames(source)
 
 
+class _Exceptions:
+    """The lines off the fast path: decoded again by the general Struct and sorted out.
+
+    Each is another kind of trade, a print that is not a market trade, another stream's
+    frame, a blank or a malformed line. They are recorded as positions, applied to whole
+    columns once the loop is done.
+
+    Args:
+        enveloped: Frames sit under ``data``.
+        kind: The kind of trade frame the file mostly holds.
+    """
+
+    def __init__(self, enveloped: bool, kind: str) -> None:
+        self.decode: Callable[[bytes], Any] = msgspec.json.Decoder(
+            _Envelope if enveloped else _Payload, strict=False).decode
+        self.enveloped = enveloped
+        self.kind = kind
+        self.problems = Problems()
+        self.blank = 0
+        self.other = 0
+        """Frames of other streams and control replies."""
+        self.skipped: list[int] = []
+        """Line numbers that did not become a row."""
+        self.nonmarket: list[int] = []
+        """Rows (0-based) of ``@trade`` prints other than MARKET."""
+        self.odd_kind: list[int] = []
+        """Rows (0-based) of the kind of trade frame the file mostly does not hold."""
+
+    def read(self, lineno: int, line: bytes, row: int) -> tuple[_Payload, int] | None:
+        """The payload and trade id of a line the fast path refused, or None to skip it."""
+        try:
+            decoded = self.decode(line)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            self.skipped.append(lineno)
+            if not line.strip():
+                self.blank += 1
+            elif _is_other_frame(line):
+                self.other += 1
+            else:
+                self.problems.add(lineno, _describe(exc))
+            return None
+        payload: _Payload = decoded.data if self.enveloped else decoded
+        e = payload.e
+        if e not in TRADE_EVENTS:
+            self.skipped.append(lineno)
+            self.other += 1
+            return None
+        if e != self.kind:
+            self.odd_kind.append(row)
+        if e == "trade" and payload.X != "MARKET":
+            self.nonmarket.append(row)
+        return payload, payload.t if e == "trade" else payload.a
+
+
 def _read_frames(source: ReplayInput) -> ParsedTrades:
     """Line by line: Binance frames, enveloped, bare or behind a cryptofeed time prefix.
 
     The loop is most of a replay's cost, so the common line (a market trade of the file's
-    kind) costs one decode that checks everything in C and six appends. Any other line is
-    decoded again by the general Struct and sorted out: another kind of trade, a print that
-    is not a market trade, another stream's frame, a blank or a malformed line; those are
-    recorded as positions and applied to whole columns afterwards.
+    kind) costs one decode that checks everything in C and six appends; any other line goes
+    to :class:`_Exceptions`.
     """
     fmt = source.format
     data = source.data
@@ -150,17 +202,8 @@ def _read_frames(source: ReplayInput) -> ParsedTrades:
     kind = "aggTrade" if agg >= 0 and (trade < 0 or agg < trade) else "trade"
     fast: Callable[[bytes], Any] = msgspec.json.Decoder(
         _FAST[kind, enveloped], strict=False).decode
-    general: Callable[[bytes], Any] = msgspec.json.Decoder(
-        _Envelope if enveloped else _Payload, strict=False).decode
+    odd = _Exceptions(enveloped, kind)
     prefixed = fmt is Format.PREFIXED
-    problems = Problems()
-    other = blank = 0
-    skipped: list[int] = []
-    """Line numbers that did not become a row."""
-    nonmarket: list[int] = []
-    """Rows (0-based) of ``@trade`` prints other than MARKET."""
-    odd_kind: list[int] = []
-    """Rows (0-based) of the kind of trade frame the file mostly does not hold."""
     symbol: list[str] = []
     time: list[int] = []
     price: list[float] = []
@@ -169,81 +212,64 @@ def _read_frames(source: ReplayInput) -> ParsedTrades:
     ids: list[int] = []
     add_symbol, add_time, add_price = symbol.append, time.append, price.append
     add_qty, add_maker, add_id = qty.append, maker.append, ids.append
-    for lineno, line in _numbered_lines(data):
-        if prefixed:
-            start = line.find(b"{")
-            line = line[start:] if start >= 0 else line
-        try:
-            payload = fast(line)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+    for first, lines in _blocks(data):
+        for lineno, line in zip(itertools.count(first), lines):
+            if prefixed:
+                start = line.find(b"{")
+                line = line[start:] if start >= 0 else line
             try:
-                payload = general(line)
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                skipped.append(lineno)
-                if not line.strip():
-                    blank += 1
-                elif _is_other_frame(line):
-                    other += 1
-                else:
-                    problems.add(lineno, _describe(exc))
-                continue
-            if enveloped:
-                payload = payload.data
-            e = payload.e
-            if e not in TRADE_EVENTS:
-                skipped.append(lineno)
-                other += 1
-                continue
-            if e != kind:
-                odd_kind.append(len(time))
-            if e == "trade" and payload.X != "MARKET":
-                nonmarket.append(len(time))
-            add_id(payload.t if e == "trade" else payload.a)
-        else:
-            if enveloped:
-                payload = payload.data
-            add_id(payload.id)
-        add_symbol(payload.s)
-        add_time(payload.T)
-        add_price(payload.p)
-        add_qty(payload.q)
-        add_maker(payload.m)
-    # Frames of other streams are not malformed, so they do not count against the limit.
+                payload = fast(line)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                found = odd.read(lineno, line, len(time))
+                if found is None:
+                    continue
+                payload, trade_id = found
+            else:
+                if enveloped:
+                    payload = payload.data
+                trade_id = payload.id
+            add_id(trade_id)
+            add_symbol(payload.s)
+            add_time(payload.T)
+            add_price(payload.p)
+            add_qty(payload.q)
+            add_maker(payload.m)
     total = data.count(b"\n") + 1
-    problems.records = total - blank - other
+    problems = odd.problems
+    # Frames of other streams are not malformed, so they do not count against the limit.
+    problems.records = total - odd.blank - odd.other
     rows = len(time)
-    odd = np.zeros(rows, dtype=bool)
-    odd[odd_kind] = True
+    is_odd = np.zeros(rows, dtype=bool)
+    is_odd[odd.odd_kind] = True
     market = np.ones(rows, dtype=bool)
-    market[nonmarket] = False
+    market[odd.nonmarket] = False
     kinds = {False: kind, True: "trade" if kind == "aggTrade" else "aggTrade"}
+    lines_kept = np.delete(np.arange(1, total + 1), np.asarray(odd.skipped, dtype=np.int64) - 1)
     frame = pl.DataFrame(
         {"symbol": symbol, "time": time, "price": price, "qty": qty, "buyer_maker": maker,
-         "id": ids, "market": market,
-         "line": np.delete(np.arange(1, total + 1), np.asarray(skipped, dtype=np.int64) - 1)},
+         "id": ids, "market": market, "line": lines_kept},
         schema={**{k: TRADE_SCHEMA[k] for k in ("symbol", "time", "price", "qty", "buyer_maker",
                                                  "id")},
                 "market": pl.Boolean(), "line": pl.Int64()},
     ).with_columns(
         pl.col("symbol").str.to_uppercase(),
-        pl.Series("kind", odd).replace_strict(kinds, return_dtype=pl.String),
+        pl.Series("kind", is_odd).replace_strict(kinds, return_dtype=pl.String),
     )
-    return finish_trades(source, frame, problems, _EXPECTED[fmt], other_events=other)
+    return finish_trades(source, frame, problems, _EXPECTED[fmt], other_events=odd.other)
 
 
-def _numbered_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
-    """Every line with its 1-based number, split a block at a time.
+def _blocks(data: bytes) -> Iterator[tuple[int, list[bytes]]]:
+    """The lines of ``data`` a block at a time, with the number of each block's first line.
 
-    Splitting the whole file at once would hold a bytes object per line (more than the
-    file itself); a block keeps that small and in cache.
+    Splitting the whole file at once would hold a bytes object per line (more than the file
+    itself); a block keeps that small and in cache.
     """
     lineno = 1
     pos = 0
     while True:
         end = data.find(b"\n", pos + _BLOCK)
-        block = data[pos:] if end < 0 else data[pos:end]
-        lines = block.split(b"\n")
-        yield from zip(itertools.count(lineno), lines)
+        lines = (data[pos:] if end < 0 else data[pos:end]).split(b"\n")
+        yield lineno, lines
         if end < 0:
             return
         lineno += len(lines)
