@@ -91,3 +91,17 @@ def test_reset_forgets_everything() -> None:
     assert msgspec.structs.asdict(after_reset) == msgspec.structs.asdict(fresh)
     assert pair.resize(100).n == 100  # only closes fed since the reset are kept
     assert pair.resize(200).n == 150
+
+
+def test_window_data_names_its_last_bar_across_resizes() -> None:
+    a, b = synthetic_pair(400, seed=47)
+    pair = PairAnalytics(100)
+    _run(pair, a, b)
+    pair.resize(50)
+    data = pair.window_data()
+    assert data is not None and data.bars == 400 and len(data.y) == 50
+    pair.update(a[-1], b[-1])
+    assert pair.window_data().bars == 401  # type: ignore[union-attr]
+    pair.reset()
+    pair.update(a[0], b[0])
+    assert pair.window_data() is None

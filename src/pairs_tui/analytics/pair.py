@@ -156,6 +156,8 @@ class PairAnalytics:
         self._window = window
         self._history_a: deque[float] = deque(maxlen=max(max_window, window) + 1)
         self._history_b: deque[float] = deque(maxlen=max(max_window, window) + 1)
+        self._bars = 0
+        """Bars taken since construction or the last reset."""
         self._start()
 
     @property
@@ -174,12 +176,14 @@ class PairAnalytics:
         self._kalman = KalmanHedge(adapt_bars=self._window)
         self._kalman_q: tuple[float, float] | None = None
         self._count = 0
+        """Bars in the current state (a resize restarts it from the kept closes)."""
         self._last = PairStats(bars_needed=self._window + 1)
 
     def reset(self) -> None:
         """Forget every bar, kept closes included (e.g. after a gap in the feed)."""
         self._history_a.clear()
         self._history_b.clear()
+        self._bars = 0
         self._start()
 
     def resize(self, window: int) -> PairStats:
@@ -240,6 +244,7 @@ class PairAnalytics:
         close_b = float(close_b)
         self._history_a.append(close_a)
         self._history_b.append(close_b)
+        self._bars += 1
         self._last = self._advance(close_a, close_b)
         return self._last
 
@@ -257,7 +262,7 @@ class PairAnalytics:
         yc = y - y.mean()
         beta = float(xc @ yc) / float(xc @ xc)
         alpha = float(y.mean() - beta * x.mean())
-        return WindowData(y, x, yc - beta * xc, beta, alpha, self._count)
+        return WindowData(y, x, yc - beta * xc, beta, alpha, self._bars)
 
     # -- the per-bar path -----------------------------------------------------------------
 
