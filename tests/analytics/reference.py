@@ -7,11 +7,12 @@ with numpy or statsmodels, compute the number. No running sums, no anchors.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import polars as pl
-import statsmodels.api as sm
+import statsmodels.api as sm  # type: ignore[import-untyped]
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 SESSION = "sessionB_2024-08-08T2354Z_2024-08-09T0000Z"
@@ -32,8 +33,8 @@ def real_closes() -> tuple[np.ndarray, np.ndarray]:
             .group_by((pl.col("time") // 1000).alias("sec"), maintain_order=True)
             .agg(pl.col("price").last().alias(symbol))
         )
-    start = max(leg["sec"].min() for leg in legs)  # type: ignore[type-var]
-    end = max(leg["sec"].max() for leg in legs)  # type: ignore[type-var]
+    start = max(int(leg["sec"].min()) for leg in legs)  # type: ignore[arg-type]
+    end = max(int(leg["sec"].max()) for leg in legs)  # type: ignore[arg-type]
     grid = pl.DataFrame({"sec": pl.int_range(start, end + 1, eager=True)})
     frame = (
         grid.join(legs[0], on="sec", how="left")
@@ -174,7 +175,11 @@ def scales(a: np.ndarray, b: np.ndarray, t: int, window: int, price: str) -> dic
 
 
 def assert_matches(
-    got: object, want: dict[str, float | None], scale: dict[str, float], rtol: float, where: str
+    got: object,
+    want: Mapping[str, float | None],
+    scale: Mapping[str, float],
+    rtol: float,
+    where: str,
 ) -> None:
     """Each field of ``got`` equals ``want`` to ``rtol`` of the value (or of its scale)."""
     for name, value in want.items():

@@ -6,10 +6,11 @@ import math
 
 import numpy as np
 import pytest
-import statsmodels.api as sm
+import statsmodels.api as sm  # type: ignore[import-untyped]
 
 from analytics.reference import prices, real_closes, synthetic_pair
 from pairs_tui.analytics import PairAnalytics
+from pairs_tui.analytics.pair import HedgeMethod
 
 RTOL = 1e-9
 
@@ -105,7 +106,8 @@ def test_huber_hedge_shrugs_off_a_fat_finger_print() -> None:
 def test_every_method_reports_the_same_window_fit() -> None:
     # beta/alpha/r2 are the window's OLS whatever the hedge; only spread/zscore change.
     a, b = synthetic_pair(150, seed=13)
-    runs = {h: PairAnalytics(50, hedge=h) for h in ("ols", "ols0", "huber", "kalman")}  # type: ignore[misc]
+    methods: tuple[HedgeMethod, ...] = ("ols", "ols0", "huber", "kalman")
+    runs = {h: PairAnalytics(50, hedge=h) for h in methods}
     for t in range(len(a)):
         out = {h: p.update(a[t], b[t]) for h, p in runs.items()}
     betas = {out[h].beta for h in out}

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from pykalman import KalmanFilter
+from pykalman import KalmanFilter  # type: ignore[import-untyped]
 
 from analytics.reference import ols_fit, prices, synthetic_pair
 from pairs_tui.analytics import PairAnalytics
@@ -78,10 +78,11 @@ def test_pair_kalman_is_pykalman_with_the_documented_calibration() -> None:
 def test_innovation_z_has_unit_variance_and_beta_is_a_slope_not_a_price_ratio() -> None:
     a, b = synthetic_pair(100_000, seed=33, beta=0.8)
     pair = PairAnalytics(300)
-    z, betas = [], []
+    z: list[float] = []
+    betas: list[float] = []
     for t in range(len(a)):
         stats = pair.update(a[t], b[t])
-        if stats.kalman_z is not None:
+        if stats.kalman_z is not None and stats.kalman_beta is not None:
             z.append(stats.kalman_z)
             betas.append(stats.kalman_beta)
     assert 0.85 < float(np.std(z)) < 1.2

@@ -144,7 +144,7 @@ class HuberHedge:
             positive scale (e.g. more than half the residuals exactly zero).
         """
         # Imported here: statsmodels costs about a second to import and only this method uses it.
-        import statsmodels.api as sm
+        import statsmodels.api as sm  # type: ignore[import-untyped]
 
         x_mean = float(x.mean())
         y_mean = float(y.mean())

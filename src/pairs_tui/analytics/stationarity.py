@@ -19,7 +19,7 @@ import asyncio
 import math
 import warnings
 from concurrent.futures import Executor, ThreadPoolExecutor
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 import numpy as np
@@ -145,7 +145,7 @@ def adf_test(
             test="adf", n=n, min_n=min_n, reason="degenerate regression (exact fit)"
         )
     stat, lags, nobs = fitted
-    from statsmodels.tsa.adfvalues import mackinnoncrit, mackinnonp
+    mackinnonp, mackinnoncrit = _mackinnon()
 
     pvalue = float(mackinnonp(stat, regression=regression, N=1))
     crit = mackinnoncrit(N=1, regression=regression, nobs=nobs)
@@ -222,7 +222,7 @@ def coint_test(
             test="coint", n=n, min_n=min_n, reason="degenerate regression (exact fit)"
         )
     stat, lags, nobs = fitted
-    from statsmodels.tsa.adfvalues import mackinnoncrit, mackinnonp
+    mackinnonp, mackinnoncrit = _mackinnon()
 
     pvalue = float(mackinnonp(stat, regression=trend, N=2))
     # n - 1, not nobs: statsmodels does this to match Stata's egranger.
@@ -262,7 +262,7 @@ _executor: ThreadPoolExecutor | None = None
 
 def _worker_start() -> None:
     # statsmodels pulls in scipy and its own OpenBLAS: load both, then pin them.
-    from statsmodels.tsa import adfvalues  # noqa: F401
+    from statsmodels.tsa import adfvalues  # type: ignore[import-untyped]  # noqa: F401
 
     from pairs_tui.analytics.blas import pin_blas_to_one_thread
 
@@ -380,7 +380,7 @@ def _design(
 
 def _qr_r(a: np.ndarray) -> np.ndarray | None:
     """R of the QR of ``a``, or None if its regressor columns are (numerically) collinear."""
-    r = np.linalg.qr(a, mode="r")
+    r: np.ndarray = np.linalg.qr(a, mode="r")  # type: ignore[assignment]
     diag = np.abs(np.diag(r)[:-1])
     if diag.size == 0 or diag.min() <= 1e-10 * diag.max():
         return None
@@ -390,7 +390,7 @@ def _qr_r(a: np.ndarray) -> np.ndarray | None:
 def _statsmodels_adf(
     x: np.ndarray, regression: str, maxlag: int, autolag: str | None
 ) -> tuple[float, int, int] | None:
-    from statsmodels.tsa.stattools import adfuller
+    from statsmodels.tsa.stattools import adfuller  # type: ignore[import-untyped]
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -400,6 +400,17 @@ def _statsmodels_adf(
     if not math.isfinite(stat):
         return None
     return float(stat), int(lags), int(nobs)
+
+
+def _mackinnon() -> tuple[Any, Any]:
+    """statsmodels' MacKinnon p-value and critical-value functions (imported on first use:
+    statsmodels takes over a second to import)."""
+    from statsmodels.tsa.adfvalues import (  # type: ignore[import-untyped]
+        mackinnoncrit,
+        mackinnonp,
+    )
+
+    return mackinnonp, mackinnoncrit
 
 
 def _as_series(values: np.ndarray) -> np.ndarray:
