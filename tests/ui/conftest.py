@@ -179,4 +179,7 @@ def screen_text(app: PairsApp) -> str:
     """What the main screen shows, as plain text."""
     from textual.widgets import Static
 
-    return "\n".join(str(w.render()) for w in app.monitor.query(Static))
+    from pairs_tui.ui.widgets.line_plot import LinePlot
+
+    texts = [str(w.render()) for w in app.monitor.query(Static)]
+    return "\n".join(texts + [plot.text for plot in app.monitor.query(LinePlot)])

@@ -53,7 +53,7 @@ async def test_before_the_first_bar_the_screen_says_what_it_waits_for(
         await pilot.pause()
         text = screen_text(app)
         assert "connecting" in text and "waiting for trades" in text
-        plot = str(app.monitor.query_one("LinePlot").render())
+        plot = app.monitor.zscore.plot.text
         assert "waiting for the first bar of both legs" in plot
 
 

@@ -15,16 +15,17 @@ def series(n: int = 300, **kwargs: object) -> plotting.Series:
 
 
 def test_plot_is_plain_text_of_the_asked_size() -> None:
-    text = plotting.render(series(bands=(2.0, -2.0)), 80, 10)
-    lines = text.splitlines()
-    assert len(lines) == 10
-    assert all(len(line) <= 80 for line in lines)
-    assert "\x1b" not in text
+    plot = plotting.render(series(bands=(2.0, -2.0)), 80, 10)
+    assert plot is not None
+    assert len(plot.lines) == 10
+    assert all(len(line) <= 80 for line in plot.lines)
+    assert "\x1b" not in plot.text
+    assert plot.label_width == 2
 
 
 def test_bands_zero_line_and_time_labels_are_drawn() -> None:
-    text = plotting.render(series(bands=(2.0, -2.0)), 100, 12)
-    assert plotting.BAND * 5 in text
+    text = plotting.render(series(bands=(2.0, -2.0)), 100, 12).text  # type: ignore[union-attr]
+    assert plotting.BAND * 5 in text and plotting.DOTTED not in text
     assert plotting.ZERO * 5 in text
     assert "23:55:00" in text and "23:58:00" in text
     assert " 2" in text and "\u22122" in text
@@ -32,8 +33,9 @@ def test_bands_zero_line_and_time_labels_are_drawn() -> None:
 
 def test_minute_bars_get_minute_labels() -> None:
     ts = np.arange(T0, T0 + 300 * 60_000, 60_000)
-    text = plotting.render(plotting.Series(ts, np.cos(np.arange(300) / 9), seconds_labels=False),
+    plot = plotting.render(plotting.Series(ts, np.cos(np.arange(300) / 9), seconds_labels=False),
                            100, 10)
+    text = plot.text  # type: ignore[union-attr]
     assert "00:00" in text and "00:00:00" not in text
 
 
@@ -41,7 +43,7 @@ def test_nothing_to_draw_gives_empty_text() -> None:
     values = np.full(300, np.nan)
     empty = plotting.Series(np.arange(T0, T0 + 300_000, 1000), values)
     assert not empty.has_data
-    assert plotting.render(empty, 80, 10) == ""
+    assert plotting.render(empty, 80, 10) is None
 
 
 def test_downsample_keeps_extremes_and_order() -> None:

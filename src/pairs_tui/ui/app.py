@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from functools import partial
@@ -46,6 +47,8 @@ WINDOW_PRESETS = (100, 300, 600, 1000, 3000)
 TIMEFRAME_KEYS = Binding.Group("timeframe")
 WINDOW_KEYS = Binding.Group("window")
 MAX_REFRESH_HZ = 10.0
+COUNTERS_HZ = 2.0
+"""How often the header and status line redraw while the feed's state stays the same."""
 MAX_PLOT_HZ = 4.0
 
 
@@ -98,7 +101,10 @@ class PairsApp(App[None]):
         """A bad argument found while opening the source: the app exits with code 2."""
         self.exports: list[Path] = []
         """Files written by exports this session."""
-        self._shown: tuple[object, ...] = ()
+        self._shown_version = -1
+        self._state: tuple[object, ...] = ()
+        self._counters_at = 0.0
+        self._bar: tuple[object, ...] = ()
         self._plotted: tuple[object, ...] = ()
         self._frozen: Snapshot | None = None
         self._empty = _empty_snapshot(options)
@@ -156,14 +162,30 @@ class PairsApp(App[None]):
         return self._frozen if self._frozen is not None else self.snapshot()
 
     def refresh_numbers(self, *, force: bool = False) -> None:
-        """Redraw the numbers if the snapshot changed (the numbers timer)."""
+        """Redraw the numbers that changed (the numbers timer).
+
+        Prices redraw on every tick; the header and status line when the feed's state changes
+        and otherwise at most :data:`COUNTERS_HZ` (a latency redrawn ten times a second is
+        unreadable and costs bytes); statistics, sparklines and alerts when a bar closes.
+        """
+        if self.return_code is not None or (self.paused and not force):
+            return  # exiting (the widgets may be gone), or paused
         snap = self.shown_snapshot()
-        key = (snap.version, self.paused, self.stopped, id(self.pipeline))
-        if self.return_code is not None or (not force and (self.paused or key == self._shown)):
-            return  # exiting (the widgets may be gone), paused, or nothing new
-        self._shown = key
+        if snap.version == self._shown_version and not force:
+            return
+        self._shown_version = snap.version
+        now = time.monotonic()
+        state = (self.paused, self.stopped, snap.feed.state, snap.finished, snap.timeframe,
+                 snap.window, id(self.pipeline))
+        bar = (state, snap.bar_count, len(snap.alerts), snap.alerts[-1:])
         with self.batch_update():
-            self.monitor.show_numbers(snap, paused=self.paused, stopped=self.stopped)
+            self.monitor.show_quotes(snap)
+            if force or state != self._state or now - self._counters_at >= 1 / COUNTERS_HZ:
+                self._state, self._counters_at = state, now
+                self.monitor.show_counters(snap, paused=self.paused, stopped=self.stopped)
+            if force or bar != self._bar:
+                self._bar = bar
+                self.monitor.show_bar(snap)
 
     def refresh_plots(self, *, force: bool = False) -> None:
         """Redraw the plots if a bar closed or the view changed (the plot timer)."""

@@ -93,15 +93,21 @@ class MonitorScreen(Screen[None]):
 
     # -- numbers, up to 10 times a second ----------------------------------------------------
 
-    def show_numbers(self, snapshot: Snapshot, *, paused: bool, stopped: str | None) -> None:
-        """Redraw every number and line of text from ``snapshot``."""
+    def show_quotes(self, snapshot: Snapshot) -> None:
+        """Redraw both legs' last prices (every numbers tick)."""
+        self.leg_a.show(snapshot.quotes[0])
+        self.leg_b.show(snapshot.quotes[1])
+
+    def show_counters(self, snapshot: Snapshot, *, paused: bool, stopped: str | None) -> None:
+        """Redraw the header and the status line: the feed's state and counters."""
         self.header.show(snapshot, paused=paused, stopped=stopped)
         self.status.show(snapshot, paused=paused, stopped=stopped)
-        if paused:
-            return
+
+    def show_bar(self, snapshot: Snapshot) -> None:
+        """Redraw what changes when a bar closes: statistics, sparklines, alerts."""
         closes = view.columns(snapshot, ("close_a", "close_b"), 200)
-        self.leg_a.show(snapshot.quotes[0], closes["close_a"])
-        self.leg_b.show(snapshot.quotes[1], closes["close_b"])
+        self.leg_a.show_closes(closes["close_a"])
+        self.leg_b.show_closes(closes["close_b"])
         stats = view.latest_stats(snapshot)
         warm = view.warm_up(snapshot)
         self.zscore.show_value(self._zscore_text(stats, warm))

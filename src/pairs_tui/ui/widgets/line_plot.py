@@ -5,44 +5,45 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
+from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
-from textual.app import RenderResult
 from textual.events import Resize
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.widget import Widget
 
 from pairs_tui.ui import plotting
 
-_RUNS = re.compile(
-    rf"(?P<line>[\u2800-\u28ff]+)|(?P<band>{plotting.BAND}+)|(?P<zero>{plotting.ZERO}+)"
-)
+_RUNS = re.compile(rf"(?P<band>-(?: -)*)|(?P<zero>{plotting.ZERO}+)")
 
 
 class LinePlot(Widget):
     """A braille line with optional bands and zero line, time on the x axis.
 
-    The text comes from :func:`pairs_tui.ui.plotting.render`, colourless; this widget colours
-    the runs of the line, the bands and the zero line from its component classes, one style
-    per run, so a redraw costs few escape codes. Under ``NO_COLOR`` it adds no colour at all.
+    The text comes from :func:`pairs_tui.ui.plotting.render`, colourless. This widget paints
+    it with as few style runs as it can — the axis labels in one style, the plot area in another,
+    only the bands and the zero line apart — and, after a rebuild, repaints only the lines that
+    changed: over SSH the bytes are the cost, and most of a plot is spaces in one style. Under
+    ``NO_COLOR`` the filters of the app take every colour out.
 
     | Class | Description |
     | :- | :- |
-    | `line-plot--line` | The data line. |
-    | `line-plot--band` | The dotted bands. |
+    | `line-plot--axis` | The axis labels. |
+    | `line-plot--band` | The dotted entry bands. |
     | `line-plot--zero` | The zero line. |
     """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
-        "line-plot--line", "line-plot--band", "line-plot--zero",
+        "line-plot--axis", "line-plot--band", "line-plot--zero",
     }
 
     DEFAULT_CSS = """
     LinePlot {
         height: 1fr;
         min-height: 3;
-        color: $text-muted;
-        & > .line-plot--line { color: $accent; }
-        & > .line-plot--band { color: $warning 80%; }
+        color: $foreground;
+        & > .line-plot--axis { color: $text-muted; }
+        & > .line-plot--band { color: $warning; }
         & > .line-plot--zero { color: $text-muted; }
     }
     """
@@ -51,10 +52,17 @@ class LinePlot(Widget):
         super().__init__(id=id, classes=classes)
         self._series: plotting.Series | None = None
         self._message = ""
-        self._plain = ""
+        self._plot: plotting.PlotText | None = None
+        self._lines: tuple[str, ...] = ()
+        self._strips: dict[int, Strip] = {}
         self._built_for: tuple[int, int] = (0, 0)
         self.builds = 0
         """How many times the plot was drawn (for tests and benchmarks)."""
+
+    @property
+    def text(self) -> str:
+        """What the plot shows, as plain text."""
+        return "\n".join(self._lines)
 
     def show(self, series: plotting.Series | None, message: str = "") -> None:
         """Draw ``series``, or show ``message`` when there is nothing to draw yet.
@@ -69,30 +77,66 @@ class LinePlot(Widget):
 
     def on_resize(self, event: Resize) -> None:
         if self.content_size != self._built_for:
-            self._rebuild()
+            self._rebuild(full=True)
 
-    def _rebuild(self) -> None:
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()
+
+    def _rebuild(self, *, full: bool = False) -> None:
         width, height = self.content_size
         self._built_for = (width, height)
-        if self._series is not None and self._series.has_data and width and height:
-            self._plain = plotting.render(self._series, width, height)
-            self.builds += 1
-        else:
-            self._plain = ""
-        self.refresh()
+        plot = None
+        if self._series is not None and width and height:
+            plot = plotting.render(self._series, width, height)
+            self.builds += plot is not None
+        lines = plot.lines if plot is not None else _centred(self._message, width, height)
+        old, self._lines, self._plot = self._lines, lines, plot
+        self._strips.clear()
+        if full or len(old) != len(lines):
+            self.refresh()
+            return
+        changed = [Region(0, y, width, 1) for y, (a, b) in enumerate(zip(old, lines, strict=True))
+                   if a != b]
+        if changed:
+            self.refresh(*changed)
 
-    def render(self) -> RenderResult:
-        if not self._plain:
-            above = "\n" * max(0, self.content_size.height // 2 - 1)
-            return Text(above + self._message, justify="center", style="italic")
-        text = Text(self._plain, no_wrap=True, overflow="crop")
-        if self.app.no_color:
-            return text
-        styles = {
-            name: self.get_component_rich_style(f"line-plot--{name}", partial=True)
-            for name in ("line", "band", "zero")
-        }
-        for match in _RUNS.finditer(self._plain):
-            style: Style = styles[match.lastgroup or "line"]
-            text.stylize(style, match.start(), match.end())
-        return text
+    def render_line(self, y: int) -> Strip:
+        strip = self._strips.get(y)
+        if strip is None:
+            strip = self._strips[y] = self._strip(y)
+        return strip
+
+    def _strip(self, y: int) -> Strip:
+        base = self.rich_style
+        width = self.content_size.width
+        if y >= len(self._lines):
+            return Strip.blank(width, base)
+        line = self._lines[y]
+        if self._plot is None:
+            return Strip([Segment(line, base + Style(italic=True))]).adjust_cell_length(width, base)
+        axis = self.get_component_rich_style("line-plot--axis")
+        if y == len(self._lines) - 1:  # the time labels
+            return Strip([Segment(line, axis)]).adjust_cell_length(width, base)
+        split = self._plot.label_width
+        segments = [Segment(line[:split], axis)]
+        position = split
+        for run in _RUNS.finditer(line, split):
+            if run.start() > position:
+                segments.append(Segment(line[position:run.start()], base))
+            style = self.get_component_rich_style(f"line-plot--{run.lastgroup}")
+            segments.append(Segment(run.group(), style))
+            position = run.end()
+        if position < len(line):
+            segments.append(Segment(line[position:], base))
+        return Strip(segments).adjust_cell_length(width, base)
+
+
+def _centred(message: str, width: int, height: int) -> tuple[str, ...]:
+    """``message`` in the middle of a ``width`` x ``height`` block."""
+    if not message or not width or not height:
+        return ()
+    words = message if len(message) <= width else message[: max(0, width - 1)] + "…"
+    lines = [""] * height
+    lines[max(0, height // 2 - 1)] = words.center(width).rstrip()
+    return tuple(lines)
