@@ -23,6 +23,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pairs_tui.config import BarSettings, Settings
 from pairs_tui.feed.binance import BinanceFeed
@@ -160,12 +161,28 @@ class Soak:
         speed: Exchange time per wall time.
         every_s: Wall seconds between faults.
         seed: Seed of the simulated tape.
+        watchdog_s: The client's watchdog (Binance's 20 s scaled by the speed, by default).
+        fault_s: How long the faults that last (stall, silence, freeze, garbage) stay on.
+        faults: Which faults to inject, in turn (default: all of :data:`FAULTS`).
     """
 
-    def __init__(self, wall_s: float, speed: float, every_s: float, seed: int = 1) -> None:
+    def __init__(
+        self,
+        wall_s: float,
+        speed: float,
+        every_s: float,
+        seed: int = 1,
+        *,
+        watchdog_s: float = 0.25,
+        fault_s: float = 0.5,
+        faults: list[str] | None = None,
+    ) -> None:
         self.wall_s = wall_s
         self.speed = speed
         self.every_s = every_s
+        self.watchdog_s = watchdog_s
+        self.fault_s = fault_s
+        self.faults = [(n, f) for n, f in FAULTS if faults is None or n in faults]
         tape = simulated_tape(
             PAIR, duration_s=wall_s * speed, rate_per_s=(20.0, 12.0), seed=seed
         )
@@ -227,7 +244,7 @@ class Soak:
         self.feed = feed = BinanceFeed(
             PAIR,
             url=ex.url,
-            watchdog_s=0.25,  # 30 s of exchange time at 120x: Binance's 20 s, scaled
+            watchdog_s=self.watchdog_s,
             backoff_initial_s=0.05,
             backoff_max_s=1.0,
             stable_after_s=1.0,
@@ -241,7 +258,7 @@ class Soak:
         )
         started = time.monotonic()
         self.task = asyncio.get_running_loop().create_task(pipeline.run())
-        records = {name: FaultRecord(name) for name, _ in FAULTS}
+        records = {name: FaultRecord(name) for name, _ in self.faults}
         rss = []
         alive = True
         try:
@@ -251,7 +268,7 @@ class Soak:
             k = 0
             end_of_faults = started + self.wall_s - 6.0
             while time.monotonic() + self.every_s < end_of_faults:
-                name, inject = FAULTS[k % len(FAULTS)]
+                name, inject = self.faults[k % len(self.faults)]
                 k += 1
                 window_end = time.monotonic() + self.every_s
                 record = records[name]
@@ -349,39 +366,39 @@ async def refused_handshakes(soak: Soak) -> None:
 
 async def stalled_stream(soak: Soak) -> None:
     soak.exchange.faults.stall_symbol = "ETHUSDT"
-    await _for(soak, 0.5)
+    await _for(soak, soak.fault_s)
     soak.exchange.faults.stall_symbol = None
 
 
 async def silent_stream(soak: Soak) -> None:
     soak.exchange.faults.silent_symbol = "BTCUSDT"
     soak.exchange.drop_connections()
-    await _for(soak, 0.5)
+    await _for(soak, soak.fault_s)
     soak.exchange.faults.silent_symbol = None
 
 
 async def frozen_connection(soak: Soak) -> None:
     soak.exchange.faults.freeze = True
-    await _for(soak, 0.5)
+    await _for(soak, soak.fault_s)
     soak.exchange.faults.freeze = False
 
 
 async def garbage_frames(soak: Soak) -> None:
     soak.exchange.faults.garbage_every = 5
-    await _for(soak, 0.5)
+    await _for(soak, soak.fault_s)
     soak.exchange.faults.garbage_every = None
 
 
 async def dropped_frames(soak: Soak) -> None:
     soak.exchange.faults.skip_every = 7
-    await _for(soak, 0.5)
+    await _for(soak, soak.fault_s)
     soak.exchange.faults.skip_every = None
 
 
 async def dropped_frames_rest_down(soak: Soak) -> None:
     soak.exchange.faults.rest_unavailable = True
     soak.exchange.faults.skip_every = 11
-    await _for(soak, 0.5)
+    await _for(soak, soak.fault_s)
     soak.exchange.faults.skip_every = None
     # REST stays down until the backfill has given up on what was skipped.
     await _for(soak, 0.8)
@@ -393,9 +410,9 @@ FAULTS: list[tuple[str, Callable[[Soak], Awaitable[None]]]] = [
     ("lifetime close (1000)", lifetime_close),
     ("rate-limit close (1008)", rate_limit_close),
     ("refused handshakes (503 x3)", refused_handshakes),
-    ("stalled stream (0.5 s)", stalled_stream),
+    ("stalled stream", stalled_stream),
     ("silent acknowledged stream", silent_stream),
-    ("frozen connection (0.5 s)", frozen_connection),
+    ("frozen connection", frozen_connection),
     ("garbage frames (1 in 5)", garbage_frames),
     ("dropped frames, REST up", dropped_frames),
     ("dropped frames, REST down", dropped_frames_rest_down),
@@ -406,26 +423,26 @@ CONNECTION_FAULTS = {
     "lifetime close (1000)",
     "rate-limit close (1008)",
     "refused handshakes (503 x3)",
-    "stalled stream (0.5 s)",
+    "stalled stream",
     "silent acknowledged stream",
-    "frozen connection (0.5 s)",
+    "frozen connection",
 }
 """Faults the client recovers from by reconnecting."""
 
 
-async def soak(wall_s: float, speed: float, every_s: float, seed: int = 1) -> SoakReport:
+async def soak(wall_s: float, speed: float, every_s: float, **kwargs: Any) -> SoakReport:
     """Run one soak.
 
     Args:
         wall_s: How long the tape lasts in wall time.
         speed: Exchange time per wall time (120: two hours in a minute).
         every_s: Wall seconds between faults.
-        seed: Seed of the simulated tape.
+        **kwargs: The rest of :class:`Soak`'s arguments.
 
     Returns:
         The report.
     """
-    return await Soak(wall_s, speed, every_s, seed).run()
+    return await Soak(wall_s, speed, every_s, **kwargs).run()
 
 
 def table(report: SoakReport) -> str:
