@@ -14,9 +14,12 @@ which still accept and acknowledge but send nothing. Silence is the failure mode
   the only messages the client sends are its keepalive pings, one every 20 s, far below the
   10 a second that makes Binance close with 1008 and ban repeat offenders;
 - the connection is rotated before Binance's 24-hour cut-off;
-- a jump in aggregate-trade ids is a gap: the sink is told to hold its bars, the missing trades
-  are fetched from ``GET /fapi/v1/aggTrades?fromId=`` and delivered in id order, what cannot be
-  recovered is counted, and the sink is released. A reconnect is a gap from the last id seen.
+- a jump in aggregate-trade ids is a gap, and a lost connection one from the last id seen:
+  the sink holds its bars while :mod:`pairs_tui.feed.backfill` fetches the missing trades from
+  ``GET /fapi/v1/aggTrades?fromId=`` (after a reconnection at once, without waiting for a live
+  trade), counts what cannot be recovered, and releases it;
+- the exchange clock's offset is measured with ``GET /fapi/v1/time`` at the start and on every
+  reconnection (:mod:`pairs_tui.feed.clock`).
 
 Time is the trade time ``T``; the local clock only measures latency and silence.
 """
