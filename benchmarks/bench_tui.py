@@ -5,14 +5,14 @@ Three processes, so that each figure belongs to one of them:
 - the **exchange**: the embedded Binance-compatible exchange publishing a seeded simulated pair
   (``simulated_tape``) at ``--rate`` aggregate trades per second in total, in real time;
 - the **app**: ``pairs-tui BTCUSDT ETHUSDT --url ws://…`` exactly as a user runs it live, under a
-  pseudo-terminal of 160×50, with a few timers wrapped to time its frames;
+  pseudo-terminal of 160x50, with a few timers wrapped to time its frames;
 - this **harness**: reads the pty (counting bytes, as ssh would have to carry them) and samples
   both processes' CPU from ``/proc``.
 
 The window is 60 bars so that the z-score and spread plots are drawn during the measurement; the
 first ``--warmup`` seconds (connection, warm-up, first layout) are left out.
 
-Goals (issue "The terminal monitor"): app CPU under 25% of one core, under 20 KiB/s at 160×50.
+Goals (issue "The terminal monitor"): app CPU under 25% of one core, under 20 KiB/s at 160x50.
 
     python -m benchmarks.bench_tui                      # truecolor and 256 colours
     python -m benchmarks.bench_tui --colors truecolor --seconds 60 --warmup 70
@@ -42,21 +42,49 @@ TICKS = os.sysconf("SC_CLK_TCK")
 # -- the exchange process ----------------------------------------------------------------------
 
 
-async def _serve(rate: float) -> None:
-    from pairs_tui.feed.exchange import EmbeddedExchange, simulated_tape
+def _tape(rate: float) -> object:
+    """Two minutes of a simulated pair publishing ``rate`` aggregate trades a second."""
+    from pairs_tui.feed.exchange import simulated_tape
 
-    # Arrivals at one price merge into one aggregate trade: scale the arrival rate so that
-    # the exchange publishes ``rate`` aggregate trades a second.
-    probe = simulated_tape(("BTCUSDT", "ETHUSDT"), duration_s=10.0,
-                           rate_per_s=(rate / 2, rate / 2))
-    arrivals = rate * rate / (len(probe.trades) / 10.0) / 2
-    tape = simulated_tape(("BTCUSDT", "ETHUSDT"), duration_s=120.0,
+    # Arrivals at one price merge into one aggregate trade, more of them the faster they come:
+    # scale the arrival rate until the exchange publishes ``rate`` aggregate trades a second.
+    arrivals = rate / 2
+    for _ in range(3):
+        probe = simulated_tape(("BTCUSDT", "ETHUSDT"), duration_s=10.0,
+                               rate_per_s=(arrivals, arrivals))
+        arrivals *= rate / (len(probe.trades) / 10.0)
+    return simulated_tape(("BTCUSDT", "ETHUSDT"), duration_s=120.0,
                           rate_per_s=(arrivals, arrivals))
-    print(f"tape: {len(tape.trades) / 120.0:,.0f} aggregate trades/s", file=sys.stderr)
-    exchange = EmbeddedExchange(tape, speed=1.0, rebase=True, loop=True)
+
+
+async def _serve(rate: float) -> None:
+    from pairs_tui.feed.exchange import EmbeddedExchange
+
+    exchange = EmbeddedExchange(_tape(rate), speed=1.0, rebase=True, loop=True)  # type: ignore[arg-type]
     await exchange.start()
     print(exchange.url, exchange.rest_url, flush=True)
     await asyncio.Event().wait()
+
+
+def _demo_source(rate: float):  # type: ignore[no-untyped-def]
+    """``open_source`` for ``--demo``, on the benchmark's tape: the exchange in the app's loop."""
+    import contextlib
+
+    from pairs_tui.feed.binance import BinanceFeed
+    from pairs_tui.feed.exchange import EmbeddedExchange
+
+    tape = _tape(rate)
+
+    @contextlib.asynccontextmanager
+    async def open_demo(options):  # type: ignore[no-untyped-def]
+        exchange = EmbeddedExchange(tape, speed=1.0, rebase=True, loop=True)  # type: ignore[arg-type]
+        await exchange.start()
+        try:
+            yield BinanceFeed(options.symbols, url=exchange.url, rest_url=exchange.rest_url)
+        finally:
+            await exchange.stop()
+
+    return open_demo
 
 
 # -- the app process ---------------------------------------------------------------------------
@@ -82,7 +110,9 @@ class Timings:
         setattr(owner, name, timed)
 
 
-def _run_app(url: str, rest_url: str, seconds: float, warmup: float, out: Path) -> None:
+def _run_app(
+    url: str, rest_url: str, seconds: float, warmup: float, out: Path, demo_rate: float | None,
+) -> None:
     from textual.screen import Screen
 
     from pairs_tui.config import Settings
@@ -97,7 +127,7 @@ def _run_app(url: str, rest_url: str, seconds: float, warmup: float, out: Path) 
     timings.wrap(LinePlot, "_rebuild", "plot build")
     options = Options(settings=Settings(), symbols=("BTCUSDT", "ETHUSDT"), url=url,
                       rest_url=rest_url, window=60, duration=warmup + seconds)
-    app = make_app(options)
+    app = make_app(options, source_factory=None if demo_rate is None else _demo_source(demo_rate))
     marks: dict[str, float] = {}
 
     def mark_warm() -> None:
@@ -151,15 +181,23 @@ def _percentile(values: list[float], q: float) -> float:
 
 def measure(
     colors: str, rate: float, seconds: float, warmup: float, dump: Path | None = None,
+    demo: bool = False,
 ) -> dict[str, object]:
-    """One run: the exchange, the app under a pty, the bytes and the CPU."""
+    """One run: the exchange, the app under a pty, the bytes and the CPU.
+
+    With ``demo`` the exchange runs inside the app's process, as ``pairs-tui --demo`` does, and
+    the exchange column is a sleeping placeholder.
+    """
     exchange = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.bench_tui", "--exchange", "--rate", str(rate)],
         cwd=ROOT, stdout=subprocess.PIPE, text=True,
-    )
+    ) if not demo else subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1e6)"])
     try:
-        assert exchange.stdout is not None
-        url, rest_url = exchange.stdout.readline().split()
+        if demo:
+            url, rest_url = "ws://127.0.0.1:1", "http://127.0.0.1:1"
+        else:
+            assert exchange.stdout is not None
+            url, rest_url = exchange.stdout.readline().split()
         stats_file = Path(tempfile.mkstemp(suffix=".json")[1])
         env = {k: v for k, v in os.environ.items() if k not in ("COLORTERM", "NO_COLOR")}
         env["TERM"] = "xterm-256color"
@@ -170,6 +208,8 @@ def measure(
             env["NO_COLOR"] = "1"
         argv = [sys.executable, "-m", "benchmarks.bench_tui", "--app", url, rest_url,
                 "--seconds", str(seconds), "--warmup", str(warmup), "--out", str(stats_file)]
+        if demo:
+            argv += ["--demo-rate", str(rate)]
         pid, fd = pty.fork()
         if pid == 0:  # the app
             import fcntl
@@ -221,7 +261,7 @@ def measure(
     plots = [1000 * s for s in stats["calls"]["plots"]]
     builds = [1000 * s for s in stats["calls"]["plot build"]]
     return {
-        "colors": colors,
+        "colors": colors + (" demo" if demo else ""),
         "span_s": span,
         "msgs_per_s": stats["messages"] / max(stats["elapsed"], 1e-9),
         "app_cpu_pct": 100 * (last[1] - cpu_app) / span,
@@ -270,16 +310,22 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--colors", nargs="+", default=["truecolor", "256"],
                         choices=["truecolor", "256", "no-color"])
     parser.add_argument("--dump", type=Path, help="append what the app writes after warm-up")
+    parser.add_argument("--demo", action="store_true",
+                        help="also run the exchange inside the app's process, as --demo does")
+    parser.add_argument("--demo-rate", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.exchange:
         asyncio.run(_serve(args.rate))
         return
     if args.app:
-        _run_app(*args.app, args.seconds, args.warmup, args.out)
+        _run_app(*args.app, args.seconds, args.warmup, args.out, args.demo_rate)
         return
     rows = []
     for colors in args.colors:
         rows.append(measure(colors, args.rate, args.seconds, args.warmup, args.dump))
+        report(rows[-1:])
+    if args.demo:
+        rows.append(measure(args.colors[0], args.rate, args.seconds, args.warmup, None, True))
         report(rows[-1:])
     print()
     report(rows)

@@ -19,7 +19,7 @@ from typing import ClassVar
 
 import polars as pl
 from textual import on, work
-from textual.app import App, SystemCommand
+from textual.app import App, InvalidThemeError, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -101,7 +101,7 @@ class PairsApp(App[None]):
         """A bad argument found while opening the source: the app exits with code 2."""
         self.exports: list[Path] = []
         """Files written by exports this session."""
-        self._shown_version = -1
+        self._shown_version: tuple[int, int] = (0, -1)
         self._state: tuple[object, ...] = ()
         self._counters_at = 0.0
         self._bar: tuple[object, ...] = ()
@@ -123,7 +123,7 @@ class PairsApp(App[None]):
         self.set_keymap(self.settings.keys)
         try:
             self.theme = self.settings.ui.theme
-        except Exception:  # InvalidThemeError: keep the default, say so
+        except InvalidThemeError:  # keep the default, and say so
             self.notify(f"unknown theme {self.settings.ui.theme!r}", severity="warning")
         numbers = min(MAX_REFRESH_HZ, self.settings.ui.refresh_hz)
         plots = min(MAX_PLOT_HZ, self.settings.ui.plot_hz)
@@ -171,9 +171,10 @@ class PairsApp(App[None]):
         if self.return_code is not None or (self.paused and not force):
             return  # exiting (the widgets may be gone), or paused
         snap = self.shown_snapshot()
-        if snap.version == self._shown_version and not force:
+        version = (id(self.pipeline), snap.version)
+        if version == self._shown_version and not force:
             return
-        self._shown_version = snap.version
+        self._shown_version = version
         now = time.monotonic()
         state = (self.paused, self.stopped, snap.feed.state, snap.finished, snap.timeframe,
                  snap.window, id(self.pipeline))
