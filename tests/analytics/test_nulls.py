@@ -93,6 +93,7 @@ def test_an_exact_linear_relation_has_no_scale() -> None:
     assert stats.zscore is None and stats.half_life is None
 
 
+@pytest.mark.filterwarnings("error")
 @settings(max_examples=60, deadline=None)
 @given(
     closes=st.lists(
@@ -136,3 +137,19 @@ def test_a_close_that_is_not_a_positive_number_is_refused(bad: float) -> None:
 def test_bad_settings_are_refused(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         PairAnalytics(**kwargs)  # type: ignore[arg-type]
+
+
+def test_kalman_stays_sane_when_prices_span_fifteen_decades() -> None:
+    # Found by random search: with the textbook P = R - K h R update, rounding made P
+    # indefinite here and Q negative (sqrt of a negative number). Joseph form keeps it PSD.
+    closes = [
+        (100.0, 20.0), (101.0, 20.01), (1e9, 20.0), (101.0, 5e5), (101.0, 20.01),
+        (100.5, 20.01), (1e-6, 20.0), (100.0, 20.01), (101.0, 20.01), (1e9, 20.0), (1e9, 20.0),
+        (100.5, 20.01), (100.0, 20.0), (101.0, 20.0), (100.5, 20.0), (1e-6, 1e-3),
+        (100.0, 20.01), (100.5, 5e5), (101.0, 20.01), (1e9, 5e5), (1e-6, 5e5), (1e-6, 20.0),
+        (100.0, 5e5), (101.0, 20.0),
+    ]  # fmt: skip
+    pair = PairAnalytics(3, "raw", "ols0")
+    for a, b in closes:
+        _assert_clean(pair.update(a, b))
+    assert pair.last.kalman_beta is not None

@@ -16,6 +16,7 @@ Each class is built at the end of bar ``t`` from the window ending at ``t`` and 
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -154,8 +155,16 @@ class HuberHedge:
         sxx = float(xc @ xc)
         if sd <= 0.0 or sxx <= 0.0:
             return None
+        from statsmodels.tools.sm_exceptions import (  # type: ignore[import-untyped]
+            ConvergenceWarning,
+        )
+
         exog = np.column_stack([np.ones_like(xc), xc])
-        with np.errstate(all="ignore"):
+        # A window where most prints sit exactly on the line makes RLM's scale 0: it warns, and
+        # the None below is the answer. (catch_warnings is process-wide while it lasts; only
+        # this warning class is silenced.)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
             try:
                 res = sm.RLM(yc / sd, exog, M=sm.robust.norms.HuberT()).fit(
                     conv="coefs", tol=1e-12, maxiter=200

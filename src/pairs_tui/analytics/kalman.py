@@ -8,7 +8,7 @@ stays well conditioned whatever the price level):
 
 so ``alpha_t = c_y + a_t - beta_t·c_x``. Per bar: ``R = P + Vw``; ``h = [x - c_x, 1]``;
 innovation ``e = y - c_y - h·θ``; ``Q = h R hᵀ + Ve``; ``K = R hᵀ / Q``; ``θ += K e``;
-``P = R - (R hᵀ)(R hᵀ)ᵀ / Q``. The innovation z-score is ``e / √Q``.
+``P = (I - K h) R (I - K h)ᵀ + Ve K Kᵀ`` (Joseph form). The innovation z-score is ``e / √Q``.
 
 Why it does not lock onto the price ratio (Chan's defaults on price levels do): the state starts
 at the OLS fit of a full window with ``P0 = s²(XᵀX)⁻¹`` instead of zero, and every variance is in
@@ -80,7 +80,8 @@ class KalmanHedge:
 
         Returns:
             The innovation ``e`` (the spread of the hedge held before this bar) and its
-            variance ``Q``.
+            variance ``Q``; ``Q`` is 0.0 when it is not positive, and then the state is only
+            predicted, not updated (no information to weigh).
         """
         hx = x - self.cx
         r11 = self.p11 + q_beta
@@ -89,15 +90,32 @@ class KalmanHedge:
         rh1 = r11 * hx + r12
         rh2 = r12 * hx + r22
         hrh = hx * rh1 + rh2
+        if hrh < 0.0:
+            hrh = 0.0  # R is positive semi-definite: a negative h R hᵀ is rounding
         q = hrh + self.ve
         e = (y - self.cy) - (self.beta * hx + self.a)
+        if not q > 0.0:
+            self.p11, self.p22 = r11, r22
+            return e, 0.0
         k1 = rh1 / q
         k2 = rh2 / q
         self.beta += k1 * e
         self.a += k2 * e
-        self.p11 = r11 - rh1 * k1
-        self.p12 = r12 - rh1 * k2
-        self.p22 = r22 - rh2 * k2
+        # Joseph form, P = (I - K h) R (I - K h)ᵀ + Ve K Kᵀ: equal to R - K h R in exact
+        # arithmetic, but it stays positive semi-definite when prices span many decades.
+        a11 = 1.0 - k1 * hx
+        a12 = -k1
+        a21 = -k2 * hx
+        a22 = 1.0 - k2
+        m11 = a11 * r11 + a12 * r12
+        m12 = a11 * r12 + a12 * r22
+        m21 = a21 * r11 + a22 * r12
+        m22 = a21 * r12 + a22 * r22
+        ve = self.ve
+        self.p11 = m11 * a11 + m12 * a12 + ve * k1 * k1
+        self.p12 = m11 * a21 + m12 * a22 + ve * k1 * k2
+        self.p22 = m21 * a21 + m22 * a22 + ve * k2 * k2
         if self.adapt_bars is not None:
-            self.ve += (max(e * e - hrh, 0.0) - self.ve) / self.adapt_bars
+            innovation = e * e - hrh
+            self.ve += ((innovation if innovation > 0.0 else 0.0) - ve) / self.adapt_bars
         return e, q

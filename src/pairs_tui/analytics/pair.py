@@ -296,7 +296,7 @@ class PairAnalytics:
         if kf.started and self._kalman_q is not None:
             prior_beta, prior_alpha = kf.beta, kf.alpha
             e, q = kf.step(x, y, *self._kalman_q)
-            if not flat:
+            if not flat and q > 0.0:
                 kalman_beta = kf.beta
                 kalman_z = e / math.sqrt(q)
                 if self.hedge == "kalman":
