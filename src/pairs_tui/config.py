@@ -13,9 +13,10 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
 import msgspec
+from msgspec import Meta
 
 Timeframe = Literal["1s", "1m", "5m"]
 PriceMode = Literal["log", "raw"]
@@ -43,7 +44,7 @@ class FeedSettings(_Section):
     for a loopback address and uses ``https://fapi.binance.com`` otherwise."""
     stream: StreamKind = "aggTrade"
     """``aggTrade`` (documented, default) or ``trade`` (undocumented, on ``/public``)."""
-    watchdog_seconds: float = 20.0
+    watchdog_seconds: Annotated[float, Meta(gt=0, le=3600)] = 20.0
     """Reconnect when one subscribed symbol sends nothing for this long."""
 
 
@@ -52,18 +53,18 @@ class BarSettings(_Section):
 
     timeframe: Timeframe = "1s"
     """Timeframe at start; keys 1, 2, 3 switch it live."""
-    grace_ms: int = 250
+    grace_ms: Annotated[int, Meta(ge=0, le=60_000)] = 250
     """How long past a bar's end the exchange clock must be before the bar is final."""
-    history: int = 86_400
+    history: Annotated[int, Meta(ge=10)] = 86_400
     """Bars kept per timeframe for plots and exports (86,400 is a day of 1s bars)."""
-    tick_retention: int = 1_000_000
+    tick_retention: Annotated[int, Meta(ge=1)] = 1_000_000
     """Trades kept in memory per leg for tick exports; ``--record`` keeps everything on disk."""
 
 
 class AnalyticsSettings(_Section):
     """The pair analytics."""
 
-    window: int = 300
+    window: Annotated[int, Meta(ge=3)] = 300
     """Bars in the rolling window."""
     price: PriceMode = "log"
     """``log`` prices (beta is an elasticity) or ``raw`` prices (beta is a quantity ratio)."""
@@ -126,9 +127,9 @@ class UiSettings(_Section):
 
     theme: str = "textual-dark"
     """Any Textual theme name (``ansi-dark`` follows the terminal's palette)."""
-    refresh_hz: float = 10.0
+    refresh_hz: Annotated[float, Meta(gt=0, le=60)] = 10.0
     """How often numbers are redrawn."""
-    plot_hz: float = 3.0
+    plot_hz: Annotated[float, Meta(gt=0, le=60)] = 3.0
     """How often plots are redrawn; lower it over a slow link."""
 
 
@@ -137,7 +138,7 @@ class DemoSettings(_Section):
 
     source: Literal["recording", "simulation"] = "recording"
     """The real recording shipped with the package, looped, or a seeded simulation."""
-    speed: float = 1.0
+    speed: Annotated[float, Meta(ge=0, le=10_000)] = 1.0
     """Replay speed of the demo exchange (1 = real time)."""
     seed: int = 7
     """Seed of the simulation."""
@@ -268,6 +269,8 @@ def line_of(text: str, parts: list[str | int]) -> int | None:
         header = re.match(r"^\[\[?\s*([^\]]+?)\s*\]\]?", stripped)
         if header:
             current = header[1]
+            if index is None and current == ".".join(str(p) for p in parts):
+                return number  # the key is a table of its own
             if stripped.startswith("[[") and current == section:
                 seen_array += 1
             if key is None and current == section and (index is None or seen_array == index):
@@ -291,14 +294,8 @@ def _check_values(settings: Settings, text: str, source: str) -> None:
         where = f"{source}, line {line}" if line else source
         raise ConfigError(f"{where}: {key_name(parts)}: {why}")
 
-    if settings.analytics.window < 3:
-        fail(["analytics", "window"], f"must be at least 3, got {settings.analytics.window}")
     if len(settings.symbols) != 2:
         fail(["symbols"], f"must name exactly two symbols, got {len(settings.symbols)}")
-    if settings.bars.history < 10:
-        fail(["bars", "history"], "must be at least 10 bars")
-    if settings.ui.refresh_hz <= 0 or settings.ui.plot_hz <= 0:
-        fail(["ui", "refresh_hz" if settings.ui.refresh_hz <= 0 else "plot_hz"], "must be > 0")
     if settings.alerts.keep < 1:
         fail(["alerts", "keep"], "must be at least 1")
     names: set[str] = set()

@@ -105,6 +105,11 @@ class Snapshot:
     """Why the pipeline stopped, when it stopped on an error."""
 
 
+TICK_S = 0.1
+"""Period of the pipeline's heartbeat."""
+MAX_TICK_LAG_S = 0.05
+"""A heartbeat later than this does not close bars on the clock (see ``Pipeline._tick``)."""
+
 BarListener = Callable[[ClosedBar], None]
 TradeListener = Callable[[Trade], None]
 
@@ -371,13 +376,22 @@ class Pipeline:
 
     async def _tick(self) -> None:
         """The pipeline's own heartbeat: clock-driven finalisation and the message rate."""
+        loop = asyncio.get_running_loop()
         while True:
-            await asyncio.sleep(0.1)
-            self.advance()
+            due = loop.time() + TICK_S
+            await asyncio.sleep(TICK_S)
+            # A late tick means the loop was held up (a GC pause, a heavy frame, a busy
+            # machine) and frames may be waiting in the socket with trades of the bars the
+            # clock has passed: let the reader drain them first, and close bars next tick.
+            self.advance(by_clock=loop.time() - due < MAX_TICK_LAG_S)
 
-    def advance(self) -> None:
-        """Finalise bars the exchange clock has passed, and refresh the message rate."""
-        now = self.source.exchange_now_ms()
+    def advance(self, *, by_clock: bool = True) -> None:
+        """Finalise bars the exchange clock has passed, and refresh the message rate.
+
+        Args:
+            by_clock: False skips clock-driven finalisation this time (the loop was late).
+        """
+        now = self.source.exchange_now_ms() if by_clock else None
         if now is not None:
             if self.source.status.state in ("connecting", "reconnecting"):
                 # Bars held for a backfill wait out the outage: what was missed is fetched
