@@ -12,7 +12,8 @@ innovation ``e = y - c_y - h·θ``; ``Q = h R hᵀ + Ve``; ``K = R hᵀ / Q``; `
 
 Why it does not lock onto the price ratio (Chan's defaults on price levels do): the state starts
 at the OLS fit of a full window with ``P0 = s²(XᵀX)⁻¹`` instead of zero, and every variance is in
-the data's own units, so multiplying a leg's prices by a constant changes nothing:
+the data's own units, so rescaling a leg's prices rescales beta exactly as OLS would (with log
+prices, not at all) and leaves the innovation z-score unchanged:
 
 * ``Vw`` is the previous window's OLS parameter covariance divided by ``W``,
   ``diag(s²/(W·Sxx), s²/W²)``: the filter forgets at about the pace of the OLS window;
