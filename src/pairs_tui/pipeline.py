@@ -41,7 +41,8 @@ BAR_SCHEMA: dict[str, type[pl.DataType]] = {
     "ts": pl.Int64,
     **{f"{name}_{leg}": (pl.Int64 if name == "trades" else pl.Float64)
        for leg in ("a", "b") for name in _LEG_FIELDS},
-    **{name: (pl.Int64 if name == "n" else pl.Float64) for name in _STAT_FIELDS},
+    **{name: (pl.Int64 if name in ("n", "bars_needed") else pl.Float64)
+       for name in _STAT_FIELDS},
 }
 """Columns of the bar history: both legs' OHLCV and trade counts, then every analytics field."""
 
@@ -310,7 +311,7 @@ class Pipeline:
     def _close(self, name: str, bar: PairBar) -> None:
         frame = self._frames[name]
         a, b = bar.a, bar.b
-        if a is not None and b is not None:
+        if a is not None and b is not None and a.close > 0 and b.close > 0:
             stats = frame.analytics.update(a.close, b.close)
         else:
             stats = PairStats()
