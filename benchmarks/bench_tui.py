@@ -281,6 +281,32 @@ def measure(
     }
 
 
+def measure_headless(rate: float, seconds: float, warmup: float) -> float:
+    """CPU % of ``pairs-tui --headless`` on the same feed: what the data path costs alone."""
+    exchange = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.bench_tui", "--exchange", "--rate", str(rate)],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert exchange.stdout is not None
+        url, rest_url = exchange.stdout.readline().split()
+        app = subprocess.Popen(
+            [sys.executable, "-m", "pairs_tui", "BTCUSDT", "ETHUSDT", "--headless", "--url", url,
+             "--rest-url", rest_url, "--window", "60", "--duration", str(warmup + seconds + 5)],
+            cwd=tempfile.mkdtemp(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        )
+        time.sleep(warmup)
+        start = (time.monotonic(), _cpu_seconds(app.pid))
+        time.sleep(seconds)
+        end = (time.monotonic(), _cpu_seconds(app.pid))
+        app.wait(30)
+    finally:
+        exchange.send_signal(signal.SIGTERM)
+        exchange.wait(10)
+    return 100 * (end[1] - start[1]) / (end[0] - start[0])
+
+
 def report(rows: list[dict[str, object]]) -> None:
     print(f"{'colours':<11}{'msg/s':>7}{'app CPU':>9}{'exch CPU':>9}{'KiB/s':>7}{'fps':>6}"
           f"{'frame p50/p95/max ms':>22}{'numbers p50/p95':>17}{'plot build/s, p50/p95':>24}"
@@ -313,6 +339,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--demo", action="store_true",
                         help="also run the exchange inside the app's process, as --demo does")
     parser.add_argument("--demo-rate", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--headless", action="store_true",
+                        help="also measure pairs-tui --headless on the same feed (no screen)")
     args = parser.parse_args(argv)
     if args.exchange:
         asyncio.run(_serve(args.rate))
@@ -329,6 +357,9 @@ def main(argv: list[str]) -> None:
         report(rows[-1:])
     print()
     report(rows)
+    if args.headless:
+        cpu = measure_headless(args.rate, args.seconds, args.warmup)
+        print(f"headless, same feed, no screen: {cpu:.1f}% CPU")
 
 
 if __name__ == "__main__":

@@ -17,13 +17,14 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 
 from pairs_tui.config import ExportSettings, Settings
-from pairs_tui.feed.source import TradeSink
+from pairs_tui.feed.source import TradeSink, TradeSource
 from pairs_tui.feed.status import FeedStatus
 from pairs_tui.session import Options
 from pairs_tui.trades import Trade
-from pairs_tui.ui.app import PairsApp, make_app
+from pairs_tui.ui.app import PairsApp, SourceFactory, make_app
 
 FIXTURE = (Path(__file__).resolve().parent.parent / "fixtures"
            / "sessionB_2024-08-08T2354Z_2024-08-09T0000Z_trade_envelopes.ndjson.gz")
@@ -93,11 +94,11 @@ class FixtureSource:
             await asyncio.Event().wait()
 
 
-def source_factory(source: object) -> Callable[[Options], contextlib.AbstractAsyncContextManager]:
+def source_factory(source: TradeSource) -> SourceFactory:
     """An ``open_source`` stand-in that yields ``source``."""
 
     @contextlib.asynccontextmanager
-    async def open_it(options: Options) -> AsyncIterator[object]:
+    async def open_it(options: Options) -> AsyncIterator[TradeSource]:
         yield source
 
     return open_it
@@ -106,8 +107,8 @@ def source_factory(source: object) -> Callable[[Options], contextlib.AbstractAsy
 def options(**changes: object) -> Options:
     """Options for the recorded pair on default settings, with ``changes`` applied."""
     settings = changes.pop("settings", None) or Settings(export=ExportSettings(folder="exports"))
-    base = Options(settings=settings, symbols=("BTCUSDT", "ETHUSDT"),  # type: ignore[arg-type]
-                   timeframe="1s", window=300)
+    assert isinstance(settings, Settings)
+    base = Options(settings=settings, symbols=("BTCUSDT", "ETHUSDT"), timeframe="1s", window=300)
     for name, value in changes.items():
         setattr(base, name, value)
     return base
@@ -122,7 +123,7 @@ def app_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppFactory:
     in a temporary working directory (exports and the alert log land there)."""
     monkeypatch.chdir(tmp_path)
 
-    def build(source: object | None = None, **changes: object) -> PairsApp:
+    def build(source: TradeSource | None = None, **changes: object) -> PairsApp:
         app = make_app(options(**changes), source_factory=source_factory(source or FixtureSource()))
         app.animation_level = "none"
         return app
@@ -141,14 +142,16 @@ async def wait_for_workers(app: PairsApp) -> None:
     await app.workers.wait_for_complete([w for w in app.workers if w is not me])
 
 
-async def settle(app: PairsApp, pilot: object) -> None:
+async def settle(app: PairsApp, pilot: Pilot[None]) -> None:
     """Wait for the feed to deliver everything, then draw it."""
     await wait_for_workers(app)
     app.refresh_now()
-    await pilot.pause()  # type: ignore[attr-defined]
+    await pilot.pause()
 
 
-async def run_command(app: PairsApp, pilot: object, title: str, picked: str | None = None) -> None:
+async def run_command(
+    app: PairsApp, pilot: Pilot[None], title: str, picked: str | None = None,
+) -> None:
     """Run the palette command called ``title`` the way a user does: ctrl+p, type, enter.
 
     Args:
@@ -157,22 +160,22 @@ async def run_command(app: PairsApp, pilot: object, title: str, picked: str | No
     from textual.command import CommandList, CommandPalette
     from textual.widgets import Input
 
-    await pilot.press("ctrl+p")  # type: ignore[attr-defined]
-    await pilot.pause()  # type: ignore[attr-defined]
+    await pilot.press("ctrl+p")
+    await pilot.pause()
     palette = app.screen
     assert isinstance(palette, CommandPalette)
     palette.query_one(Input).value = title
-    await pilot.pause()  # type: ignore[attr-defined]
+    await pilot.pause()
     await wait_for_workers(app)
-    await pilot.pause()  # type: ignore[attr-defined]
+    await pilot.pause()
     results = palette.query_one(CommandList)
     assert results.highlighted is not None, f"no palette hit for {title!r}"
     prompt = str(results.get_option_at_index(results.highlighted).prompt)
     assert (picked or title) in prompt, f"palette picked {prompt!r} for {title!r}"
-    await pilot.press("enter")  # type: ignore[attr-defined]
-    await pilot.pause()  # type: ignore[attr-defined]
+    await pilot.press("enter")
+    await pilot.pause()
     await wait_for_workers(app)
-    await pilot.pause()  # type: ignore[attr-defined]
+    await pilot.pause()
 
 
 def screen_text(app: PairsApp) -> str:

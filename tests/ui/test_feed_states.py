@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from pairs_tui.feed.source import TradeSource
 from pairs_tui.feed.status import FeedStatus
 from pairs_tui.session import Options, UsageError
 from pairs_tui.ui.app import make_app
@@ -96,7 +97,7 @@ async def test_duration_stops_the_app_cleanly(
 
 async def test_a_bad_argument_found_at_open_exits_with_code_2() -> None:
     @contextlib.asynccontextmanager
-    async def bad_replay(opts: Options) -> AsyncIterator[object]:
+    async def bad_replay(opts: Options) -> AsyncIterator[TradeSource]:
         raise UsageError("--replay x.bin: not a format pairs-tui reads")
         yield  # pragma: no cover
 

@@ -272,9 +272,10 @@ class PairsApp(App[None]):
             self.monitor.stationarity_failed(message.error or "failed")
             return
         self.monitor.stationarity_done(result)
-        book = getattr(self.pipeline, "alerts", None)
-        if self.pipeline is not None and hasattr(book, "on_stationarity"):
-            self.pipeline.add_alerts(book.on_stationarity(result.adf.pvalue, result.until_ms))
+        pipeline = self.pipeline
+        on_stationarity = getattr(getattr(pipeline, "alerts", None), "on_stationarity", None)
+        if pipeline is not None and on_stationarity is not None:  # the adf_p alert rules
+            pipeline.add_alerts(on_stationarity(result.adf.pvalue, result.until_ms))
             self.refresh_numbers()
 
     def action_export(self, fmt: str = "parquet") -> None:

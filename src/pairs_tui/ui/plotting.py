@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 import numpy as np
-import plotext
+import plotext  # type: ignore[import-untyped]
 
 from pairs_tui.ui import formatting
 
