@@ -15,6 +15,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.pilot import Pilot
@@ -126,9 +127,27 @@ def app_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppFactory:
     def build(source: TradeSource | None = None, **changes: object) -> PairsApp:
         app = make_app(options(**changes), source_factory=source_factory(source or FixtureSource()))
         app.animation_level = "none"
+        shown: list[str] = []
+        notify = app.notify
+
+        def recording_notify(message: str, *args: Any, **kwargs: Any) -> None:
+            shown.append(str(message))
+            notify(message, *args, **kwargs)
+
+        app.notify = recording_notify  # type: ignore[method-assign]
+        NOTIFIED[id(app)] = shown
         return app
 
     return build
+
+
+NOTIFIED: dict[int, list[str]] = {}
+"""Notifications each app built by ``app_for`` showed, by ``id(app)``."""
+
+
+def notifications(app: PairsApp) -> list[str]:
+    """The notifications ``app`` showed so far."""
+    return NOTIFIED[id(app)]
 
 
 async def wait_for_workers(app: PairsApp) -> None:

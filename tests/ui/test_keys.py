@@ -14,7 +14,7 @@ from pairs_tui.ui import jobs
 from pairs_tui.ui.screens.help import HelpScreen
 from pairs_tui.ui.widgets.stationarity_panel import StationarityPanel
 
-from .conftest import AppFactory, FixtureSource, screen_text, settle
+from .conftest import AppFactory, FixtureSource, notifications, screen_text, settle
 
 SIZE = (100, 30)
 
@@ -147,7 +147,6 @@ async def test_q_quits(app_for: AppFactory) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("q")
         await pilot.pause()
-        assert app._exit
     assert app.return_code == 0
 
 
@@ -164,4 +163,12 @@ async def test_e_exports_ticks_bars_and_analytics_and_says_where(
         assert len(written) == 3 and all(name.endswith(".parquet") for name in written)
         assert {name.split("_")[2] for name in written} == {"ticks", "bars", "analytics"}
         assert [p.name for p in app.exports] and set(written) == {p.name for p in app.exports}
-        assert any("ticks, bars, analytics → " in str(n.message) for n in app._notifications)
+        assert any("ticks, bars, analytics → " in n for n in notifications(app))
+
+
+async def test_ctrl_c_quits_as_the_product_promises(app_for: AppFactory) -> None:
+    app = app_for(FixtureSource(hang=True))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+    assert app.return_code == 0

@@ -12,7 +12,7 @@ from pairs_tui.ui.app import PairsApp
 from pairs_tui.ui.screens.help import HelpScreen
 from pairs_tui.ui.widgets.stationarity_panel import StationarityPanel
 
-from .conftest import AppFactory, run_command, settle
+from .conftest import AppFactory, notifications, run_command, settle
 
 SIZE = (100, 30)
 
@@ -88,4 +88,4 @@ async def test_a_bad_alert_rule_says_what_is_wrong(app_for: AppFactory) -> None:
         await settle(app, pilot)
         await run_command(app, pilot, "Alerts: add zscore >> 2", "Alerts: add rule zscore >> 2")
         assert app.pipeline.alerts.rules == ()  # type: ignore[union-attr]
-        assert any("unknown operator" in str(n.message) for n in app._notifications)
+        assert any("unknown operator" in n for n in notifications(app))

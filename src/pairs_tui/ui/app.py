@@ -83,6 +83,8 @@ class PairsApp(App[None]):
         Binding("ctrl+p", "command_palette", "palette", tooltip="Command palette",
                 id="command_palette", priority=True),
         Binding("q", "quit", "quit", tooltip="Quit", id="quit"),
+        # PRODUCT.md: Ctrl-C always exits cleanly (Textual would only hint at ctrl+q).
+        Binding("ctrl+c", "quit", show=False, priority=True, system=True),
     ]
 
     paused: reactive[bool] = reactive(False, init=False)
