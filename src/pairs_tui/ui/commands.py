@@ -30,7 +30,11 @@ class AlertCommands(Provider):
 
     @property
     def _app(self) -> PairsApp:
-        return self.app  # type: ignore[return-value]
+        from pairs_tui.ui.app import PairsApp
+
+        app = self.app
+        assert isinstance(app, PairsApp)
+        return app
 
     def _book(self) -> Any:
         return getattr(self._app.pipeline, "alerts", None)

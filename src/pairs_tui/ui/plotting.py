@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,7 +52,7 @@ class Series:
     bands: tuple[float, ...] = ()
     zero: bool = True
     seconds_labels: bool = True
-    tick_format: object = field(default=formatting.compact, compare=False)
+    tick_format: Callable[[float], str] = field(default=formatting.compact, compare=False)
     """Formats the y-axis labels."""
 
     @property
@@ -164,7 +165,7 @@ def render(series: Series, width: int, height: int) -> PlotText | None:
     rows = max(2, min(6, (height - 1) // 3))
     y_ticks = sorted({*nice_ticks(lo, hi, rows), *series.bands, *([0.0] if series.zero else [])})
     y_ticks = [v for v in y_ticks if lo <= v <= hi]
-    labels = [str(series.tick_format(v)) for v in y_ticks]  # type: ignore[operator]
+    labels = [series.tick_format(v) for v in y_ticks]
     fig.ruler("y").lim(lo, hi)
     fig.ruler("y").ticks(y_ticks, labels)
 

@@ -33,8 +33,8 @@ class AlertBanner(TextPanel):
     }
     """
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__("", **kwargs)
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", id=id)
         self._flasher: Timer | None = None
         self._flips = 0
 

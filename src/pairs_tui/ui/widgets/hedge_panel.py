@@ -36,8 +36,8 @@ class HedgePanel(TextPanel):
             self.set(Content.assemble(("hedge ratio", "bold"), "\n", (waiting, "italic")))
             return
         half = stats.half_life
-        half_text = (formatting.DASH if not formatting.known(half) else
-                     f"{half:,.0f} bars ({formatting.duration(half * bar_seconds)})")  # type: ignore[operator]
+        half_text = (formatting.DASH if half is None or not formatting.known(half) else
+                     f"{half:,.0f} bars ({formatting.duration(half * bar_seconds)})")
         lines: list[str | tuple[str, str]] = [
             ("hedge ratio", "bold"), "\n",
             "OLS β     ", (formatting.number(stats.beta), "bold"),

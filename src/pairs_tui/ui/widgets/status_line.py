@@ -32,9 +32,9 @@ class StatusLine(TextPanel):
     """
 
     def __init__(
-        self, *, monotonic: Callable[[], float] = time.monotonic, **kwargs: object,
+        self, *, monotonic: Callable[[], float] = time.monotonic, id: str | None = None,
     ) -> None:
-        super().__init__("", **kwargs)
+        super().__init__("", id=id)
         self._monotonic = monotonic
 
     def show(self, snapshot: Snapshot, *, paused: bool, stopped: str | None) -> None:

@@ -13,8 +13,10 @@ class TextPanel(Static):
     panel whose figures stay the same costs nothing on the wire.
     """
 
-    def __init__(self, content: str | Content = "", **kwargs: object) -> None:
-        super().__init__(content, markup=False, **kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self, content: str | Content = "", *, id: str | None = None, classes: str | None = None,
+    ) -> None:
+        super().__init__(content, markup=False, id=id, classes=classes)
         self._key: tuple[object, ...] | None = None
 
     def set(self, content: str | Content, *, layout: bool = False) -> None:
