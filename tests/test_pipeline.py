@@ -74,6 +74,8 @@ async def test_switching_timeframe_shows_that_timeframes_history() -> None:
     assert seconds.bars.height == 345 and minutes.bars.height == 7
     assert minutes.bars["trades_a"].sum() == seconds.bars["trades_a"].sum()
     assert minutes.version > seconds.version and minutes.finished
+    assert minutes.latest is not None and minutes.latest.timeframe == "1m"
+    assert minutes.latest.bar.ts == minutes.bars["ts"][-1]
 
 
 async def test_window_change_applies_to_every_timeframe() -> None:

@@ -319,6 +319,9 @@ class Pipeline:
         frame.history.append(_history_row(bar, stats))
         if name == self.timeframe:
             self._publish(frame, bar, stats)
+        else:
+            # Kept so that switching to this timeframe shows its last bar at once.
+            frame.latest = ClosedBar(name, bar, stats, (), self.status)
         for child in frame.children:
             folded = self._frames[child].aggregator.add(bar)  # type: ignore[union-attr]
             if folded is not None:
