@@ -3,7 +3,6 @@ loop; the JSON summary and the exports."""
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import math
@@ -17,7 +16,6 @@ import msgspec
 import polars as pl
 import pytest
 
-import pairs_tui.analytics.pair
 from pairs_tui.backtest_session import (
     BacktestReport,
     SessionBacktest,
@@ -27,46 +25,13 @@ from pairs_tui.backtest_session import (
 )
 from pairs_tui.config import AnalyticsSettings, ExportSettings, Settings
 from pairs_tui.export import ExportError
-from pairs_tui.feed.status import FeedStatus
 from pairs_tui.session import Options
-from pairs_tui.trades import Trade
+from sources import PAIR, ListSource, session_b_trades
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SESSION_B = FIXTURES / "sessionB_2024-08-08T2354Z_2024-08-09T0000Z_trade_envelopes.ndjson.gz"
-PAIR = ("BTCUSDT", "ETHUSDT")
-
-needs_analytics = pytest.mark.skipif(
-    (pairs_tui.analytics.pair.__doc__ or "").startswith("PLACEHOLDER"),
-    reason="the placeholder analytics publish no z-score",
-)
 
 
-def session_b_trades() -> list[Trade]:
-    """Session B in receive order, parsed with the standard library only."""
-    out = []
-    with gzip.open(SESSION_B, "rt") as lines:
-        for line in lines:
-            d = json.loads(line)["data"]
-            out.append(Trade(d["s"], d["T"], float(d["p"]), float(d["q"]), d["m"], d["t"]))
-    return out
-
-
-class ListSource:
-    """A trade source that hands over a list of trades, as a replay at full speed does."""
-
-    def __init__(self, trades: list[Trade]) -> None:
-        self.trades = trades
-
-    @property
-    def status(self) -> FeedStatus:
-        return FeedStatus(state="replay")
-
-    def exchange_now_ms(self) -> float | None:
-        return None
-
-    async def run(self, sink: Any) -> None:
-        for trade in self.trades:
-            sink.on_trade(trade)
 
 
 def options_for(analytics: AnalyticsSettings, folder: Path | None = None) -> Options:
@@ -155,7 +120,6 @@ def reference_backtest(rows: list[dict[str, Any]], entry: float, exit_z: float,
     }
 
 
-@needs_analytics
 @pytest.mark.parametrize(
     "analytics",
     [AnalyticsSettings(window=60, stop_z=3.0), AnalyticsSettings(window=30, price="raw"),
@@ -192,7 +156,6 @@ async def test_session_b_matches_an_independent_loop(analytics: AnalyticsSetting
     assert m.time_in_market == pytest.approx(ref["time_in_market"])
 
 
-@needs_analytics
 async def test_the_hedge_in_force_is_the_one_the_zscore_used() -> None:
     session = await backtest_source(options_for(AnalyticsSettings(window=60)),
                                     ListSource(session_b_trades()))

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import json
-from pathlib import Path
-
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -13,20 +9,7 @@ from hypothesis import strategies as st
 
 from pairs_tui.bars import Bar, BarAggregator, BarBuilder, PairBar
 from pairs_tui.trades import Trade
-
-FIXTURES = Path(__file__).parent / "fixtures"
-ENVELOPES = FIXTURES / "sessionB_2024-08-08T2354Z_2024-08-09T0000Z_trade_envelopes.ndjson.gz"
-PAIR = ("BTCUSDT", "ETHUSDT")
-
-
-def session_b_trades() -> list[Trade]:
-    """Session B in receive order, parsed with the standard library only."""
-    trades = []
-    with gzip.open(ENVELOPES, "rt") as lines:
-        for line in lines:
-            d = json.loads(line)["data"]
-            trades.append(Trade(d["s"], d["T"], float(d["p"]), float(d["q"]), d["m"], d["t"]))
-    return trades
+from sources import PAIR, session_b_trades
 
 
 def reference_bars(trades: list[Trade], tf_ms: int) -> pl.DataFrame:

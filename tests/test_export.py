@@ -27,32 +27,12 @@ from pairs_tui.export import (
     take_session,
     write_session,
 )
-from pairs_tui.feed.source import TradeSink
-from pairs_tui.feed.status import FeedStatus
 from pairs_tui.pipeline import Pipeline
-from pairs_tui.trades import Trade
-from test_bars import PAIR, session_b_trades
+from sources import PAIR, ListSource, session_b_trades
 
 NOW = datetime(2026, 11, 22, 10, 15, 0, tzinfo=UTC)
 STAMP = "20261122T101500Z"
 
-
-class ListSource:
-    """Hands a list of trades to the pipeline and ends, with no clock of its own."""
-
-    def __init__(self, trades: list[Trade]) -> None:
-        self.trades = trades
-
-    @property
-    def status(self) -> FeedStatus:
-        return FeedStatus(state="replay")
-
-    def exchange_now_ms(self) -> float | None:
-        return None
-
-    async def run(self, sink: TradeSink) -> None:
-        for trade in self.trades:
-            sink.on_trade(trade)
 
 
 @pytest.fixture(scope="module")

@@ -10,36 +10,15 @@ import msgspec
 
 from pairs_tui.bars import BarBuilder
 from pairs_tui.config import Settings
-from pairs_tui.feed.source import TradeSink
-from pairs_tui.feed.status import FeedStatus
 from pairs_tui.headless import HeadlessWriter
 from pairs_tui.pipeline import Pipeline
 from pairs_tui.trades import Trade
-from test_bars import PAIR, session_b_trades
+from sources import PAIR, ListSource, session_b_trades
 
 SCHEMA = ["ts", "timeframe", "symbol_a", "symbol_b", "price", "hedge", "window", "close_a",
           "close_b", "volume_a", "volume_b", "trades_a", "trades_b", "beta", "alpha", "r2",
           "spread", "zscore", "corr", "half_life", "kalman_beta", "alerts", "feed"]
 
-
-class ListSource:
-    """A source that hands over a list of trades and ends, with no clock of its own."""
-
-    def __init__(self, trades: list[Trade]) -> None:
-        self.trades = trades
-        self.delivered = 0
-
-    @property
-    def status(self) -> FeedStatus:
-        return FeedStatus(state="replay", messages=self.delivered)
-
-    def exchange_now_ms(self) -> float | None:
-        return None
-
-    async def run(self, sink: TradeSink) -> None:
-        for trade in self.trades:
-            sink.on_trade(trade)
-            self.delivered += 1
 
 
 async def headless_lines(trades: list[Trade], **kwargs: object) -> list[dict[str, object]]:

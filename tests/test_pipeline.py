@@ -10,9 +10,7 @@ from pairs_tui.feed.source import TradeSink
 from pairs_tui.feed.status import FeedStatus
 from pairs_tui.pipeline import Pipeline
 from pairs_tui.trades import Trade
-from test_headless import ListSource
-
-PAIR = ("BTCUSDT", "ETHUSDT")
+from sources import PAIR, ListSource, session_b_trades
 
 
 class StallingSource:
@@ -63,8 +61,6 @@ async def test_a_late_heartbeat_does_not_close_bars_on_the_clock() -> None:
 
 
 async def test_switching_timeframe_shows_that_timeframes_history() -> None:
-    from test_bars import session_b_trades
-
     pipeline = Pipeline(Settings(), ListSource(session_b_trades()), PAIR, window=3)
     await pipeline.run()
     seconds = pipeline.snapshot()
@@ -79,8 +75,6 @@ async def test_switching_timeframe_shows_that_timeframes_history() -> None:
 
 
 async def test_window_change_applies_to_every_timeframe() -> None:
-    from test_bars import session_b_trades
-
     pipeline = Pipeline(Settings(), ListSource(session_b_trades()), PAIR, window=30)
     pipeline.set_window(20)
     await pipeline.run()

@@ -20,38 +20,17 @@ from polars.testing import assert_frame_equal
 
 from pairs_tui.cli import main
 from pairs_tui.config import Settings
-from pairs_tui.feed.source import TradeSink
-from pairs_tui.feed.status import FeedStatus
 from pairs_tui.pipeline import Pipeline
 from pairs_tui.record import RECORD_SCHEMA, Recorder
 from pairs_tui.session import Options, UsageError, build_pipeline
 from pairs_tui.trades import Trade
-from test_bars import ENVELOPES, PAIR, session_b_trades
+from sources import ENVELOPES, PAIR, ListSource, session_b_trades
 
 FILE_NAME = re.compile(
     r"^symbol=(BTCUSDT|ETHUSDT)/date=\d{4}-\d\d-\d\d/\d{13}-[0-9a-f]{8}\.parquet$")
 MIDNIGHT = 1_723_161_600_000
 """2024-08-09 00:00:00 UTC; session B crosses it."""
 
-
-class ListSource:
-    """Hands a list of trades to the pipeline in order and ends, with no clock of its own."""
-
-    def __init__(self, trades: list[Trade]) -> None:
-        self.trades = trades
-
-    @property
-    def status(self) -> FeedStatus:
-        return FeedStatus(state="replay")
-
-    def exchange_now_ms(self) -> float | None:
-        return None
-
-    async def run(self, sink: TradeSink) -> None:
-        for i, trade in enumerate(self.trades):
-            sink.on_trade(trade)
-            if i % 5_000 == 0:
-                await asyncio.sleep(0)  # let the recorder's timer run, as a live feed would
 
 
 def recorded_frame(folder: Path) -> pl.DataFrame:
@@ -75,7 +54,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pipeline]:
     """Session B through the real pipeline with --record, as headless mode and the TUI do."""
     folder = tmp_path_factory.mktemp("rec") / "session"
     options = Options(settings=Settings(), symbols=PAIR, record=folder, window=30)
-    pipeline = build_pipeline(options, ListSource(session_b_trades()))
+    pipeline = build_pipeline(options, ListSource(session_b_trades(), yield_every=5_000))
     asyncio.run(pipeline.run())
     return folder, pipeline
 
@@ -108,7 +87,8 @@ def test_recording_replayed_gives_the_bars_of_the_run_that_recorded_it(
 ) -> None:
     folder, live = recorded
     assert live.status.late == 0
-    again = Pipeline(Settings(), ListSource(recorded_trades(folder)), PAIR, window=30)
+    source = ListSource(recorded_trades(folder), yield_every=5_000)
+    again = Pipeline(Settings(), source, PAIR, window=30)
     asyncio.run(again.run())
     for timeframe in ("1s", "1m", "5m"):
         assert_frame_equal(again.history(timeframe), live.history(timeframe))

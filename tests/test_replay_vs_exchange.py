@@ -18,7 +18,7 @@ import pytest
 
 from pairs_tui.cli import main
 from pairs_tui.feed.exchange import EmbeddedExchange, recorded_tape
-from test_bars import ENVELOPES
+from sources import ENVELOPES
 
 ARGS = ["btcusdt", "ethusdt", "--headless", "--window", "60"]
 WAIT_S = 60.0

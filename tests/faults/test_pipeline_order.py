@@ -3,30 +3,9 @@
 from __future__ import annotations
 
 from pairs_tui.config import Settings
-from pairs_tui.feed.source import TradeSink
-from pairs_tui.feed.status import FeedStatus
 from pairs_tui.pipeline import Pipeline
 from pairs_tui.trades import Trade
-
-PAIR = ("BTCUSDT", "ETHUSDT")
-
-
-class ListSource:
-    """Hands over a list of trades, in the given order, and ends."""
-
-    def __init__(self, trades: list[Trade]) -> None:
-        self.trades = trades
-
-    @property
-    def status(self) -> FeedStatus:
-        return FeedStatus(state="replay")
-
-    def exchange_now_ms(self) -> float | None:
-        return None
-
-    async def run(self, sink: TradeSink) -> None:
-        for trade in self.trades:
-            sink.on_trade(trade)
+from sources import PAIR, ListSource
 
 
 async def test_backfilled_trades_do_not_replace_the_latest_quote() -> None:
