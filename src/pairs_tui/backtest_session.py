@@ -8,7 +8,6 @@ Parquet and CSV into the export folder, atomically like every export (:mod:`pair
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import sys
@@ -21,7 +20,7 @@ import msgspec
 import polars as pl
 
 from pairs_tui.backtest import BacktestMetrics, BacktestResult, BacktestTrade, backtest_history
-from pairs_tui.export import ExportError, ExportFormat, remove_leftovers, write_temporary
+from pairs_tui.export import ExportError, ExportFormat, remove_leftovers, write_all
 from pairs_tui.feed.source import TradeSource
 from pairs_tui.session import Options, UsageError, build_pipeline, open_source
 
@@ -147,26 +146,7 @@ def export_backtest(
     remove_leftovers(folder)
     frames = {"trades": session.result.trades_frame(), "equity": session.result.equity}
     paths = _free_paths(session, folder, now or datetime.now(UTC))
-    staged: list[tuple[Path, Path]] = []
-    placed: list[Path] = []
-    try:
-        for (kind, fmt), path in paths.items():
-            try:
-                staged.append((write_temporary(frames[kind], path, fmt), path))
-            except Exception as exc:
-                raise ExportError(f"export to {path} failed: {exc}") from exc
-        for temporary, path in staged:
-            try:
-                os.replace(temporary, path)
-            except OSError as exc:
-                raise ExportError(f"export to {path} failed: {exc}") from exc
-            placed.append(path)
-    except BaseException:
-        for leftover in [temporary for temporary, _ in staged] + placed:
-            with contextlib.suppress(OSError):
-                os.unlink(leftover)
-        raise
-    return list(paths.values())
+    return write_all({path: (frames[kind], fmt) for (kind, fmt), path in paths.items()})
 
 
 def _free_paths(
