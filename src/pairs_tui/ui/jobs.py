@@ -1,4 +1,4 @@
-"""The slow things a key starts — the stationarity tests and exports — as plain functions.
+"""The slow things a key starts — stationarity tests, backtests, exports — as plain functions.
 
 They run in thread workers, off the UI's thread, and talk only in the small result records
 below, so the screen does not depend on the exact shapes of the analytics and export modules.
@@ -10,7 +10,16 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from pairs_tui.ui import view
+
+if TYPE_CHECKING:
+    from pairs_tui.backtest_session import SessionBacktest
+    from pairs_tui.config import Settings
+    from pairs_tui.pipeline import Pipeline
 
 
 class NotAvailable(Exception):
@@ -112,10 +121,78 @@ def export(frames: Any, fmt: str, folder: Path) -> list[Path]:
 
 
 def describe_export(paths: list[Path]) -> str:
-    """``ticks, bars, analytics → /abs/exports/BTCUSDT-ETHUSDT_1s_*_20261122T015226Z.parquet``."""
+    """``ticks, bars, analytics → /abs/exports/BTCUSDT-ETHUSDT_1s_*_20261122T015226Z.parquet``,
+    or ``….{parquet,csv}`` when one export wrote both formats."""
     if not paths:
         return "nothing written"
-    kinds = [p.name.split("_")[2] if p.name.count("_") >= 3 else p.stem for p in paths]
+    kinds = list(dict.fromkeys(
+        p.name.split("_")[2] if p.name.count("_") >= 3 else p.stem for p in paths))
+    suffixes = list(dict.fromkeys(p.suffix for p in paths))
     first = paths[0]
     pattern = first.name.replace(f"_{kinds[0]}_", "_*_", 1)
+    if len(suffixes) > 1:
+        pattern = pattern.removesuffix(first.suffix) + f".{{{','.join(x[1:] for x in suffixes)}}}"
     return f"{', '.join(kinds)} → {first.parent.resolve() / pattern}"
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestRequest:
+    """What a backtest of the running session reads, taken on the pipeline's thread."""
+
+    symbols: tuple[str, str]
+    timeframe: str
+    window: int
+    price: str
+    hedge: str
+    bars: pl.DataFrame
+    """The active timeframe's history: the bars and the very z-score the screen showed."""
+    total_bars: int
+    """Bars the session closed on that timeframe: more than ``bars.height`` once the history
+    (``bars.history``) is full."""
+    waiting: str
+    """Why there is no z-score yet (the warm-up), or ``""`` once there is one."""
+
+
+def take_backtest(pipeline: Pipeline) -> BacktestRequest:
+    """The active timeframe's history and what it is, for :func:`backtest`. Cheap: no copy."""
+    snapshot = pipeline.snapshot()
+    warm = view.warm_up(snapshot)
+    return BacktestRequest(
+        symbols=pipeline.symbols, timeframe=pipeline.timeframe, window=pipeline.window,
+        price=pipeline.price, hedge=pipeline.hedge, bars=pipeline.history(),
+        total_bars=snapshot.bar_count,
+        waiting="" if warm.warm else warm.message("the z-score"),
+    )
+
+
+def backtest(request: BacktestRequest, settings: Settings) -> SessionBacktest:
+    """Run the backtest ``--backtest`` runs, with the config's levels and fees (blocking).
+
+    Raises:
+        ValueError: levels in the config that do not make a strategy.
+    """
+    from pairs_tui.backtest import backtest_history
+    from pairs_tui.backtest_session import SessionBacktest
+
+    result = backtest_history(request.bars, settings, request.timeframe)
+    return SessionBacktest(request.symbols, request.timeframe, request.window, request.price,
+                           request.hedge, request.bars, result)
+
+
+def export_backtest(session: SessionBacktest, folder: Path) -> list[Path]:
+    """Write the trades and the equity curve as Parquet and CSV, four files, all or none,
+    exactly as ``--backtest`` does (blocking).
+
+    Raises:
+        pairs_tui.export.ExportError: a file could not be written; nothing is left behind.
+    """
+    from pairs_tui.backtest_session import export_backtest as write
+
+    return write(session, folder)
+
+
+def why(exc: BaseException) -> str:
+    """An error in one line: our own errors speak for themselves, others get their type."""
+    if isinstance(exc, NotAvailable) or type(exc).__name__ == "ExportError":
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"

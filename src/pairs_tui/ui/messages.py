@@ -7,6 +7,7 @@ from pathlib import Path
 
 from textual.message import Message
 
+from pairs_tui.backtest_session import SessionBacktest
 from pairs_tui.ui.jobs import StationarityResult
 
 
@@ -23,4 +24,12 @@ class ExportDone(Message):
     """An export finished (``paths`` written), or failed with ``error``."""
 
     paths: list[Path]
+    error: str | None = None
+
+
+@dataclass
+class BacktestDone(Message):
+    """The backtest of the session finished, or failed with ``error``."""
+
+    session: SessionBacktest | None
     error: str | None = None
