@@ -110,7 +110,8 @@ async def test_question_mark_lists_every_key(app_for: AppFactory) -> None:
         assert isinstance(app.screen, HelpScreen)
         text = str(app.screen.query_one("Static").render())
         for key, words in (("1", "1-second"), ("2", "1-minute"), ("3", "5-minute"),
-                           ("+ =", "Widen"), ("-", "Narrow"), ("a", "ADF"), ("e", "Export"),
+                           ("+ =", "Widen"), ("-", "Narrow"), ("a", "ADF"), ("b", "Backtest"),
+                           ("e", "Export"),
                            ("p", "Pause"), ("?", "This screen"), ("^p", "palette"),
                            ("q", "Quit")):
             assert any(line.startswith(key) and words in line for line in text.splitlines()), key

@@ -9,6 +9,7 @@ import pytest
 from textual.screen import Screen
 
 from pairs_tui.ui.app import PairsApp
+from pairs_tui.ui.screens.backtest import BacktestScreen
 from pairs_tui.ui.screens.help import HelpScreen
 from pairs_tui.ui.widgets.stationarity_panel import StationarityPanel
 
@@ -35,6 +36,9 @@ COMMANDS: list[tuple[str, Callable[[PairsApp], bool]]] = [
     ("Window: 1000 bars", lambda app: app.snapshot().window == 1000),
     ("Run: ADF and cointegration",
      lambda app: "coint  stat" in str(app.monitor.query_one(StationarityPanel).render())),
+    ("Run: backtest on this session",
+     lambda app: isinstance(app.screen, BacktestScreen) and app.screen.session is not None
+     and "total P&L" in str(app.screen.summary.render())),
     ("Display: pause or resume", lambda app: app.paused),
     ("Help: keys", lambda app: isinstance(app.screen, HelpScreen)),
     ("Theme: ansi-dark", lambda app: app.theme == "ansi-dark"),
@@ -66,7 +70,8 @@ async def test_palette_keeps_textual_commands_and_adds_ours(app_for: AppFactory)
         titles = [c.title for c in app.get_system_commands(app.screen)]
         for title in ("Theme", "Quit", "Keys", "Screenshot", "Export: Parquet", "Export: CSV",
                       "Timeframe: 1s", "Timeframe: 1m", "Timeframe: 5m", "Window: wider",
-                      "Run: ADF and cointegration", "Theme: textual-dark", "Theme: ansi-dark"):
+                      "Run: ADF and cointegration", "Run: backtest on this session",
+                      "Theme: textual-dark", "Theme: ansi-dark"):
             assert title in titles, title
 
 

@@ -71,3 +71,8 @@ def test_no_color_ansi_dark_80x24(
     settings.ui.theme = "ansi-dark"
     app = app_for(settings=settings)
     assert snap_compare(app, terminal_size=(80, 24), run_before=settled(app))
+
+
+def test_backtest(snap_compare: SnapCompare, app_for: AppFactory) -> None:
+    app = app_for(window=100)  # a window that trades five times on the recorded session
+    assert snap_compare(app, terminal_size=(100, 30), run_before=settled(app, "b"))

@@ -32,6 +32,7 @@ from pairs_tui.session import Options, UsageError, build_pipeline, open_source
 from pairs_tui.ui import jobs
 from pairs_tui.ui.commands import AlertCommands
 from pairs_tui.ui.messages import ExportDone, StationarityDone
+from pairs_tui.ui.screens.backtest import BacktestScreen
 from pairs_tui.ui.screens.help import HelpScreen
 from pairs_tui.ui.screens.monitor import MonitorScreen
 
@@ -75,6 +76,8 @@ class PairsApp(App[None]):
                 id="window_narrower", group=WINDOW_KEYS),
         Binding("a", "stationarity", "ADF",
                 tooltip="Run ADF and cointegration on the current window", id="stationarity"),
+        Binding("b", "backtest", "backtest", show=False, id="backtest",
+                tooltip="Backtest the z-score signal on this session's bars"),
         Binding("e", "export('parquet')", "export",
                 tooltip="Export ticks, bars and analytics as Parquet", id="export"),
         Binding("p", "pause", "pause",
@@ -263,7 +266,7 @@ class PairsApp(App[None]):
             result = jobs.stationarity(data, timeframe=timeframe, window=window, until_ms=until)
         except Exception as exc:
             log.exception("stationarity tests failed")
-            self.post_message(StationarityDone(None, _why(exc)))
+            self.post_message(StationarityDone(None, jobs.why(exc)))
         else:
             self.post_message(StationarityDone(result))
 
@@ -279,6 +282,15 @@ class PairsApp(App[None]):
         if pipeline is not None and on_stationarity is not None:  # the adf_p alert rules
             pipeline.add_alerts(on_stationarity(result.adf.pvalue, result.until_ms))
             self.refresh_numbers()
+
+    def action_backtest(self) -> None:
+        """Backtest the z-score signal on the active timeframe's bars; show it in a modal."""
+        if isinstance(self.screen, BacktestScreen):
+            return
+        if self.pipeline is None:
+            self.notify("nothing to backtest yet: the feed is not open", severity="warning")
+            return
+        self.push_screen(BacktestScreen(jobs.take_backtest(self.pipeline), self.settings))
 
     def action_export(self, fmt: str = "parquet") -> None:
         """Write ticks, bars and analytics of the session to the export folder."""
@@ -299,7 +311,7 @@ class PairsApp(App[None]):
             paths = jobs.export(frames, fmt, folder)
         except Exception as exc:
             log.exception("export failed")
-            self.post_message(ExportDone([], _why(exc)))
+            self.post_message(ExportDone([], jobs.why(exc)))
         else:
             self.post_message(ExportDone(paths))
 
@@ -331,19 +343,15 @@ class PairsApp(App[None]):
                                 partial(self.set_window, bars))
         yield SystemCommand("Run: ADF and cointegration", "Test the current window for "
                             "stationarity, off the UI thread", self.action_stationarity)
+        yield SystemCommand("Run: backtest on this session", "Trade the z-score signal over the "
+                            "active timeframe's bars with the config's levels and fees",
+                            self.action_backtest)
         yield SystemCommand("Display: pause or resume", "Freeze the screen; data keeps flowing",
                             self.action_pause)
         yield SystemCommand("Help: keys", "Every key and what it does", self.action_help)
         for theme in sorted(self.available_themes):
             yield SystemCommand(f"Theme: {theme}", f"Switch to the {theme} theme",
                                 partial(setattr, self, "theme", theme))
-
-
-def _why(exc: BaseException) -> str:
-    """An error in one line: our own errors speak for themselves, others get their type."""
-    if isinstance(exc, jobs.NotAvailable) or type(exc).__name__ == "ExportError":
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
 
 
 def _empty_snapshot(options: Options) -> Snapshot:

@@ -1,0 +1,163 @@
+"""The backtest of the running session (key ``b``): summary, equity curve, trades, export."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+
+from pairs_tui.backtest_session import SessionBacktest
+from pairs_tui.config import Settings
+from pairs_tui.ui import backtest_view, jobs
+from pairs_tui.ui.jobs import BacktestRequest
+from pairs_tui.ui.messages import BacktestDone, ExportDone
+from pairs_tui.ui.widgets.backtest_summary import BacktestSummary
+from pairs_tui.ui.widgets.plot_panel import PlotPanel
+from pairs_tui.ui.widgets.text_panel import TextPanel
+from pairs_tui.ui.widgets.trade_table import MAX_ROWS, TradeTable
+
+log = logging.getLogger("pairs_tui.ui")
+
+
+class BacktestScreen(ModalScreen[None]):
+    """The z-score signal traded over the active timeframe's history, with the config's entry,
+    exit, stop and fees, by the engine ``--backtest`` uses.
+
+    The backtest runs in a thread worker as soon as the screen opens; until it is done, or when
+    there is nothing to backtest yet, the summary says so in words.
+
+    Args:
+        request: The history and what it is, taken on the pipeline's thread.
+        settings: Where the levels, the fees and the export folder come from.
+    """
+
+    DEFAULT_CSS = """
+    BacktestScreen {
+        align: center middle;
+        & > Vertical {
+            width: 100%;
+            max-width: 110;
+            height: 100%;
+            max-height: 40;
+            border: round $accent;
+            border-title-color: $accent;
+            border-subtitle-color: $text-muted;
+            background: $surface;
+        }
+        & #equity { height: 1fr; min-height: 5; }
+        & #note { height: auto; padding: 0 1; color: $text-muted; display: none; }
+        &.-waiting > Vertical, &.-no-trades > Vertical { height: auto; }
+        &.-waiting #equity, &.-waiting TradeTable { display: none; }
+        &.-no-trades #equity, &.-no-trades TradeTable { display: none; }
+        &.-noted #note { display: block; }
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("e", "export", "export", id="backtest_export",
+                tooltip="Export the backtest's trades and equity curve as Parquet and CSV"),
+        Binding("escape,q", "dismiss", "close", show=False),
+    ]
+
+    def __init__(self, request: BacktestRequest, settings: Settings) -> None:
+        super().__init__(classes="-waiting")
+        self.request = request
+        self.settings = settings
+        self.session: SessionBacktest | None = None
+        """The finished backtest, once the worker is done."""
+        self.summary = BacktestSummary()
+        self.equity = PlotPanel("equity", id="equity")
+        self.trades = TradeTable()
+        self.note = TextPanel(id="note")
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = backtest_view.title(self.request)
+            yield self.summary
+            yield self.equity
+            yield self.trades
+            yield self.note
+
+    def on_mount(self) -> None:
+        self.query_one(Vertical).border_subtitle = "escape close"
+        self.summary.running(self.request)
+        self._run(self.request, self.settings)
+
+    def _offer_export(self) -> None:
+        """``e export Parquet + CSV · escape close`` under the box, the key as the keymap has
+        it, once there is something to export."""
+        export = next((self.app.get_key_display(active.binding)
+                       for active in self.active_bindings.values()
+                       if active.binding.id == "backtest_export"), "e")
+        self.query_one(Vertical).border_subtitle = f"{export} export Parquet + CSV · escape close"
+
+    @work(thread=True, exclusive=True, group="backtest", exit_on_error=False)
+    def _run(self, request: BacktestRequest, settings: Settings) -> None:
+        try:
+            session = jobs.backtest(request, settings)
+        except ValueError as exc:  # levels in the config that do not make a strategy
+            self.post_message(BacktestDone(None, f"check [analytics] in config.toml: {exc}"))
+        except Exception as exc:
+            log.exception("the backtest failed")
+            self.post_message(BacktestDone(None, jobs.why(exc)))
+        else:
+            self.post_message(BacktestDone(session))
+
+    @on(BacktestDone)
+    def _done(self, message: BacktestDone) -> None:
+        message.stop()
+        session = message.session
+        if session is None:
+            self.summary.failed(message.error or "failed")
+            return
+        self.session = session
+        if session.result.metrics.bars == 0:
+            self.summary.waiting(self.request.waiting or
+                                 "no z-score on these bars: a leg did not move")
+            return
+        self.set_class(False, "-waiting")
+        self._offer_export()
+        self.summary.show(session, total_bars=self.request.total_bars)
+        mode = session.result.params.price_mode
+        self.equity.show_value(backtest_view.pnl(session.result.metrics.total_pnl, mode))
+        if not session.result.trades:
+            self.add_class("-no-trades", "-noted")
+            self.note.set(backtest_view.no_trades(session))
+            return
+        self.equity.show_plot(backtest_view.equity_series(session))
+        self.trades.show(session)
+        count = len(session.result.trades)
+        if count > MAX_ROWS:
+            self.add_class("-noted")
+            self.note.set(f"the latest {MAX_ROWS:,} of {count:,} trades; the export has all")
+        self.trades.focus()
+
+    def action_export(self) -> None:
+        """Write the trades and the equity curve into the export folder, off the UI thread."""
+        session = self.session
+        if session is None or session.result.metrics.bars == 0:
+            self.notify("nothing to export yet: no backtest", severity="warning")
+            return
+        self.notify("exporting the backtest…", timeout=2)
+        self._export(session, Path(self.settings.export.folder).expanduser(), self.app)
+
+    @work(thread=True, exclusive=True, group="backtest-export", exit_on_error=False)
+    def _export(self, session: SessionBacktest, folder: Path, app: App[object]) -> None:
+        # Told to the app, like every export: it says where the files went and keeps the list
+        # of exports, even when this screen was closed meanwhile.
+        try:
+            paths = jobs.export_backtest(session, folder)
+        except Exception as exc:
+            log.exception("the backtest export failed")
+            app.post_message(ExportDone([], jobs.why(exc)))
+        else:
+            app.post_message(ExportDone(paths))
+
+    async def action_dismiss(self, result: None = None) -> None:
+        self.dismiss(result)
