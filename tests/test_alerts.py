@@ -23,7 +23,7 @@ from pairs_tui.feed.source import TradeSink
 from pairs_tui.feed.status import FeedStatus
 from pairs_tui.pipeline import ClosedBar, Pipeline
 from pairs_tui.trades import Trade
-from test_bars import ENVELOPES
+from sources import ENVELOPES
 
 PAIR = ("BTCUSDT", "ETHUSDT")
 
