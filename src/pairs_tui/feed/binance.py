@@ -35,12 +35,19 @@ import time
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
+import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from pairs_tui.feed.backfill import Backfill, Leg
 from pairs_tui.feed.clock import ExchangeClock
-from pairs_tui.feed.frames import Frame, MalformedFrame, decode_frame
+from pairs_tui.feed.frames import (
+    FRAME_DECODER,
+    MAX_PUSH_DELAY_MS,
+    Frame,
+    MalformedFrame,
+    decode_frame,
+)
 from pairs_tui.feed.rest import (
     DEFAULT_REST_URL,
     BinanceRest,
@@ -395,8 +402,14 @@ class BinanceFeed:
         return flowed_s, rotate, reason
 
     async def _read(self, ws: ClientConnection, sink: TradeSink) -> None:
-        """The hot path: receive, decode, check the id, deliver."""
-        decode = decode_frame
+        """The hot path: receive, decode, check the id, deliver.
+
+        Every line here runs for every frame, so what the loop reads stays in locals and it
+        calls as little Python as it can; frames that are not a payload take a slower path.
+        """
+        decode = FRAME_DECODER.decode
+        decode_errors = (msgspec.DecodeError, msgspec.ValidationError)
+        min_delay, max_delay = -MAX_PUSH_DELAY_MS, MAX_PUSH_DELAY_MS
         on_trade = sink.on_trade
         observe = self.clock.observe
         legs = self._legs
@@ -404,23 +417,30 @@ class BinanceFeed:
         fetch = self.stream == "aggTrade"
         backfill = self._backfill
         live = False
+        latest_push = -1
         async for message in ws:
             now = mono()
             try:
-                frame = decode(message)
-            except MalformedFrame as exc:
-                self._on_malformed(message, exc)
-                continue
-            data = frame.data
-            if data is None:
-                self._on_control(frame)
+                data = decode(message).data
+            except decode_errors:
+                data = None
+            # The checks over two fields that decode_frame adds to the decoder's (a positive
+            # quantity at a zero price, T far from E), inline: a function call per frame costs.
+            if data is None or (data.price == 0.0 and data.qty > 0.0) or not (
+                min_delay <= data.event_time - data.time <= max_delay
+            ):
+                self._not_a_payload(message)
                 continue
             self._messages += 1
             leg = legs.get(data.symbol)
             if leg is None:
                 continue  # a symbol not asked for: not ours to deliver
             leg.last_seen = now
-            observe(data.event_time, now)
+            # The clock keeps the largest E - receive time: a frame pushed no later than one
+            # already seen, and received after it, cannot raise it.
+            if data.event_time > latest_push:
+                latest_push = data.event_time
+                observe(latest_push, now)
             if not live:
                 live = True
                 self._on_live()
@@ -438,6 +458,17 @@ class BinanceFeed:
                 leg.last_time = self._last_time = trade.time
                 self._last_recv = now
                 on_trade(trade)
+
+    def _not_a_payload(self, message: str | bytes) -> None:
+        """A control reply or a malformed frame: :func:`decode_frame` says which, and why."""
+        # It cannot return a payload here: the read loop passes on only what decode_frame
+        # would refuse, or a frame without data.
+        try:
+            frame = decode_frame(message)
+        except MalformedFrame as exc:
+            self._on_malformed(message, exc)
+            return
+        self._on_control(frame)
 
     def _on_live(self) -> None:
         self._live_since = time.monotonic()

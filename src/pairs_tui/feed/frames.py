@@ -8,14 +8,21 @@ are turned into floats inside msgspec's C decoder (``strict=False``), which keep
 under a microsecond and builds no dict.
 
 That conversion accepts ``"NaN"``, ``"inf"`` and negative numbers, and a trade time in the wrong
-unit is still an integer, so each payload checks itself (:func:`check_payload`): one such frame
+unit is still an integer, so every payload is checked (:func:`check_payload`): one such frame
 would otherwise put NaN into a bar, or open a bucket in the year 50,000 that every later trade
-is "late" against. A payload that fails is a malformed frame, counted, never a trade.
+is "late" against. A payload that fails is a malformed frame, counted, never a trade. The field
+types make the checks of one number inside msgspec's decoder; the two that span two fields (a
+positive quantity at a zero price, a trade time far from the push time) are made by
+:func:`decode_frame` and :func:`decode_payload` after decoding, and inline by the client's read
+loop, which decodes with :data:`FRAME_DECODER` itself: a Python ``__post_init__`` would cost every
+frame a call.
 """
 
 from __future__ import annotations
 
 import math
+import sys
+from typing import Annotated
 
 import msgspec
 
@@ -24,7 +31,11 @@ from pairs_tui.trades import Trade
 MAX_PUSH_DELAY_MS = 3_600_000
 """The most a payload's push time ``E`` may differ from its trade time ``T``. Binance pushes
 within about 160 ms; an hour apart means a field in the wrong unit (µs for ms) or corruption."""
-_INF = math.inf
+
+_Amount = Annotated[float, msgspec.Meta(ge=0.0, le=sys.float_info.max)]
+"""A price or quantity: finite and not negative, checked inside msgspec's decoder (NaN fails)."""
+_Epoch = Annotated[int, msgspec.Meta(ge=0)]
+"""A time since 1970."""
 
 
 class MalformedFrame(ValueError):
@@ -40,15 +51,15 @@ class AggTradePayload(msgspec.Struct, tag_field="e", tag="aggTrade", frozen=True
     """Aggregate trade id ``a``: contiguous per symbol, so a jump is a gap."""
     symbol: str = msgspec.field(name="s")
     """Upper-case symbol."""
-    price: float = msgspec.field(name="p")
+    price: _Amount = msgspec.field(name="p")
     """Price."""
-    qty: float = msgspec.field(name="q")
+    qty: _Amount = msgspec.field(name="q")
     """Quantity, RPI fills included."""
     first_trade_id: int = msgspec.field(name="f")
     """First underlying trade id."""
     last_trade_id: int = msgspec.field(name="l")
     """Last underlying trade id."""
-    time: int = msgspec.field(name="T")
+    time: _Epoch = msgspec.field(name="T")
     """Trade time ``T``, ms: the time the analysis uses."""
     buyer_maker: bool = msgspec.field(name="m")
     """True when the buyer was the maker (the taker sold)."""
@@ -56,16 +67,6 @@ class AggTradePayload(msgspec.Struct, tag_field="e", tag="aggTrade", frozen=True
     """Quantity without RPI fills (since 2025-12-31); None in older frames."""
     symbol_type: int | None = msgspec.field(name="st", default=None)
     """1 = UM, 2 = CM (since the 2026 CM migration); None in older frames."""
-
-    def __post_init__(self) -> None:
-        # The common case inline (this runs for every frame); the reason only when it fails.
-        p, q, t = self.price, self.qty, self.time
-        if (
-            not (0.0 <= p < _INF and 0.0 < q < _INF and t >= 0)
-            or p == 0.0
-            or not -MAX_PUSH_DELAY_MS <= self.event_time - t <= MAX_PUSH_DELAY_MS
-        ):
-            check_payload(p, q, t, self.event_time)
 
     def to_trade(self) -> Trade | None:
         """The trade this payload carries.
@@ -85,30 +86,20 @@ class TradePayload(msgspec.Struct, tag_field="e", tag="trade", frozen=True, gc=F
 
     event_time: int = msgspec.field(name="E")
     """Push time ``E``, ms, on the exchange clock."""
-    time: int = msgspec.field(name="T")
+    time: _Epoch = msgspec.field(name="T")
     """Trade time ``T``, ms."""
     symbol: str = msgspec.field(name="s")
     """Upper-case symbol."""
     id: int = msgspec.field(name="t")
     """Trade id ``t``, contiguous per symbol over all trade types."""
-    price: float = msgspec.field(name="p")
+    price: _Amount = msgspec.field(name="p")
     """Price."""
-    qty: float = msgspec.field(name="q")
+    qty: _Amount = msgspec.field(name="q")
     """Quantity."""
     buyer_maker: bool = msgspec.field(name="m")
     """True when the buyer was the maker."""
     kind: str = msgspec.field(name="X", default="")
     """Trade type: ``MARKET``, ``INSURANCE_FUND``, ``ADL``, ``NA``."""
-
-    def __post_init__(self) -> None:
-        # The common case inline (this runs for every frame); the reason only when it fails.
-        p, q, t = self.price, self.qty, self.time
-        if (
-            not (0.0 <= p < _INF and 0.0 < q < _INF and t >= 0)
-            or p == 0.0
-            or not -MAX_PUSH_DELAY_MS <= self.event_time - t <= MAX_PUSH_DELAY_MS
-        ):
-            check_payload(p, q, t, self.event_time)
 
     def to_trade(self) -> Trade | None:
         """The trade this payload carries, if it is a market trade.
@@ -126,7 +117,8 @@ class TradePayload(msgspec.Struct, tag_field="e", tag="trade", frozen=True, gc=F
 
 
 def check_payload(price: float, qty: float, time_ms: int, event_time_ms: int | None) -> None:
-    """Refuse numbers no exchange prints. msgspec turns the ValueError into a decode error.
+    """Refuse numbers no exchange prints (in a ``__post_init__``, msgspec turns the ValueError
+    into a decode error).
 
     A zero price with a zero quantity stays valid: ``@trade`` sends ``X: "NA"`` frames so, and
     :meth:`TradePayload.to_trade` drops them.
@@ -182,7 +174,12 @@ class Frame(msgspec.Struct, frozen=True, gc=False):
     """The error of a rejected control request."""
 
 
-_frame_decoder = msgspec.json.Decoder(Frame, strict=False)
+FRAME_DECODER = msgspec.json.Decoder(Frame, strict=False)
+"""The decoder behind :func:`decode_frame`, for the client's read loop, which cannot spare a
+Python call per frame. It raises msgspec's errors rather than :class:`MalformedFrame`, lets
+through a frame that is neither a payload nor a reply, and leaves to its caller the two checks
+that span two fields (see :func:`decode_frame`); a frame it returns with ``data`` that passes
+them is exactly what decode_frame returns, so anything else can go to decode_frame to sort out."""
 _payload_decoder: msgspec.json.Decoder[Payload] = msgspec.json.Decoder(Payload, strict=False)
 
 
@@ -197,14 +194,17 @@ def decode_frame(raw: bytes | str) -> Frame:
 
     Raises:
         MalformedFrame: The message is not JSON, its payload is neither ``aggTrade`` nor
-            ``trade``, a required key is missing or has the wrong type, or it is neither a
-            payload nor a control reply.
+            ``trade``, a required key is missing or has the wrong type, its numbers are not
+            ones an exchange prints (:func:`check_payload`), or it is neither a payload nor a
+            control reply.
     """
     try:
-        frame = _frame_decoder.decode(raw)
+        frame = FRAME_DECODER.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise MalformedFrame(str(exc)) from None
-    if frame.data is None and frame.id is None and frame.error is None:
+    if frame.data is not None:
+        _check(frame.data)
+    elif frame.id is None and frame.error is None:
         raise MalformedFrame("neither a payload under 'data' nor a control reply")
     return frame
 
@@ -222,6 +222,15 @@ def decode_payload(raw: bytes | str) -> Payload:
         MalformedFrame: The message is not a valid ``aggTrade`` or ``trade`` payload.
     """
     try:
-        return _payload_decoder.decode(raw)
+        payload = _payload_decoder.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise MalformedFrame(str(exc)) from None
+    _check(payload)
+    return payload
+
+
+def _check(payload: Payload) -> None:
+    try:
+        check_payload(payload.price, payload.qty, payload.time, payload.event_time)
+    except ValueError as exc:
         raise MalformedFrame(str(exc)) from None
