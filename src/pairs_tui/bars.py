@@ -57,32 +57,41 @@ class _Bucket:
     order is not trade order. Equal keys (sources without ids) keep arrival order.
     """
 
-    __slots__ = (
-        "close", "close_id", "close_t", "high", "low", "open", "open_id", "open_t", "trades",
-        "volume",
-    )
+    __slots__ = ("end", "first", "high", "last", "low", "start", "trades", "volume")
 
-    def __init__(self, price: float, qty: float, t: int, trade_id: int) -> None:
-        self.open = self.high = self.low = self.close = price
-        self.open_t = self.close_t = t
-        self.open_id = self.close_id = trade_id
-        self.volume = qty
+    def __init__(self, start: int, end: int, trade: Trade) -> None:
+        self.start = start
+        self.end = end
+        self.first = self.last = trade
+        """The earliest and the latest trade by (time, id)."""
+        self.high = self.low = trade.price
+        self.volume = trade.qty
         self.trades = 1
 
-    def add(self, price: float, qty: float, t: int, trade_id: int) -> None:
+    def add(self, trade: Trade) -> None:
+        price = trade.price
         if price > self.high:
             self.high = price
         elif price < self.low:
             self.low = price
-        if t > self.close_t or (t == self.close_t and trade_id >= self.close_id):
-            self.close, self.close_t, self.close_id = price, t, trade_id
-        elif t < self.open_t or (t == self.open_t and trade_id < self.open_id):
-            self.open, self.open_t, self.open_id = price, t, trade_id
-        self.volume += qty
+        t = trade.time
+        last = self.last
+        if t > last.time or (t == last.time and trade.id >= last.id):
+            self.last = trade
+        else:
+            first = self.first
+            if t < first.time or (t == first.time and trade.id < first.id):
+                self.first = trade
+        self.volume += trade.qty
         self.trades += 1
 
+    @property
+    def close(self) -> float:
+        return self.last.price
+
     def bar(self) -> Bar:
-        return Bar(self.open, self.high, self.low, self.close, self.volume, self.trades)
+        return Bar(self.first.price, self.high, self.low, self.last.price, self.volume,
+                   self.trades)
 
 
 class BarBuilder:
@@ -120,6 +129,9 @@ class BarBuilder:
         self.late_by_symbol = [0, 0]
         self._leg = {symbols[0]: 0, symbols[1]: 1}
         self._open: tuple[dict[int, _Bucket], dict[int, _Bucket]] = ({}, {})
+        self._newest: list[_Bucket | None] = [None, None]
+        """Each leg's open bucket with the latest start, or None: where nearly every trade goes.
+        Every open bucket starts at or after ``_next``, so a trade in it is never late."""
         self._last_close: list[float | None] = [None, None]
         self._seen: list[int] = [-1, -1]
         """Latest trade time per leg."""
@@ -139,29 +151,42 @@ class BarBuilder:
         leg = self._leg.get(trade.symbol)
         if leg is None:
             return []
+        t = trade.time
+        newest = self._newest[leg]
+        if newest is not None and newest.start <= t < newest.end:
+            newest.add(trade)  # nearly every trade: the leg's newest bucket, open and at hand
+        elif not self._file(leg, trade):
+            return []
+        if t > self._seen[leg]:
+            self._seen[leg] = t
+            seen_a, seen_b = self._seen
+            both = seen_a if seen_a < seen_b else seen_b
+            if both >= self._next + self.timeframe_ms:  # type: ignore[operator]
+                return self._finalise_before(both)
+        return []
+
+    def _file(self, leg: int, trade: Trade) -> bool:
+        """Put a trade outside its leg's newest bucket into its own; False when it is late."""
         tf = self.timeframe_ms
         t = trade.time
         start = t - t % tf
         nxt = self._next
         if nxt is None or (start < nxt and not self._emitted):
-            self._next = nxt = start
+            self._next = start
         elif start < nxt:
             self.late += 1
             self.late_by_symbol[leg] += 1
-            return []
+            return False
         buckets = self._open[leg]
         bucket = buckets.get(start)
-        if bucket is None:
-            buckets[start] = _Bucket(trade.price, trade.qty, t, trade.id)
-        else:
-            bucket.add(trade.price, trade.qty, t, trade.id)
-        if t > self._seen[leg]:
-            self._seen[leg] = t
-            seen_a, seen_b = self._seen
-            both = seen_a if seen_a < seen_b else seen_b
-            if both >= nxt + tf:
-                return self._finalise_before(both)
-        return []
+        if bucket is not None:
+            bucket.add(trade)
+            return True
+        buckets[start] = bucket = _Bucket(start, start + tf, trade)
+        newest = self._newest[leg]
+        if newest is None or start > newest.start:
+            self._newest[leg] = bucket
+        return True
 
     def add_many(self, trades: Iterable[Trade]) -> list[PairBar]:
         """Take trades in arrival order; return every bar they made final."""
@@ -253,6 +278,8 @@ class BarBuilder:
 
     def _close_leg(self, leg: int, bucket: _Bucket | None) -> Bar | None:
         if bucket is not None:
+            if bucket is self._newest[leg]:
+                self._newest[leg] = None
             self._last_close[leg] = bucket.close
             return bucket.bar()
         last = self._last_close[leg]
