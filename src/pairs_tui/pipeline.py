@@ -25,15 +25,10 @@ from pairs_tui.config import Settings
 from pairs_tui.feed.source import TradeSource
 from pairs_tui.feed.status import FeedStatus
 from pairs_tui.table import RollingTable
+from pairs_tui.ticks import TICK_SCHEMA, TickStore
 from pairs_tui.trades import Trade
 
 log = logging.getLogger("pairs_tui.pipeline")
-
-TICK_SCHEMA: dict[str, type[pl.DataType]] = {
-    "time": pl.Int64, "price": pl.Float64, "qty": pl.Float64, "buyer_maker": pl.Boolean,
-    "id": pl.Int64,
-}
-"""Columns of the in-memory tick store, one store per leg (8+8+8+1/8+8 bytes a trade)."""
 
 _LEG_FIELDS = ("open", "high", "low", "close", "volume", "trades")
 _STAT_FIELDS = tuple(PairStats.__struct_fields__)
@@ -162,20 +157,20 @@ class Pipeline:
                                    hold_clock=_monotonic_ms)
         self._frames = {name: self._new_timeframe(name) for name in TIMEFRAMES}
         self._chain_from("1s")
-        self._ticks = (
-            RollingTable(TICK_SCHEMA, settings.bars.tick_retention, 4096, _trade_columns),
-            RollingTable(TICK_SCHEMA, settings.bars.tick_retention, 4096, _trade_columns),
-        )
+        self._ticks = (TickStore(settings.bars.tick_retention),
+                       TickStore(settings.bars.tick_retention))
+        self._tick_append = (self._ticks[0].append, self._ticks[1].append)
         self._leg = {self.symbols[0]: 0, self.symbols[1]: 1}
         self._last: list[Trade | None] = [None, None]
         self._first_price: list[float | None] = [None, None]
         self._bar_listeners: list[BarListener] = []
-        self._trade_listeners: list[TradeListener] = []
+        self._trade_listeners: tuple[TradeListener, ...] = ()
         self._fired: list[Any] = []
         self._carried: list[Any] = []
         """Alerts fired between bars, waiting to ride on the next final bar."""
         self._companions: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self._version = 0
+        """Changes other than trades; a snapshot's version adds the trade count to it."""
         self._snapshot: Snapshot | None = None
         self._messages = 0
         self._rate = 0.0
@@ -209,7 +204,7 @@ class Pipeline:
 
     def add_trade_listener(self, listener: TradeListener) -> None:
         """Call ``listener`` with every trade of the pair, in arrival order (e.g. a recorder)."""
-        self._trade_listeners.append(listener)
+        self._trade_listeners = (*self._trade_listeners, listener)
 
     def add_companion(self, companion: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run ``companion()`` as a task for as long as :meth:`run` runs.
@@ -258,25 +253,24 @@ class Pipeline:
 
     def on_trade(self, trade: Trade) -> None:
         """Take one trade from the source."""
+        # This runs for every trade. It bumps no version: the snapshot's counts trades too.
         leg = self._leg.get(trade.symbol)
         if leg is None:
             return
         self._messages += 1
-        self._ticks[leg].append(trade)
+        self._tick_append[leg](trade)
         last = self._last[leg]
-        # A backfilled trade arrives after later live ones: it is not the latest price.
-        if last is None or trade.time > last.time or (
-            trade.time == last.time and trade.id >= last.id
-        ):
+        if last is None:
             self._last[leg] = trade
-        if self._first_price[leg] is None:
             self._first_price[leg] = trade.price
+        # A backfilled trade arrives after later live ones: it is not the latest price.
+        elif trade.time > last.time or (trade.time == last.time and trade.id >= last.id):
+            self._last[leg] = trade
         for listener in self._trade_listeners:
             listener(trade)
         final = self._builder.add(trade)
         if final:
             self._take_final(final)
-        self._version += 1
 
     def on_bar(self, bar: PairBar, timeframe_ms: int) -> None:
         """Take a final bar from a source of bars (a bar CSV)."""
@@ -435,8 +429,9 @@ class Pipeline:
 
     def snapshot(self) -> Snapshot:
         """The latest immutable picture; cheap to call often (cached until something changes)."""
+        version = self._version + self._messages
         cached = self._snapshot
-        if cached is not None and cached.version == self._version:
+        if cached is not None and cached.version == version:
             return cached
         frame = self._frames[self.timeframe]
         quotes = tuple(
@@ -449,7 +444,7 @@ class Pipeline:
             price=self.price, hedge=self.hedge, feed=self.status,
             quotes=(quotes[0], quotes[1]), bars=frame.history.frame(), latest=frame.latest,
             bar_count=frame.count, messages_per_second=self._rate, alerts=tuple(self._fired),
-            version=self._version, finished=self._finished, error=self._error,
+            version=version, finished=self._finished, error=self._error,
         )
         return self._snapshot
 
@@ -457,12 +452,6 @@ class Pipeline:
 def _monotonic_ms() -> float:
     """The local monotonic clock in ms: what a backfill's wait is timed on."""
     return time.monotonic() * 1000.0
-
-
-def _trade_columns(trades: list[Trade]) -> list[list[object]]:
-    """The tick store keeps Trade records as they come and makes columns of them per chunk."""
-    return [[t.time for t in trades], [t.price for t in trades], [t.qty for t in trades],
-            [t.buyer_maker for t in trades], [t.id for t in trades]]
 
 
 def _history_row(bar: PairBar, stats: PairStats) -> tuple[object, ...]:

@@ -1,25 +1,17 @@
 """A bounded, append-only table that lives in Polars.
 
-Rows are appended to one plain Python list (a single ``list.append`` on the hot path) and moved
-into a Polars chunk every ``chunk_rows`` rows; the oldest chunks are dropped once the table
-holds more than ``max_rows``. Reading concatenates the chunks without copying them.
+Rows are appended to one plain Python list and moved into a Polars chunk every ``chunk_rows``
+rows, or arrive as a batch of columns that becomes a chunk at once (the tick store,
+:mod:`pairs_tui.ticks`, builds its columns as trades arrive); the oldest chunks are dropped once
+the table holds more than ``max_rows``. Reading concatenates the chunks without copying them.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 import polars as pl
-
-Columns = Callable[[list[Any]], Sequence[Sequence[object]]]
-"""Turns pending rows into one sequence of values per column, in schema order."""
-
-
-def transpose(rows: list[Any]) -> Sequence[Sequence[object]]:
-    """Columns of rows that are tuples in schema order."""
-    return list(zip(*rows, strict=True))
 
 
 class RollingTable:
@@ -29,42 +21,49 @@ class RollingTable:
         schema: Column names and Polars dtypes, in order.
         max_rows: Rows kept; memory stays bounded by about ``max_rows + chunk_rows`` rows.
         chunk_rows: Rows buffered in Python before they move into a Polars chunk.
-        columns: How to turn buffered rows into columns; rows are tuples by default, but any
-            row object works with a matching function (the tick store keeps Trade records).
     """
 
     def __init__(
         self, schema: Mapping[str, pl.DataType | type[pl.DataType]], max_rows: int,
-        chunk_rows: int = 1024, columns: Columns = transpose,
+        chunk_rows: int = 1024,
     ) -> None:
         self.schema = pl.Schema(schema)
         self.max_rows = max_rows
         self.chunk_rows = max(1, min(chunk_rows, max_rows))
-        self._to_columns = columns
-        self._pending: list[Any] = []
+        self._pending: list[tuple[object, ...]] = []
         self._chunks: deque[pl.DataFrame] = deque()
         self._chunked_rows = 0
 
     def __len__(self) -> int:
         return min(self._chunked_rows + len(self._pending), self.max_rows)
 
-    def append(self, row: Any) -> None:
-        """Append one row (a tuple in schema order, or what ``columns`` understands)."""
+    def append(self, row: tuple[object, ...]) -> None:
+        """Append one row, a tuple in schema order."""
         pending = self._pending
         pending.append(row)
         if len(pending) >= self.chunk_rows:
             self._seal()
 
-    def _frame_of(self, rows: list[Any]) -> pl.DataFrame:
-        values = self._to_columns(rows)
-        return pl.DataFrame(dict(zip(self.schema.names(), values, strict=True)),
+    def extend(self, columns: Sequence[Sequence[object]]) -> None:
+        """Append rows given as one sequence per column, in schema order: one chunk at once."""
+        self._seal()
+        self._add(self.frame_of(columns))
+
+    def frame_of(self, columns: Sequence[Sequence[object]]) -> pl.DataFrame:
+        """A frame in this table's schema of one sequence per column (not appended)."""
+        return pl.DataFrame(dict(zip(self.schema.names(), columns, strict=True)),
                             schema=self.schema, strict=False)
 
     def _seal(self) -> None:
         if not self._pending:
             return
-        chunk = self._frame_of(self._pending)
+        chunk = self.frame_of(list(zip(*self._pending, strict=True)))
         self._pending = []
+        self._add(chunk)
+
+    def _add(self, chunk: pl.DataFrame) -> None:
+        if not chunk.height:
+            return
         self._chunks.append(chunk)
         self._chunked_rows += chunk.height
         while self._chunks and self._chunked_rows - self._chunks[0].height >= self.max_rows:
@@ -74,7 +73,7 @@ class RollingTable:
         """The kept rows (at most ``max_rows``), oldest first; only the last ``tail`` if given."""
         parts = list(self._chunks)
         if self._pending:
-            parts.append(self._frame_of(self._pending))
+            parts.append(self.frame_of(list(zip(*self._pending, strict=True))))
         if not parts:
             return self.schema.to_frame()
         frame = pl.concat(parts, rechunk=False) if len(parts) > 1 else parts[0]
