@@ -18,8 +18,8 @@ import numpy as np
 
 from pairs_tui.config import Settings
 from pairs_tui.feed.status import FeedStatus
-from pairs_tui.pipeline import TICK_SCHEMA, Pipeline
-from pairs_tui.table import RollingTable
+from pairs_tui.pipeline import Pipeline
+from pairs_tui.ticks import TickStore
 from pairs_tui.trades import Trade
 
 PAIR = ("BTCUSDT", "ETHUSDT")
@@ -51,11 +51,11 @@ class ClockedSource:
 
 def held_bytes(n: int) -> tuple[float, float]:
     """Bytes per trade held in the tick store, and in NumPy arrays of the same columns."""
-    table = RollingTable(TICK_SCHEMA, n, 4096)
+    store = TickStore(n)
     for i in range(n):
-        table.append((1_723_161_256_000 + i, 61_800.0 + (i % 100) * 0.1, 0.001 * (i % 7 + 1),
-                      bool(i & 1), 5_266_583_935 + i))
-    ours = table.frame().estimated_size() / n
+        store.append(Trade("BTCUSDT", 1_723_161_256_000 + i, 61_800.0 + (i % 100) * 0.1,
+                           0.001 * (i % 7 + 1), bool(i & 1), 5_266_583_935 + i))
+    ours = store.frame().estimated_size() / n
     arrays = [np.zeros(n, np.int64), np.zeros(n, np.float64), np.zeros(n, np.float64),
               np.zeros(n, np.bool_), np.zeros(n, np.int64)]
     baseline = sum(a.nbytes for a in arrays) / n
