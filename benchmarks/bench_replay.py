@@ -38,6 +38,9 @@ import polars as pl
 
 from pairs_tui.bars import PairBar
 from pairs_tui.feed.replay import ReplaySource, load_trades
+
+# The replay's own line struct: the baseline decodes exactly the fields replay reads.
+from pairs_tui.feed.replay_ndjson import _Envelope as Envelope
 from pairs_tui.trades import Trade
 
 PAIR = ("BTCUSDT", "ETHUSDT")
@@ -59,27 +62,9 @@ class _Envelope(msgspec.Struct, gc=False):
     data: _Payload
 
 
-class _FullPayload(msgspec.Struct, gc=False):
-    """Every field a replay must read: also the event type, the trade id and ``X``."""
-
-    e: str
-    T: int
-    s: str
-    p: float
-    q: float
-    m: bool
-    t: int = -1
-    a: int = -1
-    X: str = ""
-
-
-class _FullEnvelope(msgspec.Struct, gc=False):
-    data: _FullPayload
-
-
 BARE = {
     "bare msgspec (T,s,p,q,m)": msgspec.json.Decoder(_Envelope, strict=False).decode,
-    "bare msgspec (+ e, id, X)": msgspec.json.Decoder(_FullEnvelope, strict=False).decode,
+    "bare msgspec (+ e, id, X)": msgspec.json.Decoder(Envelope, strict=False).decode,
 }
 """The baselines: a typed decode of every line, keeping nothing."""
 

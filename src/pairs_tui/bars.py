@@ -340,8 +340,8 @@ class BarAggregator:
             else:
                 acc[1] = max(acc[1], sub.high)  # type: ignore[type-var]
                 acc[2] = min(acc[2], sub.low)  # type: ignore[type-var]
-            acc[4] = (acc[4] or 0.0) + sub.volume  # type: ignore[operator]
-            acc[5] = (acc[5] or 0) + sub.trades  # type: ignore[operator]
+            acc[4] = (acc[4] or 0.0) + sub.volume
+            acc[5] = (acc[5] or 0) + sub.trades
         acc[3] = sub.close
 
     def _close(self, leg: int) -> Bar | None:
