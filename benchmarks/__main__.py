@@ -19,17 +19,20 @@ def main(argv: list[str]) -> int:
     chosen = [n for n in names if not argv or n in argv]
     unknown = sorted(set(argv) - set(names))
     if unknown:
-        print(f"unknown benchmark(s): {', '.join(unknown)}; have: {', '.join(names)}",
-              file=sys.stderr)
+        print(
+            f"unknown benchmark(s): {', '.join(unknown)}; have: {', '.join(names)}", file=sys.stderr
+        )
         return 2
     failed = []
     for name in chosen:
         print(f"\n=== {name} " + "=" * (70 - len(name)), flush=True)
         started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", f"benchmarks.bench_{name}"],
-                              cwd=HERE.parent, check=False)
-        print(f"--- {name}: {time.perf_counter() - started:.1f} s, exit {done.returncode}",
-              flush=True)
+        done = subprocess.run(
+            [sys.executable, "-m", f"benchmarks.bench_{name}"], cwd=HERE.parent, check=False
+        )
+        print(
+            f"--- {name}: {time.perf_counter() - started:.1f} s, exit {done.returncode}", flush=True
+        )
         if done.returncode:
             failed.append(name)
     if failed:

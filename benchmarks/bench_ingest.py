@@ -47,8 +47,12 @@ from pairs_tui.pipeline import Pipeline
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 PAIR = ("BTCUSDT", "ETHUSDT")
 CLIENT_OPTIONS: dict[str, object] = {
-    "proxy": None, "compression": None, "max_size": 2**20, "max_queue": 256,
-    "ping_interval": 20, "ping_timeout": 20,
+    "proxy": None,
+    "compression": None,
+    "max_size": 2**20,
+    "max_queue": 256,
+    "ping_interval": 20,
+    "ping_timeout": 20,
 }
 """The connection options ``BinanceFeed`` uses, so the loops differ only in what they do."""
 Rate = tuple[float, float]
@@ -60,8 +64,11 @@ def frames(n: int) -> bytes:
     out = bytearray()
     t0 = 1_723_161_256_000
     for i in range(n):
-        symbol, price, qty = ("BTCUSDT", 61_800.3 + (i % 50) * 0.1, "0.006") if i % 2 == 0 \
+        symbol, price, qty = (
+            ("BTCUSDT", 61_800.3 + (i % 50) * 0.1, "0.006")
+            if i % 2 == 0
             else ("ETHUSDT", 2_681.62 + (i % 40) * 0.01, "0.125")
+        )
         t = t0 + i // 4
         payload = (
             f'{{"stream":"{symbol.lower()}@aggTrade","data":{{"e":"aggTrade","E":{t + 100},'
@@ -69,8 +76,11 @@ def frames(n: int) -> bytes:
             f'"nq":"{qty}","f":{9_000_000 + i},"l":{9_000_000 + i},"T":{t},"m":false,"st":1}}}}'
         ).encode()
         length = len(payload)
-        header = bytes([0x81, length]) if length < 126 else bytes([0x81, 126]) + struct.pack(
-            "!H", length)
+        header = (
+            bytes([0x81, length])
+            if length < 126
+            else bytes([0x81, 126]) + struct.pack("!H", length)
+        )
         out += header + payload
     out += b"\x88\x02\x03\xe8"
     return bytes(out)
@@ -92,18 +102,24 @@ def serve(port_out: mp.connection.Connection, payload: bytes, runs: int) -> None
                 break
             request += chunk
         if b"upgrade: websocket" not in request.lower():
-            conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n"
-                         b"Connection: close\r\n\r\n")
+            conn.sendall(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
             conn.close()
             continue
-        key = next(line.split(b":", 1)[1].strip() for line in request.split(b"\r\n")
-                   if line.lower().startswith(b"sec-websocket-key"))
+        key = next(
+            line.split(b":", 1)[1].strip()
+            for line in request.split(b"\r\n")
+            if line.lower().startswith(b"sec-websocket-key")
+        )
         accept = base64.b64encode(hashlib.sha1(key + GUID).digest())
-        conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                     b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+        conn.sendall(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+        )
         view = memoryview(payload)
         for start in range(0, len(view), 1 << 20):
-            conn.sendall(view[start:start + (1 << 20)])
+            conn.sendall(view[start : start + (1 << 20)])
         with contextlib.suppress(OSError):
             conn.recv(1024)  # the client's close reply
         conn.close()
@@ -114,8 +130,9 @@ async def bare(url: str, n: int, decode: Callable[[str | bytes], object] | None 
     """A loop that only receives (and, with ``decode``, decodes each frame)."""
     count = 0
     started = cpu = 0.0
-    async with connect(f"{url}/market/stream?streams=btcusdt@aggTrade/ethusdt@aggTrade",
-                       **CLIENT_OPTIONS) as ws:  # type: ignore[arg-type]
+    async with connect(
+        f"{url}/market/stream?streams=btcusdt@aggTrade/ethusdt@aggTrade", **CLIENT_OPTIONS
+    ) as ws:  # type: ignore[arg-type]
         async for message in ws:
             if count == 0:
                 started, cpu = time.perf_counter(), time.process_time()
@@ -174,8 +191,9 @@ def main() -> None:
         "decode": "receive loop + decode_frame (reference)",
         "ours": "BinanceFeed -> Pipeline (bars, analytics)",
     }
-    print(f"{n:,} aggTrade frames a run, {args.repeats} interleaved runs, client pinned to one "
-          "core")
+    print(
+        f"{n:,} aggTrade frames a run, {args.repeats} interleaved runs, client pinned to one core"
+    )
     print(f"{'':<44}{'median msg/s':>14}{'best msg/s':>12}{'us/msg':>8}{'msg/CPU-s':>12}")
     for key, label in labels.items():
         wall = [w for w, _ in rates[key]]
@@ -184,8 +202,10 @@ def main() -> None:
         print(f"{label:<44}{med:>14,.0f}{max(wall):>12,.0f}{1e6 / med:>8.2f}{cpu:>12,.0f}")
     ratios = [o[0] / b[0] for o, b in zip(rates["ours"], rates["bare"], strict=True)]
     cpu_ratios = [o[1] / b[1] for o, b in zip(rates["ours"], rates["bare"], strict=True)]
-    print(f"ratio ours / bare, per run (goal >= 0.7): median {statistics.median(ratios):.2f}, "
-          f"best {max(ratios):.2f}; by CPU time {statistics.median(cpu_ratios):.2f}")
+    print(
+        f"ratio ours / bare, per run (goal >= 0.7): median {statistics.median(ratios):.2f}, "
+        f"best {max(ratios):.2f}; by CPU time {statistics.median(cpu_ratios):.2f}"
+    )
     print(f"1s bars closed in the last run: {bars:,}")
     print(f"noise probe after: {probe():.0f} ms")
 

@@ -53,11 +53,24 @@ def held_bytes(n: int) -> tuple[float, float]:
     """Bytes per trade held in the tick store, and in NumPy arrays of the same columns."""
     store = TickStore(n)
     for i in range(n):
-        store.append(Trade("BTCUSDT", 1_723_161_256_000 + i, 61_800.0 + (i % 100) * 0.1,
-                           0.001 * (i % 7 + 1), bool(i & 1), 5_266_583_935 + i))
+        store.append(
+            Trade(
+                "BTCUSDT",
+                1_723_161_256_000 + i,
+                61_800.0 + (i % 100) * 0.1,
+                0.001 * (i % 7 + 1),
+                bool(i & 1),
+                5_266_583_935 + i,
+            )
+        )
     ours = store.frame().estimated_size() / n
-    arrays = [np.zeros(n, np.int64), np.zeros(n, np.float64), np.zeros(n, np.float64),
-              np.zeros(n, np.bool_), np.zeros(n, np.int64)]
+    arrays = [
+        np.zeros(n, np.int64),
+        np.zeros(n, np.float64),
+        np.zeros(n, np.float64),
+        np.zeros(n, np.bool_),
+        np.zeros(n, np.int64),
+    ]
     baseline = sum(a.nbytes for a in arrays) / n
     return ours, baseline
 

@@ -54,8 +54,16 @@ def make_trades(n: int, rate: float, seed: int = 1) -> list[Trade]:
     for i in range(n):
         leg = 0 if i % 5 < 3 else 1
         price = round((61_800.0 if leg == 0 else 2_680.0) + walk[i] * (1 if leg == 0 else 0.05), 2)
-        out.append(Trade(PAIR[leg], START_MS + int(i * 1000 / rate), price, float(qty[i]),
-                         bool(maker[i]), 5_266_583_935 + i))
+        out.append(
+            Trade(
+                PAIR[leg],
+                START_MS + int(i * 1000 / rate),
+                price,
+                float(qty[i]),
+                bool(maker[i]),
+                5_266_583_935 + i,
+            )
+        )
     return out
 
 
@@ -103,15 +111,20 @@ def part_a(trades: list[Trade], repeats: int, folder: Path) -> None:
     def recorder() -> Callable[[Trade], None]:
         return Recorder(folder, PAIR).on_trade
 
-    variants = {"bare list.append (baseline)": bare, "Recorder.on_trade": recorder,
-                "five column appends": columns}
+    variants = {
+        "bare list.append (baseline)": bare,
+        "Recorder.on_trade": recorder,
+        "five column appends": columns,
+    }
     results: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(repeats):
         for name, make in variants.items():
             results[name].append(timed_loop(make(), trades))
     base = statistics.median(results["bare list.append (baseline)"])
-    print(f"\nA. feed side, {len(trades):,} trades a run, {repeats} interleaved runs "
-          "(ns per trade, loop included)")
+    print(
+        f"\nA. feed side, {len(trades):,} trades a run, {repeats} interleaved runs "
+        "(ns per trade, loop included)"
+    )
     print(f"{'variant':32} {'median':>8} {'best':>8} {'ratio':>7}")
     for name, values in results.items():
         med = statistics.median(values)
@@ -147,8 +160,10 @@ def part_b(trades: list[Trade], repeats: int, folder: Path) -> None:
         results["pipeline.on_trade"].append(timed_loop(plain(), trades))
         results["  + recorder attached"].append(timed_loop(recording(), trades))
     base = statistics.median(results["pipeline.on_trade"])
-    print(f"\nB. the pipeline's per-trade path, {len(trades):,} trades, {repeats} interleaved runs "
-          "(ns per trade)")
+    print(
+        f"\nB. the pipeline's per-trade path, {len(trades):,} trades, {repeats} interleaved runs "
+        "(ns per trade)"
+    )
     print(f"{'variant':32} {'median':>8} {'best':>8} {'ratio':>7}")
     for name, values in results.items():
         med = statistics.median(values)
@@ -163,23 +178,28 @@ def part_c(trades: list[Trade], folder: Path) -> None:
     recorder = Recorder(folder, PAIR)
     rows = []
     for k in range(0, len(trades) - per_flush + 1, per_flush):
-        batch = trades[k:k + per_flush]
+        batch = trades[k : k + per_flush]
         gc.collect()
         t0, c0 = time.perf_counter(), time.process_time()
         recorder._write(batch, False)  # what the worker thread runs
-        rows.append((k + per_flush, (time.perf_counter() - t0) * 1e3,
-                     (time.process_time() - c0) * 1e3))
+        rows.append(
+            (k + per_flush, (time.perf_counter() - t0) * 1e3, (time.process_time() - c0) * 1e3)
+        )
     recorder.close_now()
     size = sum(p.stat().st_size for p in folder.rglob("*.parquet"))
-    print(f"\nC. one flush of {per_flush:,} trades (2 s at 20,000/s) in the writer thread, "
-          f"segments of {recorder.segment_rows:,} rows; wall includes the fsync")
+    print(
+        f"\nC. one flush of {per_flush:,} trades (2 s at 20,000/s) in the writer thread, "
+        f"segments of {recorder.segment_rows:,} rows; wall includes the fsync"
+    )
     print(f"{'trades so far':>14} {'wall ms':>9} {'CPU ms':>8}")
     for done, wall, cpu in rows:
         print(f"{done:14,} {wall:9.1f} {cpu:8.1f}")
     mean_cpu = statistics.mean(cpu for _, _, cpu in rows)
-    print(f"mean CPU per flush {mean_cpu:.1f} ms (all threads) = {mean_cpu / 2_000 * 100:.1f}% "
-          f"of a core at 20,000 trades/s; {len(recorder.files)} files, synthetic trades "
-          f"{size / len(trades):.1f} B/trade on disk")
+    print(
+        f"mean CPU per flush {mean_cpu:.1f} ms (all threads) = {mean_cpu / 2_000 * 100:.1f}% "
+        f"of a core at 20,000 trades/s; {len(recorder.files)} files, synthetic trades "
+        f"{size / len(trades):.1f} B/trade on disk"
+    )
     real = _session_b()
     if real:
         recorder = Recorder(folder / "real", PAIR)
@@ -190,8 +210,12 @@ def part_c(trades: list[Trade], folder: Path) -> None:
 
 def _session_b() -> list[Trade]:
     """The real trades the tests use, if this is a checkout with its fixtures."""
-    path = (Path(__file__).parent.parent / "tests" / "fixtures"
-            / "sessionB_2024-08-08T2354Z_2024-08-09T0000Z_trade_envelopes.ndjson.gz")
+    path = (
+        Path(__file__).parent.parent
+        / "tests"
+        / "fixtures"
+        / "sessionB_2024-08-08T2354Z_2024-08-09T0000Z_trade_envelopes.ndjson.gz"
+    )
     if not path.exists():
         return []
     out = []
@@ -217,7 +241,10 @@ class _TimedRecorder(Recorder):
 
 
 async def sustained(
-    trades: list[Trade], rate: int, seconds: float, folder: Path | None,
+    trades: list[Trade],
+    rate: int,
+    seconds: float,
+    folder: Path | None,
 ) -> dict[str, float]:
     """Feed ``trades`` at ``rate``/s in 5 ms ticks; with a recorder when ``folder`` is given."""
     tick = 0.005
@@ -244,7 +271,7 @@ async def sustained(
         else:
             await asyncio.sleep(0)
         lags.append(loop.time() - target)
-        chunk = trades[k * per_tick:(k + 1) * per_tick]
+        chunk = trades[k * per_tick : (k + 1) * per_tick]
         t0 = time.perf_counter_ns()
         for trade in chunk:
             sink(trade)
@@ -252,9 +279,15 @@ async def sustained(
     elapsed = loop.time() - started
     sent = ticks * per_tick
     cpu = (time.process_time() - cpu0) / elapsed * 100
-    out = {"sent": sent, "rate": sent / elapsed, "feed_ns": feed_ns / sent, "cpu": cpu,
-           "lag_p50": statistics.median(lags) * 1e3,
-           "lag_p99": sorted(lags)[int(len(lags) * 0.99)] * 1e3, "lag_max": max(lags) * 1e3}
+    out = {
+        "sent": sent,
+        "rate": sent / elapsed,
+        "feed_ns": feed_ns / sent,
+        "cpu": cpu,
+        "lag_p50": statistics.median(lags) * 1e3,
+        "lag_p99": sorted(lags)[int(len(lags) * 0.99)] * 1e3,
+        "lag_max": max(lags) * 1e3,
+    }
     if recorder is not None and runner is not None:
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)
@@ -266,21 +299,28 @@ async def sustained(
 
 def part_d(seconds: float, root: Path) -> None:
     print(f"\nD. sustained feed, {seconds:g} s a run, 5 ms ticks, 2 s flushes in a worker thread")
-    print(f"{'rate/s':>7} {'recorder':>9} {'achieved/s':>11} {'feed ns/trade':>14} "
-          f"{'lag p50 ms':>11} {'p99 ms':>7} {'max ms':>7} {'CPU':>9} "
-          f"{'flush max ms':>13} {'on disk':>9}")
+    print(
+        f"{'rate/s':>7} {'recorder':>9} {'achieved/s':>11} {'feed ns/trade':>14} "
+        f"{'lag p50 ms':>11} {'p99 ms':>7} {'max ms':>7} {'CPU':>9} "
+        f"{'flush max ms':>13} {'on disk':>9}"
+    )
     for rate in (20_000, 50_000):
         trades = make_trades(int(rate * seconds) + rate, rate)
         for with_recorder in (False, True):
             folder = root / f"sustained-{rate}" if with_recorder else None
             r = asyncio.run(sustained(trades, rate, seconds, folder))
-            disk = (f"{int(r['on_disk']):,}" + (" all" if r["on_disk"] == r["sent"] else " LOST")
-                    if with_recorder else "")
+            disk = (
+                f"{int(r['on_disk']):,}" + (" all" if r["on_disk"] == r["sent"] else " LOST")
+                if with_recorder
+                else ""
+            )
             cpu = f"{r['cpu']:.0f}%"
             flush = f"{r['flush_max']:.0f}" if with_recorder else ""
-            print(f"{rate:7,} {'yes' if with_recorder else 'no':>9} {r['rate']:11,.0f} "
-                  f"{r['feed_ns']:14.0f} {r['lag_p50']:11.2f} {r['lag_p99']:7.2f} "
-                  f"{r['lag_max']:7.2f} {cpu:>9} {flush:>13} {disk:>9}")
+            print(
+                f"{rate:7,} {'yes' if with_recorder else 'no':>9} {r['rate']:11,.0f} "
+                f"{r['feed_ns']:14.0f} {r['lag_p50']:11.2f} {r['lag_p99']:7.2f} "
+                f"{r['lag_max']:7.2f} {cpu:>9} {flush:>13} {disk:>9}"
+            )
 
 
 def main() -> None:

@@ -38,11 +38,14 @@ def main(argv: list[str]) -> int:
     print(summary(report))
     ok = report.alive and report.accounted
 
-    silences = ["abrupt drop (TCP reset)", "stalled stream", "silent acknowledged stream",
-                "frozen connection"]
+    silences = [
+        "abrupt drop (TCP reset)",
+        "stalled stream",
+        "silent acknowledged stream",
+        "frozen connection",
+    ]
     print(f"\n## Real time: {args.real_wall:g} s at 1x, watchdog 2 s, silences of 3 s")
-    real = asyncio.run(soak(args.real_wall, 1.0, 6.0, watchdog_s=2.0, fault_s=3.0,
-                            faults=silences))
+    real = asyncio.run(soak(args.real_wall, 1.0, 6.0, watchdog_s=2.0, fault_s=3.0, faults=silences))
     print(table(real))
     print(summary(real))
     ok = ok and real.alive and real.accounted

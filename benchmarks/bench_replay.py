@@ -44,8 +44,13 @@ from pairs_tui.feed.replay_ndjson import _Envelope as Envelope
 from pairs_tui.trades import Trade
 
 PAIR = ("BTCUSDT", "ETHUSDT")
-SESSION = (Path(__file__).resolve().parent.parent / "src" / "pairs_tui" / "data"
-           / "sessionB_btcusdt_ethusdt_trades.ndjson.gz")
+SESSION = (
+    Path(__file__).resolve().parent.parent
+    / "src"
+    / "pairs_tui"
+    / "data"
+    / "sessionB_btcusdt_ethusdt_trades.ndjson.gz"
+)
 
 
 class _Payload(msgspec.Struct, gc=False):
@@ -123,10 +128,22 @@ def make_inputs(folder: Path, copies: int) -> dict[str, list[Path]]:
     csvs = []
     for symbol in PAIR:
         path = folder / f"{symbol}-trades-2024-08-08.csv.gz"
-        path.write_bytes(gzip.compress(trades.filter(pl.col("symbol") == symbol).select(
-            "id", "price", "qty", (pl.col("price") * pl.col("qty")).alias("quote_qty"), "time",
-            pl.col("buyer_maker").cast(pl.String).alias("is_buyer_maker"),
-        ).write_csv().encode(), compresslevel=6))
+        path.write_bytes(
+            gzip.compress(
+                trades.filter(pl.col("symbol") == symbol)
+                .select(
+                    "id",
+                    "price",
+                    "qty",
+                    (pl.col("price") * pl.col("qty")).alias("quote_qty"),
+                    "time",
+                    pl.col("buyer_maker").cast(pl.String).alias("is_buyer_maker"),
+                )
+                .write_csv()
+                .encode(),
+                compresslevel=6,
+            )
+        )
         csvs.append(path)
     inputs["archive CSV.gz x2"] = csvs
     dated = trades.with_columns(pl.from_epoch("time", "ms").dt.date().alias("date"))
@@ -134,7 +151,8 @@ def make_inputs(folder: Path, copies: int) -> dict[str, list[Path]]:
         leaf = folder / "rec" / f"symbol={symbol}" / f"date={date}"
         leaf.mkdir(parents=True)
         part.select("time", "price", "qty", "buyer_maker", "id").write_parquet(
-            leaf / "part-0.parquet")
+            leaf / "part-0.parquet"
+        )
     inputs["Parquet (--record)"] = [folder / "rec"]
     return inputs
 
@@ -147,7 +165,7 @@ def bare(paths: list[Path], decode: Callable[[bytes], object]) -> int:
         data = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
         prefixed = data.startswith(b"1")  # the cryptofeed capture: "<receive time>: <frame>"
         for line in data.splitlines():
-            decode(line[line.index(b"{"):] if prefixed else line)
+            decode(line[line.index(b"{") :] if prefixed else line)
             n += 1
     return n
 
@@ -203,8 +221,9 @@ def main() -> None:
             against = name if name in lines else first
             cells = []
             for base in BARE:
-                ratios = [b / r for b, r in zip(times[base, against], times["replay", name],
-                                                 strict=True)]
+                ratios = [
+                    b / r for b, r in zip(times[base, against], times["replay", name], strict=True)
+                ]
                 cells.append(f"{statistics.median(ratios):.2f} vs {base[13:]}")
             note = "" if name in lines else f"  (bare of {first}: the same trades)"
             print(f"  {name:<34} {'   '.join(cells)}{note}")

@@ -71,8 +71,9 @@ def time_commands(repeats: int) -> dict[str, list[float]]:
     return times
 
 
-def first_frames(argv: list[str], marks: dict[str, bytes], timeout: float = 20.0
-                 ) -> dict[str, float]:
+def first_frames(
+    argv: list[str], marks: dict[str, bytes], timeout: float = 20.0
+) -> dict[str, float]:
     """Spawn ``argv`` on a pseudo-terminal; seconds until its screen text matches each mark.
 
     The process group is ended once every mark was seen (or at the timeout).
@@ -80,11 +81,18 @@ def first_frames(argv: list[str], marks: dict[str, bytes], timeout: float = 20.0
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", SIZE[1], SIZE[0], 0, 0))
     home = tempfile.mkdtemp(prefix="pairs-tui-bench-")
-    env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor",
-           "XDG_CONFIG_HOME": home, "XDG_STATE_HOME": home, "XDG_DATA_HOME": home}
+    env = {
+        **os.environ,
+        "TERM": "xterm-256color",
+        "COLORTERM": "truecolor",
+        "XDG_CONFIG_HOME": home,
+        "XDG_STATE_HOME": home,
+        "XDG_DATA_HOME": home,
+    }
     started = time.perf_counter()
-    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=home,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=home, start_new_session=True
+    )
     os.close(slave)
     written = b""
     seen: dict[str, float] = {}
@@ -124,8 +132,11 @@ def main() -> None:
         "pairs-tui --demo: first price": [],
         "pairs-tui --demo: both prices": [],
     }
-    demo_marks = {"screen": rb"BTCUSDT", "first price": rb"BTCUSDT" + _PRICE,
-                  "both prices": rb"ETHUSDT" + _PRICE}
+    demo_marks = {
+        "screen": rb"BTCUSDT",
+        "first price": rb"BTCUSDT" + _PRICE,
+        "both prices": rb"ETHUSDT" + _PRICE,
+    }
     for _ in range(args.repeats):  # interleaved; a mark never seen (a timeout) shows as nan
         seen = first_frames([sys.executable, "-c", MINIMAL_APP], {"frame": rb"BTCUSDT" + _PRICE})
         frames["minimal Textual app: first frame (baseline)"].append(seen.get("frame", math.nan))
@@ -136,15 +147,17 @@ def main() -> None:
     print(f"{'command':<46}{'median ms':>10}{'best ms':>10}{'x baseline':>12}")
     for name, samples in times.items():
         median = statistics.median(samples)
-        print(f"{name:<46}{median * 1e3:>10.0f}{min(samples) * 1e3:>10.0f}"
-              f"{median / base:>12.1f}")
+        print(f"{name:<46}{median * 1e3:>10.0f}{min(samples) * 1e3:>10.0f}{median / base:>12.1f}")
     frame_base = statistics.median(frames["minimal Textual app: first frame (baseline)"])
-    print(f"\n{'first frames on a 160x50 pty':<46}{'median ms':>10}{'best ms':>10}"
-          f"{'x baseline':>12}")
+    print(
+        f"\n{'first frames on a 160x50 pty':<46}{'median ms':>10}{'best ms':>10}{'x baseline':>12}"
+    )
     for name, samples in frames.items():
         median = statistics.median(samples)
-        print(f"{name:<46}{median * 1e3:>10.0f}{min(samples) * 1e3:>10.0f}"
-              f"{median / frame_base:>12.1f}")
+        print(
+            f"{name:<46}{median * 1e3:>10.0f}{min(samples) * 1e3:>10.0f}"
+            f"{median / frame_base:>12.1f}"
+        )
     print(f"noise probe after: {probe():.0f} ms")
 
 

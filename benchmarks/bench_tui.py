@@ -50,11 +50,11 @@ def _tape(rate: float) -> object:
     # scale the arrival rate until the exchange publishes ``rate`` aggregate trades a second.
     arrivals = rate / 2
     for _ in range(3):
-        probe = simulated_tape(("BTCUSDT", "ETHUSDT"), duration_s=10.0,
-                               rate_per_s=(arrivals, arrivals))
+        probe = simulated_tape(
+            ("BTCUSDT", "ETHUSDT"), duration_s=10.0, rate_per_s=(arrivals, arrivals)
+        )
         arrivals *= rate / (len(probe.trades) / 10.0)
-    return simulated_tape(("BTCUSDT", "ETHUSDT"), duration_s=120.0,
-                          rate_per_s=(arrivals, arrivals))
+    return simulated_tape(("BTCUSDT", "ETHUSDT"), duration_s=120.0, rate_per_s=(arrivals, arrivals))
 
 
 async def _serve(rate: float) -> None:
@@ -111,7 +111,12 @@ class Timings:
 
 
 def _run_app(
-    url: str, rest_url: str, seconds: float, warmup: float, out: Path, demo_rate: float | None,
+    url: str,
+    rest_url: str,
+    seconds: float,
+    warmup: float,
+    out: Path,
+    demo_rate: float | None,
 ) -> None:
     from textual.screen import Screen
 
@@ -125,8 +130,14 @@ def _run_app(
     timings.wrap(PairsApp, "refresh_numbers", "numbers")
     timings.wrap(PairsApp, "refresh_plots", "plots")
     timings.wrap(LinePlot, "_rebuild", "plot build")
-    options = Options(settings=Settings(), symbols=("BTCUSDT", "ETHUSDT"), url=url,
-                      rest_url=rest_url, window=60, duration=warmup + seconds)
+    options = Options(
+        settings=Settings(),
+        symbols=("BTCUSDT", "ETHUSDT"),
+        url=url,
+        rest_url=rest_url,
+        window=60,
+        duration=warmup + seconds,
+    )
     app = make_app(options, source_factory=None if demo_rate is None else _demo_source(demo_rate))
     marks: dict[str, float] = {}
 
@@ -180,7 +191,11 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def measure(
-    colors: str, rate: float, seconds: float, warmup: float, dump: Path | None = None,
+    colors: str,
+    rate: float,
+    seconds: float,
+    warmup: float,
+    dump: Path | None = None,
     demo: bool = False,
 ) -> dict[str, object]:
     """One run: the exchange, the app under a pty, the bytes and the CPU.
@@ -188,10 +203,16 @@ def measure(
     With ``demo`` the exchange runs inside the app's process, as ``pairs-tui --demo`` does, and
     the exchange column is a sleeping placeholder.
     """
-    exchange = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.bench_tui", "--exchange", "--rate", str(rate)],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
-    ) if not demo else subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1e6)"])
+    exchange = (
+        subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.bench_tui", "--exchange", "--rate", str(rate)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        if not demo
+        else subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1e6)"])
+    )
     try:
         if demo:
             url, rest_url = "ws://127.0.0.1:1", "http://127.0.0.1:1"
@@ -206,8 +227,20 @@ def measure(
             env["COLORTERM"] = "truecolor"
         elif colors == "no-color":
             env["NO_COLOR"] = "1"
-        argv = [sys.executable, "-m", "benchmarks.bench_tui", "--app", url, rest_url,
-                "--seconds", str(seconds), "--warmup", str(warmup), "--out", str(stats_file)]
+        argv = [
+            sys.executable,
+            "-m",
+            "benchmarks.bench_tui",
+            "--app",
+            url,
+            rest_url,
+            "--seconds",
+            str(seconds),
+            "--warmup",
+            str(warmup),
+            "--out",
+            str(stats_file),
+        ]
         if demo:
             argv += ["--demo-rate", str(rate)]
         pid, fd = pty.fork()
@@ -272,8 +305,10 @@ def measure(
         "numbers_ms": (statistics.median(numbers), _percentile(numbers, 0.95)),
         "plots_ms": (statistics.median(plots), _percentile(plots, 0.95)),
         "plot_builds_per_s": len(builds) / stats["elapsed"],
-        "plot_build_ms": (statistics.median(builds) if builds else float("nan"),
-                          _percentile(builds, 0.95)),
+        "plot_build_ms": (
+            statistics.median(builds) if builds else float("nan"),
+            _percentile(builds, 0.95),
+        ),
         "latency_ms": (statistics.median(stats["latency_ms"]) if stats["latency_ms"] else None),
         "warm": stats["warm"],
         "state": stats["state"],
@@ -285,15 +320,33 @@ def measure_headless(rate: float, seconds: float, warmup: float) -> float:
     """CPU % of ``pairs-tui --headless`` on the same feed: what the data path costs alone."""
     exchange = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.bench_tui", "--exchange", "--rate", str(rate)],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert exchange.stdout is not None
         url, rest_url = exchange.stdout.readline().split()
         app = subprocess.Popen(
-            [sys.executable, "-m", "pairs_tui", "BTCUSDT", "ETHUSDT", "--headless", "--url", url,
-             "--rest-url", rest_url, "--window", "60", "--duration", str(warmup + seconds + 5)],
-            cwd=tempfile.mkdtemp(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "pairs_tui",
+                "BTCUSDT",
+                "ETHUSDT",
+                "--headless",
+                "--url",
+                url,
+                "--rest-url",
+                rest_url,
+                "--window",
+                "60",
+                "--duration",
+                str(warmup + seconds + 5),
+            ],
+            cwd=tempfile.mkdtemp(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
         )
         time.sleep(warmup)
@@ -308,19 +361,23 @@ def measure_headless(rate: float, seconds: float, warmup: float) -> float:
 
 
 def report(rows: list[dict[str, object]]) -> None:
-    print(f"{'colours':<11}{'msg/s':>7}{'app CPU':>9}{'exch CPU':>9}{'KiB/s':>7}{'fps':>6}"
-          f"{'frame p50/p95/max ms':>22}{'numbers p50/p95':>17}{'plot build/s, p50/p95':>24}"
-          f"{'lat ms':>8}")
+    print(
+        f"{'colours':<11}{'msg/s':>7}{'app CPU':>9}{'exch CPU':>9}{'KiB/s':>7}{'fps':>6}"
+        f"{'frame p50/p95/max ms':>22}{'numbers p50/p95':>17}{'plot build/s, p50/p95':>24}"
+        f"{'lat ms':>8}"
+    )
     for r in rows:
         f50, f95, fmax = r["frame_ms"]  # type: ignore[misc]
         n50, n95 = r["numbers_ms"]  # type: ignore[misc]
         b50, b95 = r["plot_build_ms"]  # type: ignore[misc]
         latency = r["latency_ms"]
-        print(f"{r['colors']:<11}{r['msgs_per_s']:>7,.0f}{r['app_cpu_pct']:>8.1f}%"
-              f"{r['exchange_cpu_pct']:>8.1f}%{r['kib_per_s']:>7.1f}{r['frames_per_s']:>6.1f}"
-              f"{f50:>10.1f} /{f95:>5.1f} /{fmax:>5.0f}{n50:>9.2f} /{n95:>5.2f}"
-              f"{r['plot_builds_per_s']:>10.1f}, {b50:>5.1f} /{b95:>5.1f}"
-              f"{latency if latency is None else round(latency):>8}")
+        print(
+            f"{r['colors']:<11}{r['msgs_per_s']:>7,.0f}{r['app_cpu_pct']:>8.1f}%"
+            f"{r['exchange_cpu_pct']:>8.1f}%{r['kib_per_s']:>7.1f}{r['frames_per_s']:>6.1f}"
+            f"{f50:>10.1f} /{f95:>5.1f} /{fmax:>5.0f}{n50:>9.2f} /{n95:>5.2f}"
+            f"{r['plot_builds_per_s']:>10.1f}, {b50:>5.1f} /{b95:>5.1f}"
+            f"{latency if latency is None else round(latency):>8}"
+        )
         if not r["warm"]:
             print(f"  (the z-score was not warm at the end; feed state {r['state']})")
 
@@ -333,14 +390,24 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--rate", type=float, default=5000.0, help="trades per second, total")
     parser.add_argument("--seconds", type=float, default=60.0, help="measured span")
     parser.add_argument("--warmup", type=float, default=70.0, help="left out at the start")
-    parser.add_argument("--colors", nargs="+", default=["truecolor", "256"],
-                        choices=["truecolor", "256", "no-color"])
+    parser.add_argument(
+        "--colors",
+        nargs="+",
+        default=["truecolor", "256"],
+        choices=["truecolor", "256", "no-color"],
+    )
     parser.add_argument("--dump", type=Path, help="append what the app writes after warm-up")
-    parser.add_argument("--demo", action="store_true",
-                        help="also run the exchange inside the app's process, as --demo does")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="also run the exchange inside the app's process, as --demo does",
+    )
     parser.add_argument("--demo-rate", type=float, help=argparse.SUPPRESS)
-    parser.add_argument("--headless", action="store_true",
-                        help="also measure pairs-tui --headless on the same feed (no screen)")
+    parser.add_argument(
+        "--headless",
+        action="store_true",
+        help="also measure pairs-tui --headless on the same feed (no screen)",
+    )
     args = parser.parse_args(argv)
     if args.exchange:
         asyncio.run(_serve(args.rate))

@@ -29,16 +29,26 @@ PAIR = ("BTCUSDT", "ETHUSDT")
 
 
 def closed_bar(ts: int, zscore: float | None, timeframe: str = "1s") -> ClosedBar:
-    return ClosedBar(timeframe, PairBar(ts, Bar.flat(100.0), Bar.flat(50.0)),
-                     PairStats(zscore=zscore), (), FeedStatus(state="live"))
+    return ClosedBar(
+        timeframe,
+        PairBar(ts, Bar.flat(100.0), Bar.flat(50.0)),
+        PairStats(zscore=zscore),
+        (),
+        FeedStatus(state="live"),
+    )
 
 
 def fire_times(
-    book: AlertBook, series: Sequence[float | None], step_ms: int = 1_000,
+    book: AlertBook,
+    series: Sequence[float | None],
+    step_ms: int = 1_000,
 ) -> list[int]:
     """Feed ``series`` as z-scores of consecutive 1s bars; return the bar times that fired."""
-    return [event.time for i, z in enumerate(series)
-            for event in book.on_bar(closed_bar(i * step_ms, z))]
+    return [
+        event.time
+        for i, z in enumerate(series)
+        for event in book.on_bar(closed_bar(i * step_ms, z))
+    ]
 
 
 def z_rule(**kwargs: object) -> AlertRule:
@@ -92,7 +102,9 @@ def test_abs_rule_fires_on_either_side() -> None:
 def test_null_and_nan_never_fire_and_change_nothing() -> None:
     book = AlertBook([z_rule()])
     assert fire_times(book, [None, math.nan, 2.1, None, math.nan, 2.2, 1.0, None, 2.1]) == [
-        2_000, 8_000]
+        2_000,
+        8_000,
+    ]
 
 
 def test_switching_timeframe_rearms_bar_rules() -> None:
@@ -108,20 +120,31 @@ def test_each_rule_keeps_its_own_state() -> None:
     assert events == ["two", "three", "two", "three"]
 
 
-@given(st.lists(st.one_of(st.none(), st.floats(-5, 5)), max_size=80),
-       st.floats(0, 2), st.integers(0, 10), st.sampled_from([">", ">=", "<", "<=", "abs>"]))
+@given(
+    st.lists(st.one_of(st.none(), st.floats(-5, 5)), max_size=80),
+    st.floats(0, 2),
+    st.integers(0, 10),
+    st.sampled_from([">", ">=", "<", "<=", "abs>"]),
+)
 def test_between_two_firings_the_value_went_back_past_the_rearm_line(
-    series: list[float | None], hysteresis: float, cooldown: int, op: str,
+    series: list[float | None],
+    hysteresis: float,
+    cooldown: int,
+    op: str,
 ) -> None:
-    rule = z_rule(op=op, threshold=-1.0 if op in ("<", "<=") else 1.0, hysteresis=hysteresis,
-                  cooldown_seconds=cooldown)
+    rule = z_rule(
+        op=op,
+        threshold=-1.0 if op in ("<", "<=") else 1.0,
+        hysteresis=hysteresis,
+        cooldown_seconds=cooldown,
+    )
     book = AlertBook([rule])
     fired = [i for i, z in enumerate(series) if book.on_bar(closed_bar(i * 1_000, z))]
     for i in fired:
         assert holds(op, series[i], rule.threshold)  # type: ignore[arg-type]
     for earlier, later in itertools.pairwise(fired):
         assert (later - earlier) >= cooldown
-        between = [z for z in series[earlier + 1:later] if z is not None]
+        between = [z for z in series[earlier + 1 : later] if z is not None]
         assert any(not holds(op, z, rearm_line(rule)) for z in between)
 
 
@@ -133,9 +156,16 @@ def test_events_go_to_the_list_and_the_ndjson_log(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert [line["value"] for line in lines] == [2.5, 2.6, 2.7]
     assert lines[0] == {
-        "utc": "2024-08-08T23:54:17.000Z", "pair": "BTCUSDT/ETHUSDT", "timeframe": "1s",
-        "time": 1_723_161_257_000, "rule": "z above 2", "metric": "zscore", "op": ">",
-        "threshold": 2.0, "value": 2.5, "message": 'zscore 2.5 crossed above 2 (rule "z above 2")',
+        "utc": "2024-08-08T23:54:17.000Z",
+        "pair": "BTCUSDT/ETHUSDT",
+        "timeframe": "1s",
+        "time": 1_723_161_257_000,
+        "rule": "z above 2",
+        "metric": "zscore",
+        "op": ">",
+        "threshold": 2.0,
+        "value": 2.5,
+        "message": 'zscore 2.5 crossed above 2 (rule "z above 2")',
         "bell": True,
     }
     assert [e.value for e in book.recent] == [2.6, 2.7]
@@ -155,8 +185,15 @@ def test_a_log_that_cannot_be_written_does_not_stop_the_alerts(tmp_path: Path) -
 def test_event_encodes_as_a_small_json_object() -> None:
     event = AlertEvent(1, "r", "zscore", ">", 2.0, 2.5, "m", bell=False)
     assert json.loads(msgspec.json.encode(event)) == {
-        "time": 1, "rule": "r", "metric": "zscore", "op": ">", "threshold": 2.0, "value": 2.5,
-        "message": "m", "bell": False}
+        "time": 1,
+        "rule": "r",
+        "metric": "zscore",
+        "op": ">",
+        "threshold": 2.0,
+        "value": 2.5,
+        "message": "m",
+        "bell": False,
+    }
 
 
 def test_unnamed_rule_is_named_by_the_rule_written_out() -> None:
@@ -169,8 +206,9 @@ def test_unnamed_rule_is_named_by_the_rule_written_out() -> None:
 def test_adf_p_rule_fires_on_the_on_demand_test() -> None:
     rule = parse_rule('adf_p < 0.05 hysteresis=0.05 name="stationary"')
     book = AlertBook([rule])
-    assert [e.value for p in (0.2, 0.04, 0.06, 0.01, 0.2, 0.03)
-            for e in book.on_stationarity(p, 0)] == [0.04, 0.03]
+    assert [
+        e.value for p in (0.2, 0.04, 0.06, 0.01, 0.2, 0.03) for e in book.on_stationarity(p, 0)
+    ] == [0.04, 0.03]
     assert book.on_stationarity(None, 0) == []
     assert book.on_bar(closed_bar(0, 9.0)) == []  # bar analytics do not feed adf_p
 
@@ -253,8 +291,15 @@ def test_stale_alert_shows_at_once_and_rides_on_the_next_bar() -> None:
 
 def test_palette_rule_reads_all_options() -> None:
     rule = parse_rule('zscore abs> 2 hysteresis=0.5 cooldown=60 bell name="z wide"')
-    assert rule == AlertRule(name="z wide", metric="zscore", op="abs>", threshold=2.0,
-                             hysteresis=0.5, cooldown_seconds=60.0, bell=True)
+    assert rule == AlertRule(
+        name="z wide",
+        metric="zscore",
+        op="abs>",
+        threshold=2.0,
+        hysteresis=0.5,
+        cooldown_seconds=60.0,
+        bell=True,
+    )
 
 
 @pytest.mark.parametrize(
@@ -290,13 +335,16 @@ def test_added_rule_starts_armed_and_names_are_unique() -> None:
 
 
 def test_headless_lines_carry_the_alerts_of_a_rule_on_replayed_real_data(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     pytest.importorskip("pairs_tui.feed.replay", reason="the replay reader has not landed")
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     exports = tmp_path / "exports"
     config = tmp_path / "config.toml"
-    config.write_text(textwrap.dedent(f"""
+    config.write_text(
+        textwrap.dedent(f"""
         [export]
         folder = "{exports}"
 
@@ -308,9 +356,11 @@ def test_headless_lines_carry_the_alerts_of_a_rule_on_replayed_real_data(
         hysteresis = 0.5
         cooldown_seconds = 10
         bell = true
-    """))
-    code = main(["--replay", str(ENVELOPES), "--headless", "--config", str(config),
-                 "--window", "30"])
+    """)
+    )
+    code = main(
+        ["--replay", str(ENVELOPES), "--headless", "--config", str(config), "--window", "30"]
+    )
     out = capsys.readouterr().out
     assert code == 0
     lines = [json.loads(line) for line in out.splitlines()]
@@ -333,11 +383,13 @@ def test_headless_lines_carry_the_alerts_of_a_rule_on_replayed_real_data(
     fired = [(line["ts"], alert) for line in lines for alert in line["alerts"]]
     assert len(expected) >= 2
     assert [(ts, alert["value"]) for ts, alert in fired] == expected
-    assert all(alert["time"] == ts and alert["rule"] == "z wide" and alert["bell"]
-               for ts, alert in fired)
+    assert all(
+        alert["time"] == ts and alert["rule"] == "z wide" and alert["bell"] for ts, alert in fired
+    )
     logged = [json.loads(line) for line in (exports / "alerts.ndjson").read_text().splitlines()]
     assert [(e["time"], e["value"], e["pair"], e["timeframe"]) for e in logged] == [
-        (ts, z, "BTCUSDT/ETHUSDT", "1s") for ts, z in expected]
+        (ts, z, "BTCUSDT/ETHUSDT", "1s") for ts, z in expected
+    ]
 
 
 def test_every_bar_metric_is_an_analytics_field() -> None:

@@ -16,13 +16,15 @@ rows_st = st.tuples(
     st.floats(1.0, 1000.0),
     st.floats(1.0, 1000.0),
 )
-levels_st = st.fixed_dictionaries({
-    "entry": st.sampled_from([1.0, 1.5, 2.0]),
-    "exit": st.sampled_from([-0.5, 0.0, 0.5]),
-    "stop": st.sampled_from([None, 3.0, 4.0]),
-    "fee_bps": st.sampled_from([0.0, 4.0]),
-    "price_mode": st.sampled_from(["log", "raw"]),
-})
+levels_st = st.fixed_dictionaries(
+    {
+        "entry": st.sampled_from([1.0, 1.5, 2.0]),
+        "exit": st.sampled_from([-0.5, 0.0, 0.5]),
+        "stop": st.sampled_from([None, 3.0, 4.0]),
+        "fee_bps": st.sampled_from([0.0, 4.0]),
+        "price_mode": st.sampled_from(["log", "raw"]),
+    }
+)
 
 
 @st.composite
@@ -40,17 +42,25 @@ def decided_by(result: BacktestResult, k_ts: int) -> list[tuple[object, ...]]:
     for t in result.trades:
         if t.signal_ts <= k_ts:
             exit_decided = t.exit_signal_ts is not None and t.exit_signal_ts <= k_ts
-            out.append((t.side, t.signal_ts, t.entry_z, t.hedge,
-                        t.exit_signal_ts if exit_decided else None,
-                        t.exit_z if exit_decided else None,
-                        t.exit_reason if exit_decided else None))
+            out.append(
+                (
+                    t.side,
+                    t.signal_ts,
+                    t.entry_z,
+                    t.hedge,
+                    t.exit_signal_ts if exit_decided else None,
+                    t.exit_z if exit_decided else None,
+                    t.exit_reason if exit_decided else None,
+                )
+            )
     return out
 
 
 @settings(max_examples=400, deadline=None)
 @given(perturbed(), levels_st)
 def test_bars_after_a_signal_do_not_change_it(
-    case: tuple[list[Row], list[Row], int], levels: dict[str, object],
+    case: tuple[list[Row], list[Row], int],
+    levels: dict[str, object],
 ) -> None:
     original, changed, k = case
     a = run(bars_frame(original), **levels)  # type: ignore[arg-type]
@@ -85,8 +95,12 @@ def test_every_fill_is_the_next_bars_close(rows: list[Row], levels: dict[str, ob
 
 
 def test_the_signal_bars_own_close_is_not_the_fill() -> None:
-    rows: list[Row] = [(None, 1.0, 100.0, 100.0), (2.5, 1.0, 100.0, 100.0),
-                       (1.0, 1.0, 104.0, 100.0), (0.0, 1.0, 104.0, 100.0)]
+    rows: list[Row] = [
+        (None, 1.0, 100.0, 100.0),
+        (2.5, 1.0, 100.0, 100.0),
+        (1.0, 1.0, 104.0, 100.0),
+        (0.0, 1.0, 104.0, 100.0),
+    ]
     moved = [*rows[:1], (2.5, 1.0, 250.0, 100.0), *rows[2:]]
     for frame in (rows, moved):
         (trade,) = run(bars_frame(frame)).trades

@@ -32,17 +32,26 @@ FIXTURES = Path(__file__).parent / "fixtures"
 SESSION_B = FIXTURES / "sessionB_2024-08-08T2354Z_2024-08-09T0000Z_trade_envelopes.ndjson.gz"
 
 
-
-
 def options_for(analytics: AnalyticsSettings, folder: Path | None = None) -> Options:
-    settings = Settings(analytics=analytics,
-                        export=ExportSettings(folder=str(folder or "exports")))
-    return Options(settings=settings, symbols=PAIR, replay=[SESSION_B], backtest=True,
-                   timeframe="1s", window=analytics.window)
+    settings = Settings(analytics=analytics, export=ExportSettings(folder=str(folder or "exports")))
+    return Options(
+        settings=settings,
+        symbols=PAIR,
+        replay=[SESSION_B],
+        backtest=True,
+        timeframe="1s",
+        window=analytics.window,
+    )
 
 
-def reference_backtest(rows: list[dict[str, Any]], entry: float, exit_z: float,
-                       stop: float | None, fee_bps: float, log_prices: bool) -> dict[str, Any]:
+def reference_backtest(
+    rows: list[dict[str, Any]],
+    entry: float,
+    exit_z: float,
+    stop: float | None,
+    fee_bps: float,
+    log_prices: bool,
+) -> dict[str, Any]:
     """The strategy written out the obvious way, bar by bar: orders decided at a close are
     executed at the next close; cash plus market value is equity."""
     rate = fee_bps / 1e4
@@ -60,9 +69,11 @@ def reference_backtest(rows: list[dict[str, Any]], entry: float, exit_z: float,
             if kind == "close":
                 fee = rate * (abs(qa) * pa + abs(qb) * pb)
                 cash += qa * pa + qb * pb - fee
-                trade.update(exit_ts=r["ts"], reason=arg,
-                             pnl=qa * (pa - trade["pa"]) + qb * (pb - trade["pb"])
-                             - trade["fee"] - fee)
+                trade.update(
+                    exit_ts=r["ts"],
+                    reason=arg,
+                    pnl=qa * (pa - trade["pa"]) + qb * (pb - trade["pb"]) - trade["fee"] - fee,
+                )
                 trades.append(trade)
                 qa = qb = 0.0
                 side = 0
@@ -72,8 +83,15 @@ def reference_backtest(rows: list[dict[str, Any]], entry: float, exit_z: float,
                 qb = -side * hedge / pb if log_prices else -side * hedge
                 fee = rate * (abs(qa) * pa + abs(qb) * pb)
                 cash -= qa * pa + qb * pb + fee
-                trade = {"side": side, "signal_ts": signal, "entry_ts": r["ts"], "pa": pa,
-                         "pb": pb, "fee": fee, "hedge": hedge}
+                trade = {
+                    "side": side,
+                    "signal_ts": signal,
+                    "entry_ts": r["ts"],
+                    "pa": pa,
+                    "pb": pb,
+                    "fee": fee,
+                    "hedge": hedge,
+                }
         orders = []
         equity.append(cash + qa * pa + qb * pb)
         held.append(side)
@@ -99,12 +117,16 @@ def reference_backtest(rows: list[dict[str, Any]], entry: float, exit_z: float,
                 orders.append(("open", (1, hedge, r["ts"])))
     if side:
         last = rows[-1]
-        trade.update(exit_ts=None, reason="open",
-                     pnl=qa * (last["close_a"] - trade["pa"]) + qb * (last["close_b"] - trade["pb"])
-                     - trade["fee"])
+        trade.update(
+            exit_ts=None,
+            reason="open",
+            pnl=qa * (last["close_a"] - trade["pa"])
+            + qb * (last["close_b"] - trade["pb"])
+            - trade["fee"],
+        )
         trades.append(trade)
     start = next(i for i, r in enumerate(rows) if r["zscore"] is not None)
-    steps = [b - a for a, b in zip(equity[start:], equity[start + 1:], strict=False)]
+    steps = [b - a for a, b in zip(equity[start:], equity[start + 1 :], strict=False)]
     mean = sum(steps) / len(steps)
     sd = math.sqrt(sum((s - mean) ** 2 for s in steps) / (len(steps) - 1))
     peak, drawdown = 0.0, 0.0
@@ -113,8 +135,11 @@ def reference_backtest(rows: list[dict[str, Any]], entry: float, exit_z: float,
         drawdown = max(drawdown, peak - e)
     closed = [t for t in trades if t["reason"] != "open"]
     return {
-        "trades": trades, "equity": equity, "total": equity[-1],
-        "sharpe": mean / sd, "max_drawdown": drawdown,
+        "trades": trades,
+        "equity": equity,
+        "total": equity[-1],
+        "sharpe": mean / sd,
+        "max_drawdown": drawdown,
         "hit_rate": sum(t["pnl"] > 0 for t in closed) / len(closed) if closed else None,
         "time_in_market": sum(1 for h in held[start:-1] if h) / len(steps),
     }
@@ -122,8 +147,11 @@ def reference_backtest(rows: list[dict[str, Any]], entry: float, exit_z: float,
 
 @pytest.mark.parametrize(
     "analytics",
-    [AnalyticsSettings(window=60, stop_z=3.0), AnalyticsSettings(window=30, price="raw"),
-     AnalyticsSettings(window=300)],
+    [
+        AnalyticsSettings(window=60, stop_z=3.0),
+        AnalyticsSettings(window=30, price="raw"),
+        AnalyticsSettings(window=300),
+    ],
     ids=["log-w60-stop3", "raw-w30", "log-w300-defaults"],
 )
 async def test_session_b_matches_an_independent_loop(analytics: AnalyticsSettings) -> None:
@@ -137,16 +165,24 @@ async def test_session_b_matches_an_independent_loop(analytics: AnalyticsSetting
     rows = session.bars.to_dicts()
     assert session.bars.height == 345
     assert result.trades, "the parameters were chosen to trade on session B"
-    ref = reference_backtest(rows, analytics.entry_z, analytics.exit_z, analytics.stop_z,
-                             analytics.fee_bps, analytics.price == "log")
+    ref = reference_backtest(
+        rows,
+        analytics.entry_z,
+        analytics.exit_z,
+        analytics.stop_z,
+        analytics.fee_bps,
+        analytics.price == "log",
+    )
     sides = {"long": 1, "short": -1}
-    assert [(sides[t.side], t.signal_ts, t.entry_ts, t.exit_ts, t.exit_reason)
-            for t in result.trades] == [
-        (t["side"], t["signal_ts"], t["entry_ts"], t["exit_ts"], t["reason"])
-        for t in ref["trades"]]
+    assert [
+        (sides[t.side], t.signal_ts, t.entry_ts, t.exit_ts, t.exit_reason) for t in result.trades
+    ] == [
+        (t["side"], t["signal_ts"], t["entry_ts"], t["exit_ts"], t["reason"]) for t in ref["trades"]
+    ]
     assert [t.hedge for t in result.trades] == [t["hedge"] for t in ref["trades"]]
-    assert [t.pnl for t in result.trades] == pytest.approx([t["pnl"] for t in ref["trades"]],
-                                                           rel=1e-9, abs=1e-12)
+    assert [t.pnl for t in result.trades] == pytest.approx(
+        [t["pnl"] for t in ref["trades"]], rel=1e-9, abs=1e-12
+    )
     assert result.equity["equity"].to_list() == pytest.approx(ref["equity"], rel=1e-9, abs=1e-12)
     m = result.metrics
     assert m.total_pnl == pytest.approx(ref["total"], rel=1e-9, abs=1e-12)
@@ -157,11 +193,14 @@ async def test_session_b_matches_an_independent_loop(analytics: AnalyticsSetting
 
 
 async def test_the_hedge_in_force_is_the_one_the_zscore_used() -> None:
-    session = await backtest_source(options_for(AnalyticsSettings(window=60)),
-                                    ListSource(session_b_trades()))
+    session = await backtest_source(
+        options_for(AnalyticsSettings(window=60)), ListSource(session_b_trades())
+    )
     bars = session.bars.with_columns(
-        y=pl.col("close_a").log(), x=pl.col("close_b").log(),
-        prev_beta=pl.col("beta").shift(1), prev_alpha=pl.col("alpha").shift(1),
+        y=pl.col("close_a").log(),
+        x=pl.col("close_b").log(),
+        prev_beta=pl.col("beta").shift(1),
+        prev_alpha=pl.col("alpha").shift(1),
     ).filter(pl.col("zscore").is_not_null())
     # OLS hedge: the fit through the previous bar, which is what the spread was built with.
     assert bars["hedge_beta"].to_list() == pytest.approx(bars["prev_beta"].to_list(), rel=1e-9)
@@ -179,19 +218,24 @@ async def test_a_prefix_of_the_session_decides_the_same() -> None:
     analytics = AnalyticsSettings(window=30, stop_z=3.0)
     full = await backtest_source(options_for(analytics), ListSource(trades))
     cut = trades[0].time + (trades[-1].time - trades[0].time) // 2
-    half = await backtest_source(options_for(analytics),
-                                 ListSource([t for t in trades if t.time < cut]))
+    half = await backtest_source(
+        options_for(analytics), ListSource([t for t in trades if t.time < cut])
+    )
     # The prefix's last bar holds only part of its second: compare the bars before it.
     shared = pl.col("ts") < half.bars["ts"].max()
     assert half.bars.filter(shared).equals(full.bars.filter(shared))
     columns = ["ts", "target", "position", "equity"]
-    assert half.result.equity.filter(shared).select(columns).equals(
-        full.result.equity.filter(shared).select(columns))
+    assert (
+        half.result.equity.filter(shared)
+        .select(columns)
+        .equals(full.result.equity.filter(shared).select(columns))
+    )
 
 
 async def test_report_is_json_with_trades_and_metrics(tmp_path: Path) -> None:
-    session = await backtest_source(options_for(AnalyticsSettings(window=30, stop_z=3.0)),
-                                    ListSource(session_b_trades()))
+    session = await backtest_source(
+        options_for(AnalyticsSettings(window=30, stop_z=3.0)), ListSource(session_b_trades())
+    )
     out = report(session, [tmp_path / "x.parquet"])
     text = msgspec.json.encode(out).decode()
     assert "NaN" not in text
@@ -201,21 +245,23 @@ async def test_report_is_json_with_trades_and_metrics(tmp_path: Path) -> None:
     assert data["symbol_a"] == "BTCUSDT" and data["units"] == "USDT per 1 USDT of A"
     assert data["history_bars"] == 345
     assert len(data["trades"]) == data["metrics"]["trades"]
-    assert data["equity"][-1] == [session.bars["ts"][-1],
-                                  session.result.equity["equity"][-1]]
+    assert data["equity"][-1] == [session.bars["ts"][-1], session.result.equity["equity"][-1]]
     assert data["exports"] == [str(tmp_path / "x.parquet")]
 
 
 async def test_exports_trades_and_equity_as_parquet_and_csv(tmp_path: Path) -> None:
-    session = await backtest_source(options_for(AnalyticsSettings(window=30, stop_z=3.0)),
-                                    ListSource(session_b_trades()))
+    session = await backtest_source(
+        options_for(AnalyticsSettings(window=30, stop_z=3.0)), ListSource(session_b_trades())
+    )
     now = datetime(2026, 11, 22, 10, 15, tzinfo=UTC)
     folder = tmp_path / "exports"
     written = export_backtest(session, folder, now=now)
     head = "BTCUSDT-ETHUSDT_1s_backtest"
     assert [p.name for p in written] == [
-        f"{head}-{kind}_20261122T101500Z.{ext}" for kind in ("trades", "equity")
-        for ext in ("parquet", "csv")]
+        f"{head}-{kind}_20261122T101500Z.{ext}"
+        for kind in ("trades", "equity")
+        for ext in ("parquet", "csv")
+    ]
     assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in written)
     trades = session.result.trades_frame()
     assert pl.read_parquet(written[0]).equals(trades)
@@ -229,10 +275,13 @@ async def test_exports_trades_and_equity_as_parquet_and_csv(tmp_path: Path) -> N
     assert len(list(folder.iterdir())) == 8
 
 
-async def test_a_failed_export_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                              ) -> None:
-    session = await backtest_source(options_for(AnalyticsSettings(window=30)),
-                                    ListSource(session_b_trades()))
+async def test_a_failed_export_leaves_nothing(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    session = await backtest_source(
+        options_for(AnalyticsSettings(window=30)), ListSource(session_b_trades())
+    )
     real_replace = os.replace
     calls = []
 
@@ -252,8 +301,7 @@ async def test_run_backtest_replays_prints_and_exports(tmp_path: Path) -> None:
     pytest.importorskip("pairs_tui.feed.replay", reason="the replay reader has not landed")
     from pairs_tui.backtest_session import run_backtest
 
-    options = options_for(AnalyticsSettings(window=30, stop_z=3.0, backtest_export=True),
-                          tmp_path)
+    options = options_for(AnalyticsSettings(window=30, stop_z=3.0, backtest_export=True), tmp_path)
     out = io.StringIO()
     session = await run_backtest(options, out)
     assert isinstance(session, SessionBacktest)
@@ -265,7 +313,9 @@ async def test_run_backtest_replays_prints_and_exports(tmp_path: Path) -> None:
 
 
 def test_cli_backtest_prints_one_json_object(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     pytest.importorskip("pairs_tui.feed.replay", reason="the replay reader has not landed")
     from pairs_tui.cli import main
@@ -273,10 +323,13 @@ def test_cli_backtest_prints_one_json_object(
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     config = tmp_path / "config.toml"
     config.write_text(
-        f'[analytics]\nwindow = 60\nstop_z = 3.0\nbacktest_export = true\n'
-        f'[export]\nfolder = "{tmp_path / "exports"}"\n', encoding="utf-8")
-    code = main(["btcusdt", "ethusdt", "--backtest", "--replay", str(SESSION_B),
-                 "--config", str(config)])
+        f"[analytics]\nwindow = 60\nstop_z = 3.0\nbacktest_export = true\n"
+        f'[export]\nfolder = "{tmp_path / "exports"}"\n',
+        encoding="utf-8",
+    )
+    code = main(
+        ["btcusdt", "ethusdt", "--backtest", "--replay", str(SESSION_B), "--config", str(config)]
+    )
     assert code == 0
     (line,) = capsys.readouterr().out.splitlines()
     data = json.loads(line)

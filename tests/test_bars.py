@@ -14,27 +14,42 @@ from sources import PAIR, session_b_trades
 
 def reference_bars(trades: list[Trade], tf_ms: int) -> pl.DataFrame:
     """Bars computed the obvious way: group by bucket, put both legs on one grid, forward fill."""
-    df = pl.DataFrame(
-        [(t.symbol, t.time, t.price, t.qty) for t in trades],
-        schema={"symbol": pl.String, "time": pl.Int64, "price": pl.Float64, "qty": pl.Float64},
-        orient="row",
-    ).with_row_index("seq").with_columns(ts=pl.col("time") - pl.col("time") % tf_ms)
-    grid = pl.DataFrame({"ts": pl.int_range(df["ts"].min(), df["ts"].max() + tf_ms, tf_ms,
-                                            eager=True)})
+    df = (
+        pl.DataFrame(
+            [(t.symbol, t.time, t.price, t.qty) for t in trades],
+            schema={"symbol": pl.String, "time": pl.Int64, "price": pl.Float64, "qty": pl.Float64},
+            orient="row",
+        )
+        .with_row_index("seq")
+        .with_columns(ts=pl.col("time") - pl.col("time") % tf_ms)
+    )
+    grid = pl.DataFrame(
+        {"ts": pl.int_range(df["ts"].min(), df["ts"].max() + tf_ms, tf_ms, eager=True)}
+    )
     legs = []
     for leg, symbol in zip("ab", PAIR, strict=True):
         bars = (
-            df.filter(pl.col("symbol") == symbol).sort("time", "seq")
+            df.filter(pl.col("symbol") == symbol)
+            .sort("time", "seq")
             .group_by("ts", maintain_order=True)
-            .agg(open=pl.col("price").first(), high=pl.col("price").max(),
-                 low=pl.col("price").min(), close=pl.col("price").last(),
-                 volume=pl.col("qty").sum(), trades=pl.len().cast(pl.Int64))
+            .agg(
+                open=pl.col("price").first(),
+                high=pl.col("price").max(),
+                low=pl.col("price").min(),
+                close=pl.col("price").last(),
+                volume=pl.col("qty").sum(),
+                trades=pl.len().cast(pl.Int64),
+            )
         )
         filled = (
-            grid.join(bars, on="ts", how="left").sort("ts")
+            grid.join(bars, on="ts", how="left")
+            .sort("ts")
             .with_columns(pl.col("close").forward_fill())
-            .with_columns(pl.col("open", "high", "low").fill_null(pl.col("close")),
-                          pl.col("volume").fill_null(0.0), pl.col("trades").fill_null(0))
+            .with_columns(
+                pl.col("open", "high", "low").fill_null(pl.col("close")),
+                pl.col("volume").fill_null(0.0),
+                pl.col("trades").fill_null(0),
+            )
         )
         legs.append(filled.rename({c: f"{c}_{leg}" for c in filled.columns if c != "ts"}))
     return legs[0].join(legs[1], on="ts").sort("ts")
@@ -74,8 +89,9 @@ def test_session_b_bars_equal_independent_computation(trades: list[Trade], tf_ms
 def test_one_minute_bars_folded_from_seconds_equal_bars_from_trades(trades: list[Trade]) -> None:
     seconds = BarBuilder(PAIR, 1_000)
     folder = BarAggregator(60_000, 1_000)
-    folded = [m for b in seconds.add_many(trades) + seconds.flush()
-              if (m := folder.add(b)) is not None]
+    folded = [
+        m for b in seconds.add_many(trades) + seconds.flush() if (m := folder.add(b)) is not None
+    ]
     direct = BarBuilder(PAIR, 60_000)
     minutes = direct.add_many(trades) + direct.flush()
     # The last minute of the session is incomplete, so the folder has not closed it.
@@ -85,7 +101,12 @@ def test_one_minute_bars_folded_from_seconds_equal_bars_from_trades(trades: list
         for leg, other in ((ours.a, expected.a), (ours.b, expected.b)):
             assert leg is not None and other is not None
             assert (leg.open, leg.high, leg.low, leg.close, leg.trades) == (
-                other.open, other.high, other.low, other.close, other.trades)
+                other.open,
+                other.high,
+                other.low,
+                other.close,
+                other.trades,
+            )
             assert leg.volume == pytest.approx(other.volume, rel=1e-12)
 
 
@@ -102,8 +123,14 @@ def trade(symbol: str, time: int, price: float, qty: float = 1.0) -> Trade:
 
 def test_empty_bucket_repeats_previous_close_with_zero_volume() -> None:
     builder = BarBuilder(PAIR, 1_000)
-    out = builder.add_many([trade("BTCUSDT", 100, 10.0), trade("ETHUSDT", 200, 5.0),
-                            trade("BTCUSDT", 3_100, 11.0), trade("ETHUSDT", 3_200, 6.0)])
+    out = builder.add_many(
+        [
+            trade("BTCUSDT", 100, 10.0),
+            trade("ETHUSDT", 200, 5.0),
+            trade("BTCUSDT", 3_100, 11.0),
+            trade("ETHUSDT", 3_200, 6.0),
+        ]
+    )
     assert [b.ts for b in out] == [0, 1_000, 2_000]
     assert out[1].a == Bar.flat(10.0) and out[2].b == Bar.flat(5.0)
     assert out[1].a.volume == 0 and out[1].a.trades == 0
@@ -169,11 +196,17 @@ def test_trades_before_first_final_bar_may_arrive_out_of_order() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(PAIR), st.integers(0, 20_000),
-                          st.floats(1.0, 100.0)), min_size=1, max_size=60),
-       st.lists(st.integers(0, 25_000), max_size=5))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(PAIR), st.integers(0, 20_000), st.floats(1.0, 100.0)),
+        min_size=1,
+        max_size=60,
+    ),
+    st.lists(st.integers(0, 25_000), max_size=5),
+)
 def test_every_trade_is_accounted_for_in_any_order(
-    raw: list[tuple[str, int, float]], clock_ticks: list[int],
+    raw: list[tuple[str, int, float]],
+    clock_ticks: list[int],
 ) -> None:
     builder = BarBuilder(PAIR, 1_000)
     bars: list[PairBar] = []

@@ -31,8 +31,11 @@ def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
     ],
 )
 def test_bad_argument_is_one_line_naming_it_and_exit_2(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    argv: list[str], names: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    names: str,
 ) -> None:
     monkeypatch.chdir(tmp_path)
     code, err = run_main(capsys, *argv)
@@ -41,7 +44,9 @@ def test_bad_argument_is_one_line_naming_it_and_exit_2(
 
 
 def test_argument_errors_found_after_parsing_also_exit_2(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)
     code, err = run_main(capsys, "--demo", "--replay", str(tmp_path))
@@ -49,7 +54,8 @@ def test_argument_errors_found_after_parsing_also_exit_2(
 
 
 def test_wrong_config_key_names_key_and_line(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
     config = tmp_path / "bad.toml"
     config.write_text("[analytics]\nwindow = 300\nwindw = 20\n")
@@ -59,7 +65,8 @@ def test_wrong_config_key_names_key_and_line(
 
 
 def test_wrong_config_type_names_key_and_line(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
     config = tmp_path / "bad.toml"
     config.write_text('symbols = ["BTCUSDT", "ETHUSDT"]\n\n[bars]\ntimeframe = 5\n')
@@ -68,7 +75,12 @@ def test_wrong_config_type_names_key_and_line(
 
 
 def test_help_works_without_a_config_or_a_network() -> None:
-    done = subprocess.run([sys.executable, "-m", "pairs_tui", "--help"], capture_output=True,
-                          text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "pairs_tui", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0
     assert "--replay" in done.stdout and "--headless" in done.stdout

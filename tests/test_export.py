@@ -34,7 +34,6 @@ NOW = datetime(2026, 11, 22, 10, 15, 0, tzinfo=UTC)
 STAMP = "20261122T101500Z"
 
 
-
 @pytest.fixture(scope="module")
 def session() -> Pipeline:
     """Session B run through the real pipeline, once for the module."""
@@ -48,19 +47,28 @@ def files(folder: Path) -> list[str]:
 
 
 def test_parquet_export_holds_ticks_bars_and_analytics(
-    session: Pipeline, tmp_path: Path,
+    session: Pipeline,
+    tmp_path: Path,
 ) -> None:
     paths = export_session(session, tmp_path, "parquet", now=NOW)
     assert [p.name for p in paths] == [
-        f"BTCUSDT-ETHUSDT_1s_{kind}_{STAMP}.parquet" for kind in ("ticks", "bars", "analytics")]
+        f"BTCUSDT-ETHUSDT_1s_{kind}_{STAMP}.parquet" for kind in ("ticks", "bars", "analytics")
+    ]
     assert files(tmp_path) == sorted(p.name for p in paths)
     ticks, bars, analytics = (pl.read_parquet(p) for p in paths)
     assert_frame_equal(ticks, session.ticks())
     assert ticks.height == len(session_b_trades())
     history = session.history()
     assert bars.columns == list(BAR_COLUMNS) and analytics.columns == list(ANALYTICS_COLUMNS)
-    assert bars.columns[:7] == ["ts", "open_a", "high_a", "low_a", "close_a", "volume_a",
-                                "trades_a"]
+    assert bars.columns[:7] == [
+        "ts",
+        "open_a",
+        "high_a",
+        "low_a",
+        "close_a",
+        "volume_a",
+        "trades_a",
+    ]
     assert_frame_equal(bars, history.select(BAR_COLUMNS))
     assert_frame_equal(analytics, history.select(ANALYTICS_COLUMNS))
 
@@ -68,8 +76,10 @@ def test_parquet_export_holds_ticks_bars_and_analytics(
 def test_csv_export_reads_back_the_same_values(session: Pipeline, tmp_path: Path) -> None:
     ticks, bars, analytics = export_session(session, tmp_path, "csv", now=NOW)
     assert bars.name == f"BTCUSDT-ETHUSDT_1s_bars_{STAMP}.csv"
-    assert_frame_equal(pl.read_csv(bars, schema=session.history().select(BAR_COLUMNS).schema),
-                       session.history().select(BAR_COLUMNS))
+    assert_frame_equal(
+        pl.read_csv(bars, schema=session.history().select(BAR_COLUMNS).schema),
+        session.history().select(BAR_COLUMNS),
+    )
     assert_frame_equal(pl.read_csv(ticks, schema=session.ticks().schema), session.ticks())
     assert pl.read_csv(analytics).columns == list(ANALYTICS_COLUMNS)
 
@@ -86,7 +96,8 @@ def test_export_follows_the_active_timeframe(session: Pipeline, tmp_path: Path) 
 
 
 def test_a_second_export_in_the_same_second_does_not_replace_the_first(
-    session: Pipeline, tmp_path: Path,
+    session: Pipeline,
+    tmp_path: Path,
 ) -> None:
     first = export_session(session, tmp_path, "csv", now=NOW)
     second = export_session(session, tmp_path, "csv", now=NOW)
@@ -95,14 +106,17 @@ def test_a_second_export_in_the_same_second_does_not_replace_the_first(
 
 
 def test_export_into_a_new_nested_folder_creates_it(
-    session: Pipeline, tmp_path: Path,
+    session: Pipeline,
+    tmp_path: Path,
 ) -> None:
     paths = export_session(session, tmp_path / "a" / "b", "parquet", now=NOW)
     assert all(p.parent == tmp_path / "a" / "b" for p in paths)
 
 
 def test_failure_inside_the_writer_leaves_nothing_and_names_the_path(
-    session: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    session: Pipeline,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     real = export._write_frame
 
@@ -121,7 +135,8 @@ def test_failure_inside_the_writer_leaves_nothing_and_names_the_path(
 
 
 def test_folder_that_cannot_be_made_is_an_export_error(
-    session: Pipeline, tmp_path: Path,
+    session: Pipeline,
+    tmp_path: Path,
 ) -> None:
     blocker = tmp_path / "exports"
     blocker.write_text("a file where the folder should be")
@@ -169,11 +184,17 @@ KILLED_HALFWAY = textwrap.dedent("""
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
 def test_export_killed_halfway_leaves_no_partial_file(
-    session: Pipeline, tmp_path: Path, fmt: str,
+    session: Pipeline,
+    tmp_path: Path,
+    fmt: str,
 ) -> None:
     folder = tmp_path / "exports"
-    with subprocess.Popen([sys.executable, "-c", KILLED_HALFWAY, str(folder), fmt],
-                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as child:
+    with subprocess.Popen(
+        [sys.executable, "-c", KILLED_HALFWAY, str(folder), fmt],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as child:
         assert child.stdout is not None
         stuck = Path(child.stdout.readline().strip())  # the bars file is half-written now
         assert stuck.parent == folder and stuck.stat().st_size > 0
@@ -190,7 +211,8 @@ def test_export_killed_halfway_leaves_no_partial_file(
 
 
 async def test_frames_can_be_written_in_a_worker_thread(
-    session: Pipeline, tmp_path: Path,
+    session: Pipeline,
+    tmp_path: Path,
 ) -> None:
     frames = take_session(session)
     paths = await asyncio.to_thread(write_session, frames, tmp_path, "parquet", now=NOW)

@@ -15,17 +15,41 @@ from pairs_tui.pipeline import Pipeline
 from pairs_tui.trades import Trade
 from sources import PAIR, ListSource, session_b_trades
 
-SCHEMA = ["ts", "timeframe", "symbol_a", "symbol_b", "price", "hedge", "window", "close_a",
-          "close_b", "volume_a", "volume_b", "trades_a", "trades_b", "beta", "alpha", "r2",
-          "spread", "zscore", "corr", "half_life", "kalman_beta", "alerts", "feed"]
-
+SCHEMA = [
+    "ts",
+    "timeframe",
+    "symbol_a",
+    "symbol_b",
+    "price",
+    "hedge",
+    "window",
+    "close_a",
+    "close_b",
+    "volume_a",
+    "volume_b",
+    "trades_a",
+    "trades_b",
+    "beta",
+    "alpha",
+    "r2",
+    "spread",
+    "zscore",
+    "corr",
+    "half_life",
+    "kalman_beta",
+    "alerts",
+    "feed",
+]
 
 
 async def headless_lines(trades: list[Trade], **kwargs: object) -> list[dict[str, object]]:
     out = io.StringIO()
     pipeline = Pipeline(Settings(), ListSource(trades), PAIR, **kwargs)  # type: ignore[arg-type]
-    pipeline.add_bar_listener(HeadlessWriter(out, pipeline.symbols, pipeline.price,
-                                             pipeline.hedge, lambda: pipeline.window))
+    pipeline.add_bar_listener(
+        HeadlessWriter(
+            out, pipeline.symbols, pipeline.price, pipeline.hedge, lambda: pipeline.window
+        )
+    )
     await pipeline.run()
     return [json.loads(line) for line in out.getvalue().splitlines()]
 
@@ -43,9 +67,18 @@ async def test_one_line_per_bar_in_schema_order() -> None:
     first = lines[0]
     assert first["timeframe"] == "1s" and first["window"] == 30
     assert (first["symbol_a"], first["symbol_b"], first["price"], first["hedge"]) == (
-        "BTCUSDT", "ETHUSDT", "log", "ols")
-    assert first["feed"] == {"state": "replay", "reconnects": 0, "gaps": 0, "late": 0,
-                             "malformed": 0}
+        "BTCUSDT",
+        "ETHUSDT",
+        "log",
+        "ols",
+    )
+    assert first["feed"] == {
+        "state": "replay",
+        "reconnects": 0,
+        "gaps": 0,
+        "late": 0,
+        "malformed": 0,
+    }
 
 
 async def test_unknown_values_are_null_never_nan() -> None:
@@ -60,7 +93,8 @@ async def test_one_minute_timeframe_prints_minute_bars() -> None:
     lines = await headless_lines(session_b_trades(), timeframe="1m", window=3)
     assert [line["ts"] % 60_000 for line in lines] == [0] * len(lines)
     assert sum(line["trades_a"] for line in lines) == sum(
-        1 for t in session_b_trades() if t.symbol == "BTCUSDT")
+        1 for t in session_b_trades() if t.symbol == "BTCUSDT"
+    )
 
 
 def test_nan_encodes_as_null() -> None:

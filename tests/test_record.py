@@ -27,10 +27,10 @@ from pairs_tui.trades import Trade
 from sources import ENVELOPES, PAIR, ListSource, session_b_trades
 
 FILE_NAME = re.compile(
-    r"^symbol=(BTCUSDT|ETHUSDT)/date=\d{4}-\d\d-\d\d/\d{13}-[0-9a-f]{8}\.parquet$")
+    r"^symbol=(BTCUSDT|ETHUSDT)/date=\d{4}-\d\d-\d\d/\d{13}-[0-9a-f]{8}\.parquet$"
+)
 MIDNIGHT = 1_723_161_600_000
 """2024-08-09 00:00:00 UTC; session B crosses it."""
-
 
 
 def recorded_frame(folder: Path) -> pl.DataFrame:
@@ -41,8 +41,10 @@ def recorded_frame(folder: Path) -> pl.DataFrame:
 def recorded_trades(folder: Path) -> list[Trade]:
     """The recording in trade-time order, as a replay would feed it."""
     frame = recorded_frame(folder).sort("time", "id", maintain_order=True)
-    return [Trade(s, t, p, q, m, i) for s, t, p, q, m, i in frame.select(
-        "symbol", *RECORD_SCHEMA).iter_rows()]
+    return [
+        Trade(s, t, p, q, m, i)
+        for s, t, p, q, m, i in frame.select("symbol", *RECORD_SCHEMA).iter_rows()
+    ]
 
 
 def dataset_files(folder: Path) -> list[str]:
@@ -77,9 +79,13 @@ def test_every_trade_is_recorded_once_in_the_documented_layout(
     assert frame.height == len(trades)
     expected = pl.DataFrame(
         [(t.symbol, t.time, t.price, t.qty, t.buyer_maker, t.id) for t in trades],
-        schema={"symbol": pl.String, **RECORD_SCHEMA}, orient="row")
-    assert_frame_equal(frame.select(expected.columns).sort("symbol", "time", "id"),
-                       expected.sort("symbol", "time", "id"))
+        schema={"symbol": pl.String, **RECORD_SCHEMA},
+        orient="row",
+    )
+    assert_frame_equal(
+        frame.select(expected.columns).sort("symbol", "time", "id"),
+        expected.sort("symbol", "time", "id"),
+    )
 
 
 def test_recording_replayed_gives_the_bars_of_the_run_that_recorded_it(
@@ -111,12 +117,18 @@ def test_polars_and_duckdb_read_the_folder_as_one_dataset(
 ) -> None:
     folder, _ = recorded
     trades = session_b_trades()
-    by_polars = (pl.scan_parquet(folder / "**" / "*.parquet", hive_partitioning=True)
-                 .group_by("symbol").agg(n=pl.len(), volume=pl.col("qty").sum())
-                 .sort("symbol").collect())
-    query = (f"SELECT symbol, count(*) AS n, sum(qty) AS volume, min(date) AS first_date "
-             f"FROM read_parquet('{folder}/**/*.parquet', hive_partitioning = true) "
-             f"GROUP BY symbol ORDER BY symbol")
+    by_polars = (
+        pl.scan_parquet(folder / "**" / "*.parquet", hive_partitioning=True)
+        .group_by("symbol")
+        .agg(n=pl.len(), volume=pl.col("qty").sum())
+        .sort("symbol")
+        .collect()
+    )
+    query = (
+        f"SELECT symbol, count(*) AS n, sum(qty) AS volume, min(date) AS first_date "
+        f"FROM read_parquet('{folder}/**/*.parquet', hive_partitioning = true) "
+        f"GROUP BY symbol ORDER BY symbol"
+    )
     by_duckdb = duckdb.connect().execute(query).fetchall()
     counts = [(s, sum(1 for t in trades if t.symbol == s)) for s in PAIR]
     assert [(row[0], row[1]) for row in by_duckdb] == counts
@@ -125,8 +137,11 @@ def test_polars_and_duckdb_read_the_folder_as_one_dataset(
     for (_, _, volume, _), polars_volume in zip(by_duckdb, by_polars["volume"], strict=True):
         assert volume == pytest.approx(polars_volume)
     # Partition pruning works on the path columns.
-    after_midnight = pl.scan_parquet(folder, hive_partitioning=True).filter(
-        pl.col("date") == pl.date(2024, 8, 9)).collect()
+    after_midnight = (
+        pl.scan_parquet(folder, hive_partitioning=True)
+        .filter(pl.col("date") == pl.date(2024, 8, 9))
+        .collect()
+    )
     assert after_midnight.height == sum(1 for t in trades if t.time >= MIDNIGHT)
 
 
@@ -175,7 +190,9 @@ async def test_a_late_trade_joins_the_open_file_which_stays_sorted(tmp_path: Pat
     await recorder.close()
     frames = [pl.read_parquet(p) for p in sorted(tmp_path.rglob("*.parquet"))]
     assert [f["time"].to_list() for f in frames] == [
-        [MIDNIGHT + 59_000], [MIDNIGHT + 58_000, MIDNIGHT + 61_000, MIDNIGHT + 62_000]]
+        [MIDNIGHT + 59_000],
+        [MIDNIGHT + 58_000, MIDNIGHT + 61_000, MIDNIGHT + 62_000],
+    ]
 
 
 async def test_a_full_file_is_sealed_within_its_slot(tmp_path: Path) -> None:
@@ -216,7 +233,8 @@ async def test_the_timer_flushes_while_trades_flow_and_exit_writes_the_rest(
 
 
 async def test_a_failed_write_is_retried_without_losing_or_doubling_trades(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     recorder = Recorder(tmp_path, PAIR)
     real = Recorder._put
@@ -291,11 +309,16 @@ CRASHING = textwrap.dedent("""
 
 @pytest.mark.parametrize("mode", ["between-writes", "mid-write"])
 def test_a_crash_leaves_every_file_readable_and_loses_only_the_last_flush(
-    tmp_path: Path, mode: str,
+    tmp_path: Path,
+    mode: str,
 ) -> None:
     folder = tmp_path / "rec"
-    with subprocess.Popen([sys.executable, "-c", CRASHING, str(folder), mode],
-                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as child:
+    with subprocess.Popen(
+        [sys.executable, "-c", CRASHING, str(folder), mode],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as child:
         assert child.stdout is not None
         written = sent = 0
         for line in child.stdout:
@@ -320,31 +343,42 @@ def test_a_crash_leaves_every_file_readable_and_loses_only_the_last_flush(
 
 
 def test_headless_record_then_replay_of_the_folder_prints_the_same_lines(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     pytest.importorskip("pairs_tui.feed.replay", reason="the replay reader has not landed")
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.chdir(tmp_path)  # no ./config.toml: defaults
     folder = tmp_path / "rec"
-    assert main(["--replay", str(ENVELOPES), "--headless", "--window", "30",
-                 "--record", str(folder)]) == 0
+    assert (
+        main(["--replay", str(ENVELOPES), "--headless", "--window", "30", "--record", str(folder)])
+        == 0
+    )
     recorded = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert recorded_frame(folder).height == len(session_b_trades())
-    assert main(["btcusdt", "ethusdt", "--replay", str(folder), "--headless",
-                 "--window", "30"]) == 0
+    assert (
+        main(["btcusdt", "ethusdt", "--replay", str(folder), "--headless", "--window", "30"]) == 0
+    )
     replayed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(replayed) == len(recorded) > 300
     for a, b in zip(recorded, replayed, strict=True):
         assert {k: v for k, v in a.items() if k != "feed"} == {
-            k: v for k, v in b.items() if k != "feed"}
+            k: v for k, v in b.items() if k != "feed"
+        }
 
 
 def test_ctrl_c_in_headless_demo_writes_every_trade_before_exiting(tmp_path: Path) -> None:
     folder = tmp_path / "rec"
     env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
-    with subprocess.Popen([sys.executable, "-m", "pairs_tui", "--demo", "--headless",
-                           "--record", str(folder)], cwd=tmp_path, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as child:
+    with subprocess.Popen(
+        [sys.executable, "-m", "pairs_tui", "--demo", "--headless", "--record", str(folder)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as child:
         assert child.stdout is not None
         lines = [json.loads(child.stdout.readline()) for _ in range(3)]
         child.send_signal(signal.SIGINT)

@@ -42,8 +42,17 @@ async def exchange_lines(config: Path, stream: str, expected: int) -> list[dict[
     lines, then stop it with SIGINT as a user would."""
     async with EmbeddedExchange(recorded_tape(), speed=0, rebase=False) as exchange:
         child = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "pairs_tui", *ARGS, "--config", str(config), "--url",
-            exchange.url, "--stream", stream, stdout=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "pairs_tui",
+            *ARGS,
+            "--config",
+            str(config),
+            "--url",
+            exchange.url,
+            "--stream",
+            stream,
+            stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env={**os.environ, "XDG_STATE_HOME": str(config.parent)},
         )
@@ -68,18 +77,21 @@ def without_feed(lines: list[dict[str, object]]) -> list[dict[str, object]]:
 
 
 def test_trade_stream_through_exchange_equals_replay_of_file(
-    config: Path, capsys: pytest.CaptureFixture[str],
+    config: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     replayed = replay_lines(config, capsys)
     received = asyncio.run(exchange_lines(config, "trade", len(replayed)))
     assert len(received) == len(replayed) == 345
     assert without_feed(received) == without_feed(replayed)
-    assert {json.dumps(line["feed"]) for line in received} == {json.dumps(
-        {"state": "live", "reconnects": 0, "gaps": 0, "late": 0, "malformed": 0})}
+    assert {json.dumps(line["feed"]) for line in received} == {
+        json.dumps({"state": "live", "reconnects": 0, "gaps": 0, "late": 0, "malformed": 0})
+    }
 
 
 def test_agg_trade_stream_gives_the_same_prices_and_analytics(
-    config: Path, capsys: pytest.CaptureFixture[str],
+    config: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     replayed = replay_lines(config, capsys)
     received = asyncio.run(exchange_lines(config, "aggTrade", len(replayed)))
@@ -89,6 +101,5 @@ def test_agg_trade_stream_gives_the_same_prices_and_analytics(
         assert 0 < got["trades_a"] <= want["trades_a"] or got["trades_a"] == want["trades_a"] == 0
         assert got["volume_a"] == pytest.approx(want["volume_a"], rel=1e-9)
         assert got["volume_b"] == pytest.approx(want["volume_b"], rel=1e-9)
-        for key in ("ts", "close_a", "close_b", "beta", "alpha", "zscore", "corr",
-                    "kalman_beta"):
+        for key in ("ts", "close_a", "close_b", "beta", "alpha", "zscore", "corr", "kalman_beta"):
             assert got[key] == want[key], key

@@ -91,8 +91,11 @@ def holds(op: str, value: float, line: float) -> bool:
 
 def rearm_line(rule: AlertRule) -> float:
     """The line the value must go back across before the rule can fire again."""
-    return rule.threshold + rule.hysteresis if rule.op in ("<", "<=") else (
-        rule.threshold - rule.hysteresis)
+    return (
+        rule.threshold + rule.hysteresis
+        if rule.op in ("<", "<=")
+        else (rule.threshold - rule.hysteresis)
+    )
 
 
 @dataclass
@@ -196,7 +199,10 @@ class AlertBook:
         return self._emit(fired, closed.timeframe)
 
     def on_feed(
-        self, status: FeedStatus, now_ms: float, last_trade_ms: int | None = None,
+        self,
+        status: FeedStatus,
+        now_ms: float,
+        last_trade_ms: int | None = None,
     ) -> list[AlertEvent]:
         """Evaluate the ``stale`` rules on the clock tick.
 
@@ -239,7 +245,12 @@ class AlertBook:
         return self._emit(fired, None)
 
     def _check(
-        self, state: _RuleState, value: float | None, time_ms: int, clock_ms: float, note: str,
+        self,
+        state: _RuleState,
+        value: float | None,
+        time_ms: int,
+        clock_ms: float,
+        note: str,
     ) -> AlertEvent | None:
         """Advance one rule on one value; return its event if it fires."""
         if value is None or not math.isfinite(value):
@@ -257,9 +268,14 @@ class AlertBook:
             return None
         state.last_fired_ms = clock_ms
         return AlertEvent(
-            time=time_ms, rule=state.name, metric=rule.metric, op=rule.op,
-            threshold=rule.threshold, value=float(value),
-            message=_message(rule, value, state.name, note), bell=rule.bell,
+            time=time_ms,
+            rule=state.name,
+            metric=rule.metric,
+            op=rule.op,
+            threshold=rule.threshold,
+            value=float(value),
+            message=_message(rule, value, state.name, note),
+            bell=rule.bell,
         )
 
     # -- events ---------------------------------------------------------------------------
@@ -275,9 +291,11 @@ class AlertBook:
         if self.log_path is None or self._log_failed:
             return
         record = {
-            "utc": datetime.fromtimestamp(event.time / 1000, UTC).isoformat(
-                timespec="milliseconds").replace("+00:00", "Z"),
-            "pair": "/".join(self.pair), "timeframe": timeframe,
+            "utc": datetime.fromtimestamp(event.time / 1000, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "pair": "/".join(self.pair),
+            "timeframe": timeframe,
             **msgspec.structs.asdict(event),
         }
         try:
@@ -290,8 +308,9 @@ class AlertBook:
         except OSError as exc:
             # The data path must keep running; the screen and headless output still show it.
             self._log_failed = True
-            log.error("alert log %s: cannot write (%s); alerts are no longer logged",
-                      self.log_path, exc)
+            log.error(
+                "alert log %s: cannot write (%s); alerts are no longer logged", self.log_path, exc
+            )
 
     def close(self) -> None:
         """Close the alert log (events after this reopen it)."""
@@ -302,15 +321,23 @@ class AlertBook:
 
 def _message(rule: AlertRule, value: float, name: str, note: str) -> str:
     if rule.metric == "stale":
-        return f"no trade for {value:.0f} s{note} (rule \"{name}\")"
+        return f'no trade for {value:.0f} s{note} (rule "{name}")'
     below = rule.op in ("<", "<=")
-    shown = f"|{rule.metric}| {abs(value):.4g}" if rule.op.startswith("abs") else (
-        f"{rule.metric} {value:.4g}")
-    return f"{shown} crossed {'below' if below else 'above'} {rule.threshold:g} (rule \"{name}\")"
+    shown = (
+        f"|{rule.metric}| {abs(value):.4g}"
+        if rule.op.startswith("abs")
+        else (f"{rule.metric} {value:.4g}")
+    )
+    return f'{shown} crossed {"below" if below else "above"} {rule.threshold:g} (rule "{name}")'
 
 
-_OPTIONS = {"hysteresis": "hysteresis", "cooldown": "cooldown_seconds",
-            "cooldown_seconds": "cooldown_seconds", "name": "name", "bell": "bell"}
+_OPTIONS = {
+    "hysteresis": "hysteresis",
+    "cooldown": "cooldown_seconds",
+    "cooldown_seconds": "cooldown_seconds",
+    "name": "name",
+    "bell": "bell",
+}
 """Palette words → rule fields."""
 
 

@@ -203,17 +203,26 @@ class BacktestMetrics(msgspec.Struct, frozen=True, kw_only=True):
 
 
 EQUITY_SCHEMA: dict[str, type[pl.DataType]] = {
-    "ts": pl.Int64, "zscore": pl.Float64, "target": pl.Int8, "position": pl.Int8,
-    "equity": pl.Float64, "pnl": pl.Float64, "drawdown": pl.Float64,
+    "ts": pl.Int64,
+    "zscore": pl.Float64,
+    "target": pl.Int8,
+    "position": pl.Int8,
+    "equity": pl.Float64,
+    "pnl": pl.Float64,
+    "drawdown": pl.Float64,
 }
 """Columns of the equity curve, one row per input bar: the bar label, its z-score, the position
 decided at its close (``target``: 1 long, -1 short, 0 flat), the position held after its close
 (``position``, which is the previous bar's ``target``), equity, bar P&L and drawdown."""
 
 TRADE_SCHEMA: dict[str, type[pl.DataType]] = {
-    name: (pl.String if name in ("side", "exit_reason")
-           else pl.Int64 if name.endswith("_ts") or name in ("bars_held", "holding_ms")
-           else pl.Float64)
+    name: (
+        pl.String
+        if name in ("side", "exit_reason")
+        else pl.Int64
+        if name.endswith("_ts") or name in ("bars_held", "holding_ms")
+        else pl.Float64
+    )
     for name in BacktestTrade.__struct_fields__
 }
 """Columns of the trade list as a frame, in :class:`BacktestTrade`'s field order."""
@@ -267,9 +276,15 @@ def run(
         ValueError: inconsistent levels, a missing column, or a fill bar without prices.
     """
     hedge_column = "hedge_beta" if "hedge_beta" in bars.columns else "beta"
-    params = BacktestParams(entry=entry, exit=exit, stop=stop, fee_bps=fee_bps,
-                            price_mode=price_mode, hedge_column=hedge_column,
-                            bar_ms=bar_ms if bar_ms is not None else _bar_ms(bars))
+    params = BacktestParams(
+        entry=entry,
+        exit=exit,
+        stop=stop,
+        fee_bps=fee_bps,
+        price_mode=price_mode,
+        hedge_column=hedge_column,
+        bar_ms=bar_ms if bar_ms is not None else _bar_ms(bars),
+    )
     params.check()
     missing = {"ts", "close_a", "close_b", "zscore", hedge_column} - set(bars.columns)
     if missing:
@@ -287,7 +302,9 @@ def run(
 
 
 def backtest_history(
-    bars: pl.DataFrame, settings: Settings, timeframe: str | None = None,
+    bars: pl.DataFrame,
+    settings: Settings,
+    timeframe: str | None = None,
 ) -> BacktestResult:
     """Run :func:`run` with the levels, fees and price mode of ``settings``.
 
@@ -304,14 +321,22 @@ def backtest_history(
     """
     analytics = settings.analytics
     return run(
-        bars, entry=analytics.entry_z, exit=analytics.exit_z, stop=analytics.stop_z,
-        fee_bps=analytics.fee_bps, price_mode=analytics.price,
+        bars,
+        entry=analytics.entry_z,
+        exit=analytics.exit_z,
+        stop=analytics.stop_z,
+        fee_bps=analytics.fee_bps,
+        price_mode=analytics.price,
         bar_ms=TIMEFRAMES.get(timeframe) if timeframe else None,
     )
 
 
 def decide(
-    z: np.ndarray, hedge: np.ndarray, *, entry: float, exit: float,
+    z: np.ndarray,
+    hedge: np.ndarray,
+    *,
+    entry: float,
+    exit: float,
     stop: float | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The position wanted after each bar's close, from z-scores up to that bar only.
@@ -372,8 +397,14 @@ class _Open:
 
 
 def _execute(
-    params: BacktestParams, ts: np.ndarray, z: np.ndarray, hedge: np.ndarray,
-    close_a: np.ndarray, close_b: np.ndarray, target: np.ndarray, reason: np.ndarray,
+    params: BacktestParams,
+    ts: np.ndarray,
+    z: np.ndarray,
+    hedge: np.ndarray,
+    close_a: np.ndarray,
+    close_b: np.ndarray,
+    target: np.ndarray,
+    reason: np.ndarray,
 ) -> BacktestResult:
     """Fill each bar's decision at the next bar's close; mark to market; summarise."""
     n = len(ts)
@@ -396,8 +427,9 @@ def _execute(
             if held is not None:
                 exit_fee = rate * (abs(held.qty_a) * pa + abs(held.qty_b) * pb)
                 fees_paid += exit_fee
-                trade = _trade(held, ts, z, close_a, close_b, i, i - 1,
-                               _REASONS[int(reason[i - 1])], exit_fee)
+                trade = _trade(
+                    held, ts, z, close_a, close_b, i, i - 1, _REASONS[int(reason[i - 1])], exit_fee
+                )
                 trades.append(trade)
                 realised += trade.pnl
                 held = None
@@ -408,24 +440,42 @@ def _execute(
             equity[i] = realised
         else:
             position[i] = held.side
-            equity[i] = (realised - held.fee
-                         + held.qty_a * (close_a[i] - close_a[held.fill])
-                         + held.qty_b * (close_b[i] - close_b[held.fill]))
+            equity[i] = (
+                realised
+                - held.fee
+                + held.qty_a * (close_a[i] - close_a[held.fill])
+                + held.qty_b * (close_b[i] - close_b[held.fill])
+            )
     if held is not None:
         trades.append(_trade(held, ts, z, close_a, close_b, n - 1, None, "open", 0.0))
     pnl = np.diff(equity, prepend=0.0)
     drawdown = np.maximum.accumulate(np.maximum(equity, 0.0)) - equity if n else equity
     curve = pl.DataFrame(
-        {"ts": ts, "zscore": z, "target": target, "position": position, "equity": equity,
-         "pnl": pnl, "drawdown": drawdown},
+        {
+            "ts": ts,
+            "zscore": z,
+            "target": target,
+            "position": position,
+            "equity": equity,
+            "pnl": pnl,
+            "drawdown": drawdown,
+        },
         schema=EQUITY_SCHEMA,
     ).with_columns(pl.col("zscore").fill_nan(None))
     metrics = _metrics(params, ts, z, position, equity, trades, fees_paid)
     return BacktestResult(params, trades, curve, metrics)
 
 
-def _open(side: int, signal: int, fill: int, hedge: float, pa: float, pb: float, rate: float,
-          params: BacktestParams) -> _Open:
+def _open(
+    side: int,
+    signal: int,
+    fill: int,
+    hedge: float,
+    pa: float,
+    pb: float,
+    rate: float,
+    params: BacktestParams,
+) -> _Open:
     """Size a new position: long the spread is +1 of A against ``-hedge`` of B."""
     if params.price_mode == "log":
         qty_a, qty_b = side / pa, -side * hedge / pb
@@ -436,8 +486,15 @@ def _open(side: int, signal: int, fill: int, hedge: float, pa: float, pb: float,
 
 
 def _trade(
-    held: _Open, ts: np.ndarray, z: np.ndarray, close_a: np.ndarray, close_b: np.ndarray,
-    fill: int, signal: int | None, why: ExitReason, exit_fee: float,
+    held: _Open,
+    ts: np.ndarray,
+    z: np.ndarray,
+    close_a: np.ndarray,
+    close_b: np.ndarray,
+    fill: int,
+    signal: int | None,
+    why: ExitReason,
+    exit_fee: float,
 ) -> BacktestTrade:
     """The record of a round trip closed (or marked) at bar ``fill``."""
     pa0, pb0 = close_a[held.fill], close_b[held.fill]
@@ -448,23 +505,38 @@ def _trade(
     closed = signal is not None
     return BacktestTrade(
         side="long" if held.side == 1 else "short",
-        signal_ts=int(ts[held.signal]), entry_ts=int(ts[held.fill]),
-        entry_z=float(z[held.signal]), hedge=held.hedge, qty_a=held.qty_a, qty_b=held.qty_b,
-        entry_price_a=float(pa0), entry_price_b=float(pb0),
+        signal_ts=int(ts[held.signal]),
+        entry_ts=int(ts[held.fill]),
+        entry_z=float(z[held.signal]),
+        hedge=held.hedge,
+        qty_a=held.qty_a,
+        qty_b=held.qty_b,
+        entry_price_a=float(pa0),
+        entry_price_b=float(pb0),
         exit_signal_ts=int(ts[signal]) if closed else None,
         exit_ts=int(ts[fill]) if closed else None,
         exit_z=float(z[signal]) if closed else None,
-        exit_price_a=float(pa1), exit_price_b=float(pb1), exit_reason=why,
-        pnl_a=float(pnl_a), pnl_b=float(pnl_b), fees=float(fees),
-        pnl=float(pnl_a + pnl_b - fees), bars_held=fill - held.fill,
+        exit_price_a=float(pa1),
+        exit_price_b=float(pb1),
+        exit_reason=why,
+        pnl_a=float(pnl_a),
+        pnl_b=float(pnl_b),
+        fees=float(fees),
+        pnl=float(pnl_a + pnl_b - fees),
+        bars_held=fill - held.fill,
         # Both ends are closes of labelled bars, so the labels' difference is the time held.
         holding_ms=int(ts[fill]) - int(ts[held.fill]),
     )
 
 
 def _metrics(
-    params: BacktestParams, ts: np.ndarray, z: np.ndarray, position: np.ndarray,
-    equity: np.ndarray, trades: list[BacktestTrade], fees: float,
+    params: BacktestParams,
+    ts: np.ndarray,
+    z: np.ndarray,
+    position: np.ndarray,
+    equity: np.ndarray,
+    trades: list[BacktestTrade],
+    fees: float,
 ) -> BacktestMetrics:
     """Summaries over the evaluation period (first bar with a z-score to the end)."""
     known = np.flatnonzero(np.isfinite(z))
@@ -487,12 +559,14 @@ def _metrics(
         bars=len(period),
         start_ts=int(ts[start]) if len(period) else None,
         end_ts=int(ts[-1]) if len(period) else None,
-        trades=len(trades), closed_trades=len(closed),
+        trades=len(trades),
+        closed_trades=len(closed),
         total_pnl=float(equity[-1]) if len(equity) else 0.0,
         fees=float(fees),
         avg_trade_pnl=float(np.mean([t.pnl for t in closed])) if closed else None,
         hit_rate=sum(t.pnl > 0 for t in closed) / len(closed) if closed else None,
-        sharpe=sharpe, sharpe_annualised=annual,
+        sharpe=sharpe,
+        sharpe_annualised=annual,
         max_drawdown=float(np.max(peak - period)) if len(period) else 0.0,
         time_in_market=float(np.mean(held)) if len(steps) else None,
         avg_holding_ms=float(np.mean([t.holding_ms for t in closed])) if closed else None,

@@ -87,14 +87,19 @@ async def backtest_source(options: Options, source: TradeSource) -> SessionBackt
     bars = pipeline.history(timeframe)
     total = pipeline.snapshot().bar_count
     if total > bars.height:
-        log.warning("the backtest covers the last %d of %d bars; raise bars.history to cover "
-                    "the whole session", bars.height, total)
+        log.warning(
+            "the backtest covers the last %d of %d bars; raise bars.history to cover "
+            "the whole session",
+            bars.height,
+            total,
+        )
     try:
         result = backtest_history(bars, options.settings, timeframe)
     except ValueError as exc:
         raise UsageError(f"backtest: {exc}") from None
-    return SessionBacktest(pipeline.symbols, timeframe, pipeline.window, pipeline.price,
-                           pipeline.hedge, bars, result)
+    return SessionBacktest(
+        pipeline.symbols, timeframe, pipeline.window, pipeline.price, pipeline.hedge, bars, result
+    )
 
 
 def report(session: SessionBacktest, exports: list[Path] | None = None) -> BacktestReport:
@@ -107,19 +112,31 @@ def report(session: SessionBacktest, exports: list[Path] | None = None) -> Backt
         | (pl.int_range(pl.len()) == pl.len() - 1)
     )
     return BacktestReport(
-        symbol_a=session.symbols[0], symbol_b=session.symbols[1], timeframe=session.timeframe,
-        window=session.window, price=session.price, hedge=session.hedge,
-        entry_z=params.entry, exit_z=params.exit, stop_z=params.stop, fee_bps=params.fee_bps,
-        units=UNITS[params.price_mode], hedge_source=params.hedge_column,
+        symbol_a=session.symbols[0],
+        symbol_b=session.symbols[1],
+        timeframe=session.timeframe,
+        window=session.window,
+        price=session.price,
+        hedge=session.hedge,
+        entry_z=params.entry,
+        exit_z=params.exit,
+        stop_z=params.stop,
+        fee_bps=params.fee_bps,
+        units=UNITS[params.price_mode],
+        hedge_source=params.hedge_column,
         history_bars=session.bars.height,
-        metrics=result.metrics, trades=result.trades,
+        metrics=result.metrics,
+        trades=result.trades,
         equity=list(zip(corners["ts"].to_list(), corners["equity"].to_list(), strict=True)),
         exports=[str(p) for p in exports or []],
     )
 
 
 def export_backtest(
-    session: SessionBacktest, folder: str | os.PathLike[str], *, now: datetime | None = None,
+    session: SessionBacktest,
+    folder: str | os.PathLike[str],
+    *,
+    now: datetime | None = None,
 ) -> list[Path]:
     """Write the trades and the equity curve as Parquet and CSV: four files, all or none.
 
@@ -150,7 +167,9 @@ def export_backtest(
 
 
 def _free_paths(
-    session: SessionBacktest, folder: Path, now: datetime,
+    session: SessionBacktest,
+    folder: Path,
+    now: datetime,
 ) -> dict[tuple[str, ExportFormat], Path]:
     """The four file names, with the first ``-n`` suffix under which none exists yet."""
     stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -160,7 +179,8 @@ def _free_paths(
         suffix = f"-{n}" if n > 1 else ""
         paths = {
             (kind, fmt): folder / f"{head}-{kind}_{stamp}{suffix}.{fmt}"
-            for kind in ("trades", "equity") for fmt in formats
+            for kind in ("trades", "equity")
+            for fmt in formats
         }
         if not any(path.exists() for path in paths.values()):
             return paths

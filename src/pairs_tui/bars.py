@@ -90,8 +90,7 @@ class _Bucket:
         return self.last.price
 
     def bar(self) -> Bar:
-        return Bar(self.first.price, self.high, self.low, self.last.price, self.volume,
-                   self.trades)
+        return Bar(self.first.price, self.high, self.low, self.last.price, self.volume, self.trades)
 
 
 class BarBuilder:
@@ -257,8 +256,13 @@ class BarBuilder:
         out: list[PairBar] = []
         open_a, open_b = self._open
         while nxt + tf <= limit_ms:
-            out.append(PairBar(nxt, self._close_leg(0, open_a.pop(nxt, None)),
-                               self._close_leg(1, open_b.pop(nxt, None))))
+            out.append(
+                PairBar(
+                    nxt,
+                    self._close_leg(0, open_a.pop(nxt, None)),
+                    self._close_leg(1, open_b.pop(nxt, None)),
+                )
+            )
             nxt += tf
             if not open_a and not open_b and nxt + tf <= limit_ms:
                 # A long silence: nothing is open, so the buckets up to the limit are all flat.
@@ -352,5 +356,11 @@ class BarAggregator:
             return None
         if acc[0] is None:
             return Bar.flat(float(close))
-        return Bar(float(acc[0]), float(acc[1]), float(acc[2]), float(close),  # type: ignore[arg-type]
-                   float(acc[4]), int(acc[5]))  # type: ignore[arg-type]
+        return Bar(
+            float(acc[0]),
+            float(acc[1]),
+            float(acc[2]),
+            float(close),  # type: ignore[arg-type]
+            float(acc[4]),
+            int(acc[5]),
+        )  # type: ignore[arg-type]

@@ -39,28 +39,48 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Keys: 1 2 3 timeframe · + - window · a ADF/coint · e export · p pause · "
         "? help · ctrl+p palette · q quit",
     )
-    parser.add_argument("symbols", nargs="*", metavar="SYMBOL",
-                        help="target leg y, then hedge leg x (e.g. btcusdt ethusdt)")
-    parser.add_argument("--demo", action="store_true",
-                        help="run offline against the embedded exchange on loopback")
-    parser.add_argument("--replay", nargs="+", type=Path, metavar="FILE",
-                        help="feed recorded trades or bars instead of a live socket")
-    parser.add_argument("--speed", type=float, default=None,
-                        help="replay speed in trade time (0 = as fast as possible; default 0)")
-    parser.add_argument("--headless", action="store_true",
-                        help="no screen: one JSON line per closed bar on stdout")
-    parser.add_argument("--backtest", action="store_true",
-                        help="backtest the z-score signal on the replayed session")
-    parser.add_argument("--record", type=Path, metavar="DIR",
-                        help="also write every trade to Parquet under DIR")
+    parser.add_argument(
+        "symbols",
+        nargs="*",
+        metavar="SYMBOL",
+        help="target leg y, then hedge leg x (e.g. btcusdt ethusdt)",
+    )
+    parser.add_argument(
+        "--demo", action="store_true", help="run offline against the embedded exchange on loopback"
+    )
+    parser.add_argument(
+        "--replay",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="feed recorded trades or bars instead of a live socket",
+    )
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=None,
+        help="replay speed in trade time (0 = as fast as possible; default 0)",
+    )
+    parser.add_argument(
+        "--headless", action="store_true", help="no screen: one JSON line per closed bar on stdout"
+    )
+    parser.add_argument(
+        "--backtest",
+        action="store_true",
+        help="backtest the z-score signal on the replayed session",
+    )
+    parser.add_argument(
+        "--record", type=Path, metavar="DIR", help="also write every trade to Parquet under DIR"
+    )
     parser.add_argument("--url", metavar="BASE", help="WebSocket base URL")
     parser.add_argument("--rest-url", metavar="BASE", help="REST base URL")
     parser.add_argument("--stream", choices=("aggTrade", "trade"), help="trade stream")
     parser.add_argument("--timeframe", choices=tuple(TIMEFRAMES), help="starting timeframe")
     parser.add_argument("--window", type=int, metavar="N", help="starting analytics window")
     parser.add_argument("--config", metavar="FILE", help="config file")
-    parser.add_argument("--duration", type=float, metavar="SECONDS",
-                        help="stop cleanly after this long")
+    parser.add_argument(
+        "--duration", type=float, metavar="SECONDS", help="stop cleanly after this long"
+    )
     parser.add_argument("--version", action="version", version=f"pairs-tui {__version__}")
     return parser
 
@@ -76,8 +96,9 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     settings = load_settings(find_config(args.config))
     symbols = [s.upper() for s in args.symbols]
     if len(symbols) not in (0, 2):
-        raise UsageError(f"give two symbols (target, then hedge), got {len(symbols)}: "
-                         + " ".join(args.symbols))
+        raise UsageError(
+            f"give two symbols (target, then hedge), got {len(symbols)}: " + " ".join(args.symbols)
+        )
     if not symbols:
         if not (args.demo or args.replay):
             raise UsageError("give two symbols, e.g. `pairs-tui btcusdt ethusdt`, or --demo")
@@ -153,8 +174,9 @@ async def run_headless(options: Options) -> None:
 
     async with open_source(options) as source:
         pipeline = build_pipeline(options, source)
-        writer = HeadlessWriter(sys.stdout, pipeline.symbols, pipeline.price, pipeline.hedge,
-                                lambda: pipeline.window)
+        writer = HeadlessWriter(
+            sys.stdout, pipeline.symbols, pipeline.price, pipeline.hedge, lambda: pipeline.window
+        )
         pipeline.add_bar_listener(writer)
         await _run_until_stopped(pipeline.run(), options.duration)
 
@@ -168,8 +190,9 @@ async def _run_until_stopped(work: object, duration: float | None) -> None:
     task = asyncio.ensure_future(work)  # type: ignore[arg-type]
     stopper = asyncio.ensure_future(stop.wait())
     try:
-        done, _ = await asyncio.wait({task, stopper}, timeout=duration,
-                                     return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            {task, stopper}, timeout=duration, return_when=asyncio.FIRST_COMPLETED
+        )
         if task in done:
             task.result()
     finally:
@@ -221,8 +244,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except Exception as exc:
         log.exception("pairs-tui stopped on an error")
-        print(f"pairs-tui: error: {type(exc).__name__}: {exc} (details in {log_path})",
-              file=sys.stderr)
+        print(
+            f"pairs-tui: error: {type(exc).__name__}: {exc} (details in {log_path})",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -65,13 +65,20 @@ def take_session(pipeline: Pipeline, timeframe: str | None = None) -> SessionFra
     timeframe = timeframe or pipeline.timeframe
     history = pipeline.history(timeframe)
     return SessionFrames(
-        symbols=pipeline.symbols, timeframe=timeframe, ticks=pipeline.ticks(),
-        bars=history.select(BAR_COLUMNS), analytics=history.select(ANALYTICS_COLUMNS),
+        symbols=pipeline.symbols,
+        timeframe=timeframe,
+        ticks=pipeline.ticks(),
+        bars=history.select(BAR_COLUMNS),
+        analytics=history.select(ANALYTICS_COLUMNS),
     )
 
 
 def export_name(
-    symbols: tuple[str, str], timeframe: str, kind: ExportKind, fmt: ExportFormat, now: datetime,
+    symbols: tuple[str, str],
+    timeframe: str,
+    kind: ExportKind,
+    fmt: ExportFormat,
+    now: datetime,
 ) -> str:
     """``BTCUSDT-ETHUSDT_1s_bars_20261122T101500Z.parquet``: pair, timeframe, what, UTC time."""
     stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -79,7 +86,10 @@ def export_name(
 
 
 def export_session(
-    pipeline: Pipeline, folder: str | os.PathLike[str], fmt: ExportFormat = "parquet", *,
+    pipeline: Pipeline,
+    folder: str | os.PathLike[str],
+    fmt: ExportFormat = "parquet",
+    *,
     now: datetime | None = None,
 ) -> list[Path]:
     """Write the session's ticks, bars and analytics of the active timeframe into ``folder``.
@@ -100,7 +110,10 @@ def export_session(
 
 
 def write_session(
-    frames: SessionFrames, folder: str | os.PathLike[str], fmt: ExportFormat = "parquet", *,
+    frames: SessionFrames,
+    folder: str | os.PathLike[str],
+    fmt: ExportFormat = "parquet",
+    *,
     now: datetime | None = None,
 ) -> list[Path]:
     """Write taken frames as three files, all or none; blocking, safe in a worker thread.
@@ -121,7 +134,10 @@ def write_session(
     remove_leftovers(folder)
     now = now or datetime.now(UTC)
     parts: dict[ExportKind, pl.DataFrame] = {
-        "ticks": frames.ticks, "bars": frames.bars, "analytics": frames.analytics}
+        "ticks": frames.ticks,
+        "bars": frames.bars,
+        "analytics": frames.analytics,
+    }
     paths = _free_paths(folder, frames, fmt, now)
     return write_all({path: (parts[kind], fmt) for kind, path in paths.items()})
 
@@ -161,7 +177,10 @@ def write_all(files: Mapping[Path, tuple[pl.DataFrame, ExportFormat]]) -> list[P
 
 
 def _free_paths(
-    folder: Path, frames: SessionFrames, fmt: ExportFormat, now: datetime,
+    folder: Path,
+    frames: SessionFrames,
+    fmt: ExportFormat,
+    now: datetime,
 ) -> dict[ExportKind, Path]:
     kinds: tuple[ExportKind, ...] = ("ticks", "bars", "analytics")
     for n in range(1, 1000):
@@ -178,7 +197,10 @@ def _free_paths(
 
 
 def write_atomically(
-    frame: pl.DataFrame, path: Path, fmt: ExportFormat = "parquet", *,
+    frame: pl.DataFrame,
+    path: Path,
+    fmt: ExportFormat = "parquet",
+    *,
     staging: Path | None = None,
 ) -> None:
     """Write ``frame`` to ``path`` so that ``path`` is never seen half-written.
@@ -204,7 +226,11 @@ def write_atomically(
 
 
 def write_temporary(
-    frame: pl.DataFrame, path: Path, fmt: ExportFormat, *, staging: Path | None = None,
+    frame: pl.DataFrame,
+    path: Path,
+    fmt: ExportFormat,
+    *,
+    staging: Path | None = None,
 ) -> Path:
     """Write ``frame`` to a new hidden temporary file meant to become ``path``; return it.
 

@@ -48,20 +48,38 @@ class BarLine(msgspec.Struct, frozen=True):
 
 
 def bar_line(
-    closed: ClosedBar, symbols: tuple[str, str], price: str, hedge: str, window: int,
+    closed: ClosedBar,
+    symbols: tuple[str, str],
+    price: str,
+    hedge: str,
+    window: int,
 ) -> BarLine:
     """Build the headless record of one final bar."""
     bar, stats, feed = closed.bar, closed.stats, closed.feed
     a, b = bar.a, bar.b
     return BarLine(
-        ts=bar.ts, timeframe=closed.timeframe, symbol_a=symbols[0], symbol_b=symbols[1],
-        price=price, hedge=hedge, window=window,
-        close_a=None if a is None else a.close, close_b=None if b is None else b.close,
-        volume_a=None if a is None else a.volume, volume_b=None if b is None else b.volume,
-        trades_a=None if a is None else a.trades, trades_b=None if b is None else b.trades,
-        beta=stats.beta, alpha=stats.alpha, r2=stats.r2, spread=stats.spread,
-        zscore=stats.zscore, corr=stats.corr, half_life=stats.half_life,
-        kalman_beta=stats.kalman_beta, alerts=list(closed.alerts),
+        ts=bar.ts,
+        timeframe=closed.timeframe,
+        symbol_a=symbols[0],
+        symbol_b=symbols[1],
+        price=price,
+        hedge=hedge,
+        window=window,
+        close_a=None if a is None else a.close,
+        close_b=None if b is None else b.close,
+        volume_a=None if a is None else a.volume,
+        volume_b=None if b is None else b.volume,
+        trades_a=None if a is None else a.trades,
+        trades_b=None if b is None else b.trades,
+        beta=stats.beta,
+        alpha=stats.alpha,
+        r2=stats.r2,
+        spread=stats.spread,
+        zscore=stats.zscore,
+        corr=stats.corr,
+        half_life=stats.half_life,
+        kalman_beta=stats.kalman_beta,
+        alerts=list(closed.alerts),
         feed=FeedCounts(feed.state, feed.reconnects, feed.gaps, feed.late, feed.malformed),
     )
 
@@ -76,7 +94,11 @@ class HeadlessWriter:
     """
 
     def __init__(
-        self, out: TextIO, symbols: tuple[str, str], price: str, hedge: str,
+        self,
+        out: TextIO,
+        symbols: tuple[str, str],
+        price: str,
+        hedge: str,
         window: Any,
     ) -> None:
         self._out = out

@@ -34,10 +34,12 @@ _LEG_FIELDS = ("open", "high", "low", "close", "volume", "trades")
 _STAT_FIELDS = tuple(PairStats.__struct_fields__)
 BAR_SCHEMA: dict[str, type[pl.DataType]] = {
     "ts": pl.Int64,
-    **{f"{name}_{leg}": (pl.Int64 if name == "trades" else pl.Float64)
-       for leg in ("a", "b") for name in _LEG_FIELDS},
-    **{name: (pl.Int64 if name in ("n", "bars_needed") else pl.Float64)
-       for name in _STAT_FIELDS},
+    **{
+        f"{name}_{leg}": (pl.Int64 if name == "trades" else pl.Float64)
+        for leg in ("a", "b")
+        for name in _LEG_FIELDS
+    },
+    **{name: (pl.Int64 if name in ("n", "bars_needed") else pl.Float64) for name in _STAT_FIELDS},
 }
 """Columns of the bar history: both legs' OHLCV and trade counts, then every analytics field."""
 
@@ -153,12 +155,18 @@ class Pipeline:
         self.price = settings.analytics.price
         self.hedge = settings.analytics.hedge
         self.alerts = alerts
-        self._builder = BarBuilder(self.symbols, TIMEFRAMES["1s"], grace_ms=settings.bars.grace_ms,
-                                   hold_clock=_monotonic_ms)
+        self._builder = BarBuilder(
+            self.symbols,
+            TIMEFRAMES["1s"],
+            grace_ms=settings.bars.grace_ms,
+            hold_clock=_monotonic_ms,
+        )
         self._frames = {name: self._new_timeframe(name) for name in TIMEFRAMES}
         self._chain_from("1s")
-        self._ticks = (TickStore(settings.bars.tick_retention),
-                       TickStore(settings.bars.tick_retention))
+        self._ticks = (
+            TickStore(settings.bars.tick_retention),
+            TickStore(settings.bars.tick_retention),
+        )
         self._tick_append = (self._ticks[0].append, self._ticks[1].append)
         self._leg = {self.symbols[0]: 0, self.symbols[1]: 1}
         self._last: list[Trade | None] = [None, None]
@@ -192,7 +200,7 @@ class Pipeline:
             self._frames[name].children = []
             self._frames[name].aggregator = None
         previous = base
-        for name in names[names.index(base) + 1:]:
+        for name in names[names.index(base) + 1 :]:
             self._frames[name].aggregator = BarAggregator(TIMEFRAMES[name], TIMEFRAMES[previous])
             self._frames[previous].children.append(name)
             previous = name
@@ -423,8 +431,10 @@ class Pipeline:
 
     def ticks(self) -> pl.DataFrame:
         """Trades kept in memory, both legs, in arrival order per leg."""
-        frames = [t.frame().with_columns(symbol=pl.lit(s))
-                  for t, s in zip(self._ticks, self.symbols, strict=True)]
+        frames = [
+            t.frame().with_columns(symbol=pl.lit(s))
+            for t, s in zip(self._ticks, self.symbols, strict=True)
+        ]
         return pl.concat(frames).select("symbol", *TICK_SCHEMA)
 
     def snapshot(self) -> Snapshot:
@@ -435,16 +445,27 @@ class Pipeline:
             return cached
         frame = self._frames[self.timeframe]
         quotes = tuple(
-            None if trade is None or first is None
+            None
+            if trade is None or first is None
             else LegQuote(trade.symbol, trade.price, trade.time, first)
             for trade, first in zip(self._last, self._first_price, strict=True)
         )
         self._snapshot = Snapshot(
-            symbols=self.symbols, timeframe=self.timeframe, window=self.window,
-            price=self.price, hedge=self.hedge, feed=self.status,
-            quotes=(quotes[0], quotes[1]), bars=frame.history.frame(), latest=frame.latest,
-            bar_count=frame.count, messages_per_second=self._rate, alerts=tuple(self._fired),
-            version=version, finished=self._finished, error=self._error,
+            symbols=self.symbols,
+            timeframe=self.timeframe,
+            window=self.window,
+            price=self.price,
+            hedge=self.hedge,
+            feed=self.status,
+            quotes=(quotes[0], quotes[1]),
+            bars=frame.history.frame(),
+            latest=frame.latest,
+            bar_count=frame.count,
+            messages_per_second=self._rate,
+            alerts=tuple(self._fired),
+            version=version,
+            finished=self._finished,
+            error=self._error,
         )
         return self._snapshot
 

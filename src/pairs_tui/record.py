@@ -173,7 +173,9 @@ class Recorder:
         return self
 
     async def __aexit__(
-        self, kind: type[BaseException] | None, error: BaseException | None,
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
         if self._task is not None:
@@ -205,13 +207,19 @@ class Recorder:
     def _route(self, batch: list[Trade]) -> None:
         """Put a batch's rows into their symbols' segments."""
         frame = pl.DataFrame(
-            {"symbol": [t.symbol for t in batch], "time": [t.time for t in batch],
-             "price": [t.price for t in batch], "qty": [t.qty for t in batch],
-             "buyer_maker": [t.buyer_maker for t in batch], "id": [t.id for t in batch]},
+            {
+                "symbol": [t.symbol for t in batch],
+                "time": [t.time for t in batch],
+                "price": [t.price for t in batch],
+                "qty": [t.qty for t in batch],
+                "buyer_maker": [t.buyer_maker for t in batch],
+                "id": [t.id for t in batch],
+            },
             schema={"symbol": pl.String, **RECORD_SCHEMA},
         )
-        for (symbol,), rows in frame.partition_by("symbol", as_dict=True,
-                                                  maintain_order=True).items():
+        for (symbol,), rows in frame.partition_by(
+            "symbol", as_dict=True, maintain_order=True
+        ).items():
             if symbol in self.symbols:
                 self._route_symbol(str(symbol), rows.drop("symbol"))
 
@@ -223,8 +231,9 @@ class Recorder:
             _slot=pl.max_horizontal((pl.col("time") // self.segment_ms).cum_max(), pl.lit(floor)),
             _date=pl.from_epoch("time", "ms").dt.date(),
         )
-        for (day, slot), group in keyed.partition_by(["_date", "_slot"], as_dict=True,
-                                                     maintain_order=True).items():
+        for (day, slot), group in keyed.partition_by(
+            ["_date", "_slot"], as_dict=True, maintain_order=True
+        ).items():
             part = group.drop("_slot", "_date")
             current = self._open.get(symbol)
             if current is not None and current.date == day and current.slot == slot:
@@ -245,7 +254,13 @@ class Recorder:
                 del self._open[symbol]
 
     def _start(
-        self, symbol: str, day: Date, slot: int, rows: pl.DataFrame, *, sealed: bool,
+        self,
+        symbol: str,
+        day: Date,
+        slot: int,
+        rows: pl.DataFrame,
+        *,
+        sealed: bool,
     ) -> _Segment:
         name = f"{rows['time'][0]}-{secrets.token_hex(4)}.parquet"
         path = self.folder / f"symbol={symbol}" / f"date={day.isoformat()}" / name
@@ -260,9 +275,13 @@ class Recorder:
                 self._write_segment(segment)
             except Exception as exc:
                 if not self._failing:
-                    log.error("recording to %s: cannot write %s (%s); retrying at every flush, "
-                              "trades are held in memory meanwhile", self.folder, segment.path,
-                              exc)
+                    log.error(
+                        "recording to %s: cannot write %s (%s); retrying at every flush, "
+                        "trades are held in memory meanwhile",
+                        self.folder,
+                        segment.path,
+                        exc,
+                    )
                 self._failing = True
             else:
                 wrote = True

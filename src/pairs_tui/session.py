@@ -89,20 +89,27 @@ async def open_source(options: Options) -> AsyncIterator[TradeSource]:
 
     if not options.demo:
         yield BinanceFeed(
-            options.symbols, url=options.url, rest_url=rest_url_for(options.url, options.rest_url),
-            stream=options.stream, watchdog_s=options.settings.feed.watchdog_seconds,
+            options.symbols,
+            url=options.url,
+            rest_url=rest_url_for(options.url, options.rest_url),
+            stream=options.stream,
+            watchdog_s=options.settings.feed.watchdog_seconds,
         )
         return
 
     from pairs_tui.feed.exchange import EmbeddedExchange
 
-    exchange = EmbeddedExchange(demo_tape(options), speed=options.settings.demo.speed,
-                                rebase=True, loop=True)
+    exchange = EmbeddedExchange(
+        demo_tape(options), speed=options.settings.demo.speed, rebase=True, loop=True
+    )
     await exchange.start()
     try:
         log.info("demo exchange on %s", exchange.url)
         yield BinanceFeed(
-            options.symbols, url=exchange.url, rest_url=exchange.rest_url, stream=options.stream,
+            options.symbols,
+            url=exchange.url,
+            rest_url=exchange.rest_url,
+            stream=options.stream,
             watchdog_s=options.settings.feed.watchdog_seconds,
         )
     finally:
@@ -127,10 +134,20 @@ def build_pipeline(options: Options, source: TradeSource) -> Pipeline:
     from pairs_tui.pipeline import Pipeline
 
     settings = options.settings
-    book = AlertBook(settings.alerts.rules, alert_log_path(settings), pair=options.symbols,
-                     keep=settings.alerts.keep)
-    pipeline = Pipeline(settings, source, options.symbols, timeframe=options.timeframe,
-                        window=options.window, alerts=book)
+    book = AlertBook(
+        settings.alerts.rules,
+        alert_log_path(settings),
+        pair=options.symbols,
+        keep=settings.alerts.keep,
+    )
+    pipeline = Pipeline(
+        settings,
+        source,
+        options.symbols,
+        timeframe=options.timeframe,
+        window=options.window,
+        alerts=book,
+    )
     if options.record is not None:
         from pairs_tui.record import Recorder
 

@@ -24,7 +24,9 @@ class RollingTable:
     """
 
     def __init__(
-        self, schema: Mapping[str, pl.DataType | type[pl.DataType]], max_rows: int,
+        self,
+        schema: Mapping[str, pl.DataType | type[pl.DataType]],
+        max_rows: int,
         chunk_rows: int = 1024,
     ) -> None:
         self.schema = pl.Schema(schema)
@@ -51,8 +53,9 @@ class RollingTable:
 
     def frame_of(self, columns: Sequence[Sequence[object]]) -> pl.DataFrame:
         """A frame in this table's schema of one sequence per column (not appended)."""
-        return pl.DataFrame(dict(zip(self.schema.names(), columns, strict=True)),
-                            schema=self.schema, strict=False)
+        return pl.DataFrame(
+            dict(zip(self.schema.names(), columns, strict=True)), schema=self.schema, strict=False
+        )
 
     def _seal(self) -> None:
         if not self._pending:

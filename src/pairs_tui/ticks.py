@@ -16,7 +16,10 @@ from pairs_tui.table import RollingTable
 from pairs_tui.trades import Trade
 
 TICK_SCHEMA: dict[str, type[pl.DataType]] = {
-    "time": pl.Int64, "price": pl.Float64, "qty": pl.Float64, "buyer_maker": pl.Boolean,
+    "time": pl.Int64,
+    "price": pl.Float64,
+    "qty": pl.Float64,
+    "buyer_maker": pl.Boolean,
     "id": pl.Int64,
 }
 """Columns of the in-memory tick store, one store per leg (8+8+8+1/8+8 bytes a trade)."""

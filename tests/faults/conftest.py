@@ -86,9 +86,7 @@ def reference_bars(trades: list[Trade]) -> list[PairBar]:
     return builder.add_many(sorted(trades, key=lambda t: (t.time, t.id))) + builder.flush()
 
 
-def assert_bars_equal(
-    live: list[PairBar], expected: list[PairBar], *, missing: int = 0
-) -> None:
+def assert_bars_equal(live: list[PairBar], expected: list[PairBar], *, missing: int = 0) -> None:
     """The live bars are the expected ones, then only flat bars (the clock runs on).
 
     Args:
@@ -203,9 +201,7 @@ class Run:
         """Where every published trade went, now."""
         status = self.status
         first = self.first_ids()
-        published = sum(
-            sum(1 for t in self.exchange.history(s) if t.id >= first[s]) for s in first
-        )
+        published = sum(sum(1 for t in self.exchange.history(s) if t.id >= first[s]) for s in first)
         in_bars = sum(
             (bar.a.trades if bar.a else 0) + (bar.b.trades if bar.b else 0) for bar in self.bars
         )

@@ -183,12 +183,8 @@ class Soak:
         self.watchdog_s = watchdog_s
         self.fault_s = fault_s
         self.faults = [(n, f) for n, f in FAULTS if faults is None or n in faults]
-        tape = simulated_tape(
-            PAIR, duration_s=wall_s * speed, rate_per_s=(20.0, 12.0), seed=seed
-        )
-        self.first_ids = {
-            s: next(t.id for t in tape.trades if t.symbol == s) for s in PAIR
-        }
+        tape = simulated_tape(PAIR, duration_s=wall_s * speed, rate_per_s=(20.0, 12.0), seed=seed)
+        self.first_ids = {s: next(t.id for t in tape.trades if t.symbol == s) for s in PAIR}
         self.exchange = EmbeddedExchange(
             tape,
             speed=speed,
@@ -223,9 +219,7 @@ class Soak:
     def published(self) -> int:
         """Trades published from each leg's first delivered trade on."""
         first = self.ledger.first
-        return sum(
-            self.exchange.published(s) - (first[s] - self.first_ids[s]) for s in first
-        )
+        return sum(self.exchange.published(s) - (first[s] - self.first_ids[s]) for s in first)
 
     def counters(self) -> tuple[int, int, int, int]:
         """``(backfilled, gaps, late, malformed)`` now."""

@@ -23,8 +23,9 @@ def leg(draw: st.DrawFn, symbol: str) -> list[Trade]:
     """One leg's trades as the exchange prints them: ids contiguous, times non-decreasing,
     with pauses from none to many buckets long."""
     n = draw(st.integers(1, 40))
-    steps = draw(st.lists(st.one_of(st.integers(0, 300), st.integers(0, 9_000)),
-                          min_size=n, max_size=n))
+    steps = draw(
+        st.lists(st.one_of(st.integers(0, 300), st.integers(0, 9_000)), min_size=n, max_size=n)
+    )
     prices = draw(st.lists(st.floats(1.0, 1_000.0, allow_nan=False), min_size=n, max_size=n))
     start = draw(st.integers(0, 3_000))
     first_id = draw(st.integers(1, 10**9))
@@ -52,14 +53,20 @@ def assert_same_bars(ours: list[PairBar], expected: list[PairBar]) -> None:
             assert (g is None) == (w is None)
             if g is not None and w is not None:
                 assert (g.open, g.high, g.low, g.close, g.trades) == (
-                    w.open, w.high, w.low, w.close, w.trades), got.ts
+                    w.open,
+                    w.high,
+                    w.low,
+                    w.close,
+                    w.trades,
+                ), got.ts
                 assert g.volume == pytest.approx(w.volume, rel=1e-12)
 
 
 def test_backfilled_trade_arriving_after_a_later_one_is_not_the_close() -> None:
     builder = BarBuilder(PAIR, TF)
-    builder.add_many([Trade("BTCUSDT", 100, 10.0, 1.0, False, 1),
-                      Trade("ETHUSDT", 100, 5.0, 1.0, False, 1)])
+    builder.add_many(
+        [Trade("BTCUSDT", 100, 10.0, 1.0, False, 1), Trade("ETHUSDT", 100, 5.0, 1.0, False, 1)]
+    )
     builder.hold("BTCUSDT", 100)
     # Live id 4 reveals the gap 2-3; the backfill delivers 2 and 3 after it.
     builder.add(Trade("BTCUSDT", 900, 13.0, 1.0, False, 4))
@@ -76,8 +83,9 @@ def test_backfilled_trade_arriving_before_the_bucket_opener_is_the_open() -> Non
     builder.add(Trade("ETHUSDT", 100, 5.0, 1.0, False, 1))
     builder.add(Trade("BTCUSDT", 700, 13.0, 1.0, False, 9))
     builder.add(Trade("BTCUSDT", 200, 11.0, 1.0, False, 8))  # earlier, arrived later
-    (bar, *_) = builder.add_many([Trade("BTCUSDT", 1_100, 1.0, 1.0, False, 10),
-                                  Trade("ETHUSDT", 1_100, 1.0, 1.0, False, 2)])
+    (bar, *_) = builder.add_many(
+        [Trade("BTCUSDT", 1_100, 1.0, 1.0, False, 10), Trade("ETHUSDT", 1_100, 1.0, 1.0, False, 2)]
+    )
     assert bar.a is not None and (bar.a.open, bar.a.close) == (11.0, 13.0)
 
 
@@ -122,9 +130,15 @@ def test_a_held_backfill_in_any_order_fills_its_bars_exactly(
 
 
 @settings(max_examples=100, deadline=None)
-@given(trades=st.lists(st.tuples(st.sampled_from(PAIR), st.integers(0, 30_000),
-                                 st.floats(1.0, 100.0), st.integers(0, 50)), max_size=80),
-       ticks=st.lists(st.integers(0, 40_000), max_size=8))
+@given(
+    trades=st.lists(
+        st.tuples(
+            st.sampled_from(PAIR), st.integers(0, 30_000), st.floats(1.0, 100.0), st.integers(0, 50)
+        ),
+        max_size=80,
+    ),
+    ticks=st.lists(st.integers(0, 40_000), max_size=8),
+)
 def test_any_order_and_any_clock_gives_well_formed_bars_and_accounts_for_every_trade(
     trades: list[tuple[str, int, float, int]], ticks: list[int]
 ) -> None:
@@ -136,8 +150,7 @@ def test_any_order_and_any_clock_gives_well_formed_bars_and_accounts_for_every_t
             bars += builder.advance(clock.pop(0))
         bars += builder.add(Trade(symbol, t, price, 1.0, False, trade_id))
     bars += builder.flush()
-    in_bars = sum((bar.a.trades if bar.a else 0) + (bar.b.trades if bar.b else 0)
-                  for bar in bars)
+    in_bars = sum((bar.a.trades if bar.a else 0) + (bar.b.trades if bar.b else 0) for bar in bars)
     assert in_bars + builder.late == len(trades)
     stamps = [bar.ts for bar in bars]
     assert stamps == list(range(stamps[0], stamps[0] + TF * len(stamps), TF)) if stamps else True

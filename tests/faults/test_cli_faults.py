@@ -172,8 +172,9 @@ _CLEAN: list[list[str]] = []
 def clean_lines(folder: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
     if not _CLEAN:
         paths = write_pair(folder, "clean", clean)
-        code, lines, err = run_cli(capsys, "btcusdt", "ethusdt", "--headless", "--replay",
-                                   *map(str, paths))
+        code, lines, err = run_cli(
+            capsys, "btcusdt", "ethusdt", "--headless", "--replay", *map(str, paths)
+        )
         assert code == 0 and len(lines) > 300, err
         _CLEAN.append(lines)
     return _CLEAN[0]
@@ -187,8 +188,9 @@ def test_files_binance_archives_produce_give_the_same_bars(
 ) -> None:
     expected = clean_lines(cli_env, capsys)
     paths = write_pair(cli_env, make.__name__, make)
-    code, lines, err = run_cli(capsys, "btcusdt", "ethusdt", "--headless", "--replay",
-                               *map(str, paths))
+    code, lines, err = run_cli(
+        capsys, "btcusdt", "ethusdt", "--headless", "--replay", *map(str, paths)
+    )
     assert code == 0, err
     assert lines == expected
 
@@ -219,8 +221,10 @@ def empty_file(folder: Path) -> list[Path]:
 
 def other_symbols(folder: Path) -> list[Path]:
     path = folder / "solusdt.ndjson"
-    frame = ('{{"stream":"solusdt@aggTrade","data":{{"e":"aggTrade","E":{t},"a":{a},'
-             '"s":"SOLUSDT","p":"145.1","q":"1","f":1,"l":1,"T":{t},"m":false}}}}')
+    frame = (
+        '{{"stream":"solusdt@aggTrade","data":{{"e":"aggTrade","E":{t},"a":{a},'
+        '"s":"SOLUSDT","p":"145.1","q":"1","f":1,"l":1,"T":{t},"m":false}}}}'
+    )
     path.write_text("\n".join(frame.format(t=1723161256000 + i, a=i) for i in range(50)))
     return [path]
 
@@ -232,8 +236,9 @@ def test_a_file_that_cannot_be_used_is_exit_2_and_one_line_naming_it(
     cli_env: Path, capsys: pytest.CaptureFixture[str], make: Callable[[Path], list[Path]]
 ) -> None:
     paths = make(cli_env)
-    code, lines, err = run_cli(capsys, "btcusdt", "ethusdt", "--headless", "--replay",
-                               *map(str, paths))
+    code, lines, err = run_cli(
+        capsys, "btcusdt", "ethusdt", "--headless", "--replay", *map(str, paths)
+    )
     assert code == 2 and lines == []
     assert err.count("\n") == 1 and err.startswith("pairs-tui: error: ")
     assert "Traceback" not in err

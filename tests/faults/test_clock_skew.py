@@ -25,9 +25,7 @@ async def test_bars_are_final_on_the_exchange_clock_despite_skew(
     start_run: RunFactory, skew_ms: float
 ) -> None:
     tape = simulated_tape(PAIR, duration_s=3.0, rate_per_s=(40.0, 25.0), seed=29)
-    run = await start_run(
-        tape=tape, speed=1.0, exchange={"rebase": True, "clock_skew_ms": skew_ms}
-    )
+    run = await start_run(tape=tape, speed=1.0, exchange={"rebase": True, "clock_skew_ms": skew_ms})
     lags: list[float] = []
 
     def on_bar(closed: ClosedBar) -> None:

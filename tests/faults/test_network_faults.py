@@ -62,8 +62,7 @@ async def test_abrupt_drop_recovers_within_the_backoff_and_backfills_exactly(
         # Resubscribed: both legs flow again on the new connection.
         await run.wait_for(
             lambda before=before: all(
-                any(t.symbol == s and t.id > before[s] for t in run.delivered[-200:])
-                for s in PAIR
+                any(t.symbol == s and t.id > before[s] for t in run.delivered[-200:]) for s in PAIR
             ),
             "both legs after the reconnect",
         )
@@ -96,8 +95,9 @@ async def test_refused_handshakes_wait_out_each_drawn_delay_then_recover(
     await run.wait_for(lambda: run.status.state == "live", "the feed to recover")
     elapsed = time.monotonic() - dropped_at
     # The same seed draws the same delays: 4 refusals and the success, none reset between.
-    backoff = Backoff(FEED_DEFAULTS["backoff_initial_s"], FEED_DEFAULTS["backoff_max_s"],
-                      random.Random(5))
+    backoff = Backoff(
+        FEED_DEFAULTS["backoff_initial_s"], FEED_DEFAULTS["backoff_max_s"], random.Random(5)
+    )
     waited = sum(backoff.next_delay() for _ in range(5))
     assert waited <= elapsed <= waited + RECOVERY_SLACK_S
     assert handshakes(run).count(BOTH) == 6  # the first, 4 refused, the one that worked

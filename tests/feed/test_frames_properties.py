@@ -64,7 +64,11 @@ def test_every_valid_payload_decodes_to_its_own_values(payload: dict[str, Any]) 
     trade = data.to_trade()
     assert trade is not None
     assert (trade.symbol, trade.id, trade.time, trade.buyer_maker) == (
-        payload["s"], payload["a"], payload["T"], payload["m"])
+        payload["s"],
+        payload["a"],
+        payload["T"],
+        payload["m"],
+    )
     assert trade.price == float(payload["p"]) and trade.qty == float(payload["q"])
 
 

@@ -44,7 +44,11 @@ def write(path: Path, content: str | bytes, *, gz: bool = False) -> Path:
 def archive_csv(trades: pl.DataFrame, *, header: bool = True) -> str:
     """Trades in Binance's archive layout ``id,price,qty,quote_qty,time,is_buyer_maker``."""
     body = trades.select(
-        "id", "price", "qty", (pl.col("price") * pl.col("qty")).alias("quote_qty"), "time",
+        "id",
+        "price",
+        "qty",
+        (pl.col("price") * pl.col("qty")).alias("quote_qty"),
+        "time",
         pl.col("buyer_maker").cast(pl.String).alias("is_buyer_maker"),
     ).write_csv(include_header=header)
     return body

@@ -14,14 +14,18 @@ from pairs_tui.feed.replay import ReplayError, ReplaySource, load_trades
 
 from .conftest import BTC_CSV, CRYPTOFEED, ENVELOPES, ETH_CSV, PAIR, write
 
-FRAME = ('{{"stream":"{s}@aggTrade","data":{{"e":"aggTrade","E":{t},"a":{a},"s":"{S}",'
-         '"p":"100.5","q":"1","f":1,"l":1,"T":{t},"m":false}}}}')
+FRAME = (
+    '{{"stream":"{s}@aggTrade","data":{{"e":"aggTrade","E":{t},"a":{a},"s":"{S}",'
+    '"p":"100.5","q":"1","f":1,"l":1,"T":{t},"m":false}}}}'
+)
 
 
 def frames(n: int) -> list[str]:
     """``n`` valid aggTrade frames alternating between the pair's legs."""
-    return [FRAME.format(s=PAIR[i % 2].lower(), S=PAIR[i % 2], t=1723161256000 + i, a=i)
-            for i in range(n)]
+    return [
+        FRAME.format(s=PAIR[i % 2].lower(), S=PAIR[i % 2], t=1723161256000 + i, a=i)
+        for i in range(n)
+    ]
 
 
 def refused(paths: list[Path], symbols: tuple[str, str] = PAIR) -> ReplayError:
@@ -83,8 +87,10 @@ def test_zstd_file_asks_for_decompression(tmp_path: Path) -> None:
 
 
 def test_csv_with_missing_columns_names_line_1_and_the_columns(tmp_path: Path) -> None:
-    path = write(tmp_path / "BTCUSDT-trades-2024-08-08.csv",
-                 "id,price,quote_qty,timestamp\n1,100,100,1723161256000\n")
+    path = write(
+        tmp_path / "BTCUSDT-trades-2024-08-08.csv",
+        "id,price,quote_qty,timestamp\n1,100,100,1723161256000\n",
+    )
     error = refused([path, ETH_CSV])
     assert str(error).startswith(f"{path} line 1: missing columns qty, is_buyer_maker")
     assert "expected id,price,qty,quote_qty,time,is_buyer_maker" in str(error)
@@ -115,8 +121,9 @@ def test_too_many_malformed_lines_name_the_first(tmp_path: Path) -> None:
         lines[i] = lines[i].replace('"q":"1",', "")  # valid JSON, but no quantity
     path = write(tmp_path / "frames.ndjson", "\n".join(lines))
     error = refused([path])
-    assert str(error).startswith(f"{path} line 11: not a trade frame: Object missing required "
-                                 "field `q`")
+    assert str(error).startswith(
+        f"{path} line 11: not a trade frame: Object missing required field `q`"
+    )
     assert "3 of 100 lines malformed" in str(error)
     assert error.line == 11
 
@@ -129,8 +136,10 @@ def test_every_line_malformed(tmp_path: Path) -> None:
 
 
 def test_other_streams_frames_are_not_malformed(tmp_path: Path) -> None:
-    depth = ('{"stream":"btcusdt@depth","data":{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT",'
-             '"U":1,"u":2,"pu":0,"b":[["1","2"]],"a":[]}}')
+    depth = (
+        '{"stream":"btcusdt@depth","data":{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT",'
+        '"U":1,"u":2,"pu":0,"b":[["1","2"]],"a":[]}}'
+    )
     path = write(tmp_path / "frames.ndjson", "\n".join([depth] * 50 + frames(10)))
     source = ReplaySource([path], PAIR)
     assert (source.status.malformed, source.size) == (0, 10)
@@ -157,8 +166,10 @@ def test_ragged_csv_rows_name_the_line(tmp_path: Path) -> None:
 
 def test_file_without_the_pair_names_what_it_holds() -> None:
     error = refused([CRYPTOFEED, ENVELOPES])
-    assert str(error) == (f"{CRYPTOFEED}: holds no trades of BTCUSDT or ETHUSDT (it holds "
-                          "SUSHIUSDT 40, CTKUSDT 38, AKROUSDT 8, KEEPUSDT 5)")
+    assert str(error) == (
+        f"{CRYPTOFEED}: holds no trades of BTCUSDT or ETHUSDT (it holds "
+        "SUSHIUSDT 40, CTKUSDT 38, AKROUSDT 8, KEEPUSDT 5)"
+    )
 
 
 def test_a_missing_leg_is_an_error() -> None:
@@ -195,11 +206,14 @@ def test_truncated_zip(tmp_path: Path) -> None:
 
 
 def test_individual_and_aggregate_trades_of_one_symbol(tmp_path: Path) -> None:
-    agg = write(tmp_path / "BTCUSDT-aggTrades-2024-08-08.csv",
-                "1,61800.3,0.5,10,11,1723161256000,true\n")
+    agg = write(
+        tmp_path / "BTCUSDT-aggTrades-2024-08-08.csv", "1,61800.3,0.5,10,11,1723161256000,true\n"
+    )
     error = refused([BTC_CSV, ETH_CSV, agg])
-    assert str(error) == (f"BTCUSDT comes as individual trades ({BTC_CSV}) and as aggregate "
-                          f"trades ({agg}); replay one kind per symbol")
+    assert str(error) == (
+        f"BTCUSDT comes as individual trades ({BTC_CSV}) and as aggregate "
+        f"trades ({agg}); replay one kind per symbol"
+    )
 
 
 def test_two_files_disagree_on_a_trade(tmp_path: Path) -> None:
@@ -207,13 +221,16 @@ def test_two_files_disagree_on_a_trade(tmp_path: Path) -> None:
     second = write(tmp_path / "BTCUSDT-trades-2.csv", "7,101,1,101,1723161256000,true\n")
     eth = write(tmp_path / "ETHUSDT-trades.csv", "1,50,1,50,1723161256000,false\n")
     error = refused([first, second, eth])
-    assert str(error) == (f"{first} and {second} disagree on BTCUSDT trade 7 "
-                          "(time, price, size or side differ)")
+    assert str(error) == (
+        f"{first} and {second} disagree on BTCUSDT trade 7 (time, price, size or side differ)"
+    )
 
 
 def test_bars_and_trades_cannot_be_mixed(tmp_path: Path) -> None:
-    bars = write(tmp_path / "BTCUSDT-1m.csv", "ts,open,high,low,close,volume\n"
-                 "1723161240000,1,2,1,1.5,3\n1723161300000,1.5,2,1,1.5,3\n")
+    bars = write(
+        tmp_path / "BTCUSDT-1m.csv",
+        "ts,open,high,low,close,volume\n1723161240000,1,2,1,1.5,3\n1723161300000,1.5,2,1,1.5,3\n",
+    )
     assert "cannot replay bar files" in str(refused([bars, ETH_CSV]))
 
 
@@ -221,7 +238,8 @@ def test_parquet_without_the_needed_columns(tmp_path: Path) -> None:
     path = tmp_path / "BTCUSDT.parquet"
     pl.DataFrame({"time": [1], "price": [1.0]}).write_parquet(path)
     assert str(refused([path, ETH_CSV])).startswith(
-        f"{path}: the Parquet data have no columns qty, buyer_maker")
+        f"{path}: the Parquet data have no columns qty, buyer_maker"
+    )
 
 
 def test_directory_without_parquet(tmp_path: Path) -> None:
@@ -235,21 +253,32 @@ def test_bad_speed(speed: float) -> None:
 
 
 def test_load_trades_refuses_bars(tmp_path: Path) -> None:
-    files = [write(tmp_path / f"{s}-1m.csv", "ts,open,high,low,close,volume\n"
-                   "1723161240000,1,2,1,1.5,3\n1723161300000,1.5,2,1,1.5,3\n") for s in PAIR]
+    files = [
+        write(
+            tmp_path / f"{s}-1m.csv",
+            "ts,open,high,low,close,volume\n"
+            "1723161240000,1,2,1,1.5,3\n1723161300000,1.5,2,1,1.5,3\n",
+        )
+        for s in PAIR
+    ]
     with pytest.raises(ReplayError, match="bar files hold no trades"):
         load_trades(files, PAIR)
 
 
 def test_two_files_disagree_on_a_trades_time(tmp_path: Path) -> None:
-    first = write(tmp_path / "BTCUSDT-trades-1.csv",
-                  "6,100,1,100,1723161256000,true\n7,100,1,100,1723161256001,true\n")
-    second = write(tmp_path / "BTCUSDT-trades-2.csv",
-                   "7,100,1,100,1723161256005,true\n8,100,1,100,1723161256006,true\n")
+    first = write(
+        tmp_path / "BTCUSDT-trades-1.csv",
+        "6,100,1,100,1723161256000,true\n7,100,1,100,1723161256001,true\n",
+    )
+    second = write(
+        tmp_path / "BTCUSDT-trades-2.csv",
+        "7,100,1,100,1723161256005,true\n8,100,1,100,1723161256006,true\n",
+    )
     eth = write(tmp_path / "ETHUSDT-trades.csv", "1,50,1,50,1723161256000,false\n")
     error = refused([second, eth, first])
-    assert str(error) == (f"{first} and {second} disagree on BTCUSDT trade 7 "
-                          "(time, price, size or side differ)")
+    assert str(error) == (
+        f"{first} and {second} disagree on BTCUSDT trade 7 (time, price, size or side differ)"
+    )
 
 
 def test_line_numbers_hold_across_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -28,14 +28,34 @@ trade_rows = st.tuples(
 
 
 def envelope(symbol: str, time: int, price: float, qty: float, maker: bool, ident: int) -> bytes:
-    return msgspec.json.encode({"stream": f"{symbol.lower()}@trade", "data": {
-        "e": "trade", "E": time, "T": time, "s": symbol, "t": ident, "p": str(price),
-        "q": str(qty), "X": "MARKET", "m": maker}})
+    return msgspec.json.encode(
+        {
+            "stream": f"{symbol.lower()}@trade",
+            "data": {
+                "e": "trade",
+                "E": time,
+                "T": time,
+                "s": symbol,
+                "t": ident,
+                "p": str(price),
+                "q": str(qty),
+                "X": "MARKET",
+                "m": maker,
+            },
+        }
+    )
 
 
 def tick(symbol: str, time: int, price: float, qty: float, maker: bool, _: int) -> bytes:
-    return msgspec.json.encode({"symbol": symbol.lower(), "ts": time, "price": price,
-                                "size": qty, "side": "sell" if maker else "buy"})
+    return msgspec.json.encode(
+        {
+            "symbol": symbol.lower(),
+            "ts": time,
+            "price": price,
+            "size": qty,
+            "side": "sell" if maker else "buy",
+        }
+    )
 
 
 @settings(max_examples=40, deadline=None)
@@ -50,10 +70,12 @@ def test_merged_sequence_does_not_depend_on_file_order(data: st.DataObject) -> N
         counters[symbol] += 1
         trades.append((symbol, BASE_MS + offset, price, qty, maker, counters[symbol]))
     n_files = data.draw(st.integers(1, 4))
-    owner = data.draw(st.lists(st.integers(0, n_files - 1), min_size=len(trades),
-                               max_size=len(trades)))
-    kinds = data.draw(st.lists(st.sampled_from(["envelopes", "ticks", "csv"]),
-                               min_size=n_files, max_size=n_files))
+    owner = data.draw(
+        st.lists(st.integers(0, n_files - 1), min_size=len(trades), max_size=len(trades))
+    )
+    kinds = data.draw(
+        st.lists(st.sampled_from(["envelopes", "ticks", "csv"]), min_size=n_files, max_size=n_files)
+    )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         paths = []
@@ -61,16 +83,27 @@ def test_merged_sequence_does_not_depend_on_file_order(data: st.DataObject) -> N
             mine = [t for t, o in zip(trades, owner, strict=True) if o == k]
             if kinds[k] == "csv":  # archive CSVs hold one symbol each
                 for symbol in PAIR:
-                    leg = pl.DataFrame([t for t in mine if t[0] == symbol], orient="row",
-                                       schema=["symbol", "time", "price", "qty",
-                                               "buyer_maker", "id"])
+                    leg = pl.DataFrame(
+                        [t for t in mine if t[0] == symbol],
+                        orient="row",
+                        schema=["symbol", "time", "price", "qty", "buyer_maker", "id"],
+                    )
                     if leg.height:
-                        paths.append(write(folder / f"{symbol}-trades-{k}.csv",
-                                           archive_csv(leg, header=k % 2 == 0)))
+                        paths.append(
+                            write(
+                                folder / f"{symbol}-trades-{k}.csv",
+                                archive_csv(leg, header=k % 2 == 0),
+                            )
+                        )
             elif mine:
                 encode = envelope if kinds[k] == "envelopes" else tick
-                paths.append(write(folder / f"{kinds[k]}-{k}.ndjson",
-                                   b"\n".join(encode(*t) for t in mine), gz=k % 2 == 1))
+                paths.append(
+                    write(
+                        folder / f"{kinds[k]}-{k}.ndjson",
+                        b"\n".join(encode(*t) for t in mine),
+                        gz=k % 2 == 1,
+                    )
+                )
         framed = [p for p in paths if p.name.startswith("envelopes")]
         overlap: bool = data.draw(st.booleans())
         if framed and overlap:
@@ -88,18 +121,24 @@ def test_merged_sequence_does_not_depend_on_file_order(data: st.DataObject) -> N
 
 def test_equal_times_put_the_target_leg_first_then_ids(tmp_path: Path) -> None:
     eth = write(tmp_path / "ETHUSDT-trades.csv", "5,50,1,50,1723161256000,true\n")
-    btc = write(tmp_path / "BTCUSDT-trades.csv",
-                "9,100,1,100,1723161256000,true\n8,100,1,100,1723161256000,true\n")
+    btc = write(
+        tmp_path / "BTCUSDT-trades.csv",
+        "9,100,1,100,1723161256000,true\n8,100,1,100,1723161256000,true\n",
+    )
     assert load_trades([eth, btc], PAIR)["id"].to_list() == [8, 9, 5]
     assert load_trades([eth, btc], ("ETHUSDT", "BTCUSDT"))["id"].to_list() == [5, 8, 9]
 
 
-def test_overlapping_files_keep_each_trade_once(session_b: pl.DataFrame, tmp_path: Path,
-                                                caplog: pytest.LogCaptureFixture) -> None:
+def test_overlapping_files_keep_each_trade_once(
+    session_b: pl.DataFrame, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     early = session_b.filter(pl.col("time") < 1723161400000)
     late = session_b.filter(pl.col("time") >= 1723161300000)
-    files = [write(tmp_path / f"{s}-trades-{n}.csv", archive_csv(part.filter(
-        pl.col("symbol") == s))) for n, part in (("a", early), ("b", late)) for s in PAIR]
+    files = [
+        write(tmp_path / f"{s}-trades-{n}.csv", archive_csv(part.filter(pl.col("symbol") == s)))
+        for n, part in (("a", early), ("b", late))
+        for s in PAIR
+    ]
     caplog.set_level(logging.WARNING, "pairs_tui.feed.replay")
     source = ReplaySource(files, PAIR)
     assert source.size == 35_389
@@ -121,9 +160,11 @@ def test_a_file_named_twice_is_read_once() -> None:
 
 
 def test_aggregate_id_gaps_are_counted(tmp_path: Path) -> None:
-    btc = write(tmp_path / "BTCUSDT-aggTrades.csv",
-                "1,100,1,1,1,1723161256000,true\n2,100,1,2,2,1723161256001,true\n"
-                "5,100,1,5,5,1723161256002,true\n")
+    btc = write(
+        tmp_path / "BTCUSDT-aggTrades.csv",
+        "1,100,1,1,1,1723161256000,true\n2,100,1,2,2,1723161256001,true\n"
+        "5,100,1,5,5,1723161256002,true\n",
+    )
     eth = write(tmp_path / "ETHUSDT-aggTrades.csv", "7,50,1,7,7,1723161256000,true\n")
     assert ReplaySource([btc, eth], PAIR).status.gaps == 2
 

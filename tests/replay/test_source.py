@@ -20,8 +20,9 @@ async def test_full_speed_delivers_every_trade_in_order(session_b: pl.DataFrame)
     assert (source.status.state, source.status.messages) == ("replay", 0)
     sink = Recorder()
     await source.run(sink)
-    assert [(t.symbol, t.time, t.price, t.qty, t.buyer_maker, t.id)
-            for t in sink.trades] == session_b.rows()
+    assert [
+        (t.symbol, t.time, t.price, t.qty, t.buyer_maker, t.id) for t in sink.trades
+    ] == session_b.rows()
     assert all(type(t) is Trade for t in sink.trades)
     status = source.status
     assert (status.state, status.messages, status.malformed) == ("done", 35_389, 0)
@@ -63,8 +64,9 @@ async def test_status_counts_while_running() -> None:
 async def test_paced_replay_follows_trade_time() -> None:
     clock = FakeClock()
     speed = 10.0
-    source = ReplaySource([CRYPTOFEED], ("CTKUSDT", "SUSHIUSDT"), speed=speed, clock=clock,
-                          sleep=clock.sleep)
+    source = ReplaySource(
+        [CRYPTOFEED], ("CTKUSDT", "SUSHIUSDT"), speed=speed, clock=clock, sleep=clock.sleep
+    )
     start = clock.now
     delivered: list[tuple[Trade, float, float | None]] = []
 
@@ -85,8 +87,7 @@ async def test_paced_replay_follows_trade_time() -> None:
     assert source.status.state == "done"
 
 
-async def test_paced_clock_never_passes_a_trade_not_yet_delivered(
-        session_b: pl.DataFrame) -> None:
+async def test_paced_clock_never_passes_a_trade_not_yet_delivered(session_b: pl.DataFrame) -> None:
     clock = FakeClock()
     times = session_b["time"].to_list()
     sink = Recorder()
@@ -145,8 +146,7 @@ async def test_a_second_run_replays_again() -> None:
     assert source.status.messages == 78
 
 
-async def test_bars_from_replayed_trades_match_bars_from_the_table(
-        session_b: pl.DataFrame) -> None:
+async def test_bars_from_replayed_trades_match_bars_from_the_table(session_b: pl.DataFrame) -> None:
     builder = BarBuilder(PAIR, 1_000)
     bars = []
 

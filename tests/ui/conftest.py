@@ -27,8 +27,11 @@ from pairs_tui.session import Options
 from pairs_tui.trades import Trade
 from pairs_tui.ui.app import PairsApp, SourceFactory, make_app
 
-FIXTURE = (Path(__file__).resolve().parent.parent / "fixtures"
-           / "sessionB_2024-08-08T2354Z_2024-08-09T0000Z_trade_envelopes.ndjson.gz")
+FIXTURE = (
+    Path(__file__).resolve().parent.parent
+    / "fixtures"
+    / "sessionB_2024-08-08T2354Z_2024-08-09T0000Z_trade_envelopes.ndjson.gz"
+)
 """Combined-stream envelopes of both legs, in arrival order."""
 
 START_MS = 1723161256000
@@ -42,8 +45,11 @@ def fixture_trades() -> tuple[Trade, ...]:
     with gzip.open(FIXTURE, "rt", encoding="utf-8") as lines:
         for line in lines:
             data = json.loads(line)["data"]
-            trades.append(Trade(data["s"], data["T"], float(data["p"]), float(data["q"]),
-                                data["m"], data["t"]))
+            trades.append(
+                Trade(
+                    data["s"], data["T"], float(data["p"]), float(data["q"]), data["m"], data["t"]
+                )
+            )
     return tuple(trades)
 
 
@@ -58,9 +64,15 @@ class FixtureSource:
         status: What the source reports about itself.
     """
 
-    def __init__(self, *, seconds: float | None = None, fail: Exception | None = None,
-                 hang: bool = False, gate: asyncio.Event | None = None,
-                 status: FeedStatus | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        seconds: float | None = None,
+        fail: Exception | None = None,
+        hang: bool = False,
+        gate: asyncio.Event | None = None,
+        status: FeedStatus | None = None,
+    ) -> None:
         self.seconds = seconds
         self.fail = fail
         self.hang = hang
@@ -86,7 +98,7 @@ class FixtureSource:
             self.delivered += 1
         if self.gate is not None:
             await self.gate.wait()
-            for trade in trades[self.delivered:]:
+            for trade in trades[self.delivered :]:
                 sink.on_trade(trade)
                 self.delivered += 1
         if self.fail is not None:
@@ -169,7 +181,10 @@ async def settle(app: PairsApp, pilot: Pilot[None]) -> None:
 
 
 async def run_command(
-    app: PairsApp, pilot: Pilot[None], title: str, picked: str | None = None,
+    app: PairsApp,
+    pilot: Pilot[None],
+    title: str,
+    picked: str | None = None,
 ) -> None:
     """Run the palette command called ``title`` the way a user does: ctrl+p, type, enter.
 

@@ -38,7 +38,8 @@ def summary_text(screen: BacktestScreen) -> str:
 
 
 async def test_b_shows_the_backtest_of_the_session_history(
-    app_for: AppFactory, monkeypatch: pytest.MonkeyPatch,
+    app_for: AppFactory,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     threads: list[str] = []
     real = jobs.backtest
@@ -61,13 +62,15 @@ async def test_b_shows_the_backtest_of_the_session_history(
 
         m = expected.metrics
         text = summary_text(screen)
-        for figure in (f"trades       {m.trades} ({m.closed_trades} closed, 1 open)",
-                       f"total P&L    {backtest_view.pnl(m.total_pnl, 'log')}",
-                       f"max drawdown {backtest_view.pnl(m.max_drawdown, 'log', signed=False)}",
-                       f"in market    {m.time_in_market:.0%} of the bars",
-                       "entry ±2  exit 0  stop none  fees 4 bp per leg per fill",
-                       f"{m.bars} of 345 1s bars with a z-score",
-                       "bp of A's notional: 1 USDT of BTCUSDT against β USDT of ETHUSDT"):
+        for figure in (
+            f"trades       {m.trades} ({m.closed_trades} closed, 1 open)",
+            f"total P&L    {backtest_view.pnl(m.total_pnl, 'log')}",
+            f"max drawdown {backtest_view.pnl(m.max_drawdown, 'log', signed=False)}",
+            f"in market    {m.time_in_market:.0%} of the bars",
+            "entry ±2  exit 0  stop none  fees 4 bp per leg per fill",
+            f"{m.bars} of 345 1s bars with a z-score",
+            "bp of A's notional: 1 USDT of BTCUSDT against β USDT of ETHUSDT",
+        ):
             assert figure in text, figure
         assert m.sharpe is not None
         assert f"Sharpe       {formatting.number(m.sharpe, 3, signed=True)}/bar" in text
@@ -96,7 +99,8 @@ async def test_escape_and_q_close_the_backtest(app_for: AppFactory) -> None:
 
 
 async def test_e_in_the_backtest_exports_trades_and_equity_and_says_where(
-    app_for: AppFactory, tmp_path: Path,
+    app_for: AppFactory,
+    tmp_path: Path,
 ) -> None:
     app = app_for(window=100)
     async with app.run_test(size=SIZE) as pilot:
@@ -122,7 +126,8 @@ async def test_e_in_the_backtest_exports_trades_and_equity_and_says_where(
 
 
 async def test_b_before_the_window_is_full_says_there_is_nothing_yet(
-    app_for: AppFactory, tmp_path: Path,
+    app_for: AppFactory,
+    tmp_path: Path,
 ) -> None:
     app = app_for(FixtureSource(seconds=60))
     async with app.run_test(size=SIZE) as pilot:
@@ -138,8 +143,9 @@ async def test_b_before_the_window_is_full_says_there_is_nothing_yet(
 
 
 async def test_no_trades_says_so_plainly(app_for: AppFactory) -> None:
-    settings = Settings(analytics=AnalyticsSettings(entry_z=4.0),
-                        export=ExportSettings(folder="exports"))
+    settings = Settings(
+        analytics=AnalyticsSettings(entry_z=4.0), export=ExportSettings(folder="exports")
+    )
     app = app_for(settings=settings)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_backtest(app, pilot)
@@ -151,8 +157,10 @@ async def test_no_trades_says_so_plainly(app_for: AppFactory) -> None:
 
 
 async def test_levels_that_make_no_strategy_say_what_to_fix(app_for: AppFactory) -> None:
-    settings = Settings(analytics=AnalyticsSettings(entry_z=2.0, exit_z=2.5),
-                        export=ExportSettings(folder="exports"))
+    settings = Settings(
+        analytics=AnalyticsSettings(entry_z=2.0, exit_z=2.5),
+        export=ExportSettings(folder="exports"),
+    )
     app = app_for(settings=settings)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_backtest(app, pilot)

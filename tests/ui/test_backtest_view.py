@@ -23,15 +23,22 @@ def test_unknown_pnl_is_a_dash() -> None:
 
 def test_an_export_in_two_formats_names_both(tmp_path: Path) -> None:
     stamp = "20261122T101500Z"
-    paths = [tmp_path / f"BTCUSDT-ETHUSDT_1s_backtest-{kind}_{stamp}.{fmt}"
-             for kind in ("trades", "equity") for fmt in ("parquet", "csv")]
+    paths = [
+        tmp_path / f"BTCUSDT-ETHUSDT_1s_backtest-{kind}_{stamp}.{fmt}"
+        for kind in ("trades", "equity")
+        for fmt in ("parquet", "csv")
+    ]
     assert jobs.describe_export(paths) == (
         f"backtest-trades, backtest-equity → "
-        f"{tmp_path.resolve()}/BTCUSDT-ETHUSDT_1s_*_{stamp}.{{parquet,csv}}")
+        f"{tmp_path.resolve()}/BTCUSDT-ETHUSDT_1s_*_{stamp}.{{parquet,csv}}"
+    )
 
 
 def test_an_export_in_one_format_keeps_its_extension(tmp_path: Path) -> None:
-    paths = [tmp_path / f"A-B_1s_{kind}_20261122T101500Z.parquet"
-             for kind in ("ticks", "bars", "analytics")]
+    paths = [
+        tmp_path / f"A-B_1s_{kind}_20261122T101500Z.parquet"
+        for kind in ("ticks", "bars", "analytics")
+    ]
     assert jobs.describe_export(paths) == (
-        f"ticks, bars, analytics → {tmp_path.resolve()}/A-B_1s_*_20261122T101500Z.parquet")
+        f"ticks, bars, analytics → {tmp_path.resolve()}/A-B_1s_*_20261122T101500Z.parquet"
+    )

@@ -59,8 +59,9 @@ async def test_before_the_first_bar_the_screen_says_what_it_waits_for(
 
 
 async def test_reconnecting_shows_the_attempt_and_the_next_try(app_for: AppFactory) -> None:
-    status = FeedStatus(state="reconnecting", attempt=3, next_try_at=time.monotonic() + 4.2,
-                        reconnects=2)
+    status = FeedStatus(
+        state="reconnecting", attempt=3, next_try_at=time.monotonic() + 4.2, reconnects=2
+    )
     app = app_for(FixtureSource(seconds=30, hang=True, status=status))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -79,7 +80,8 @@ async def test_warm_up_says_how_many_bars_are_still_needed(app_for: AppFactory) 
 
 
 async def test_duration_stops_the_app_cleanly(
-    app_for: AppFactory, monkeypatch: pytest.MonkeyPatch,
+    app_for: AppFactory,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     app = app_for(FixtureSource(hang=True), duration=0.2)
     exited = asyncio.Event()

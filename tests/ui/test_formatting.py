@@ -8,8 +8,14 @@ from pairs_tui.ui import formatting as f
 
 
 def test_unknown_values_are_a_dash() -> None:
-    for text in (f.price(None), f.number(math.nan), f.p_value(None), f.latency(None),
-                 f.change(None, 1.0), f.duration(math.inf)):
+    for text in (
+        f.price(None),
+        f.number(math.nan),
+        f.p_value(None),
+        f.latency(None),
+        f.change(None, 1.0),
+        f.duration(math.inf),
+    ):
         assert text == f.DASH
 
 

@@ -43,7 +43,8 @@ async def test_plus_and_minus_change_the_window_within_bounds(app_for: AppFactor
 
 
 async def test_a_runs_the_tests_off_the_ui_thread_and_fills_the_panel(
-    app_for: AppFactory, monkeypatch: pytest.MonkeyPatch,
+    app_for: AppFactory,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     release = threading.Event()
     real = jobs.stationarity
@@ -109,11 +110,20 @@ async def test_question_mark_lists_every_key(app_for: AppFactory) -> None:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         text = str(app.screen.query_one("Static").render())
-        for key, words in (("1", "1-second"), ("2", "1-minute"), ("3", "5-minute"),
-                           ("+ =", "Widen"), ("-", "Narrow"), ("a", "ADF"), ("b", "Backtest"),
-                           ("e", "Export"),
-                           ("p", "Pause"), ("?", "This screen"), ("^p", "palette"),
-                           ("q", "Quit")):
+        for key, words in (
+            ("1", "1-second"),
+            ("2", "1-minute"),
+            ("3", "5-minute"),
+            ("+ =", "Widen"),
+            ("-", "Narrow"),
+            ("a", "ADF"),
+            ("b", "Backtest"),
+            ("e", "Export"),
+            ("p", "Pause"),
+            ("?", "This screen"),
+            ("^p", "palette"),
+            ("q", "Quit"),
+        ):
             assert any(line.startswith(key) and words in line for line in text.splitlines()), key
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
@@ -152,7 +162,8 @@ async def test_q_quits(app_for: AppFactory) -> None:
 
 
 async def test_e_exports_ticks_bars_and_analytics_and_says_where(
-    app_for: AppFactory, tmp_path: Path,
+    app_for: AppFactory,
+    tmp_path: Path,
 ) -> None:
     app = app_for()
     async with app.run_test(size=SIZE) as pilot:

@@ -34,16 +34,25 @@ COMMANDS: list[tuple[str, Callable[[PairsApp], bool]]] = [
     ("Window: wider", lambda app: app.snapshot().window == 375),
     ("Window: narrower", lambda app: app.snapshot().window == 240),
     ("Window: 1000 bars", lambda app: app.snapshot().window == 1000),
-    ("Run: ADF and cointegration",
-     lambda app: "coint  stat" in str(app.monitor.query_one(StationarityPanel).render())),
-    ("Run: backtest on this session",
-     lambda app: isinstance(app.screen, BacktestScreen) and app.screen.session is not None
-     and "total P&L" in str(app.screen.summary.render())),
+    (
+        "Run: ADF and cointegration",
+        lambda app: "coint  stat" in str(app.monitor.query_one(StationarityPanel).render()),
+    ),
+    (
+        "Run: backtest on this session",
+        lambda app: (
+            isinstance(app.screen, BacktestScreen)
+            and app.screen.session is not None
+            and "total P&L" in str(app.screen.summary.render())
+        ),
+    ),
     ("Display: pause or resume", lambda app: app.paused),
     ("Help: keys", lambda app: isinstance(app.screen, HelpScreen)),
     ("Theme: ansi-dark", lambda app: app.theme == "ansi-dark"),
-    ("Alerts: add zscore abs> 1.5 cooldown=60",
-     lambda app: "zscore abs> 1.5" in [rule_title(r) for r in app.pipeline.alerts.rules]),  # type: ignore[union-attr]
+    (
+        "Alerts: add zscore abs> 1.5 cooldown=60",
+        lambda app: "zscore abs> 1.5" in [rule_title(r) for r in app.pipeline.alerts.rules],
+    ),  # type: ignore[union-attr]
 ]
 
 
@@ -55,7 +64,9 @@ def rule_title(rule: object) -> str:
 
 @pytest.mark.parametrize(("title", "done"), COMMANDS, ids=[t for t, _ in COMMANDS])
 async def test_palette_command(
-    app_for: AppFactory, title: str, done: Callable[[PairsApp], bool],
+    app_for: AppFactory,
+    title: str,
+    done: Callable[[PairsApp], bool],
 ) -> None:
     app = app_for()
     async with app.run_test(size=SIZE) as pilot:
@@ -68,10 +79,22 @@ async def test_palette_keeps_textual_commands_and_adds_ours(app_for: AppFactory)
     app = app_for()
     async with app.run_test(size=SIZE):
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        for title in ("Theme", "Quit", "Keys", "Screenshot", "Export: Parquet", "Export: CSV",
-                      "Timeframe: 1s", "Timeframe: 1m", "Timeframe: 5m", "Window: wider",
-                      "Run: ADF and cointegration", "Run: backtest on this session",
-                      "Theme: textual-dark", "Theme: ansi-dark"):
+        for title in (
+            "Theme",
+            "Quit",
+            "Keys",
+            "Screenshot",
+            "Export: Parquet",
+            "Export: CSV",
+            "Timeframe: 1s",
+            "Timeframe: 1m",
+            "Timeframe: 5m",
+            "Window: wider",
+            "Run: ADF and cointegration",
+            "Run: backtest on this session",
+            "Theme: textual-dark",
+            "Theme: ansi-dark",
+        ):
             assert title in titles, title
 
 
@@ -79,8 +102,12 @@ async def test_a_removed_alert_rule_is_gone(app_for: AppFactory) -> None:
     app = app_for()
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        await run_command(app, pilot, "Alerts: add spread > 0.01 name=wide",
-                          "Alerts: add rule spread > 0.01 name=wide")
+        await run_command(
+            app,
+            pilot,
+            "Alerts: add spread > 0.01 name=wide",
+            "Alerts: add rule spread > 0.01 name=wide",
+        )
         assert [rule_title(r) for r in app.pipeline.alerts.rules] == ["wide"]  # type: ignore[union-attr]
         await run_command(app, pilot, 'Alerts: remove rule "wide"')
         assert app.pipeline.alerts.rules == ()  # type: ignore[union-attr]

@@ -33,8 +33,9 @@ def test_bands_zero_line_and_time_labels_are_drawn() -> None:
 
 def test_minute_bars_get_minute_labels() -> None:
     ts = np.arange(T0, T0 + 300 * 60_000, 60_000)
-    plot = plotting.render(plotting.Series(ts, np.cos(np.arange(300) / 9), seconds_labels=False),
-                           100, 10)
+    plot = plotting.render(
+        plotting.Series(ts, np.cos(np.arange(300) / 9), seconds_labels=False), 100, 10
+    )
     text = plot.text  # type: ignore[union-attr]
     assert "00:00" in text and "00:00:00" not in text
 

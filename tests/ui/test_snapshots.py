@@ -56,15 +56,18 @@ def test_stationarity_panel(snap_compare: SnapCompare, app_for: AppFactory) -> N
 
 
 def test_alert(snap_compare: SnapCompare, app_for: AppFactory) -> None:
-    rules = [AlertRule(name="z beyond 1", metric="zscore", op="abs>", threshold=1.0,
-                       hysteresis=0.5)]
+    rules = [
+        AlertRule(name="z beyond 1", metric="zscore", op="abs>", threshold=1.0, hysteresis=0.5)
+    ]
     settings = Settings(alerts=AlertSettings(rules=rules), export=ExportSettings(folder="exports"))
     app = app_for(settings=settings)
     assert snap_compare(app, terminal_size=(100, 36), run_before=settled(app))
 
 
 def test_no_color_ansi_dark_80x24(
-    snap_compare: SnapCompare, app_for: AppFactory, monkeypatch: pytest.MonkeyPatch,
+    snap_compare: SnapCompare,
+    app_for: AppFactory,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
     settings = Settings(export=ExportSettings(folder="exports"))

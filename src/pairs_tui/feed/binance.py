@@ -426,8 +426,10 @@ class BinanceFeed:
                 data = None
             # The checks over two fields that decode_frame adds to the decoder's (a positive
             # quantity at a zero price, T far from E), inline: a function call per frame costs.
-            if data is None or (data.price == 0.0 and data.qty > 0.0) or not (
-                min_delay <= data.event_time - data.time <= max_delay
+            if (
+                data is None
+                or (data.price == 0.0 and data.qty > 0.0)
+                or not (min_delay <= data.event_time - data.time <= max_delay)
             ):
                 self._not_a_payload(message)
                 continue

@@ -651,9 +651,7 @@ class EmbeddedExchange:
             return
         if self._count_incoming(conn) and not conn.closed:
             conn.closed = True
-            task = asyncio.get_running_loop().create_task(
-                conn.ws.close(1008, "Too many requests")
-            )
+            task = asyncio.get_running_loop().create_task(conn.ws.close(1008, "Too many requests"))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 

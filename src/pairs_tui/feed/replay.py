@@ -96,9 +96,14 @@ def load_trades(paths: Sequence[Path | str], symbols: tuple[str, str]) -> pl.Dat
     if loaded.trades is None:
         raise ReplayError(f"{', '.join(map(str, paths))}: bar files hold no trades")
     return loaded.trades.select(
-        pl.col("leg").replace_strict({0: pair[0], 1: pair[1]}, return_dtype=pl.String)
+        pl.col("leg")
+        .replace_strict({0: pair[0], 1: pair[1]}, return_dtype=pl.String)
         .alias("symbol"),
-        "time", "price", "qty", "buyer_maker", "id",
+        "time",
+        "price",
+        "qty",
+        "buyer_maker",
+        "id",
     )
 
 
@@ -130,8 +135,10 @@ def _load(paths: Sequence[Path | str], pair: tuple[str, str]) -> _Loaded:
     bars = [p for p in parsed if isinstance(p, ParsedBars)]
     trades = [p for p in parsed if isinstance(p, ParsedTrades)]
     if bars and trades:
-        raise ReplayError(f"cannot replay bar files ({bars[0].source.name}) together with trade "
-                          f"files ({trades[0].source.name})")
+        raise ReplayError(
+            f"cannot replay bar files ({bars[0].source.name}) together with trade "
+            f"files ({trades[0].source.name})"
+        )
     loaded = _Loaded(malformed=sum(p.malformed for p in parsed))
     if len(unique) < len(paths):
         loaded.notes.append(f"{len(paths) - len(unique)} file(s) named twice, read once")
@@ -147,8 +154,12 @@ def _load(paths: Sequence[Path | str], pair: tuple[str, str]) -> _Loaded:
     return loaded
 
 
-def _keep_pair(parsed: Sequence[ParsedTrades | ParsedBars], frames: list[pl.DataFrame],
-               pair: tuple[str, str], loaded: _Loaded) -> list[pl.DataFrame]:
+def _keep_pair(
+    parsed: Sequence[ParsedTrades | ParsedBars],
+    frames: list[pl.DataFrame],
+    pair: tuple[str, str],
+    loaded: _Loaded,
+) -> list[pl.DataFrame]:
     """Each file's rows of the pair; a file with none of the pair is an error, others noted."""
     others: Counter[str] = Counter()
     kept = []
@@ -172,29 +183,50 @@ def _keep_pair(parsed: Sequence[ParsedTrades | ParsedBars], frames: list[pl.Data
     return kept
 
 
-def _merge(parsed: Sequence[ParsedTrades], frames: Sequence[pl.DataFrame],
-           pair: tuple[str, str], loaded: _Loaded) -> pl.DataFrame:
+def _merge(
+    parsed: Sequence[ParsedTrades],
+    frames: Sequence[pl.DataFrame],
+    pair: tuple[str, str],
+    loaded: _Loaded,
+) -> pl.DataFrame:
     dropped = sum(p.dropped for p in parsed)
     if dropped:
-        loaded.notes.append(f"skipped {dropped:,} prints that are not market trades "
-                            "(X other than MARKET, or a zero quantity)")
+        loaded.notes.append(
+            f"skipped {dropped:,} prints that are not market trades "
+            "(X other than MARKET, or a zero quantity)"
+        )
     # Ties break on the files' names, not their order on the command line, so the merged
     # sequence depends on the data alone.
     order = sorted(range(len(parsed)), key=lambda i: parsed[i].source.name)
     parsed = [parsed[i] for i in order]
-    merged = pl.concat([
-        frames[i].select(
-            pl.when(pl.col("symbol") == pair[0]).then(0).otherwise(1).cast(pl.UInt8).alias("leg"),
-            "time", "price", "qty", "buyer_maker", "id", "kind",
-            pl.lit(rank, pl.UInt32).alias("file"),
-            pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"),
-        ) for rank, i in enumerate(order)
-    ])
+    merged = pl.concat(
+        [
+            frames[i].select(
+                pl.when(pl.col("symbol") == pair[0])
+                .then(0)
+                .otherwise(1)
+                .cast(pl.UInt8)
+                .alias("leg"),
+                "time",
+                "price",
+                "qty",
+                "buyer_maker",
+                "id",
+                "kind",
+                pl.lit(rank, pl.UInt32).alias("file"),
+                pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"),
+            )
+            for rank, i in enumerate(order)
+        ]
+    )
     _check_kinds(merged, parsed, pair)
     merged = _in_order(merged)
     merged = _drop_duplicates(merged, parsed, pair, loaded)
-    agg = merged.filter(pl.col("kind") == "aggTrade").group_by("leg").agg(
-        (pl.col("id").max() - pl.col("id").min() + 1 - pl.col("id").n_unique()).alias("gaps"))
+    agg = (
+        merged.filter(pl.col("kind") == "aggTrade")
+        .group_by("leg")
+        .agg((pl.col("id").max() - pl.col("id").min() + 1 - pl.col("id").n_unique()).alias("gaps"))
+    )
     loaded.gaps = int(agg["gaps"].sum())
     if loaded.gaps:
         loaded.notes.append(f"{loaded.gaps:,} aggregate trade ids missing in the files")
@@ -217,21 +249,25 @@ def _in_order(merged: pl.DataFrame) -> pl.DataFrame:
     return merged.sort("time", "leg", "id", "file", "row")
 
 
-def _check_kinds(merged: pl.DataFrame, parsed: Sequence[ParsedTrades],
-                 pair: tuple[str, str]) -> None:
+def _check_kinds(
+    merged: pl.DataFrame, parsed: Sequence[ParsedTrades], pair: tuple[str, str]
+) -> None:
     """Individual and aggregate trades of one symbol together would count each trade twice."""
     for leg, symbol in enumerate(pair):
         kinds = merged.filter((pl.col("leg") == leg) & (pl.col("kind") != "unknown"))
         by_kind = kinds.group_by("kind").agg(pl.col("file").first())
         if by_kind.height > 1:
             files = {str(k): parsed[int(f)].source.name for k, f in by_kind.iter_rows()}
-            raise ReplayError(f"{symbol} comes as individual trades ({files['trade']}) and as "
-                              f"aggregate trades ({files['aggTrade']}); replay one kind per "
-                              "symbol")
+            raise ReplayError(
+                f"{symbol} comes as individual trades ({files['trade']}) and as "
+                f"aggregate trades ({files['aggTrade']}); replay one kind per "
+                "symbol"
+            )
 
 
-def _drop_duplicates(merged: pl.DataFrame, parsed: Sequence[ParsedTrades],
-                     pair: tuple[str, str], loaded: _Loaded) -> pl.DataFrame:
+def _drop_duplicates(
+    merged: pl.DataFrame, parsed: Sequence[ParsedTrades], pair: tuple[str, str], loaded: _Loaded
+) -> pl.DataFrame:
     """The same trade in overlapping files is kept once; two different trades with one id are
     an error.
 
@@ -241,39 +277,54 @@ def _drop_duplicates(merged: pl.DataFrame, parsed: Sequence[ParsedTrades],
     """
     key = ["leg", "kind", "id"]
     same = pl.all_horizontal((pl.col(c) == pl.col(c).shift()) for c in [*key, "time"])
-    differs = pl.any_horizontal((pl.col(c) != pl.col(c).shift())
-                                for c in ("price", "qty", "buyer_maker"))
-    flags = merged.select((same & (pl.col("id") >= 0)).fill_null(False).alias("copy"),
-                          differs.fill_null(False).alias("differs"))
+    differs = pl.any_horizontal(
+        (pl.col(c) != pl.col(c).shift()) for c in ("price", "qty", "buyer_maker")
+    )
+    flags = merged.select(
+        (same & (pl.col("id") >= 0)).fill_null(False).alias("copy"),
+        differs.fill_null(False).alias("differs"),
+    )
     copies = flags["copy"]
     clash = copies & flags["differs"]
     if clash.any():
         _clash(merged, int(clash.arg_true()[0]), parsed, pair)
     if copies.any():
         merged = merged.filter(~copies)
-        loaded.notes.append(f"dropped {int(copies.sum()):,} trades found twice "
-                            "(same symbol and id)")
-    ranges = (merged.filter(pl.col("id") >= 0).group_by(*key[:2], "file")
-              .agg(pl.col("id").min().alias("lo"), pl.col("id").max().alias("hi"))
-              .sort(*key[:2], "lo"))
+        loaded.notes.append(
+            f"dropped {int(copies.sum()):,} trades found twice (same symbol and id)"
+        )
+    ranges = (
+        merged.filter(pl.col("id") >= 0)
+        .group_by(*key[:2], "file")
+        .agg(pl.col("id").min().alias("lo"), pl.col("id").max().alias("hi"))
+        .sort(*key[:2], "lo")
+    )
     overlap = ranges.select(
-        (pl.col("lo") <= pl.col("hi").shift().over(key[:2])).fill_null(False).any()).item()
+        (pl.col("lo") <= pl.col("hi").shift().over(key[:2])).fill_null(False).any()
+    ).item()
     if overlap:
-        repeated = merged.select((pl.struct(key).is_duplicated() & (pl.col("id") >= 0))
-                                 .alias("r"))["r"]
+        repeated = merged.select((pl.struct(key).is_duplicated() & (pl.col("id") >= 0)).alias("r"))[
+            "r"
+        ]
         if repeated.any():
             _clash(merged, int(repeated.arg_true()[0]), parsed, pair)
     return merged
 
 
-def _clash(merged: pl.DataFrame, index: int, parsed: Sequence[ParsedTrades],
-           pair: tuple[str, str]) -> None:
+def _clash(
+    merged: pl.DataFrame, index: int, parsed: Sequence[ParsedTrades], pair: tuple[str, str]
+) -> None:
     row = merged.row(index, named=True)
-    rows = merged.filter((pl.col("leg") == row["leg"]) & (pl.col("kind") == row["kind"])
-                         & (pl.col("id") == row["id"]))
+    rows = merged.filter(
+        (pl.col("leg") == row["leg"])
+        & (pl.col("kind") == row["kind"])
+        & (pl.col("id") == row["id"])
+    )
     names = sorted({parsed[int(f)].source.name for f in rows["file"]})
-    raise ReplayError(f"{' and '.join(names)} disagree on {pair[row['leg']]} trade {row['id']} "
-                      "(time, price, size or side differ)")
+    raise ReplayError(
+        f"{' and '.join(names)} disagree on {pair[row['leg']]} trade {row['id']} "
+        "(time, price, size or side differ)"
+    )
 
 
 def _pair(symbols: Iterable[str]) -> tuple[str, str]:
@@ -346,9 +397,13 @@ class ReplaySource:
     @property
     def status(self) -> FeedStatus:
         """``replay`` while running (and before), ``done`` at the end; counts since the start."""
-        return FeedStatus(state=self._state, messages=self._delivered,
-                          malformed=self._data.malformed, gaps=self._data.gaps,
-                          detail=self._detail)
+        return FeedStatus(
+            state=self._state,
+            messages=self._delivered,
+            malformed=self._data.malformed,
+            gaps=self._data.gaps,
+            detail=self._detail,
+        )
 
     def exchange_now_ms(self) -> float | None:
         """The virtual trade-time clock at speed > 0; None at full speed (trades drive time).
@@ -385,7 +440,8 @@ class ReplaySource:
             raise
         self._state = "done"
         self._detail = f"replayed {self._delivered:,} " + (
-            "trades" if self._data.trades is not None else "bars")
+            "trades" if self._data.trades is not None else "bars"
+        )
 
     async def _run_trades(self, sink: TradeSink) -> None:
         table = self._data.trades
@@ -395,13 +451,22 @@ class ReplaySource:
         for start in range(0, table.height, CHUNK):
             part = table.slice(start, CHUNK)
             times = part["time"].to_list()
-            trades = list(map(Trade, map(legs.__getitem__, part["leg"].to_list()), times,
-                              part["price"].to_list(), part["qty"].to_list(),
-                              part["buyer_maker"].to_list(), part["id"].to_list()))
+            trades = list(
+                map(
+                    Trade,
+                    map(legs.__getitem__, part["leg"].to_list()),
+                    times,
+                    part["price"].to_list(),
+                    part["qty"].to_list(),
+                    part["buyer_maker"].to_list(),
+                    part["id"].to_list(),
+                )
+            )
             if self.speed:
                 after = start + CHUNK
-                await self._paced(times, trades, on_trade,
-                                  table["time"][after] if after < table.height else None)
+                await self._paced(
+                    times, trades, on_trade, table["time"][after] if after < table.height else None
+                )
                 continue
             for trade in trades:
                 on_trade(trade)
@@ -420,8 +485,12 @@ class ReplaySource:
             if self.speed:
                 # A bar is final, and delivered, when the clock passes its end.
                 after = start + CHUNK
-                await self._paced(ends, bars, lambda bar: sink.on_bar(bar, tf),
-                                  grid["ts"][after] + tf if after < grid.height else None)
+                await self._paced(
+                    ends,
+                    bars,
+                    lambda bar: sink.on_bar(bar, tf),
+                    grid["ts"][after] + tf if after < grid.height else None,
+                )
                 continue
             for bar in bars:
                 sink.on_bar(bar, tf)
@@ -429,8 +498,9 @@ class ReplaySource:
             await self._sleep(0)
         self._finish(int(grid["ts"].last()) + tf if grid.height else None)  # type: ignore[arg-type]
 
-    async def _paced(self, due: list[int], items: list[_T], deliver: Callable[[_T], None],
-                     due_after: int | None) -> None:
+    async def _paced(
+        self, due: list[int], items: list[_T], deliver: Callable[[_T], None], due_after: int | None
+    ) -> None:
         """Deliver ``items`` when the virtual clock reaches their ``due`` times, in batches.
 
         ``due_after`` is the due time of the item after these (None at the end), which the

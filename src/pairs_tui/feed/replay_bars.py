@@ -46,8 +46,7 @@ def align_bars(parsed: Sequence[ParsedBars], pair: tuple[str, str]) -> tuple[int
         ReplayError: Conflicting duplicates, legs on different timeframes or off one grid,
             an unsupported timeframe.
     """
-    frames = [p.frame.with_columns(pl.lit(i, pl.Int64).alias("file"))
-              for i, p in enumerate(parsed)]
+    frames = [p.frame.with_columns(pl.lit(i, pl.Int64).alias("file")) for i, p in enumerate(parsed)]
     bars = pl.concat(frames).sort("symbol", "ts", "file", "line")
     bars = _drop_duplicates(bars, parsed)
     steps: dict[str, tuple[int, int]] = {}
@@ -64,26 +63,34 @@ def align_bars(parsed: Sequence[ParsedBars], pair: tuple[str, str]) -> tuple[int
         # A leg with gaps may never show the timeframe's own step; but one with many bars and
         # no step that short is on a longer timeframe, and filling it would invent bars.
         a, b = pair
-        raise ReplayError(f"{_names(parsed)}: {a} bars are {steps[a][0]:,} ms apart but {b} "
-                          f"bars {steps[b][0]:,} ms; replay needs both legs on one timeframe")
+        raise ReplayError(
+            f"{_names(parsed)}: {a} bars are {steps[a][0]:,} ms apart but {b} "
+            f"bars {steps[b][0]:,} ms; replay needs both legs on one timeframe"
+        )
     if tf not in TIMEFRAMES.values():
-        raise ReplayError(f"{_names(parsed)}: bars are {tf:,} ms apart; replay takes bars of "
-                          f"{', '.join(TIMEFRAMES)} only")
+        raise ReplayError(
+            f"{_names(parsed)}: bars are {tf:,} ms apart; replay takes bars of "
+            f"{', '.join(TIMEFRAMES)} only"
+        )
     origin = int(bars["ts"].min())  # type: ignore[arg-type]
     off = bars.filter((pl.col("ts") - origin) % tf != 0)
     if not off.is_empty():
         row = off.row(0, named=True)
         raise parsed[row["file"]].source.error(
             f"a bar at {row['ts']} ms is off the {tf:,} ms grid that starts at {origin} ms",
-            row["line"])
+            row["line"],
+        )
     end = int(bars["ts"].max())  # type: ignore[arg-type]
     if (end - origin) // tf + 1 > _MAX_BUCKETS:
-        raise ReplayError(f"{_names(parsed)}: the bars span {(end - origin) // tf + 1:,} buckets "
-                          f"of {tf:,} ms; is one timestamp wrong?")
+        raise ReplayError(
+            f"{_names(parsed)}: the bars span {(end - origin) // tf + 1:,} buckets "
+            f"of {tf:,} ms; is one timestamp wrong?"
+        )
     grid = pl.DataFrame({"ts": pl.int_range(origin, end + tf, tf, eager=True, dtype=pl.Int64)})
     for prefix, symbol in zip("ab", pair, strict=True):
-        leg = (bars.filter(pl.col("symbol") == symbol)
-               .select("ts", *(pl.col(c).alias(f"{prefix}_{c}") for c in _LEG_COLUMNS)))
+        leg = bars.filter(pl.col("symbol") == symbol).select(
+            "ts", *(pl.col(c).alias(f"{prefix}_{c}") for c in _LEG_COLUMNS)
+        )
         grid = grid.join(leg, on="ts", how="left").with_columns(_fill(prefix))
     return tf, grid
 
@@ -103,12 +110,21 @@ def _fill(prefix: str) -> list[pl.Expr]:
     last = col["close"].forward_fill()
     traded = pl.when(col["volume"] > 0).then(1).otherwise(0)
     return [
-        *(pl.when(present).then(col[c]).otherwise(last).alias(f"{prefix}_{c}")
-          for c in ("open", "high", "low", "close")),
-        pl.when(present).then(col["volume"]).when(last.is_not_null()).then(0.0)
+        *(
+            pl.when(present).then(col[c]).otherwise(last).alias(f"{prefix}_{c}")
+            for c in ("open", "high", "low", "close")
+        ),
+        pl.when(present)
+        .then(col["volume"])
+        .when(last.is_not_null())
+        .then(0.0)
         .alias(f"{prefix}_volume"),
-        pl.when(present).then(col["trades"].fill_null(traded)).when(last.is_not_null()).then(0)
-        .cast(pl.Int64).alias(f"{prefix}_trades"),
+        pl.when(present)
+        .then(col["trades"].fill_null(traded))
+        .when(last.is_not_null())
+        .then(0)
+        .cast(pl.Int64)
+        .alias(f"{prefix}_trades"),
     ]
 
 
@@ -123,10 +139,14 @@ def _drop_duplicates(bars: pl.DataFrame, parsed: Sequence[ParsedBars]) -> pl.Dat
     if not clash.is_empty():
         first = clash.row(0, named=True)
         rows = dup.filter((pl.col("symbol") == first["symbol"]) & (pl.col("ts") == first["ts"]))
-        where = [f"{parsed[f].source.name} line {ln}" for f, ln in
-                 zip(rows["file"], rows["line"], strict=True)]
-        raise ReplayError(f"{where[0]}: a different {first['symbol']} bar at {first['ts']} ms "
-                          f"than {' and '.join(where[1:])}")
+        where = [
+            f"{parsed[f].source.name} line {ln}"
+            for f, ln in zip(rows["file"], rows["line"], strict=True)
+        ]
+        raise ReplayError(
+            f"{where[0]}: a different {first['symbol']} bar at {first['ts']} ms "
+            f"than {' and '.join(where[1:])}"
+        )
     return bars.unique(key, keep="first", maintain_order=True)
 
 

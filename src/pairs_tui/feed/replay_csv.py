@@ -27,16 +27,25 @@ from pairs_tui.feed.replay_table import (
 )
 
 ARCHIVE_TRADES = "id,price,qty,quote_qty,time,is_buyer_maker"
-ARCHIVE_AGG_TRADES = ("agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,"
-                      "is_buyer_maker")
+ARCHIVE_AGG_TRADES = (
+    "agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,is_buyer_maker"
+)
 BAR_COLUMNS = "ts,open,high,low,close,volume"
 
 _TRADE_ROLES: dict[str, tuple[str, ...]] = {
     "id": ("id", "aggtradeid", "tradeid", "aggregatetradeid"),
     "price": ("price",),
     "qty": ("qty", "quantity", "size", "amount", "baseqty"),
-    "time": ("time", "tradetimems", "tradetime", "transacttime", "timestamp", "ts", "datetime",
-             "date"),
+    "time": (
+        "time",
+        "tradetimems",
+        "tradetime",
+        "transacttime",
+        "timestamp",
+        "ts",
+        "datetime",
+        "date",
+    ),
     "buyer_maker": ("isbuyermaker", "buyermaker", "m"),
     "side": ("side", "takerside"),
     "symbol": ("symbol", "s", "ticker", "instrument"),
@@ -57,9 +66,16 @@ _BAR_ROLES: dict[str, tuple[str, ...]] = {
 _BAR_REQUIRED = ("ts", "open", "high", "low", "close", "volume")
 
 _TYPES: dict[str, pl.DataType] = {
-    "id": pl.Int64(), "price": pl.Float64(), "qty": pl.Float64(), "buyer_maker": pl.Boolean(),
-    "open": pl.Float64(), "high": pl.Float64(), "low": pl.Float64(), "close": pl.Float64(),
-    "volume": pl.Float64(), "trades": pl.Int64(),
+    "id": pl.Int64(),
+    "price": pl.Float64(),
+    "qty": pl.Float64(),
+    "buyer_maker": pl.Boolean(),
+    "open": pl.Float64(),
+    "high": pl.Float64(),
+    "low": pl.Float64(),
+    "close": pl.Float64(),
+    "volume": pl.Float64(),
+    "trades": pl.Int64(),
 }
 """Column types by role; roles not listed (times, symbols, sides) are read as text."""
 
@@ -144,9 +160,11 @@ def _named(source: ReplayInput, fields: list[str], line: int) -> _Layout:
         if "buyer_maker" not in trade_roles and "side" not in trade_roles:
             missing.append("is_buyer_maker")
         if missing:
-            raise source.error(f"missing column{'s' * (len(missing) > 1)} {', '.join(missing)} "
-                               f"(the header has {', '.join(fields)}; expected {ARCHIVE_TRADES})",
-                               line)
+            raise source.error(
+                f"missing column{'s' * (len(missing) > 1)} {', '.join(missing)} "
+                f"(the header has {', '.join(fields)}; expected {ARCHIVE_TRADES})",
+                line,
+            )
         name = (source.inner_name or source.name).lower()
         if {"aggtradeid", "firsttradeid"} & set(names) or "aggtrades" in name:
             kind = "aggTrade"
@@ -157,10 +175,16 @@ def _named(source: ReplayInput, fields: list[str], line: int) -> _Layout:
         return _Layout(False, trade_roles, len(fields), True, ARCHIVE_TRADES, kind, names=fields)
     if any(r in bar_roles for r in ("open", "high", "low", "close")):
         missing = [r for r in _BAR_REQUIRED if r not in bar_roles]
-        raise source.error(f"missing column{'s' * (len(missing) > 1)} {', '.join(missing)} "
-                           f"(the header has {', '.join(fields)}; expected {BAR_COLUMNS})", line)
-    raise source.error(f"a header with no known columns ({', '.join(fields)}); expected "
-                       f"{ARCHIVE_TRADES}, {ARCHIVE_AGG_TRADES} or {BAR_COLUMNS}", line)
+        raise source.error(
+            f"missing column{'s' * (len(missing) > 1)} {', '.join(missing)} "
+            f"(the header has {', '.join(fields)}; expected {BAR_COLUMNS})",
+            line,
+        )
+    raise source.error(
+        f"a header with no known columns ({', '.join(fields)}); expected "
+        f"{ARCHIVE_TRADES}, {ARCHIVE_AGG_TRADES} or {BAR_COLUMNS}",
+        line,
+    )
 
 
 def _positional(source: ReplayInput, fields: list[str], line: int) -> _Layout:
@@ -176,32 +200,39 @@ def _positional(source: ReplayInput, fields: list[str], line: int) -> _Layout:
     if n == 7 and flags[6]:
         return _Layout(False, aggs, n, False, ARCHIVE_AGG_TRADES, "aggTrade", True)
     if n == 8 and flags[6] and flags[7]:  # spot aggTrades: … is_buyer_maker, is_best_match
-        return _Layout(False, aggs, n, False, ARCHIVE_AGG_TRADES + ",is_best_match",
-                       "aggTrade", True)
+        return _Layout(
+            False, aggs, n, False, ARCHIVE_AGG_TRADES + ",is_best_match", "aggTrade", True
+        )
     numeric = all(_is_number(f) for f in fields)
     bars = {"ts": 0, "open": 1, "high": 2, "low": 3, "close": 4, "volume": 5}
     if n == 6 and numeric:
         return _Layout(True, bars, n, False, BAR_COLUMNS)
     if n == 12 and numeric:  # Binance klines: open_time, o, h, l, c, v, close_time, …, count, …
         return _Layout(True, {**bars, "trades": 8}, n, False, "Binance klines")
-    raise source.error(f"{n} fields and no header, which is no known layout; expected "
-                       f"{ARCHIVE_TRADES}, {ARCHIVE_AGG_TRADES} or {BAR_COLUMNS}", line)
+    raise source.error(
+        f"{n} fields and no header, which is no known layout; expected "
+        f"{ARCHIVE_TRADES}, {ARCHIVE_AGG_TRADES} or {BAR_COLUMNS}",
+        line,
+    )
 
 
-def _read_typed(source: ReplayInput, layout: _Layout,
-                problems: Problems) -> dict[str, pl.Series] | None:
+def _read_typed(
+    source: ReplayInput, layout: _Layout, problems: Problems
+) -> dict[str, pl.Series] | None:
     """The fast path: polars parses every field; None if it refuses any line."""
     by_index = {i: role for role, i in layout.roles.items()}
     schema = {f"f{i}": _dtype(by_index.get(i), layout) for i in range(layout.fields)}
     try:
-        frame = pl.read_csv(io.BytesIO(source.data), has_header=False,
-                            skip_lines=layout.skip, schema=schema)
+        frame = pl.read_csv(
+            io.BytesIO(source.data), has_header=False, skip_lines=layout.skip, schema=schema
+        )
     except (pl.exceptions.PolarsError, OverflowError):
         return None
     start = 1 + layout.skip
     blank = pl.all_horizontal(pl.all().is_null())
-    frame = frame.with_columns(pl.int_range(start, start + pl.len(), dtype=pl.Int64)
-                               .alias("line")).filter(~blank.fill_null(False))
+    frame = frame.with_columns(
+        pl.int_range(start, start + pl.len(), dtype=pl.Int64).alias("line")
+    ).filter(~blank.fill_null(False))
     problems.records = frame.height
     out = {role: frame[f"f{i}"].alias(role) for role, i in layout.roles.items()}
     out["line"] = frame["line"]
@@ -211,24 +242,33 @@ def _read_typed(source: ReplayInput, layout: _Layout,
 def _read_text(source: ReplayInput, layout: _Layout, problems: Problems) -> dict[str, pl.Series]:
     """The exact path: split lines in polars, count and skip every line that does not parse."""
     text = source.data.decode("utf-8", "replace")
-    lines = (pl.Series("text", [text]).str.split("\n").explode().to_frame()
-             .with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("line"))
-             .slice(layout.skip)
-             .with_columns(pl.col("text").str.strip_chars())
-             .filter(pl.col("text") != ""))
+    lines = (
+        pl.Series("text", [text])
+        .str.split("\n")
+        .explode()
+        .to_frame()
+        .with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("line"))
+        .slice(layout.skip)
+        .with_columns(pl.col("text").str.strip_chars())
+        .filter(pl.col("text") != "")
+    )
     split = lines.select(pl.col("text").str.split(","), "line")
     problems.records = split.height
     out: dict[str, pl.Series] = {}
     bad = split.select(pl.col("text").list.len() != layout.fields).to_series()
     reasons = [pl.when(bad).then(pl.lit(f"expected {layout.fields} fields ({layout.expected})"))]
     for role, i in layout.roles.items():
-        raw = split.select(pl.col("text").list.get(i, null_on_oob=True)
-                           .str.strip_chars().str.strip_chars('"')).to_series()
+        raw = split.select(
+            pl.col("text").list.get(i, null_on_oob=True).str.strip_chars().str.strip_chars('"')
+        ).to_series()
         value = _parse_text(raw, _dtype(role, layout))
         unreadable = (value.is_null() & raw.is_not_null() & (raw != "")).fill_null(False)
         bad = bad | unreadable
-        reasons.append(pl.when(unreadable).then(pl.format(f"{{}} is not a valid {role}",
-                                                          pl.lit(raw).str.head(30))))
+        reasons.append(
+            pl.when(unreadable).then(
+                pl.format(f"{{}} is not a valid {role}", pl.lit(raw).str.head(30))
+            )
+        )
         out[role] = value.alias(role)
     keep = ~bad
     if bad.any():
@@ -241,8 +281,9 @@ def _read_text(source: ReplayInput, layout: _Layout, problems: Problems) -> dict
 
 def _parse_text(raw: pl.Series, dtype: pl.DataType) -> pl.Series:
     if dtype == pl.Boolean():
-        return raw.str.to_lowercase().replace_strict({"true": True, "false": False},
-                                                     default=None, return_dtype=pl.Boolean)
+        return raw.str.to_lowercase().replace_strict(
+            {"true": True, "false": False}, default=None, return_dtype=pl.Boolean
+        )
     if dtype == pl.String():
         return raw
     return raw.cast(dtype, strict=False)
@@ -260,16 +301,23 @@ def _trades(columns: dict[str, pl.Series], layout: _Layout, symbol: str | None) 
     else:
         # The taker sold when the side is "sell"; the buyer was then the maker.
         maker = columns["side"].str.to_lowercase().is_in(["sell", "s", "ask"])
-    frame = pl.DataFrame({
-        "symbol": (columns["symbol"].str.strip_chars().str.to_uppercase() if symbol is None
-                   else pl.repeat(symbol, n, dtype=pl.String, eager=True)),
-        "time": time,
-        "price": columns["price"],
-        "qty": columns["qty"],
-        "buyer_maker": maker,
-        "id": columns["id"] if "id" in columns else pl.repeat(-1, n, dtype=pl.Int64, eager=True),
-        "line": columns["line"],
-    })
+    frame = pl.DataFrame(
+        {
+            "symbol": (
+                columns["symbol"].str.strip_chars().str.to_uppercase()
+                if symbol is None
+                else pl.repeat(symbol, n, dtype=pl.String, eager=True)
+            ),
+            "time": time,
+            "price": columns["price"],
+            "qty": columns["qty"],
+            "buyer_maker": maker,
+            "id": columns["id"]
+            if "id" in columns
+            else pl.repeat(-1, n, dtype=pl.Int64, eager=True),
+            "line": columns["line"],
+        }
+    )
     market = pl.lit(True)
     if "trade_type" in columns:
         market = pl.lit(columns["trade_type"]).fill_null("MARKET").str.to_uppercase() == "MARKET"
@@ -279,17 +327,28 @@ def _trades(columns: dict[str, pl.Series], layout: _Layout, symbol: str | None) 
 def _bars(columns: dict[str, pl.Series], layout: _Layout, symbol: str | None) -> pl.DataFrame:
     n = len(columns["line"])
     ts = columns["ts"]
-    ts = (pl.select(epoch_to_ms(pl.lit(ts))).to_series() if ts.dtype == pl.Int64
-          else times_from_strings(ts))
-    return pl.DataFrame({
-        "symbol": (columns["symbol"].str.strip_chars().str.to_uppercase() if symbol is None
-                   else pl.repeat(symbol, n, dtype=pl.String, eager=True)),
-        "ts": ts,
-        **{k: columns[k] for k in ("open", "high", "low", "close", "volume")},
-        "trades": (columns["trades"] if "trades" in columns
-                   else pl.repeat(None, n, dtype=pl.Int64, eager=True)),
-        "line": columns["line"],
-    })
+    ts = (
+        pl.select(epoch_to_ms(pl.lit(ts))).to_series()
+        if ts.dtype == pl.Int64
+        else times_from_strings(ts)
+    )
+    return pl.DataFrame(
+        {
+            "symbol": (
+                columns["symbol"].str.strip_chars().str.to_uppercase()
+                if symbol is None
+                else pl.repeat(symbol, n, dtype=pl.String, eager=True)
+            ),
+            "ts": ts,
+            **{k: columns[k] for k in ("open", "high", "low", "close", "volume")},
+            "trades": (
+                columns["trades"]
+                if "trades" in columns
+                else pl.repeat(None, n, dtype=pl.Int64, eager=True)
+            ),
+            "line": columns["line"],
+        }
+    )
 
 
 def _dtype(role: str | None, layout: _Layout) -> pl.DataType:

@@ -17,8 +17,8 @@ from pathlib import Path
 import msgspec
 
 EXPECTED = (
-    "expected Binance combined-stream NDJSON ({\"stream\":…,\"data\":{\"e\":\"aggTrade\",…}}), "
-    "tick NDJSON ({\"symbol\":…,\"ts\":…,\"price\":…,\"size\":…}), an archive trades or aggTrades "
+    'expected Binance combined-stream NDJSON ({"stream":…,"data":{"e":"aggTrade",…}}), '
+    'tick NDJSON ({"symbol":…,"ts":…,"price":…,"size":…}), an archive trades or aggTrades '
     "CSV, a bar CSV (ts,open,high,low,close,volume) or Parquet written by --record"
 )
 """What a replay file may be, for error messages."""
@@ -99,8 +99,10 @@ def open_input(path: Path | str) -> ReplayInput:
     path = Path(path)
     if path.is_dir():
         if not any(path.rglob("*.parquet")):
-            raise ReplayError(f"{name}: a directory without .parquet files; name the files to "
-                              "replay instead", path=name)
+            raise ReplayError(
+                f"{name}: a directory without .parquet files; name the files to replay instead",
+                path=name,
+            )
         return ReplayInput(name, path, Format.PARQUET)
     try:
         raw = path.read_bytes()
@@ -122,8 +124,11 @@ def open_input(path: Path | str) -> ReplayInput:
     else:
         for magic, codec in _OTHER_COMPRESSION.items():
             if raw.startswith(magic):
-                raise ReplayError(f"{name}: compressed with {codec}, which replay does not read; "
-                                  "decompress it, or recompress it with gzip", path=name)
+                raise ReplayError(
+                    f"{name}: compressed with {codec}, which replay does not read; "
+                    "decompress it, or recompress it with gzip",
+                    path=name,
+                )
         data, how = raw, ""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
@@ -153,21 +158,26 @@ def gunzip(raw: bytes, name: str) -> bytes:
             parts.append(inflater.decompress(rest))
         except zlib.error as exc:
             got = sum(map(len, parts))
-            raise ReplayError(f"{name}: corrupt gzip data after {got:,} decompressed bytes "
-                              f"({exc})", path=name) from None
+            raise ReplayError(
+                f"{name}: corrupt gzip data after {got:,} decompressed bytes ({exc})", path=name
+            ) from None
         if not inflater.eof:
             data = b"".join(parts)
             lines = data.count(b"\n")
             raise ReplayError(
                 f"{name}: truncated gzip: the data stop after {len(data):,} bytes "
                 f"({lines:,} complete lines) without the end-of-stream marker; "
-                "the file was cut short", path=name)
+                "the file was cut short",
+                path=name,
+            )
         rest = inflater.unused_data
         if not rest.strip(b"\x00"):
             return parts[0] if len(parts) == 1 else b"".join(parts)
         if not rest.startswith(_GZIP):
-            raise ReplayError(f"{name}: {len(rest):,} bytes that are not gzip follow the "
-                              "compressed data", path=name)
+            raise ReplayError(
+                f"{name}: {len(rest):,} bytes that are not gzip follow the compressed data",
+                path=name,
+            )
 
 
 def _unzip(raw: bytes, name: str) -> tuple[str, bytes]:
@@ -176,8 +186,11 @@ def _unzip(raw: bytes, name: str) -> tuple[str, bytes]:
             members = [m for m in archive.infolist() if not m.is_dir()]
             if len(members) != 1:
                 listed = ", ".join(m.filename for m in members[:5]) or "nothing"
-                raise ReplayError(f"{name}: the zip archive holds {len(members)} files "
-                                  f"({listed}); expected exactly one CSV", path=name)
+                raise ReplayError(
+                    f"{name}: the zip archive holds {len(members)} files "
+                    f"({listed}); expected exactly one CSV",
+                    path=name,
+                )
             return members[0].filename, archive.read(members[0])
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise ReplayError(f"{name}: corrupt or truncated zip archive ({exc})", path=name) from None
@@ -194,8 +207,9 @@ def sniff(data: bytes, name: str) -> Format:
         ReplayError: The content is binary, or no leading line looks like a known format.
     """
     if b"\x00" in data[:4096]:
-        raise ReplayError(f"{name} line 1: binary data, not a trade file; {EXPECTED}",
-                          path=name, line=1)
+        raise ReplayError(
+            f"{name} line 1: binary data, not a trade file; {EXPECTED}", path=name, line=1
+        )
     first: tuple[int, bytes] | None = None
     pos = 0
     lineno = 0
@@ -241,5 +255,8 @@ def _json_format(line: bytes) -> Format | None:
 def _unknown(name: str, lineno: int, line: bytes) -> Format:
     shown = line[:40].decode("utf-8", "replace")
     more = "…" if len(line) > 40 else ""
-    raise ReplayError(f"{name} line {lineno}: not a known trade file ({shown!r}{more}); "
-                      f"{EXPECTED}", path=name, line=lineno)
+    raise ReplayError(
+        f"{name} line {lineno}: not a known trade file ({shown!r}{more}); {EXPECTED}",
+        path=name,
+        line=lineno,
+    )

@@ -37,12 +37,12 @@ TRADE_EVENTS = ("trade", "aggTrade")
 
 _EXPECTED = {
     Format.ENVELOPES: 'Binance frames like {"stream":"btcusdt@aggTrade","data":{"e":"aggTrade",'
-                      '"E":…,"a":…,"s":"BTCUSDT","p":"61800.30","q":"0.006","T":…,"m":false}}',
+    '"E":…,"a":…,"s":"BTCUSDT","p":"61800.30","q":"0.006","T":…,"m":false}}',
     Format.PAYLOADS: 'Binance payloads like {"e":"aggTrade","s":"BTCUSDT","p":"61800.30",'
-                     '"q":"0.006","T":…,"m":false,…}',
+    '"q":"0.006","T":…,"m":false,…}',
     Format.PREFIXED: 'lines like 1626992742.289: {"stream":…,"data":{"e":"aggTrade",…}}',
     Format.TICKS: 'lines like {"symbol":"btcusdt","ts":"2024-08-08T23:54:16.322Z",'
-                  '"price":61800.3,"size":0.006}',
+    '"price":61800.3,"size":0.006}',
 }
 
 
@@ -101,8 +101,10 @@ _BLOCK = 4 << 20
 """Bytes of a file split into lines at a time."""
 
 _FAST: dict[tuple[str, bool], type[msgspec.Struct]] = {
-    ("trade", False): _MarketTrade, ("trade", True): _MarketTradeFrame,
-    ("aggTrade", False): _AggTrade, ("aggTrade", True): _AggTradeFrame,
+    ("trade", False): _MarketTrade,
+    ("trade", True): _MarketTradeFrame,
+    ("aggTrade", False): _AggTrade,
+    ("aggTrade", True): _AggTradeFrame,
 }
 """The fast decoder's type by the file's kind of frame and whether frames are enveloped."""
 
@@ -148,7 +150,8 @@ class _Exceptions:
 
     def __init__(self, enveloped: bool, kind: str) -> None:
         self.decode: Callable[[bytes], Any] = msgspec.json.Decoder(
-            _Envelope if enveloped else _Payload, strict=False).decode
+            _Envelope if enveloped else _Payload, strict=False
+        ).decode
         self.enveloped = enveloped
         self.kind = kind
         self.problems = Problems()
@@ -200,8 +203,7 @@ def _read_frames(source: ReplayInput) -> ParsedTrades:
     enveloped = fmt is not Format.PAYLOADS
     agg, trade = data.find(b'"e":"aggTrade"'), data.find(b'"e":"trade"')
     kind = "aggTrade" if agg >= 0 and (trade < 0 or agg < trade) else "trade"
-    fast: Callable[[bytes], Any] = msgspec.json.Decoder(
-        _FAST[kind, enveloped], strict=False).decode
+    fast: Callable[[bytes], Any] = msgspec.json.Decoder(_FAST[kind, enveloped], strict=False).decode
     odd = _Exceptions(enveloped, kind)
     prefixed = fmt is Format.PREFIXED
     symbol: list[str] = []
@@ -246,11 +248,21 @@ def _read_frames(source: ReplayInput) -> ParsedTrades:
     kinds = {False: kind, True: "trade" if kind == "aggTrade" else "aggTrade"}
     lines_kept = np.delete(np.arange(1, total + 1), np.asarray(odd.skipped, dtype=np.int64) - 1)
     frame = pl.DataFrame(
-        {"symbol": symbol, "time": time, "price": price, "qty": qty, "buyer_maker": maker,
-         "id": ids, "market": market, "line": lines_kept},
-        schema={**{k: TRADE_SCHEMA[k] for k in ("symbol", "time", "price", "qty", "buyer_maker",
-                                                 "id")},
-                "market": pl.Boolean(), "line": pl.Int64()},
+        {
+            "symbol": symbol,
+            "time": time,
+            "price": price,
+            "qty": qty,
+            "buyer_maker": maker,
+            "id": ids,
+            "market": market,
+            "line": lines_kept,
+        },
+        schema={
+            **{k: TRADE_SCHEMA[k] for k in ("symbol", "time", "price", "qty", "buyer_maker", "id")},
+            "market": pl.Boolean(),
+            "line": pl.Int64(),
+        },
     ).with_columns(
         pl.col("symbol").str.to_uppercase(),
         pl.Series("kind", is_odd).replace_strict(kinds, return_dtype=pl.String),
@@ -287,8 +299,11 @@ def _is_other_frame(line: bytes) -> bool:
     data = obj.get("data", obj)
     if "result" in obj or "error" in obj:
         return True
-    return isinstance(data, dict) and isinstance(data.get("e"), str) and (
-        data["e"] not in TRADE_EVENTS)
+    return (
+        isinstance(data, dict)
+        and isinstance(data.get("e"), str)
+        and (data["e"] not in TRADE_EVENTS)
+    )
 
 
 def _describe(exc: Exception) -> str:
@@ -321,13 +336,21 @@ def _read_ticks(source: ReplayInput) -> ParsedTrades:
         else:
             # The taker sold when the side is "sell"; with no side at all, False (unknown).
             maker = (tick.side or "").lower() in ("sell", "s", "ask")
-        rows.append((tick.symbol, when, tick.price, size, maker,
-                     -1 if tick.id is None else tick.id, lineno))
+        rows.append(
+            (tick.symbol, when, tick.price, size, maker, -1 if tick.id is None else tick.id, lineno)
+        )
     frame = pl.DataFrame(
-        rows, orient="row",
-        schema={"symbol": pl.String(), "time": pl.Int64(), "price": pl.Float64(),
-                "qty": pl.Float64(), "buyer_maker": pl.Boolean(), "id": pl.Int64(),
-                "line": pl.Int64()},
+        rows,
+        orient="row",
+        schema={
+            "symbol": pl.String(),
+            "time": pl.Int64(),
+            "price": pl.Float64(),
+            "qty": pl.Float64(),
+            "buyer_maker": pl.Boolean(),
+            "id": pl.Int64(),
+            "line": pl.Int64(),
+        },
     ).with_columns(pl.col("symbol").str.to_uppercase(), pl.lit("unknown").alias("kind"))
     return finish_trades(source, frame, problems, _EXPECTED[Format.TICKS])
 

@@ -42,9 +42,11 @@ def read_parquet(source: ReplayInput, pair: Sequence[str]) -> ParsedTrades:
         raise source.error(f"cannot read the Parquet data ({_first_line(exc)})") from None
     missing = [c for c in RECORD_COLUMNS[:-1] if c not in schema]
     if missing:
-        raise source.error(f"the Parquet data have no column{'s' * (len(missing) > 1)} "
-                           f"{', '.join(missing)} (found {', '.join(schema.names())}; "
-                           f"expected {_EXPECTED})")
+        raise source.error(
+            f"the Parquet data have no column{'s' * (len(missing) > 1)} "
+            f"{', '.join(missing)} (found {', '.join(schema.names())}; "
+            f"expected {_EXPECTED})"
+        )
     if "symbol" in schema:
         symbol = pl.col("symbol").cast(pl.String).str.to_uppercase()
     else:
@@ -59,16 +61,22 @@ def read_parquet(source: ReplayInput, pair: Sequence[str]) -> ParsedTrades:
     scan = scan.with_columns(symbol.alias("symbol"))
     try:
         census = scan.group_by("symbol").len().collect()
-        frame = scan.filter(pl.col("symbol").is_in(list(pair))).select(
-            "symbol",
-            time.alias("time"),
-            pl.col("price").cast(pl.Float64),
-            pl.col("qty").cast(pl.Float64),
-            pl.col("buyer_maker").cast(pl.Boolean),
-            (pl.col("id").cast(pl.Int64) if "id" in schema else pl.lit(-1, pl.Int64)).alias("id"),
-            pl.lit("unknown").alias("kind"),
-            pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("line"),
-        ).collect()
+        frame = (
+            scan.filter(pl.col("symbol").is_in(list(pair)))
+            .select(
+                "symbol",
+                time.alias("time"),
+                pl.col("price").cast(pl.Float64),
+                pl.col("qty").cast(pl.Float64),
+                pl.col("buyer_maker").cast(pl.Boolean),
+                (pl.col("id").cast(pl.Int64) if "id" in schema else pl.lit(-1, pl.Int64)).alias(
+                    "id"
+                ),
+                pl.lit("unknown").alias("kind"),
+                pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("line"),
+            )
+            .collect()
+        )
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise source.error(f"cannot read the Parquet data ({_first_line(exc)})") from None
     elsewhere = {str(s): int(n) for s, n in census.iter_rows() if s not in pair}

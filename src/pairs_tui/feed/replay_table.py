@@ -112,14 +112,24 @@ class Problems:
         limit = max(1.0, self.records * MALFORMED_SHARE)
         if self.malformed < self.records and self.malformed <= limit:
             return
-        share = "every line" if self.malformed >= self.records else (
-            f"{self.malformed:,} of {self.records:,} lines")
-        raise source.error(f"{self.first_problem}; {share} malformed (expected {expected})",
-                           self.first_line)
+        share = (
+            "every line"
+            if self.malformed >= self.records
+            else (f"{self.malformed:,} of {self.records:,} lines")
+        )
+        raise source.error(
+            f"{self.first_problem}; {share} malformed (expected {expected})", self.first_line
+        )
 
 
-def finish_trades(source: ReplayInput, frame: pl.DataFrame, problems: Problems,
-                  expected: str, *, other_events: int = 0) -> ParsedTrades:
+def finish_trades(
+    source: ReplayInput,
+    frame: pl.DataFrame,
+    problems: Problems,
+    expected: str,
+    *,
+    other_events: int = 0,
+) -> ParsedTrades:
     """Validate a reader's raw trades and apply the rules every format shares.
 
     Rows with a missing field or a price that is not a positive finite number are malformed;
@@ -139,13 +149,17 @@ def finish_trades(source: ReplayInput, frame: pl.DataFrame, problems: Problems,
     """
     required = ["symbol", "time", "price", "qty", "buyer_maker"]
     bad = pl.any_horizontal(pl.col(required).is_null()) | ~(
-        pl.col("price").is_finite() & (pl.col("price") > 0) & pl.col("qty").is_finite())
+        pl.col("price").is_finite() & (pl.col("price") > 0) & pl.col("qty").is_finite()
+    )
     flagged = frame.select(bad.fill_null(True).alias("bad"), pl.col("line"))
     n_bad = int(flagged["bad"].sum())
     if n_bad:
         first = flagged.filter(pl.col("bad"))["line"].min()
-        problems.add(None if first is None else int(first),  # type: ignore[arg-type]
-                     "a field is missing, or the price is not a positive number", n_bad)
+        problems.add(
+            None if first is None else int(first),  # type: ignore[arg-type]
+            "a field is missing, or the price is not a positive number",
+            n_bad,
+        )
         frame = frame.filter(~flagged["bad"])
     problems.check(source, expected)
     keep = pl.col("qty") > 0
@@ -155,14 +169,16 @@ def finish_trades(source: ReplayInput, frame: pl.DataFrame, problems: Problems,
     dropped = frame.height - kept.height
     if kept.is_empty():
         what = ("no market trades" if dropped else "no trades") + (
-            f" ({other_events:,} frames of other streams)" if other_events else "")
+            f" ({other_events:,} frames of other streams)" if other_events else ""
+        )
         raise source.error(f"holds {what}; expected {expected}")
     kept = kept.select(pl.col(name).cast(dtype) for name, dtype in TRADE_SCHEMA.items())
     return ParsedTrades(source, kept, problems.malformed, dropped, other_events)
 
 
-def finish_bars(source: ReplayInput, frame: pl.DataFrame, problems: Problems,
-                expected: str) -> ParsedBars:
+def finish_bars(
+    source: ReplayInput, frame: pl.DataFrame, problems: Problems, expected: str
+) -> ParsedBars:
     """Validate a reader's raw bars: OHLC must be positive and consistent, volume not negative.
 
     Args:
@@ -175,18 +191,27 @@ def finish_bars(source: ReplayInput, frame: pl.DataFrame, problems: Problems,
         ReplayError: Too many malformed rows, or no bar at all.
     """
     o, h, low, c, v = (pl.col(k) for k in ("open", "high", "low", "close", "volume"))
-    good = (pl.all_horizontal(pl.col("symbol", "ts", "open", "high", "low", "close", "volume")
-                              .is_not_null())
-            & pl.all_horizontal(pl.col("open", "high", "low", "close").is_finite())
-            & (low > 0) & (h >= pl.max_horizontal(o, c, low)) & (low <= pl.min_horizontal(o, c))
-            & v.is_finite() & (v >= 0) & (pl.col("trades").is_null() | (pl.col("trades") >= 0)))
+    good = (
+        pl.all_horizontal(
+            pl.col("symbol", "ts", "open", "high", "low", "close", "volume").is_not_null()
+        )
+        & pl.all_horizontal(pl.col("open", "high", "low", "close").is_finite())
+        & (low > 0)
+        & (h >= pl.max_horizontal(o, c, low))
+        & (low <= pl.min_horizontal(o, c))
+        & v.is_finite()
+        & (v >= 0)
+        & (pl.col("trades").is_null() | (pl.col("trades") >= 0))
+    )
     flagged = frame.select(good.fill_null(False).alias("good"), pl.col("line"))
     n_bad = frame.height - int(flagged["good"].sum())
     if n_bad:
         first = flagged.filter(~pl.col("good"))["line"].min()
-        problems.add(None if first is None else int(first),  # type: ignore[arg-type]
-                     "not a bar: a field is missing or high/low do not bound open/close",
-                     n_bad)
+        problems.add(
+            None if first is None else int(first),  # type: ignore[arg-type]
+            "not a bar: a field is missing or high/low do not bound open/close",
+            n_bad,
+        )
         frame = frame.filter(flagged["good"])
     problems.check(source, expected)
     if frame.is_empty():
@@ -206,15 +231,25 @@ def epoch_to_ms(expr: pl.Expr, *, fractional: bool = False) -> pl.Expr:
         fractional: The column is a float; seconds keep their fraction.
     """
     if fractional:
-        ms = (pl.when(expr >= 1e17).then(expr / 1e6)
-              .when(expr >= 1e14).then(expr / 1e3)
-              .when((expr >= 1e8) & (expr < 1e11)).then(expr * 1e3)
-              .otherwise(expr))
+        ms = (
+            pl.when(expr >= 1e17)
+            .then(expr / 1e6)
+            .when(expr >= 1e14)
+            .then(expr / 1e3)
+            .when((expr >= 1e8) & (expr < 1e11))
+            .then(expr * 1e3)
+            .otherwise(expr)
+        )
         return ms.floor().cast(pl.Int64)
-    return (pl.when(expr >= 10**17).then(expr // 1_000_000)
-            .when(expr >= 10**14).then(expr // 1_000)
-            .when((expr >= 10**8) & (expr < 10**11)).then(expr * 1_000)
-            .otherwise(expr)).cast(pl.Int64)
+    return (
+        pl.when(expr >= 10**17)
+        .then(expr // 1_000_000)
+        .when(expr >= 10**14)
+        .then(expr // 1_000)
+        .when((expr >= 10**8) & (expr < 10**11))
+        .then(expr * 1_000)
+        .otherwise(expr)
+    ).cast(pl.Int64)
 
 
 def times_from_strings(values: pl.Series) -> pl.Series:
@@ -227,8 +262,9 @@ def times_from_strings(values: pl.Series) -> pl.Series:
     ints = text.cast(pl.Int64, strict=False)
     if ints.null_count() == text.null_count():
         return pl.select(epoch_to_ms(pl.lit(ints))).to_series()
-    floats = pl.select(epoch_to_ms(pl.lit(text.cast(pl.Float64, strict=False)),
-                                   fractional=True)).to_series()
+    floats = pl.select(
+        epoch_to_ms(pl.lit(text.cast(pl.Float64, strict=False)), fractional=True)
+    ).to_series()
     parsed = text.str.to_datetime(time_unit="ms", time_zone="UTC", strict=False)
     out = pl.select(pl.coalesce(floats, parsed.dt.epoch("ms"))).to_series()
     if out.null_count() > text.null_count():
@@ -255,7 +291,8 @@ _ONE_MS = datetime(1970, 1, 1, 0, 0, 0, 1000, tzinfo=UTC) - _EPOCH
 
 _ARCHIVE_NAME = re.compile(
     r"(?:^|[^A-Za-z0-9])([A-Za-z0-9]*[A-Za-z][A-Za-z0-9]*)-"
-    r"(?:trades|aggTrades|klines|bookTicker|\d+[smhdwM])(?:[^A-Za-z0-9]|$)")
+    r"(?:trades|aggTrades|klines|bookTicker|\d+[smhdwM])(?:[^A-Za-z0-9]|$)"
+)
 """Binance archive names: ``BTCUSDT-trades-2024-08-08.csv``, ``BTCUSDT-1m-2024-08.zip``."""
 _QUOTED = re.compile(r"^[A-Z0-9]{2,20}(?:USDT|USDC|FDUSD|BUSD|TUSD|USD|BTC|ETH|BNB|EUR|TRY)$")
 
@@ -295,7 +332,11 @@ def symbol_of_file(source: ReplayInput, pair: Sequence[str]) -> str:
     if len(found) == 1:
         return found[0]
     if found:
-        raise source.error(f"the file name names several symbols ({', '.join(found)}); "
-                           "use one file per symbol, or add a symbol column")
-    raise source.error("cannot tell the symbol from the file name; name it like "
-                       "BTCUSDT-trades-2024-08-08.csv, or add a symbol column")
+        raise source.error(
+            f"the file name names several symbols ({', '.join(found)}); "
+            "use one file per symbol, or add a symbol column"
+        )
+    raise source.error(
+        "cannot tell the symbol from the file name; name it like "
+        "BTCUSDT-trades-2024-08-08.csv, or add a symbol column"
+    )

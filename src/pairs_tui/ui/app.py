@@ -64,27 +64,84 @@ class PairsApp(App[None]):
     TITLE = "pairs-tui"
     COMMANDS = App.COMMANDS | {AlertCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("1", "timeframe('1s')", "1s", tooltip="1-second bars", id="timeframe_1s",
-                group=TIMEFRAME_KEYS),
-        Binding("2", "timeframe('1m')", "1m", tooltip="1-minute bars", id="timeframe_1m",
-                group=TIMEFRAME_KEYS),
-        Binding("3", "timeframe('5m')", "5m", tooltip="5-minute bars", id="timeframe_5m",
-                group=TIMEFRAME_KEYS),
-        Binding("plus,equals_sign", "window(1)", "wider", tooltip="Widen the window by 25%",
-                id="window_wider", group=WINDOW_KEYS),
-        Binding("minus", "window(-1)", "narrower", tooltip="Narrow the window by 20%",
-                id="window_narrower", group=WINDOW_KEYS),
-        Binding("a", "stationarity", "ADF",
-                tooltip="Run ADF and cointegration on the current window", id="stationarity"),
-        Binding("b", "backtest", "backtest", show=False, id="backtest",
-                tooltip="Backtest the z-score signal on this session's bars"),
-        Binding("e", "export('parquet')", "export",
-                tooltip="Export ticks, bars and analytics as Parquet", id="export"),
-        Binding("p", "pause", "pause",
-                tooltip="Pause or resume the display (data keeps flowing)", id="pause"),
+        Binding(
+            "1",
+            "timeframe('1s')",
+            "1s",
+            tooltip="1-second bars",
+            id="timeframe_1s",
+            group=TIMEFRAME_KEYS,
+        ),
+        Binding(
+            "2",
+            "timeframe('1m')",
+            "1m",
+            tooltip="1-minute bars",
+            id="timeframe_1m",
+            group=TIMEFRAME_KEYS,
+        ),
+        Binding(
+            "3",
+            "timeframe('5m')",
+            "5m",
+            tooltip="5-minute bars",
+            id="timeframe_5m",
+            group=TIMEFRAME_KEYS,
+        ),
+        Binding(
+            "plus,equals_sign",
+            "window(1)",
+            "wider",
+            tooltip="Widen the window by 25%",
+            id="window_wider",
+            group=WINDOW_KEYS,
+        ),
+        Binding(
+            "minus",
+            "window(-1)",
+            "narrower",
+            tooltip="Narrow the window by 20%",
+            id="window_narrower",
+            group=WINDOW_KEYS,
+        ),
+        Binding(
+            "a",
+            "stationarity",
+            "ADF",
+            tooltip="Run ADF and cointegration on the current window",
+            id="stationarity",
+        ),
+        Binding(
+            "b",
+            "backtest",
+            "backtest",
+            show=False,
+            id="backtest",
+            tooltip="Backtest the z-score signal on this session's bars",
+        ),
+        Binding(
+            "e",
+            "export('parquet')",
+            "export",
+            tooltip="Export ticks, bars and analytics as Parquet",
+            id="export",
+        ),
+        Binding(
+            "p",
+            "pause",
+            "pause",
+            tooltip="Pause or resume the display (data keeps flowing)",
+            id="pause",
+        ),
         Binding("question_mark", "help", "help", tooltip="This screen", id="help"),
-        Binding("ctrl+p", "command_palette", "palette", tooltip="Command palette",
-                id="command_palette", priority=True),
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            "palette",
+            tooltip="Command palette",
+            id="command_palette",
+            priority=True,
+        ),
         Binding("q", "quit", "quit", tooltip="Quit", id="quit"),
         # PRODUCT.md: Ctrl-C always exits cleanly (Textual would only hint at ctrl+q).
         Binding("ctrl+c", "quit", show=False, priority=True, system=True),
@@ -181,8 +238,15 @@ class PairsApp(App[None]):
             return
         self._shown_version = version
         now = time.monotonic()
-        state = (self.paused, self.stopped, snap.feed.state, snap.finished, snap.timeframe,
-                 snap.window, id(self.pipeline))
+        state = (
+            self.paused,
+            self.stopped,
+            snap.feed.state,
+            snap.finished,
+            snap.timeframe,
+            snap.window,
+            id(self.pipeline),
+        )
         bar = (state, snap.bar_count, len(snap.alerts), snap.alerts[-1:])
         with self.batch_update():
             self.monitor.show_quotes(snap)
@@ -327,31 +391,53 @@ class PairsApp(App[None]):
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Export: Parquet", "Ticks, bars and analytics as Parquet files",
-                            partial(self.action_export, "parquet"))
-        yield SystemCommand("Export: CSV", "Ticks, bars and analytics as CSV files",
-                            partial(self.action_export, "csv"))
+        yield SystemCommand(
+            "Export: Parquet",
+            "Ticks, bars and analytics as Parquet files",
+            partial(self.action_export, "parquet"),
+        )
+        yield SystemCommand(
+            "Export: CSV",
+            "Ticks, bars and analytics as CSV files",
+            partial(self.action_export, "csv"),
+        )
         for name in TIMEFRAMES:
-            yield SystemCommand(f"Timeframe: {name}", f"Show {name} bars",
-                                partial(self.action_timeframe, name))
-        yield SystemCommand("Window: wider", "Widen the window by 25%",
-                            partial(self.action_window, 1))
-        yield SystemCommand("Window: narrower", "Narrow the window by 20%",
-                            partial(self.action_window, -1))
+            yield SystemCommand(
+                f"Timeframe: {name}", f"Show {name} bars", partial(self.action_timeframe, name)
+            )
+        yield SystemCommand(
+            "Window: wider", "Widen the window by 25%", partial(self.action_window, 1)
+        )
+        yield SystemCommand(
+            "Window: narrower", "Narrow the window by 20%", partial(self.action_window, -1)
+        )
         for bars in WINDOW_PRESETS:
-            yield SystemCommand(f"Window: {bars} bars", f"Analytics over the last {bars} bars",
-                                partial(self.set_window, bars))
-        yield SystemCommand("Run: ADF and cointegration", "Test the current window for "
-                            "stationarity, off the UI thread", self.action_stationarity)
-        yield SystemCommand("Run: backtest on this session", "Trade the z-score signal over the "
-                            "active timeframe's bars with the config's levels and fees",
-                            self.action_backtest)
-        yield SystemCommand("Display: pause or resume", "Freeze the screen; data keeps flowing",
-                            self.action_pause)
+            yield SystemCommand(
+                f"Window: {bars} bars",
+                f"Analytics over the last {bars} bars",
+                partial(self.set_window, bars),
+            )
+        yield SystemCommand(
+            "Run: ADF and cointegration",
+            "Test the current window for stationarity, off the UI thread",
+            self.action_stationarity,
+        )
+        yield SystemCommand(
+            "Run: backtest on this session",
+            "Trade the z-score signal over the "
+            "active timeframe's bars with the config's levels and fees",
+            self.action_backtest,
+        )
+        yield SystemCommand(
+            "Display: pause or resume", "Freeze the screen; data keeps flowing", self.action_pause
+        )
         yield SystemCommand("Help: keys", "Every key and what it does", self.action_help)
         for theme in sorted(self.available_themes):
-            yield SystemCommand(f"Theme: {theme}", f"Switch to the {theme} theme",
-                                partial(setattr, self, "theme", theme))
+            yield SystemCommand(
+                f"Theme: {theme}",
+                f"Switch to the {theme} theme",
+                partial(setattr, self, "theme", theme),
+            )
 
 
 def _empty_snapshot(options: Options) -> Snapshot:
@@ -359,9 +445,16 @@ def _empty_snapshot(options: Options) -> Snapshot:
     settings = options.settings.analytics
     return Snapshot(
         symbols=(options.symbols[0].upper(), options.symbols[1].upper()),
-        timeframe=options.timeframe, window=options.window, price=settings.price,
-        hedge=settings.hedge, feed=FeedStatus(), quotes=(None, None),
-        bars=pl.DataFrame(schema=BAR_SCHEMA), latest=None, bar_count=0, messages_per_second=0.0,
+        timeframe=options.timeframe,
+        window=options.window,
+        price=settings.price,
+        hedge=settings.hedge,
+        feed=FeedStatus(),
+        quotes=(None, None),
+        bars=pl.DataFrame(schema=BAR_SCHEMA),
+        latest=None,
+        bar_count=0,
+        messages_per_second=0.0,
     )
 
 

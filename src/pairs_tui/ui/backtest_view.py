@@ -49,16 +49,19 @@ def title(run: SessionBacktest | BacktestRequest) -> str:
     """``backtest  BTCUSDT / ETHUSDT  1s  window 300  OLS on log prices``."""
     hedge = HEDGE_NAMES.get(run.hedge, run.hedge)
     a, b = run.symbols
-    return (f"backtest  {a} / {b}  {run.timeframe}  window {run.window:,}  "
-            f"{hedge} on {run.price} prices")
+    return (
+        f"backtest  {a} / {b}  {run.timeframe}  window {run.window:,}  "
+        f"{hedge} on {run.price} prices"
+    )
 
 
 def levels(session: SessionBacktest) -> str:
     """``entry ±2  exit 0  stop none  fees 4 bp per leg per fill``: what the config asked for."""
     p = session.result.params
     stop = "none" if p.stop is None else f"±{p.stop:g}"
-    return (f"entry ±{p.entry:g}  exit {p.exit:g}  stop {stop}  "
-            f"fees {p.fee_bps:g} bp per leg per fill")
+    return (
+        f"entry ±{p.entry:g}  exit {p.exit:g}  stop {stop}  fees {p.fee_bps:g} bp per leg per fill"
+    )
 
 
 def coverage(session: SessionBacktest, total_bars: int) -> str:
@@ -81,24 +84,35 @@ def results(session: SessionBacktest) -> list[tuple[str, str]]:
     opened = m.trades - m.closed_trades
     trades = f"{m.trades:,} ({m.closed_trades:,} closed{f', {opened} open' if opened else ''})"
     wins = sum(t.pnl > 0 for t in session.result.trades if t.exit_reason != "open")
-    hit = (formatting.DASH if m.hit_rate is None
-           else f"{m.hit_rate:.0%} ({wins:,} of {m.closed_trades:,})")
+    hit = (
+        formatting.DASH
+        if m.hit_rate is None
+        else f"{m.hit_rate:.0%} ({wins:,} of {m.closed_trades:,})"
+    )
     sharpe = formatting.DASH
     if m.sharpe is not None:
         sharpe = f"{formatting.number(m.sharpe, 3, signed=True)}/bar"
         if m.sharpe_annualised is not None:
             yearly = f"{m.sharpe_annualised:+,.1f}".replace("-", formatting.MINUS)
             sharpe += f" ({yearly} a year)"
-    in_market = (formatting.DASH if m.time_in_market is None
-                 else f"{m.time_in_market:.0%} of the bars")
-    holding = (formatting.DASH if m.avg_holding_ms is None
-               else formatting.duration(m.avg_holding_ms / 1000))
+    in_market = (
+        formatting.DASH if m.time_in_market is None else f"{m.time_in_market:.0%} of the bars"
+    )
+    holding = (
+        formatting.DASH
+        if m.avg_holding_ms is None
+        else formatting.duration(m.avg_holding_ms / 1000)
+    )
     return [
-        ("trades", trades), ("total P&L", pnl(m.total_pnl, mode)),
-        ("per trade", pnl(m.avg_trade_pnl, mode)), ("hit rate", hit),
+        ("trades", trades),
+        ("total P&L", pnl(m.total_pnl, mode)),
+        ("per trade", pnl(m.avg_trade_pnl, mode)),
+        ("hit rate", hit),
         ("fees paid", pnl(m.fees, mode, signed=False)),
-        ("Sharpe", sharpe), ("max drawdown", pnl(m.max_drawdown, mode, signed=False)),
-        ("in market", in_market), ("avg holding", holding),
+        ("Sharpe", sharpe),
+        ("max drawdown", pnl(m.max_drawdown, mode, signed=False)),
+        ("in market", in_market),
+        ("avg holding", holding),
     ]
 
 
@@ -107,19 +121,24 @@ def no_trades(session: SessionBacktest) -> str:
     p = session.result.params
     z = session.result.equity["zscore"].drop_nulls().abs().max()
     largest = f" (the largest was {z:.2f})" if isinstance(z, float) and math.isfinite(z) else ""
-    return (f"no trades: |z| never went beyond the entry level {p.entry:g} on these "
-            f"{session.result.metrics.bars:,} bars{largest}")
+    return (
+        f"no trades: |z| never went beyond the entry level {p.entry:g} on these "
+        f"{session.result.metrics.bars:,} bars{largest}"
+    )
 
 
 def trade_row(number: int, trade: BacktestTrade, price_mode: str) -> tuple[str, ...]:
     """One trade as the list shows it: times are the fill bars', P&L net of fees."""
     closed = trade.exit_ts is not None
     return (
-        str(number), trade.side, formatting.clock(trade.entry_ts),
+        str(number),
+        trade.side,
+        formatting.clock(trade.entry_ts),
         formatting.number(trade.entry_z, 2, signed=True),
         formatting.clock(trade.exit_ts) if trade.exit_ts is not None else formatting.DASH,
         formatting.number(trade.exit_z, 2, signed=True) if closed else formatting.DASH,
-        trade.exit_reason, formatting.duration(trade.holding_ms / 1000),
+        trade.exit_reason,
+        formatting.duration(trade.holding_ms / 1000),
         pnl(trade.pnl, price_mode),
     )
 

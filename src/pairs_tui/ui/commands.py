@@ -41,26 +41,38 @@ class AlertCommands(Provider):
 
     async def discover(self) -> Hits:
         yield DiscoveryHit(
-            "Alerts: add rule…", self._explain,
+            "Alerts: add rule…",
+            self._explain,
             help=f"Type the rule after it, e.g. Alerts: add {EXAMPLE}",
         )
         for rule in self._rules():
-            yield DiscoveryHit(f'Alerts: remove rule "{rule}"', self._remover(rule),
-                               help="Stop watching this rule")
+            yield DiscoveryHit(
+                f'Alerts: remove rule "{rule}"', self._remover(rule), help="Stop watching this rule"
+            )
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         text = rule_text(query)
         if text and query.lower().lstrip().startswith("alert"):
             title = f"Alerts: add rule {text}"
-            yield Hit(1.0, matcher.highlight(title), self._adder(text), text=title,
-                      help="Watch this rule from the next bar on")
+            yield Hit(
+                1.0,
+                matcher.highlight(title),
+                self._adder(text),
+                text=title,
+                help="Watch this rule from the next bar on",
+            )
         for rule in self._rules():
             title = f'Alerts: remove rule "{rule}"'
             score = matcher.match(title)
             if score > 0:
-                yield Hit(score, matcher.highlight(title), self._remover(rule), text=title,
-                          help="Stop watching this rule")
+                yield Hit(
+                    score,
+                    matcher.highlight(title),
+                    self._remover(rule),
+                    text=title,
+                    help="Stop watching this rule",
+                )
 
     def _rules(self) -> list[str]:
         book = self._book()

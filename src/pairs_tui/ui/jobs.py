@@ -69,9 +69,12 @@ def _line(outcome: Any) -> StationarityLine:
     """A :mod:`pairs_tui.analytics.stationarity` outcome as a panel line."""
     ran = hasattr(outcome, "pvalue")
     return StationarityLine(
-        statistic=getattr(outcome, "statistic", None), pvalue=getattr(outcome, "pvalue", None),
-        lags=getattr(outcome, "lags", None), n=int(getattr(outcome, "n", 0)),
-        verdict=str(getattr(outcome, "verdict", "")), ran=ran,
+        statistic=getattr(outcome, "statistic", None),
+        pvalue=getattr(outcome, "pvalue", None),
+        lags=getattr(outcome, "lags", None),
+        n=int(getattr(outcome, "n", 0)),
+        verdict=str(getattr(outcome, "verdict", "")),
+        ran=ran,
     )
 
 
@@ -93,8 +96,7 @@ def stationarity(data: Any, *, timeframe: str, window: int, until_ms: int) -> St
     except ImportError as exc:
         raise NotAvailable("stationarity tests not available in this build") from exc
     report = tests.stationarity_executor().submit(tests.stationarity_report, data).result()
-    return StationarityResult(_line(report.adf), _line(report.coint), timeframe, window,
-                              until_ms)
+    return StationarityResult(_line(report.adf), _line(report.coint), timeframe, window, until_ms)
 
 
 def take_export(pipeline: Any) -> Any:
@@ -125,8 +127,9 @@ def describe_export(paths: list[Path]) -> str:
     or ``….{parquet,csv}`` when one export wrote both formats."""
     if not paths:
         return "nothing written"
-    kinds = list(dict.fromkeys(
-        p.name.split("_")[2] if p.name.count("_") >= 3 else p.stem for p in paths))
+    kinds = list(
+        dict.fromkeys(p.name.split("_")[2] if p.name.count("_") >= 3 else p.stem for p in paths)
+    )
     suffixes = list(dict.fromkeys(p.suffix for p in paths))
     first = paths[0]
     pattern = first.name.replace(f"_{kinds[0]}_", "_*_", 1)
@@ -158,8 +161,12 @@ def take_backtest(pipeline: Pipeline) -> BacktestRequest:
     snapshot = pipeline.snapshot()
     warm = view.warm_up(snapshot)
     return BacktestRequest(
-        symbols=pipeline.symbols, timeframe=pipeline.timeframe, window=pipeline.window,
-        price=pipeline.price, hedge=pipeline.hedge, bars=pipeline.history(),
+        symbols=pipeline.symbols,
+        timeframe=pipeline.timeframe,
+        window=pipeline.window,
+        price=pipeline.price,
+        hedge=pipeline.hedge,
+        bars=pipeline.history(),
         total_bars=snapshot.bar_count,
         waiting="" if warm.warm else warm.message("the z-score"),
     )
@@ -175,8 +182,15 @@ def backtest(request: BacktestRequest, settings: Settings) -> SessionBacktest:
     from pairs_tui.backtest_session import SessionBacktest
 
     result = backtest_history(request.bars, settings, request.timeframe)
-    return SessionBacktest(request.symbols, request.timeframe, request.window, request.price,
-                           request.hedge, request.bars, result)
+    return SessionBacktest(
+        request.symbols,
+        request.timeframe,
+        request.window,
+        request.price,
+        request.hedge,
+        request.bars,
+        result,
+    )
 
 
 def export_backtest(session: SessionBacktest, folder: Path) -> list[Path]:

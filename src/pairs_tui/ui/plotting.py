@@ -22,8 +22,26 @@ plotext.terminal.limit(False, False)  # draw at the widget's size, not the termi
 
 _NO_COLOUR = plotext.pixel()
 _SPARK = "▁▂▃▄▅▆▇█"
-_TIME_STEPS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 3 * 3600,
-                 6 * 3600, 12 * 3600, 86400)
+_TIME_STEPS_S = (
+    1,
+    2,
+    5,
+    10,
+    15,
+    30,
+    60,
+    120,
+    300,
+    600,
+    900,
+    1800,
+    3600,
+    7200,
+    3 * 3600,
+    6 * 3600,
+    12 * 3600,
+    86400,
+)
 """Candidate spacings of the time labels: each label lands on a round time."""
 
 DOTTED = "┈"

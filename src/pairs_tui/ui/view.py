@@ -101,8 +101,7 @@ def columns(snapshot: Snapshot, names: tuple[str, ...], tail: int) -> dict[str, 
         return {name: np.empty(0) for name in names}
     part = frame.select(names).tail(tail)
     return {
-        name: part.get_column(name).cast(pl.Float64).to_numpy(allow_copy=True)
-        for name in names
+        name: part.get_column(name).cast(pl.Float64).to_numpy(allow_copy=True) for name in names
     }
 
 

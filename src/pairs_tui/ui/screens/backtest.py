@@ -60,8 +60,13 @@ class BacktestScreen(ModalScreen[None]):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("e", "export", "export", id="backtest_export",
-                tooltip="Export the backtest's trades and equity curve as Parquet and CSV"),
+        Binding(
+            "e",
+            "export",
+            "export",
+            id="backtest_export",
+            tooltip="Export the backtest's trades and equity curve as Parquet and CSV",
+        ),
         Binding("escape,q", "dismiss", "close", show=False),
     ]
 
@@ -92,9 +97,14 @@ class BacktestScreen(ModalScreen[None]):
     def _offer_export(self) -> None:
         """``e export Parquet + CSV · escape close`` under the box, the key as the keymap has
         it, once there is something to export."""
-        export = next((self.app.get_key_display(active.binding)
-                       for active in self.active_bindings.values()
-                       if active.binding.id == "backtest_export"), "e")
+        export = next(
+            (
+                self.app.get_key_display(active.binding)
+                for active in self.active_bindings.values()
+                if active.binding.id == "backtest_export"
+            ),
+            "e",
+        )
         self.query_one(Vertical).border_subtitle = f"{export} export Parquet + CSV · escape close"
 
     @work(thread=True, exclusive=True, group="backtest", exit_on_error=False)
@@ -118,8 +128,9 @@ class BacktestScreen(ModalScreen[None]):
             return
         self.session = session
         if session.result.metrics.bars == 0:
-            self.summary.waiting(self.request.waiting or
-                                 "no z-score on these bars: a leg did not move")
+            self.summary.waiting(
+                self.request.waiting or "no z-score on these bars: a leg did not move"
+            )
             return
         self.set_class(False, "-waiting")
         self._offer_export()

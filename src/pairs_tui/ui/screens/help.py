@@ -68,10 +68,14 @@ class HelpScreen(ModalScreen[None]):
         lines: list[str | tuple[str, str]] = []
         for keys, text in self._rows:
             lines += [(keys.ljust(width), "bold $accent"), f"{text}\n"]
-        lines += ["\n", ("ctrl+p ", "bold"),
-                  "also lists Export, Timeframe, Window, Run and Theme commands.\n",
-                  "Keys are remapped in config.toml: ", ("[keys] export = \"ctrl+e\"", "italic"),
-                  "\nescape closes this screen."]
+        lines += [
+            "\n",
+            ("ctrl+p ", "bold"),
+            "also lists Export, Timeframe, Window, Run and Theme commands.\n",
+            "Keys are remapped in config.toml: ",
+            ('[keys] export = "ctrl+e"', "italic"),
+            "\nescape closes this screen.",
+        ]
         with Vertical() as box:
             box.border_title = "pairs-tui keys"
             yield Static(Content.assemble(*lines))

@@ -37,7 +37,9 @@ class MonitorScreen(Screen[None]):
     # Annotated as Screen annotates them (not as ClassVar), so the override type-checks.
     HORIZONTAL_BREAKPOINTS: Breakpoints = [(0, "-narrow"), (100, "-wide")]  # noqa: RUF012
     VERTICAL_BREAKPOINTS: Breakpoints = [  # noqa: RUF012
-        (0, "-short"), (30, "-medium"), (40, "-tall"),
+        (0, "-short"),
+        (30, "-medium"),
+        (40, "-tall"),
     ]
 
     DEFAULT_CSS = """
@@ -112,10 +114,12 @@ class MonitorScreen(Screen[None]):
         self.zscore.show_value(self._zscore_text(stats, warm))
         scale, unit = view.spread_scale(snapshot)
         spread = None if stats is None or stats.spread is None else stats.spread * scale
-        self.spread.show_value(Content.assemble(
-            (formatting.number(spread, 2 if unit else 4, signed=True), "bold"),
-            f" {unit}" if unit and spread is not None else "",
-        ))
+        self.spread.show_value(
+            Content.assemble(
+                (formatting.number(spread, 2 if unit else 4, signed=True), "bold"),
+                f" {unit}" if unit and spread is not None else "",
+            )
+        )
         seconds = formatting.TIMEFRAME_SECONDS.get(snapshot.timeframe, 1)
         self.hedge.show(stats, warm, bar_seconds=seconds)
         self._show_alerts(snapshot)
@@ -125,8 +129,10 @@ class MonitorScreen(Screen[None]):
         if z is None:
             return Content.styled(formatting.DASH, "$text-muted")
         tone = "bold $warning" if abs(z) >= self.entry_z else "bold"
-        return Content.assemble((formatting.number(z, 2, signed=True), tone),
-                                (f"   entry ±{self.entry_z:g}", "$text-muted"))
+        return Content.assemble(
+            (formatting.number(z, 2, signed=True), tone),
+            (f"   entry ±{self.entry_z:g}", "$text-muted"),
+        )
 
     def _show_alerts(self, snapshot: Snapshot) -> None:
         events = snapshot.alerts
@@ -152,12 +158,12 @@ class MonitorScreen(Screen[None]):
         seconds = formatting.TIMEFRAME_SECONDS.get(snapshot.timeframe, 1) < 60
         warm = view.warm_up(snapshot)
         scale, _ = view.spread_scale(snapshot)
-        z = plotting.Series(data["ts"], data["zscore"], bands=(self.entry_z, -self.entry_z),
-                            seconds_labels=seconds)
+        z = plotting.Series(
+            data["ts"], data["zscore"], bands=(self.entry_z, -self.entry_z), seconds_labels=seconds
+        )
         spread = plotting.Series(data["ts"], data["spread"] * scale, seconds_labels=seconds)
         self.zscore.show_plot(z, self._empty(warm, "the z-score", z))
-        self.spread.show_plot(
-            spread, self._empty(warm, "the spread", spread))
+        self.spread.show_plot(spread, self._empty(warm, "the spread", spread))
 
     @staticmethod
     def _empty(warm: view.WarmUp, what: str, series: plotting.Series) -> str:

@@ -31,6 +31,8 @@ class AlertList(TextPanel):
         lines: list[str | tuple[str, str]] = []
         for event in list(events)[-rows:][::-1]:
             ts = view.alert_time(event)
-            lines += [(formatting.clock(ts) if ts is not None else formatting.DASH, "bold"),
-                      f"  {view.alert_text(event)}\n"]
+            lines += [
+                (formatting.clock(ts) if ts is not None else formatting.DASH, "bold"),
+                f"  {view.alert_text(event)}\n",
+            ]
         self.set(Content.assemble(*lines).rstrip())

@@ -18,14 +18,14 @@ COLUMN = 37
 class BacktestSummary(TextPanel):
     """::
 
-        trades       5 (4 closed, 1 open)     Sharpe       -0.146/bar (-819.3 a year)
-        total P&L    -61.6 bp                 max drawdown 70.2 bp
-        per trade    -12.1 bp                 in market    45% of the bars
-        hit rate     0% (0 of 4)              avg holding  38 s
-        fees paid    19.9 bp
-        levels       entry ±2  exit 0  stop none  fees 4 bp per leg per fill
-        bars         245 of 345 1s bars with a z-score, 23:56:56 → 00:00:00 UTC
-        units        bp of A's notional: 1 USDT of BTCUSDT against β USDT of ETHUSDT
+    trades       5 (4 closed, 1 open)     Sharpe       -0.146/bar (-819.3 a year)
+    total P&L    -61.6 bp                 max drawdown 70.2 bp
+    per trade    -12.1 bp                 in market    45% of the bars
+    hit rate     0% (0 of 4)              avg holding  38 s
+    fees paid    19.9 bp
+    levels       entry ±2  exit 0  stop none  fees 4 bp per leg per fill
+    bars         245 of 345 1s bars with a z-score, 23:56:56 → 00:00:00 UTC
+    units        bp of A's notional: 1 USDT of BTCUSDT against β USDT of ETHUSDT
     """
 
     DEFAULT_CSS = """
@@ -40,9 +40,13 @@ class BacktestSummary(TextPanel):
     def running(self, request: BacktestRequest) -> None:
         """Say that the backtest is running."""
         self.set_classes("-waiting")
-        self.set(Content.assemble(
-            ("running the backtest", "italic"),
-            f" on {request.bars.height:,} bars of {request.timeframe}…"), layout=True)
+        self.set(
+            Content.assemble(
+                ("running the backtest", "italic"),
+                f" on {request.bars.height:,} bars of {request.timeframe}…",
+            ),
+            layout=True,
+        )
 
     def failed(self, why: str) -> None:
         """Say why the backtest could not run."""

@@ -11,8 +11,12 @@ from pairs_tui.ui import formatting, view
 from pairs_tui.ui.widgets.text_panel import TextPanel
 
 STATE_MARKS = {
-    "live": ("●", "$success"), "replay": ("●", "$accent"), "connecting": ("◌", "$text-muted"),
-    "stale": ("●", "$warning"), "reconnecting": ("◌", "$warning"), "done": ("■", "$accent"),
+    "live": ("●", "$success"),
+    "replay": ("●", "$accent"),
+    "connecting": ("◌", "$text-muted"),
+    "stale": ("●", "$warning"),
+    "reconnecting": ("◌", "$warning"),
+    "done": ("■", "$accent"),
     "stopped": ("■", "$error"),
 }
 """The mark and colour of each feed state."""
@@ -69,10 +73,26 @@ def _title(snapshot: Snapshot, width: int) -> Content:
     a, b = snapshot.symbols
     tf, window = (snapshot.timeframe, "bold"), (f"{snapshot.window:,}", "bold")
     forms = [
-        Content.assemble(("pairs-tui", "bold $accent"), "  ", (f"{a} / {b}", "bold"), "   ", tf,
-                         "   window ", window, "   ", view.model_text(snapshot)),
-        Content.assemble((f"{a} / {b}", "bold"), "  ", tf, "  window ", window, "  ",
-                         view.model_text(snapshot, short=True)),
+        Content.assemble(
+            ("pairs-tui", "bold $accent"),
+            "  ",
+            (f"{a} / {b}", "bold"),
+            "   ",
+            tf,
+            "   window ",
+            window,
+            "   ",
+            view.model_text(snapshot),
+        ),
+        Content.assemble(
+            (f"{a} / {b}", "bold"),
+            "  ",
+            tf,
+            "  window ",
+            window,
+            "  ",
+            view.model_text(snapshot, short=True),
+        ),
         Content.assemble((f"{a}/{b}", "bold"), " ", tf, " w ", window),
     ]
     return next((form for form in forms if form.cell_length <= width), forms[-1])

@@ -13,11 +13,11 @@ from pairs_tui.ui.widgets.text_panel import TextPanel
 class HedgePanel(TextPanel):
     """Six lines under the heading ``hedge ratio``, on the window in the header::
 
-        OLS β     0.8123 ± 0.0042
-        R²        0.93
-        Kalman β  0.8097
-        half-life 41 bars (41 s)
-        corr      0.87 of log returns
+    OLS β     0.8123 ± 0.0042
+    R²        0.93
+    Kalman β  0.8097
+    half-life 41 bars (41 s)
+    corr      0.87 of log returns
     """
 
     DEFAULT_CSS = """
@@ -36,14 +36,21 @@ class HedgePanel(TextPanel):
             self.set(Content.assemble(("hedge ratio", "bold"), "\n", (waiting, "italic")))
             return
         half = stats.half_life
-        half_text = (formatting.DASH if half is None or not formatting.known(half) else
-                     f"{half:,.0f} bars ({formatting.duration(half * bar_seconds)})")
+        half_text = (
+            formatting.DASH
+            if half is None or not formatting.known(half)
+            else f"{half:,.0f} bars ({formatting.duration(half * bar_seconds)})"
+        )
         lines: list[str | tuple[str, str]] = [
-            ("hedge ratio", "bold"), "\n",
-            "OLS β     ", (formatting.number(stats.beta), "bold"),
+            ("hedge ratio", "bold"),
+            "\n",
+            "OLS β     ",
+            (formatting.number(stats.beta), "bold"),
             f" ± {formatting.number(stats.beta_se)}\n",
             f"R²        {formatting.number(stats.r2, 2)}\n",
-            "Kalman β  ", (formatting.number(stats.kalman_beta), "bold"), "\n",
+            "Kalman β  ",
+            (formatting.number(stats.kalman_beta), "bold"),
+            "\n",
             f"half-life {half_text}\n",
             f"corr      {formatting.number(stats.corr, 2)} of log returns",
         ]

@@ -47,13 +47,17 @@ class LegQuote(Horizontal):
     def show(self, quote: Quote | None) -> None:
         """Show the latest trade (ten times a second)."""
         if quote is None:
-            self._price.set(Content.assemble((self.symbol, "bold"), "  waiting for trades…"),
-                            layout=True)
+            self._price.set(
+                Content.assemble((self.symbol, "bold"), "  waiting for trades…"), layout=True
+            )
             return
         move = quote.price - quote.first_price
         tone = "$success" if move > 0 else "$error" if move < 0 else "$text-muted"
         text = Content.assemble(
-            (self.symbol, "bold"), "  ", (formatting.price(quote.price), "bold"), "  ",
+            (self.symbol, "bold"),
+            "  ",
+            (formatting.price(quote.price), "bold"),
+            "  ",
             (formatting.change(quote.price, quote.first_price), tone),
         )
         # Relayout only when the width changes (a price gaining a digit), not on every tick.

@@ -34,7 +34,9 @@ class LinePlot(Widget):
     """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
-        "line-plot--axis", "line-plot--band", "line-plot--zero",
+        "line-plot--axis",
+        "line-plot--band",
+        "line-plot--zero",
     }
 
     DEFAULT_CSS = """
@@ -96,8 +98,11 @@ class LinePlot(Widget):
         if full or len(old) != len(lines):
             self.refresh()
             return
-        changed = [Region(0, y, width, 1) for y, (a, b) in enumerate(zip(old, lines, strict=True))
-                   if a != b]
+        changed = [
+            Region(0, y, width, 1)
+            for y, (a, b) in enumerate(zip(old, lines, strict=True))
+            if a != b
+        ]
         if changed:
             self.refresh(*changed)
 
@@ -123,7 +128,7 @@ class LinePlot(Widget):
         position = split
         for run in _RUNS.finditer(line, split):
             if run.start() > position:
-                segments.append(Segment(line[position:run.start()], base))
+                segments.append(Segment(line[position : run.start()], base))
             style = self.get_component_rich_style(f"line-plot--{run.lastgroup}")
             segments.append(Segment(run.group(), style))
             position = run.end()

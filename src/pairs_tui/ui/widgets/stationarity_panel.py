@@ -31,8 +31,12 @@ class StationarityPanel(TextPanel):
     def running(self, bars: int, timeframe: str) -> None:
         """Say that the tests are running."""
         self.set_classes("")
-        self.set(Content.assemble(("running ADF and cointegration", "italic"),
-                                  f" on {bars:,} bars of {timeframe}…"), layout=True)
+        self.set(
+            Content.assemble(
+                ("running ADF and cointegration", "italic"), f" on {bars:,} bars of {timeframe}…"
+            ),
+            layout=True,
+        )
 
     def failed(self, why: str) -> None:
         """Say why the tests could not run."""
@@ -43,15 +47,26 @@ class StationarityPanel(TextPanel):
         """Show a finished run: both tests, then the verdict of Engle-Granger."""
         self.set_classes("-done")
         tone = {"good": "$success", "weak": "$warning", "bad": "$error"}.get(
-            result.tone, "$text-muted")
-        verdict = result.coint.verdict if result.coint.ran else (
-            f"coint not run: {result.coint.verdict}")
-        self.set(Content.assemble(
-            *_test("ADF", result.adf), "  ·  ", *_test("coint", result.coint),
-            "  → ", (verdict, f"bold {tone}"),
-            (f"   {result.timeframe}, {result.window:,} bars to "
-             f"{formatting.clock(result.until_ms)}", "$text-muted"),
-        ), layout=True)
+            result.tone, "$text-muted"
+        )
+        verdict = (
+            result.coint.verdict if result.coint.ran else (f"coint not run: {result.coint.verdict}")
+        )
+        self.set(
+            Content.assemble(
+                *_test("ADF", result.adf),
+                "  ·  ",
+                *_test("coint", result.coint),
+                "  → ",
+                (verdict, f"bold {tone}"),
+                (
+                    f"   {result.timeframe}, {result.window:,} bars to "
+                    f"{formatting.clock(result.until_ms)}",
+                    "$text-muted",
+                ),
+            ),
+            layout=True,
+        )
 
 
 def _test(name: str, line: StationarityLine) -> list[str | tuple[str, str]]:
@@ -60,6 +75,9 @@ def _test(name: str, line: StationarityLine) -> list[str | tuple[str, str]]:
         return [(name, "bold"), f"  {line.verdict}"]
     lags = formatting.DASH if line.lags is None else str(line.lags)
     return [
-        (name, "bold"), f"  stat {formatting.number(line.statistic, 2)}",
-        "  p ", (formatting.p_value(line.pvalue), "bold"), f"  lags {lags}  n {line.n:,}",
+        (name, "bold"),
+        f"  stat {formatting.number(line.statistic, 2)}",
+        "  p ",
+        (formatting.p_value(line.pvalue), "bold"),
+        f"  lags {lags}  n {line.n:,}",
     ]

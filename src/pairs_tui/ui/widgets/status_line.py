@@ -32,7 +32,10 @@ class StatusLine(TextPanel):
     """
 
     def __init__(
-        self, *, monotonic: Callable[[], float] = time.monotonic, id: str | None = None,
+        self,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        id: str | None = None,
     ) -> None:
         super().__init__("", id=id)
         self._monotonic = monotonic
@@ -59,7 +62,9 @@ class StatusLine(TextPanel):
         parts = [
             f"{formatting.count(snapshot.messages_per_second)} msg/s",
             f"latency {formatting.latency(feed.latency_ms)}",
-            f"gaps {feed.gaps:,}", f"late {feed.late:,}", f"bars {snapshot.bar_count:,}",
+            f"gaps {feed.gaps:,}",
+            f"late {feed.late:,}",
+            f"bars {snapshot.bar_count:,}",
             f"reconnects {feed.reconnects:,}",
         ]
         if feed.malformed:

@@ -14,7 +14,11 @@ class TextPanel(Static):
     """
 
     def __init__(
-        self, content: str | Content = "", *, id: str | None = None, classes: str | None = None,
+        self,
+        content: str | Content = "",
+        *,
+        id: str | None = None,
+        classes: str | None = None,
     ) -> None:
         super().__init__(content, markup=False, id=id, classes=classes)
         self._key: tuple[object, ...] | None = None

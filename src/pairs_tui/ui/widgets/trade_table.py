@@ -14,7 +14,8 @@ MAX_ROWS = 1_000
 _RIGHT = frozenset({"#", "z in", "z out", "held", "P&L"})
 """Columns of numbers, aligned on the right."""
 _JUSTIFY: tuple[JustifyMethod, ...] = tuple(
-    "right" if name in _RIGHT else "left" for name in backtest_view.TRADE_COLUMNS)
+    "right" if name in _RIGHT else "left" for name in backtest_view.TRADE_COLUMNS
+)
 
 
 class TradeTable(DataTable[Text]):
@@ -45,8 +46,12 @@ class TradeTable(DataTable[Text]):
         first = max(0, len(trades) - MAX_ROWS)
         self.clear()
         self.add_rows(
-            [Text(cell, justify=side)
-             for cell, side in zip(backtest_view.trade_row(n, trade, mode), _JUSTIFY, strict=True)]
+            [
+                Text(cell, justify=side)
+                for cell, side in zip(
+                    backtest_view.trade_row(n, trade, mode), _JUSTIFY, strict=True
+                )
+            ]
             for n, trade in enumerate(trades[first:], start=first + 1)
         )
         self.shown = len(trades) - first
