@@ -19,8 +19,8 @@ import numpy as np
 from pairs_tui.config import Settings
 from pairs_tui.feed.status import FeedStatus
 from pairs_tui.pipeline import Pipeline
+from pairs_tui.records import Trade
 from pairs_tui.ticks import TickStore
-from pairs_tui.trades import Trade
 
 PAIR = ("BTCUSDT", "ETHUSDT")
 

@@ -38,7 +38,7 @@ from pairs_tui.config import Settings
 from pairs_tui.feed.status import FeedStatus
 from pairs_tui.pipeline import Pipeline
 from pairs_tui.record import Recorder
-from pairs_tui.trades import Trade
+from pairs_tui.records import Trade
 
 PAIR = ("BTCUSDT", "ETHUSDT")
 START_MS = 1_723_161_600_000

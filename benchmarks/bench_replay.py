@@ -10,7 +10,7 @@ id, to about a million trades, and written as:
 - ``--record`` Parquet, partitioned by symbol and date.
 
 "replay" is the whole thing a user waits for: ``ReplaySource(paths, pair)`` (open, decompress,
-parse, check, merge) plus ``run()`` delivering every :class:`~pairs_tui.trades.Trade` to a sink
+parse, check, merge) plus ``run()`` delivering every :class:`~pairs_tui.records.Trade` to a sink
 that does nothing. "bare" reads the same bytes, gunzips them, splits lines and decodes each
 with one typed msgspec Struct (``T, s, p, q, m``), the fastest per-line decode measured in the
 research notes, keeping nothing. Variants run interleaved round-robin; median and best of the
@@ -36,12 +36,11 @@ from typing import cast
 import msgspec
 import polars as pl
 
-from pairs_tui.bars import PairBar
 from pairs_tui.feed.replay import ReplaySource, load_trades
 
 # The replay's own line struct: the baseline decodes exactly the fields replay reads.
 from pairs_tui.feed.replay_ndjson import _Envelope as Envelope
-from pairs_tui.trades import Trade
+from pairs_tui.records import PairBar, Trade
 
 PAIR = ("BTCUSDT", "ETHUSDT")
 SESSION = (

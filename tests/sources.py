@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pairs_tui.feed.source import TradeSink
 from pairs_tui.feed.status import FeedStatus
-from pairs_tui.trades import Trade
+from pairs_tui.records import Trade
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ENVELOPES = FIXTURES / "sessionB_2024-08-08T2354Z_2024-08-09T0000Z_trade_envelopes.ndjson.gz"

@@ -14,15 +14,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pairs_tui.alerts import BAR_METRICS, AlertBook, AlertEvent, holds, parse_rule, rearm_line
+from pairs_tui.alerts import BAR_METRICS, AlertBook, holds, parse_rule, rearm_line
 from pairs_tui.analytics import PairStats
-from pairs_tui.bars import Bar, PairBar
 from pairs_tui.cli import main
 from pairs_tui.config import AlertRule, ConfigError, Settings
 from pairs_tui.feed.source import TradeSink
 from pairs_tui.feed.status import FeedStatus
-from pairs_tui.pipeline import ClosedBar, Pipeline
-from pairs_tui.trades import Trade
+from pairs_tui.pipeline import Pipeline
+from pairs_tui.records import Bar, PairBar, Trade
+from pairs_tui.snapshot import AlertEvent, ClosedBar
 from sources import ENVELOPES
 
 PAIR = ("BTCUSDT", "ETHUSDT")

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pairs_tui.bars import Bar, BarAggregator, BarBuilder, PairBar
-from pairs_tui.trades import Trade
+from pairs_tui.bars import BarAggregator, BarBuilder
+from pairs_tui.records import Bar, PairBar, Trade
 from sources import PAIR, session_b_trades
 
 

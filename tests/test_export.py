@@ -153,7 +153,7 @@ KILLED_HALFWAY = textwrap.dedent("""
     from pairs_tui.config import Settings
     from pairs_tui.feed.status import FeedStatus
     from pairs_tui.pipeline import Pipeline
-    from pairs_tui.trades import Trade
+    from pairs_tui.records import Trade
 
     class Quiet:
         status = FeedStatus(state="replay")

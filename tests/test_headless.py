@@ -12,7 +12,7 @@ from pairs_tui.bars import BarBuilder
 from pairs_tui.config import Settings
 from pairs_tui.headless import HeadlessWriter
 from pairs_tui.pipeline import Pipeline
-from pairs_tui.trades import Trade
+from pairs_tui.records import Trade
 from sources import PAIR, ListSource, session_b_trades
 
 SCHEMA = [

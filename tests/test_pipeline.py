@@ -9,7 +9,7 @@ from pairs_tui.config import Settings
 from pairs_tui.feed.source import TradeSink
 from pairs_tui.feed.status import FeedStatus
 from pairs_tui.pipeline import Pipeline
-from pairs_tui.trades import Trade
+from pairs_tui.records import Trade
 from sources import PAIR, ListSource, session_b_trades
 
 

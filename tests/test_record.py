@@ -22,8 +22,8 @@ from pairs_tui.cli import main
 from pairs_tui.config import Settings
 from pairs_tui.pipeline import Pipeline
 from pairs_tui.record import RECORD_SCHEMA, Recorder
+from pairs_tui.records import Trade
 from pairs_tui.session import Options, UsageError, build_pipeline
-from pairs_tui.trades import Trade
 from sources import ENVELOPES, PAIR, ListSource, session_b_trades
 
 FILE_NAME = re.compile(
@@ -274,7 +274,7 @@ def test_recorder_rejects_a_slot_that_does_not_divide_a_day(tmp_path: Path) -> N
 CRASHING = textwrap.dedent("""
     import asyncio, os, sys
     from pairs_tui import export, record
-    from pairs_tui.trades import Trade
+    from pairs_tui.records import Trade
 
     folder, mode = sys.argv[1], sys.argv[2]
     real = export.write_temporary

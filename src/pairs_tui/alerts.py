@@ -35,10 +35,10 @@ from typing import IO, Any, get_args
 
 import msgspec
 
-from pairs_tui.bars import TIMEFRAMES
 from pairs_tui.config import AlertMetric, AlertOp, AlertRule, ConfigError, rule_problems
 from pairs_tui.feed.status import FeedStatus
-from pairs_tui.pipeline import ClosedBar
+from pairs_tui.records import TIMEFRAMES
+from pairs_tui.snapshot import AlertEvent, ClosedBar
 
 log = logging.getLogger("pairs_tui.alerts")
 
@@ -46,25 +46,6 @@ BAR_METRICS = frozenset({"zscore", "spread", "corr", "beta", "half_life"})
 """Metrics read from the analytics of each final bar."""
 _QUIET_STATES = frozenset({"done", "stopped"})
 """Feed states in which silence is expected, not an alarm."""
-
-
-class AlertEvent(msgspec.Struct, frozen=True):
-    """One firing of one rule, as the screen, the headless line and the log carry it."""
-
-    time: int
-    """Bar start (ms UTC) for bar metrics; the exchange clock for ``stale``; the test's time
-    for ``adf_p``."""
-    rule: str
-    """The rule's name."""
-    metric: str
-    op: str
-    threshold: float
-    value: float
-    """The value that crossed the line."""
-    message: str
-    """One line for the banner, e.g. ``zscore 2.13 crossed above 2 (rule "z above 2")``."""
-    bell: bool = False
-    """The rule asks for the terminal bell."""
 
 
 def rule_name(rule: AlertRule) -> str:

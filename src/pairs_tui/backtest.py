@@ -65,13 +65,12 @@ import msgspec
 import numpy as np
 import polars as pl
 
-from pairs_tui.bars import TIMEFRAMES
 from pairs_tui.config import Settings
+from pairs_tui.records import TIMEFRAMES, PriceMode
 
 if TYPE_CHECKING:
     from pairs_tui.session import Options
 
-PriceMode = Literal["log", "raw"]
 Side = Literal["long", "short"]
 ExitReason = Literal["exit", "stop", "open"]
 

@@ -14,39 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-import msgspec
-
-from pairs_tui.trades import Trade
-
-TIMEFRAMES: dict[str, int] = {"1s": 1_000, "1m": 60_000, "5m": 300_000}
-"""Supported timeframes and their length in milliseconds."""
-
-
-class Bar(msgspec.Struct, frozen=True, gc=False):
-    """OHLCV of one leg over one bucket, plus its trade count."""
-
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
-    trades: int
-
-    @classmethod
-    def flat(cls, close: float) -> Bar:
-        """A bucket without trades: the previous close repeated, volume 0."""
-        return cls(close, close, close, close, 0.0, 0)
-
-
-class PairBar(msgspec.Struct, frozen=True, gc=False):
-    """Both legs' bars for one bucket. A leg is None until its first trade."""
-
-    ts: int
-    """Bucket start, ms UTC."""
-    a: Bar | None
-    """The target leg ``y``."""
-    b: Bar | None
-    """The hedge leg ``x``."""
+from pairs_tui.records import Bar, PairBar, Trade
 
 
 class _Bucket:
@@ -139,11 +107,6 @@ class BarBuilder:
         self._emitted = False
         self._holds: dict[str, tuple[int, int | None]] = {}
         """symbol -> (time from which bars wait, time the hold started on the hold clock)."""
-
-    @property
-    def next_bucket(self) -> int | None:
-        """Start of the earliest bucket that is not final yet."""
-        return self._next
 
     def add(self, trade: Trade) -> list[PairBar]:
         """Take one trade; return the bars it made final, oldest first."""
@@ -290,6 +253,39 @@ class BarBuilder:
         return None if last is None else Bar.flat(last)
 
 
+class _Fold:
+    """One leg's longer bar being folded from its sub-bars."""
+
+    __slots__ = ("close", "high", "low", "open", "trades", "volume")
+
+    def __init__(self) -> None:
+        self.open: float | None = None
+        """Open of the first sub-bar that traded; None while none has."""
+        self.high = self.low = 0.0
+        self.volume = 0.0
+        self.trades = 0
+        self.close: float | None = None
+        """Close of the latest sub-bar; None before the leg's first trade."""
+
+    def add(self, sub: Bar) -> None:
+        if sub.trades:
+            if self.open is None:
+                self.open, self.high, self.low = sub.open, sub.high, sub.low
+            else:
+                self.high = max(self.high, sub.high)
+                self.low = min(self.low, sub.low)
+            self.volume += sub.volume
+            self.trades += sub.trades
+        self.close = sub.close
+
+    def bar(self) -> Bar | None:
+        if self.close is None:
+            return None
+        if self.open is None:
+            return Bar.flat(self.close)
+        return Bar(self.open, self.high, self.low, self.close, self.volume, self.trades)
+
+
 class BarAggregator:
     """Folds final bars of a shorter timeframe into final bars of a longer one.
 
@@ -308,8 +304,7 @@ class BarAggregator:
         self.timeframe_ms = timeframe_ms
         self.sub_timeframe_ms = sub_timeframe_ms
         self._start: int | None = None
-        self._legs: list[list[float | int | None]] = [[None] * 6, [None] * 6]
-        self._last_close: list[float | None] = [None, None]
+        self._legs = (_Fold(), _Fold())
 
     def add(self, bar: PairBar) -> PairBar | None:
         """Take one final sub-bar; return the longer bar it completes, if any."""
@@ -317,50 +312,23 @@ class BarAggregator:
         start = bar.ts - bar.ts % tf
         if self._start is None:
             self._start = start
-        self._fold(0, bar.a)
-        self._fold(1, bar.b)
+        for fold, sub in zip(self._legs, (bar.a, bar.b), strict=True):
+            if sub is not None:
+                fold.add(sub)
         if bar.ts + self.sub_timeframe_ms < start + tf:
             return None
-        out = PairBar(start, self._close(0), self._close(1))
-        self._start = start + tf
-        return out
+        return self._close(start)
 
     def flush(self) -> PairBar | None:
         """End of input: close the bucket in progress, if any bar went into it."""
         start = self._start
-        if start is None or all(acc[3] is None for acc in self._legs):
+        if start is None or all(fold.close is None for fold in self._legs):
             return None
-        out = PairBar(start, self._close(0), self._close(1))
+        return self._close(start)
+
+    def _close(self, start: int) -> PairBar:
+        a, b = self._legs
+        out = PairBar(start, a.bar(), b.bar())
+        self._legs = (_Fold(), _Fold())
         self._start = start + self.timeframe_ms
         return out
-
-    def _fold(self, leg: int, sub: Bar | None) -> None:
-        if sub is None:
-            return
-        acc = self._legs[leg]
-        if sub.trades:
-            if acc[0] is None:
-                acc[0], acc[1], acc[2] = sub.open, sub.high, sub.low
-            else:
-                acc[1] = max(acc[1], sub.high)  # type: ignore[type-var]
-                acc[2] = min(acc[2], sub.low)  # type: ignore[type-var]
-            acc[4] = (acc[4] or 0.0) + sub.volume
-            acc[5] = (acc[5] or 0) + sub.trades
-        acc[3] = sub.close
-
-    def _close(self, leg: int) -> Bar | None:
-        acc = self._legs[leg]
-        self._legs[leg] = [None] * 6
-        close = acc[3]
-        if close is None:
-            return None
-        if acc[0] is None:
-            return Bar.flat(float(close))
-        return Bar(
-            float(acc[0]),
-            float(acc[1]),
-            float(acc[2]),
-            float(close),  # type: ignore[arg-type]
-            float(acc[4]),
-            int(acc[5]),
-        )  # type: ignore[arg-type]

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import NoReturn
 
 from pairs_tui import __version__
-from pairs_tui.bars import TIMEFRAMES
 from pairs_tui.config import ConfigError, find_config, load_settings
+from pairs_tui.records import TIMEFRAMES
 from pairs_tui.session import DEMO_SYMBOLS, Options, UsageError, state_dir
 
 log = logging.getLogger("pairs_tui")

@@ -18,9 +18,8 @@ from typing import Annotated, Literal, get_args
 import msgspec
 from msgspec import Meta
 
-Timeframe = Literal["1s", "1m", "5m"]
-PriceMode = Literal["log", "raw"]
-HedgeMethod = Literal["ols", "ols0", "huber", "kalman"]
+from pairs_tui.records import HedgeMethod, PriceMode, Timeframe
+
 StreamKind = Literal["aggTrade", "trade"]
 AlertMetric = Literal["zscore", "spread", "corr", "beta", "half_life", "adf_p", "stale"]
 AlertOp = Literal[">", ">=", "<", "<=", "abs>", "abs>="]

@@ -28,7 +28,8 @@ from typing import IO, Literal
 import polars as pl
 
 from pairs_tui.analytics import PairStats
-from pairs_tui.pipeline import BAR_SCHEMA, Pipeline
+from pairs_tui.pipeline import Pipeline
+from pairs_tui.snapshot import BAR_SCHEMA
 
 ExportFormat = Literal["parquet", "csv"]
 ExportKind = Literal["ticks", "bars", "analytics"]

@@ -6,7 +6,7 @@ from typing import Any, TextIO
 
 import msgspec
 
-from pairs_tui.pipeline import ClosedBar
+from pairs_tui.snapshot import ClosedBar
 
 
 class FeedCounts(msgspec.Struct, frozen=True):

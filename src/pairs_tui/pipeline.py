@@ -20,87 +20,23 @@ import msgspec
 import polars as pl
 
 from pairs_tui.analytics import PairAnalytics, PairStats
-from pairs_tui.bars import TIMEFRAMES, BarAggregator, BarBuilder, PairBar
+from pairs_tui.bars import BarAggregator, BarBuilder
 from pairs_tui.config import Settings
 from pairs_tui.feed.source import TradeSource
 from pairs_tui.feed.status import FeedStatus
+from pairs_tui.records import TIMEFRAMES, PairBar, Timeframe, Trade, timeframe_of
+from pairs_tui.snapshot import BAR_SCHEMA, AlertEvent, ClosedBar, LegQuote, Snapshot, history_row
 from pairs_tui.table import RollingTable
 from pairs_tui.ticks import TICK_SCHEMA, TickStore
-from pairs_tui.trades import Trade
 
 log = logging.getLogger("pairs_tui.pipeline")
-
-_LEG_FIELDS = ("open", "high", "low", "close", "volume", "trades")
-_STAT_FIELDS = tuple(PairStats.__struct_fields__)
-BAR_SCHEMA: dict[str, type[pl.DataType]] = {
-    "ts": pl.Int64,
-    **{
-        f"{name}_{leg}": (pl.Int64 if name == "trades" else pl.Float64)
-        for leg in ("a", "b")
-        for name in _LEG_FIELDS
-    },
-    **{name: (pl.Int64 if name in ("n", "bars_needed") else pl.Float64) for name in _STAT_FIELDS},
-}
-"""Columns of the bar history: both legs' OHLCV and trade counts, then every analytics field."""
-
-
-class ClosedBar(msgspec.Struct, frozen=True):
-    """A final bar of the active timeframe, with everything computed on it."""
-
-    timeframe: str
-    bar: PairBar
-    stats: PairStats
-    alerts: tuple[Any, ...]
-    """Alert events this bar fired (empty when none)."""
-    feed: FeedStatus
-    """The feed's counters when the bar became final."""
 
 
 class AlertEvaluator(Protocol):
     """Evaluates alert rules on final bars, inside the data path."""
 
-    def on_bar(self, closed: ClosedBar) -> list[Any]:
+    def on_bar(self, closed: ClosedBar) -> list[AlertEvent]:
         """Return the alert events that fire on this bar."""
-
-
-@dataclass(frozen=True, slots=True)
-class LegQuote:
-    """The latest trade of one leg."""
-
-    symbol: str
-    price: float
-    time: int
-    """Trade time, ms UTC."""
-    first_price: float
-    """The first price of the session, for the change figure."""
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """Everything a consumer needs to draw the pair at one moment. Never mutated."""
-
-    symbols: tuple[str, str]
-    timeframe: str
-    window: int
-    price: str
-    hedge: str
-    feed: FeedStatus
-    quotes: tuple[LegQuote | None, LegQuote | None]
-    bars: pl.DataFrame
-    """History of the active timeframe, oldest first (:data:`BAR_SCHEMA`)."""
-    latest: ClosedBar | None
-    """The last final bar of the active timeframe."""
-    bar_count: int
-    """Final bars of the active timeframe since the start."""
-    messages_per_second: float
-    alerts: tuple[Any, ...] = ()
-    """Every alert fired since the start, oldest first (bounded)."""
-    version: int = 0
-    """Increases whenever anything above changes."""
-    finished: bool = False
-    """The source has ended (a replay reached its end)."""
-    error: str | None = None
-    """Why the pipeline stopped, when it stopped on an error."""
 
 
 TICK_S = 0.1
@@ -116,13 +52,13 @@ TradeListener = Callable[[Trade], None]
 class _Timeframe:
     """State of one timeframe: analytics, history and the count of bars."""
 
-    name: str
+    name: Timeframe
     analytics: PairAnalytics
     history: RollingTable
     aggregator: BarAggregator | None = None
     count: int = 0
     latest: ClosedBar | None = None
-    children: list[str] = field(default_factory=list)
+    children: list[Timeframe] = field(default_factory=list)
 
 
 class Pipeline:
@@ -143,7 +79,7 @@ class Pipeline:
         source: TradeSource,
         symbols: tuple[str, str],
         *,
-        timeframe: str | None = None,
+        timeframe: Timeframe | None = None,
         window: int | None = None,
         alerts: AlertEvaluator | None = None,
     ) -> None:
@@ -188,12 +124,12 @@ class Pipeline:
 
     # -- wiring ---------------------------------------------------------------------------
 
-    def _new_timeframe(self, name: str) -> _Timeframe:
+    def _new_timeframe(self, name: Timeframe) -> _Timeframe:
         analytics = PairAnalytics(self.window, self.price, self.hedge)
         history = RollingTable(BAR_SCHEMA, self.settings.bars.history, 512)
         return _Timeframe(name, analytics, history)
 
-    def _chain_from(self, base: str) -> None:
+    def _chain_from(self, base: Timeframe) -> None:
         """Bars of ``base`` come from the source; longer timeframes are folded from them."""
         names = list(TIMEFRAMES)
         for name in names:
@@ -236,7 +172,7 @@ class Pipeline:
 
     # -- controls -------------------------------------------------------------------------
 
-    def set_timeframe(self, timeframe: str) -> None:
+    def set_timeframe(self, timeframe: Timeframe) -> None:
         """Make ``timeframe`` the active one; its history is already there."""
         if timeframe not in TIMEFRAMES:
             raise ValueError(f"unknown timeframe {timeframe!r}")
@@ -253,7 +189,7 @@ class Pipeline:
             frame.analytics.resize(window)
         self._touch()
 
-    def window_data(self, timeframe: str | None = None) -> Any:
+    def window_data(self, timeframe: Timeframe | None = None) -> Any:
         """The current window's inputs for the stationarity tests (see PairAnalytics)."""
         return self._frames[timeframe or self.timeframe].analytics.window_data()
 
@@ -282,7 +218,7 @@ class Pipeline:
 
     def on_bar(self, bar: PairBar, timeframe_ms: int) -> None:
         """Take a final bar from a source of bars (a bar CSV)."""
-        name = next((n for n, ms in TIMEFRAMES.items() if ms == timeframe_ms), None)
+        name = timeframe_of(timeframe_ms)
         if name is None:
             raise ValueError(f"bars of {timeframe_ms} ms are not on a supported timeframe")
         if name != self._base:
@@ -310,7 +246,7 @@ class Pipeline:
         for bar in bars:
             self._close("1s", bar)
 
-    def _close(self, name: str, bar: PairBar) -> None:
+    def _close(self, name: Timeframe, bar: PairBar) -> None:
         frame = self._frames[name]
         a, b = bar.a, bar.b
         if a is not None and b is not None and a.close > 0 and b.close > 0:
@@ -318,14 +254,16 @@ class Pipeline:
         else:
             stats = PairStats()
         frame.count += 1
-        frame.history.append(_history_row(bar, stats))
+        frame.history.append(history_row(bar, stats))
         if name == self.timeframe:
             self._publish(frame, bar, stats)
         else:
             # Kept so that switching to this timeframe shows its last bar at once.
             frame.latest = ClosedBar(name, bar, stats, (), self.status)
         for child in frame.children:
-            folded = self._frames[child].aggregator.add(bar)  # type: ignore[union-attr]
+            aggregator = self._frames[child].aggregator
+            assert aggregator is not None  # every child of a timeframe is folded from it
+            folded = aggregator.add(bar)
             if folded is not None:
                 self._close(child, folded)
 
@@ -425,7 +363,7 @@ class Pipeline:
     def _touch(self) -> None:
         self._version += 1
 
-    def history(self, timeframe: str | None = None) -> pl.DataFrame:
+    def history(self, timeframe: Timeframe | None = None) -> pl.DataFrame:
         """Bars and analytics kept for ``timeframe`` (the active one by default)."""
         return self._frames[timeframe or self.timeframe].history.frame()
 
@@ -473,13 +411,3 @@ class Pipeline:
 def _monotonic_ms() -> float:
     """The local monotonic clock in ms: what a backfill's wait is timed on."""
     return time.monotonic() * 1000.0
-
-
-def _history_row(bar: PairBar, stats: PairStats) -> tuple[object, ...]:
-    legs: list[object] = []
-    for leg in (bar.a, bar.b):
-        if leg is None:
-            legs.extend((None,) * len(_LEG_FIELDS))
-        else:
-            legs.extend((leg.open, leg.high, leg.low, leg.close, leg.volume, leg.trades))
-    return (bar.ts, *legs, *(getattr(stats, name) for name in _STAT_FIELDS))

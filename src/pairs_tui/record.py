@@ -57,8 +57,8 @@ from types import TracebackType
 import polars as pl
 
 from pairs_tui.export import remove_leftovers, write_atomically, write_temporary
-from pairs_tui.pipeline import TICK_SCHEMA
-from pairs_tui.trades import Trade
+from pairs_tui.records import Trade
+from pairs_tui.ticks import TICK_SCHEMA
 
 log = logging.getLogger("pairs_tui.record")
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from pairs_tui.records import Trade
 from pairs_tui.table import RollingTable
-from pairs_tui.trades import Trade
 
 TICK_SCHEMA: dict[str, type[pl.DataType]] = {
     "time": pl.Int64,

@@ -20,14 +20,15 @@ from typing import Any
 
 import pytest
 
-from pairs_tui.bars import BarBuilder, PairBar
+from pairs_tui.bars import BarBuilder
 from pairs_tui.config import Settings
 from pairs_tui.feed.binance import BinanceFeed
 from pairs_tui.feed.exchange import EmbeddedExchange, Faults, TapeTrade, TradeTape, simulated_tape
 from pairs_tui.feed.status import FeedStatus
 from pairs_tui.headless import HeadlessWriter
-from pairs_tui.pipeline import ClosedBar, Pipeline
-from pairs_tui.trades import Trade
+from pairs_tui.pipeline import Pipeline
+from pairs_tui.records import PairBar, Trade
+from pairs_tui.snapshot import ClosedBar
 
 PAIR = ("BTCUSDT", "ETHUSDT")
 WAIT_S = 15.0

@@ -29,8 +29,9 @@ from pairs_tui.config import BarSettings, Settings
 from pairs_tui.feed.binance import BinanceFeed
 from pairs_tui.feed.exchange import EmbeddedExchange, simulated_tape
 from pairs_tui.headless import HeadlessWriter
-from pairs_tui.pipeline import ClosedBar, Pipeline
-from pairs_tui.trades import Trade
+from pairs_tui.pipeline import Pipeline
+from pairs_tui.records import Trade
+from pairs_tui.snapshot import ClosedBar
 
 PAIR = ("BTCUSDT", "ETHUSDT")
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pairs_tui.bars import Bar, BarBuilder, PairBar
-from pairs_tui.trades import Trade
+from pairs_tui.bars import BarBuilder
+from pairs_tui.records import Bar, PairBar, Trade
 
 PAIR = ("BTCUSDT", "ETHUSDT")
 TF = 1_000

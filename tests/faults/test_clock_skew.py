@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from pairs_tui.feed.exchange import simulated_tape
-from pairs_tui.pipeline import ClosedBar
+from pairs_tui.snapshot import ClosedBar
 
 from .conftest import PAIR, RunFactory, assert_bars_equal, reference_bars
 

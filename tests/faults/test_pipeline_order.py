@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pairs_tui.config import Settings
 from pairs_tui.pipeline import Pipeline
-from pairs_tui.trades import Trade
+from pairs_tui.records import Trade
 from sources import PAIR, ListSource
 
 

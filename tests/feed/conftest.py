@@ -13,10 +13,9 @@ from typing import Any
 
 import pytest
 
-from pairs_tui.bars import PairBar
 from pairs_tui.feed.binance import BinanceFeed
 from pairs_tui.feed.exchange import EmbeddedExchange, TradeTape, recorded_tape, simulated_tape
-from pairs_tui.trades import Trade
+from pairs_tui.records import PairBar, Trade
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 """tests/fixtures."""

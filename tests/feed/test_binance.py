@@ -8,7 +8,7 @@ import pytest
 
 from pairs_tui.feed.binance import BinanceFeed, UnknownSymbolError, rest_url_for
 from pairs_tui.feed.exchange import EmbeddedExchange, Faults, TradeTape
-from pairs_tui.trades import Trade
+from pairs_tui.records import Trade
 
 from .conftest import FeedStarter, Recorder
 

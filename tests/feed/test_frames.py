@@ -14,7 +14,7 @@ from pairs_tui.feed.frames import (
     decode_frame,
     decode_payload,
 )
-from pairs_tui.trades import Trade
+from pairs_tui.records import Trade
 
 CRYPTOFEED_2021 = (
     Path(__file__).resolve().parent.parent

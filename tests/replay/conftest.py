@@ -12,9 +12,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pairs_tui.bars import PairBar
 from pairs_tui.feed.replay import load_trades
-from pairs_tui.trades import Trade
+from pairs_tui.records import PairBar, Trade
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 """tests/fixtures."""

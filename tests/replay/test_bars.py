@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pairs_tui.bars import Bar, BarAggregator, PairBar
+from pairs_tui.bars import BarAggregator
 from pairs_tui.feed.replay import ReplayError, ReplaySource
+from pairs_tui.records import Bar, PairBar
 
 from .conftest import FakeClock, Recorder, write
 

@@ -10,7 +10,7 @@ import pytest
 
 from pairs_tui.bars import BarBuilder
 from pairs_tui.feed.replay import CHUNK, MIN_SLEEP_S, ReplaySource
-from pairs_tui.trades import Trade
+from pairs_tui.records import Trade
 
 from .conftest import CRYPTOFEED, ENVELOPES, PAIR, FakeClock, Recorder, write
 

@@ -23,8 +23,8 @@ from textual.pilot import Pilot
 from pairs_tui.config import ExportSettings, Settings
 from pairs_tui.feed.source import TradeSink, TradeSource
 from pairs_tui.feed.status import FeedStatus
+from pairs_tui.records import Trade
 from pairs_tui.session import Options
-from pairs_tui.trades import Trade
 from pairs_tui.ui.app import PairsApp, SourceFactory, make_app
 
 FIXTURE = (

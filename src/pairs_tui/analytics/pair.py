@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
-from typing import Literal
 
 import msgspec
 import numpy as np
@@ -19,9 +18,7 @@ import numpy as np
 from pairs_tui.analytics.hedge import HuberHedge, Ols0Hedge, OlsHedge
 from pairs_tui.analytics.kalman import KalmanHedge
 from pairs_tui.analytics.rolling import WindowSums
-
-PriceMode = Literal["log", "raw"]
-HedgeMethod = Literal["ols", "ols0", "huber", "kalman"]
+from pairs_tui.records import HedgeMethod, PriceMode
 
 SECONDS_PER_YEAR = 365.0 * 86_400.0
 """Crypto perpetuals trade around the clock: a year is 365 full days of bars."""

@@ -26,7 +26,7 @@ from typing import Annotated
 
 import msgspec
 
-from pairs_tui.trades import Trade
+from pairs_tui.records import Trade
 
 MAX_PUSH_DELAY_MS = 3_600_000
 """The most a payload's push time ``E`` may differ from its trade time ``T``. Binance pushes
@@ -72,7 +72,7 @@ class AggTradePayload(msgspec.Struct, tag_field="e", tag="aggTrade", frozen=True
         """The trade this payload carries.
 
         Returns:
-            The :class:`~pairs_tui.trades.Trade`, or None when the quantity is not positive.
+            The :class:`~pairs_tui.records.Trade`, or None when the quantity is not positive.
         """
         if self.qty <= 0.0:
             return None

@@ -14,7 +14,7 @@ meaningful line), never from its name:
 
 Every file is read and checked when the :class:`ReplaySource` is made, so a bad file stops the
 command line before any screen appears. The trades of all files are merged into one columnar
-table in trade-time order; :meth:`ReplaySource.run` turns it into :class:`~pairs_tui.trades.Trade`
+table in trade-time order; :meth:`ReplaySource.run` turns it into :class:`~pairs_tui.records.Trade`
 objects a few thousand at a time, so memory stays near the size of the table.
 
 The merged order is a function of the trades alone, not of the order the files were named in:
@@ -45,7 +45,7 @@ from pairs_tui.feed.replay_parquet import read_parquet
 from pairs_tui.feed.replay_table import ParsedBars, ParsedTrades
 from pairs_tui.feed.source import TradeSink
 from pairs_tui.feed.status import FeedState, FeedStatus
-from pairs_tui.trades import Trade
+from pairs_tui.records import Trade
 
 __all__ = ["ReplayError", "ReplaySource", "load_trades", "read_file"]
 

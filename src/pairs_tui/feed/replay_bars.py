@@ -20,9 +20,9 @@ from collections.abc import Iterator, Sequence
 
 import polars as pl
 
-from pairs_tui.bars import TIMEFRAMES, Bar, PairBar
 from pairs_tui.feed.replay_files import ReplayError
 from pairs_tui.feed.replay_table import ParsedBars
+from pairs_tui.records import TIMEFRAMES, Bar, PairBar
 
 _MAX_BUCKETS = 50_000_000
 """A grid longer than this is a mistake (a stray timestamp), not a session."""

@@ -18,7 +18,7 @@ from typing import TypeVar
 import msgspec
 
 from pairs_tui.feed.frames import check_payload
-from pairs_tui.trades import Trade
+from pairs_tui.records import Trade
 
 DEFAULT_REST_URL = "https://fapi.binance.com"
 """Binance USD-M Futures REST base."""

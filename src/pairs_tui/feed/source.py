@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from pairs_tui.bars import PairBar
 from pairs_tui.feed.status import FeedStatus
-from pairs_tui.trades import Trade
+from pairs_tui.records import PairBar, Trade
 
 
 class TradeSink(Protocol):

@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from pairs_tui.analytics import PairStats
-from pairs_tui.pipeline import Snapshot
+from pairs_tui.snapshot import Snapshot
 from pairs_tui.ui import formatting
 
 MIN_PLOT_SPAN = 60

@@ -8,7 +8,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from pairs_tui.pipeline import Snapshot
+from pairs_tui.snapshot import Snapshot
 from pairs_tui.ui import formatting, plotting, view
 from pairs_tui.ui.jobs import StationarityResult
 from pairs_tui.ui.widgets.alert_banner import AlertBanner

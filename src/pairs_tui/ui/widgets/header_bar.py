@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
 
-from pairs_tui.pipeline import Snapshot
+from pairs_tui.snapshot import Snapshot
 from pairs_tui.ui import formatting, view
 from pairs_tui.ui.widgets.text_panel import TextPanel
 

@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
 
-from pairs_tui.pipeline import LegQuote as Quote
+from pairs_tui.snapshot import LegQuote as Quote
 from pairs_tui.ui import formatting, plotting
 from pairs_tui.ui.widgets.text_panel import TextPanel
 

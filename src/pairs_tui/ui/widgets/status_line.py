@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from textual.content import Content
 
-from pairs_tui.pipeline import Snapshot
+from pairs_tui.snapshot import Snapshot
 from pairs_tui.ui import formatting
 from pairs_tui.ui.widgets.header_bar import state_mark
 from pairs_tui.ui.widgets.text_panel import TextPanel

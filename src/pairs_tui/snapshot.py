@@ -1,0 +1,112 @@
+"""What the pipeline publishes: final bars with their analytics, and immutable snapshots.
+
+The pipeline is the only writer; the screen, the headless writer, exports, alerts and the tests
+read these records and never the pipeline's state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import msgspec
+import polars as pl
+
+from pairs_tui.analytics.pair import PairStats
+from pairs_tui.feed.status import FeedStatus
+from pairs_tui.records import HedgeMethod, PairBar, PriceMode, Timeframe
+
+
+class AlertEvent(msgspec.Struct, frozen=True):
+    """One firing of one rule, as the screen, the headless line and the log carry it."""
+
+    time: int
+    """Bar start (ms UTC) for bar metrics; the exchange clock for ``stale``; the test's time
+    for ``adf_p``."""
+    rule: str
+    """The rule's name."""
+    metric: str
+    op: str
+    threshold: float
+    value: float
+    """The value that crossed the line."""
+    message: str
+    """One line for the banner, e.g. ``zscore 2.13 crossed above 2 (rule "z above 2")``."""
+    bell: bool = False
+    """The rule asks for the terminal bell."""
+
+
+_LEG_FIELDS = ("open", "high", "low", "close", "volume", "trades")
+_STAT_FIELDS = tuple(PairStats.__struct_fields__)
+BAR_SCHEMA: dict[str, type[pl.DataType]] = {
+    "ts": pl.Int64,
+    **{
+        f"{name}_{leg}": (pl.Int64 if name == "trades" else pl.Float64)
+        for leg in ("a", "b")
+        for name in _LEG_FIELDS
+    },
+    **{name: (pl.Int64 if name in ("n", "bars_needed") else pl.Float64) for name in _STAT_FIELDS},
+}
+"""Columns of the bar history: both legs' OHLCV and trade counts, then every analytics field."""
+
+
+class ClosedBar(msgspec.Struct, frozen=True):
+    """A final bar of the active timeframe, with everything computed on it."""
+
+    timeframe: Timeframe
+    bar: PairBar
+    stats: PairStats
+    alerts: tuple[AlertEvent, ...]
+    """Alert events this bar fired (empty when none)."""
+    feed: FeedStatus
+    """The feed's counters when the bar became final."""
+
+
+@dataclass(frozen=True, slots=True)
+class LegQuote:
+    """The latest trade of one leg."""
+
+    symbol: str
+    price: float
+    time: int
+    """Trade time, ms UTC."""
+    first_price: float
+    """The first price of the session, for the change figure."""
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything a consumer needs to draw the pair at one moment. Never mutated."""
+
+    symbols: tuple[str, str]
+    timeframe: Timeframe
+    window: int
+    price: PriceMode
+    hedge: HedgeMethod
+    feed: FeedStatus
+    quotes: tuple[LegQuote | None, LegQuote | None]
+    bars: pl.DataFrame
+    """History of the active timeframe, oldest first (:data:`BAR_SCHEMA`)."""
+    latest: ClosedBar | None
+    """The last final bar of the active timeframe."""
+    bar_count: int
+    """Final bars of the active timeframe since the start."""
+    messages_per_second: float
+    alerts: tuple[AlertEvent, ...] = ()
+    """Every alert fired since the start, oldest first (bounded)."""
+    version: int = 0
+    """Increases whenever anything above changes."""
+    finished: bool = False
+    """The source has ended (a replay reached its end)."""
+    error: str | None = None
+    """Why the pipeline stopped, when it stopped on an error."""
+
+
+def history_row(bar: PairBar, stats: PairStats) -> tuple[object, ...]:
+    """One row of :data:`BAR_SCHEMA`: the bar's legs, then its analytics."""
+    legs: list[object] = []
+    for leg in (bar.a, bar.b):
+        if leg is None:
+            legs.extend((None,) * len(_LEG_FIELDS))
+        else:
+            legs.extend((leg.open, leg.high, leg.low, leg.close, leg.volume, leg.trades))
+    return (bar.ts, *legs, *(getattr(stats, name) for name in _STAT_FIELDS))
