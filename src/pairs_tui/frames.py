@@ -106,7 +106,7 @@ class BarFrame:
         """
         self.analytics = self._analytics(window, price, hedge)
         held = self.history.frame()
-        stats = [_stats_of(self.analytics, bar) for bar in _bars_of(held)]
+        stats = [_stats_of(self.analytics, bar) for bar in bars_of(held)]
         _refill(self.history, held, stats)
         if self.latest is not None and stats:
             self.latest = msgspec.structs.replace(self.latest, stats=stats[-1])
@@ -196,7 +196,7 @@ class TickFrame:
     def reanalyse(self, window: int, price: PriceMode, hedge: HedgeMethod) -> None:
         """Recompute every held row's analytics under other settings."""
         self.analytics = self._analytics(window, price, hedge)
-        rows = _bars_of(self.history.frame())
+        rows = bars_of(self.history.frame())
         self.history = RollingTable(BAR_SCHEMA, self.history_rows, 512)
         self.count = 0
         self._replay(rows)
@@ -254,7 +254,7 @@ def _without_volatility(stats: PairStats) -> PairStats:
     return msgspec.structs.replace(stats, vol_a=None, vol_b=None)
 
 
-def _bars_of(held: pl.DataFrame) -> list[PairBar]:
+def bars_of(held: pl.DataFrame) -> list[PairBar]:
     """The bars of history rows (their analytics columns are ignored)."""
     legs: list[list[Bar | None]] = []
     for leg in ("a", "b"):

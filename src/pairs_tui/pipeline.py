@@ -144,6 +144,9 @@ class Pipeline:
         self._finished = False
         self._error: str | None = None
         self._history = NO_HISTORY
+        if self.timeframe == TICK:
+            self.timeframe = "1s"
+            self.set_timeframe(TICK)
 
     # -- wiring ---------------------------------------------------------------------------
 
