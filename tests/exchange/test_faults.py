@@ -11,7 +11,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from pairs_tui.exchange.faults import GARBAGE_KINDS, garbage
 from pairs_tui.exchange.server import EmbeddedExchange
 from pairs_tui.exchange.tape import TradeTape
-from pairs_tui.feed.frames import MalformedFrame, decode_frame
+from pairs_tui.feed.schemas.ws import MalformedFrame, decode_frame
 
 from .conftest import assert_silent, open_stream, receive
 
