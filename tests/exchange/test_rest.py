@@ -29,16 +29,16 @@ async def test_rest_exchange_info_time_and_aggtrades(
     await asyncio.wait_for(exchange.finished.wait(), 5)
     assert await rest.server_time_ms() == packaged_tape.end_ms
     btc = [t for t in packaged_tape.trades if t.symbol == "BTCUSDT"]
-    rows = await rest.agg_trades("btcusdt", btc[10].id, 1000)
+    rows = await rest.agg_trades("btcusdt", from_id=btc[10].id, limit=1000)
     assert len(rows) == 1000
     assert [r.id for r in rows] == [t.id for t in btc[10:1010]]
     assert [r.price for r in rows] == [t.price for t in btc[10:1010]]
     assert rows[0].first_trade_id == btc[10].first_trade_id
     assert rows[0].last_trade_id == btc[10].last_trade_id
-    tail = await rest.agg_trades("BTCUSDT", btc[-3].id, 1000)
+    tail = await rest.agg_trades("BTCUSDT", from_id=btc[-3].id, limit=1000)
     assert [r.id for r in tail] == [t.id for t in btc[-3:]]  # caught up: fewer than the limit
     with pytest.raises(UnknownSymbolError, match="XYZUSDT"):
-        await rest.agg_trades("XYZUSDT", 1)
+        await rest.agg_trades("XYZUSDT", from_id=1)
 
 
 async def test_rest_errors_are_binance_json(exchange: EmbeddedExchange) -> None:
@@ -52,5 +52,5 @@ async def test_rest_errors_are_binance_json(exchange: EmbeddedExchange) -> None:
     assert status == 404
     exchange.faults.rest_unavailable = True
     with pytest.raises(BinanceApiError) as unavailable:
-        await BinanceRest(base).agg_trades("BTCUSDT", 1)
+        await BinanceRest(base).agg_trades("BTCUSDT", from_id=1)
     assert unavailable.value.status == 503

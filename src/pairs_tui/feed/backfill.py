@@ -273,7 +273,7 @@ class Backfill:
         """One ``/fapi/v1/aggTrades`` page, retried on server errors; None when REST failed."""
         for attempt in range(1, RETRIES + 1):
             try:
-                return await self.rest.agg_trades(leg.symbol, from_id, limit)
+                return await self.rest.agg_trades(leg.symbol, from_id=from_id, limit=limit)
             except RestError as exc:
                 log.warning("backfill of %s from id %d failed: %s", leg.symbol, from_id, exc)
                 if attempt == RETRIES or not _retryable(exc):
@@ -283,5 +283,6 @@ class Backfill:
 
 
 def _retryable(exc: RestError) -> bool:
-    """Whether asking again may help: not after a client error such as an invalid symbol."""
-    return not isinstance(exc, BinanceApiError) or exc.status >= 500 or exc.status == 429
+    """Whether asking again may help: not after a client error such as an invalid symbol, nor
+    after a 429 the client already waited out and retried, nor during an IP ban."""
+    return not isinstance(exc, BinanceApiError) or exc.status >= 500
