@@ -15,9 +15,19 @@ from pairs_tui.feed.status import FeedStatus
 from pairs_tui.records import Trade
 
 FIXTURES = Path(__file__).parent / "fixtures"
-ENVELOPES = FIXTURES / "sessionB_2024-08-08T2354Z_2024-08-09T0000Z_trade_envelopes.ndjson.gz"
+"""tests/fixtures."""
+SESSION = "sessionB_2024-08-08T2354Z_2024-08-09T0000Z"
+"""The name every file of session B starts with."""
+ENVELOPES = FIXTURES / f"{SESSION}_trade_envelopes.ndjson.gz"
 """Session B: 35,389 real BTCUSDT/ETHUSDT @trade frames as the combined stream sent them."""
+BTC_CSV = FIXTURES / f"{SESSION}_BTCUSDT-trades.vision-style.csv.gz"
+"""Session B's BTCUSDT trades in Binance's archive CSV layout."""
+ETH_CSV = FIXTURES / f"{SESSION}_ETHUSDT-trades.vision-style.csv.gz"
+"""Session B's ETHUSDT trades in Binance's archive CSV layout."""
+CRYPTOFEED = FIXTURES / "cryptofeed_BINANCE_FUTURES_ws_aggTrade_2021-07-22.txt"
+"""91 real 2021 ``@aggTrade`` frames of four symbols, ``<recv time>: <frame>`` a line."""
 PAIR = ("BTCUSDT", "ETHUSDT")
+"""Session B's pair, target leg first."""
 
 
 def session_b_trades() -> list[Trade]:

@@ -23,7 +23,7 @@ frame a call.
 A recording is read with the ``Recorded*`` views of the same payloads: only the keys a replay
 needs (a capture may lack ``E``, ``f`` and ``l``), and no checks inside the decoder, because the
 replay sorts its lines out in whole columns afterwards, naming the first bad line, rather than
-one frame at a time (:mod:`pairs_tui.feed.replay_ndjson`). The rules are the client's: an
+one frame at a time (:mod:`pairs_tui.feed.replay.ndjson`). The rules are the client's: an
 ``@trade`` print is a market trade only when its ``X`` is ``MARKET`` with a positive size.
 """
 

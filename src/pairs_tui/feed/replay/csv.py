@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, replace
 
 import polars as pl
 
-from pairs_tui.feed.replay_files import ReplayInput
-from pairs_tui.feed.replay_table import (
+from pairs_tui.feed.replay.files import ReplayInput
+from pairs_tui.feed.replay.table import (
     ParsedBars,
     ParsedTrades,
     Problems,

@@ -24,8 +24,8 @@ import msgspec
 import numpy as np
 import polars as pl
 
-from pairs_tui.feed.replay_files import Format, ReplayInput
-from pairs_tui.feed.replay_table import (
+from pairs_tui.feed.replay.files import Format, ReplayInput
+from pairs_tui.feed.replay.table import (
     TRADE_SCHEMA,
     ParsedTrades,
     Problems,
