@@ -12,15 +12,14 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pairs_tui.feed.replay.load import load_trades
 from pairs_tui.records import PairBar, Trade
-from sources import ENVELOPES, PAIR
+from sources import session_b_frame
 
 
 @pytest.fixture(scope="session")
 def session_b() -> pl.DataFrame:
-    """Session B's trades as read from the envelopes."""
-    return load_trades([ENVELOPES], PAIR)
+    """Session B's trades in replay order, read independently of the replay's readers."""
+    return session_b_frame()
 
 
 def write(path: Path, content: str | bytes, *, gz: bool = False) -> Path:
