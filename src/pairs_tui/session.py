@@ -76,7 +76,8 @@ async def open_source(options: Options) -> AsyncIterator[TradeSource]:
         UsageError: a replay file that cannot be read, an unknown symbol.
     """
     if options.replay:
-        from pairs_tui.feed.replay import ReplayError, ReplaySource
+        from pairs_tui.feed.replay.files import ReplayError
+        from pairs_tui.feed.replay.source import ReplaySource
 
         try:
             source = ReplaySource(options.replay, options.symbols, speed=options.speed)

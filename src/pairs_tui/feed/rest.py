@@ -295,8 +295,8 @@ class BinanceRest:
         _check_limit(limit, MAX_AGG_TRADES_LIMIT)
         if from_id is not None and (start_ms is not None or end_ms is not None):
             raise ValueError("agg_trades takes from_id or start_ms/end_ms, not both")
-        query = {"symbol": symbol.upper(), "limit": str(limit)}
-        _put(query, fromId=from_id, startTime=start_ms, endTime=end_ms)
+        query = {"symbol": symbol.upper()}
+        _put(query, fromId=from_id, startTime=start_ms, endTime=end_ms, limit=limit)
         return _decode(_agg_decoder, await self._get_symbol("/fapi/v1/aggTrades", query))
 
     async def klines(
@@ -327,8 +327,8 @@ class BinanceRest:
             RestError: The call failed (an invalid interval is -1120).
         """
         _check_limit(limit, MAX_KLINES_LIMIT)
-        query = {"symbol": symbol.upper(), "interval": interval, "limit": str(limit)}
-        _put(query, startTime=start_ms, endTime=end_ms)
+        query = {"symbol": symbol.upper(), "interval": interval}
+        _put(query, startTime=start_ms, endTime=end_ms, limit=limit)
         return _decode(_klines_decoder, await self._get_symbol("/fapi/v1/klines", query))
 
     async def continuous_klines(
@@ -360,13 +360,8 @@ class BinanceRest:
             RestError: The call failed.
         """
         _check_limit(limit, MAX_KLINES_LIMIT)
-        query = {
-            "pair": pair.upper(),
-            "contractType": contract_type,
-            "interval": interval,
-            "limit": str(limit),
-        }
-        _put(query, startTime=start_ms, endTime=end_ms)
+        query = {"pair": pair.upper(), "contractType": contract_type, "interval": interval}
+        _put(query, startTime=start_ms, endTime=end_ms, limit=limit)
         body = await self._get_symbol("/fapi/v1/continuousKlines", query, name=pair)
         return _decode(_klines_decoder, body)
 
@@ -446,8 +441,8 @@ class BinanceRest:
             RestError: The call failed.
         """
         _check_limit(limit, MAX_FUNDING_LIMIT)
-        query = {"symbol": symbol.upper(), "limit": str(limit)}
-        _put(query, startTime=start_ms, endTime=end_ms)
+        query = {"symbol": symbol.upper()}
+        _put(query, startTime=start_ms, endTime=end_ms, limit=limit)
         return _decode(_funding_decoder, await self._get_symbol("/fapi/v1/fundingRate", query))
 
     # -- the wire -------------------------------------------------------------------------------
@@ -546,7 +541,7 @@ def _check_limit(limit: int, most: int) -> None:
 
 
 def _put(query: dict[str, str], **values: int | None) -> None:
-    """Add the parameters that are set."""
+    """Add the parameters that are set, in the order given (Binance's documented order)."""
     for key, value in values.items():
         if value is not None:
             query[key] = str(int(value))
