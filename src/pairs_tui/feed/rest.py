@@ -64,6 +64,8 @@ RETRIES_429 = 3
 """How many times a request answered 429 is retried (each after its ``Retry-After``)."""
 _MIN_BAN_MS = 120_000
 """Binance's shortest IP ban: what a 418 without a stated end is taken to last."""
+_RETRY_GUARD_S = 0.05
+"""Waited past a ``Retry-After``, for the difference between the server's clock and ours."""
 _BANNED_UNTIL = re.compile(r"banned until (\d{12,})")
 
 _T = TypeVar("_T")
@@ -122,7 +124,7 @@ class IpBanned(BinanceApiError):
     def __init__(self, until_ms: float, msg: str) -> None:
         super().__init__(418, -1003, msg)
         self.until_ms = until_ms
-        """When the ban ends, ms since the epoch (local wall clock)."""
+        """When the ban ends, ms since the epoch."""
 
 
 class UnknownSymbolError(RestError):
@@ -188,7 +190,7 @@ class BinanceRest:
         self.proxy: str | None = proxy_for(self.base_url) if proxy is True else (proxy or None)
         """The proxy requests go through, or None for a direct connection."""
         self.banned_until_ms: float | None = None
-        """End of an IP ban (418), local wall clock ms; None when not banned."""
+        """End of an IP ban (418), ms on the budget's clock; None when not banned."""
         self.rate_limited = 0
         """429 answers received."""
         self.requests = 0
@@ -495,7 +497,8 @@ class BinanceRest:
             if wait_s is None:
                 wait_s = max(0.0, (self.budget.next_window_ms() - self.budget.now_ms()) / 1000)
             log.warning("%s answered 429: waiting %.1f s as asked, then retrying", path, wait_s)
-            await asyncio.sleep(wait_s)
+            # A little past the wait: asking even a moment early is what earns a ban.
+            await asyncio.sleep(wait_s + _RETRY_GUARD_S)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _client(self) -> httpx.AsyncClient:
@@ -515,7 +518,7 @@ class BinanceRest:
     def _check_ban(self) -> None:
         until = self.banned_until_ms
         if until is not None:
-            if time.time() * 1000.0 < until:
+            if self.budget.now_ms() < until:
                 raise IpBanned(until, f"the IP is banned until {_clock(until)}: not asking")
             self.banned_until_ms = None
 
@@ -523,7 +526,7 @@ class BinanceRest:
         msg = _message(response.content)
         stated = _BANNED_UNTIL.search(msg)
         retry_after = _retry_after_s(response)
-        now = time.time() * 1000.0
+        now = self.budget.now_ms()
         if stated:
             until = float(stated[1])
         elif retry_after is not None:
