@@ -56,7 +56,8 @@ async def check_symbols(options: Options) -> None:
     Raises:
         UsageError: the exchange does not list a symbol; the message names it.
     """
-    from pairs_tui.feed.rest import BinanceRest, RestError, UnknownSymbolError
+    from pairs_tui.feed.errors import RestError, UnknownSymbolError
+    from pairs_tui.feed.rest import BinanceRest
     from pairs_tui.feed.routes import rest_url_for
 
     rest = BinanceRest(rest_url_for(options.url, options.rest_url), timeout_s=5)

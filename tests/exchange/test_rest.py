@@ -8,7 +8,8 @@ import pytest
 
 from pairs_tui.exchange.server import EmbeddedExchange
 from pairs_tui.exchange.tape import TradeTape
-from pairs_tui.feed.rest import BinanceApiError, BinanceRest, UnknownSymbolError
+from pairs_tui.feed.errors import BinanceApiError, UnknownSymbolError
+from pairs_tui.feed.rest import BinanceRest
 
 from .conftest import http_get, open_stream, receive
 

@@ -15,7 +15,8 @@ from pairs_tui.exchange.faults import Faults
 from pairs_tui.exchange.server import EmbeddedExchange
 from pairs_tui.exchange.tape import TapeTrade, TradeTape
 from pairs_tui.feed import backfill
-from pairs_tui.feed.backfill import Backfill, Leg
+from pairs_tui.feed.backfill import Backfill
+from pairs_tui.feed.leg import Leg
 from pairs_tui.feed.rest import MAX_AGG_TRADES_LIMIT, BinanceRest
 
 from .conftest import Recorder
@@ -109,7 +110,7 @@ async def test_a_reconnection_catches_up_on_everything_published_meanwhile(
     assert run.sink.events == [("hold", SYMBOL, history[99].time), ("release", SYMBOL, None)]
     pages = run.pages()
     assert len(pages) == (len(history) - 100) // MAX_AGG_TRADES_LIMIT + 1
-    assert run.reports[-1] == f"caught up {SYMBOL} over REST after the reconnection"
+    assert run.reports[-1] == f"caught up {SYMBOL} over REST"
 
 
 async def test_a_reconnection_with_nothing_missed_releases_after_one_page(

@@ -10,7 +10,7 @@ from pairs_tui.exchange.faults import Faults
 from pairs_tui.exchange.server import EmbeddedExchange
 from pairs_tui.exchange.tape import TradeTape
 from pairs_tui.feed.binance import BinanceFeed
-from pairs_tui.feed.rest import UnknownSymbolError
+from pairs_tui.feed.errors import UnknownSymbolError
 from pairs_tui.records import Trade
 
 from .conftest import FeedStarter, Recorder

@@ -10,14 +10,13 @@ import pytest
 from pairs_tui.exchange.faults import Faults
 from pairs_tui.exchange.server import EmbeddedExchange
 from pairs_tui.exchange.tape import TradeTape
-from pairs_tui.feed.rest import (
-    MAX_AGG_TRADES_LIMIT,
+from pairs_tui.feed.errors import (
     BinanceApiError,
-    BinanceRest,
     RestError,
     RestUnreachable,
     UnknownSymbolError,
 )
+from pairs_tui.feed.rest import MAX_AGG_TRADES_LIMIT, BinanceRest
 from pairs_tui.feed.schemas.rest import SymbolInfo
 from pairs_tui.records import Trade
 

@@ -1,25 +1,21 @@
-"""The Binance USD-M WebSocket client: one combined connection for both legs, kept alive.
+"""The Binance USD-M WebSocket client: every symbol's trades (and mark prices) on as few
+connections as Binance allows, kept alive.
 
-It connects to ``/market/stream?streams=a@aggTrade/b@aggTrade`` (or ``/public/stream`` for the
-undocumented ``@trade``), never to the routes Binance retired on 2026-04-23 (``/stream``, ``/ws``),
-which still accept and acknowledge but send nothing. Silence is the failure mode to design for:
+Each symbol is subscribed as ``<symbol>@aggTrade`` (and ``<symbol>@markPrice@1s`` with
+``marks``) on one combined connection on ``/market`` (``/public`` for the undocumented
+``@trade``), never on the routes Binance retired on 2026-04-23 (``/stream``, ``/ws``), which still
+accept and acknowledge but send nothing. Past Binance's 1,024 streams a connection, more
+connections are opened. Symbols can be added and removed while the feed runs
+(:class:`~pairs_tui.feed.connection.FeedConnection` sends the SUBSCRIBE and UNSUBSCRIBE
+messages).
 
-- a watchdog per stream reconnects when one subscribed symbol sends nothing for ``watchdog_s``
-  while the socket is up (an acknowledgement proves nothing), and says which stream and why
-  it is likely silent;
-- reconnects back off exponentially with full jitter, and the backoff resets only after a
-  connection has delivered data for ``stable_after_s``: a server that accepts and drops at
-  once, or sends a frame and then drops or closes with 1008, cannot cause a fast loop;
-- the streams are in the URL, so a reconnection resubscribes without a single control message;
-  the only messages the client sends are its keepalive pings, one every 20 s, far below the
-  10 a second that makes Binance close with 1008 and ban repeat offenders;
-- the connection is rotated before Binance's 24-hour cut-off;
-- a jump in aggregate-trade ids is a gap, and a lost connection one from the last id seen:
-  the sink holds its bars while :mod:`pairs_tui.feed.backfill` fetches the missing trades from
-  ``GET /fapi/v1/aggTrades?fromId=`` (after a reconnection at once, without waiting for a live
-  trade), counts what cannot be recovered, and releases it;
-- the exchange clock's offset is measured with ``GET /fapi/v1/time`` at the start and on every
-  reconnection (:mod:`pairs_tui.feed.clock`).
+Silence is the failure mode to design for: each connection watches its streams
+(:mod:`pairs_tui.feed.watch`), probes a leg over REST when it has been quiet for longer than its
+usual gaps (a stall is held and fed over REST at once, a quiet market is left alone), and
+reconnects with capped, jittered backoff when a silence lasts the watchdog. A jump in aggregate
+ids is a gap, and a lost connection one from the last id seen: the sink holds the bars while
+:mod:`pairs_tui.feed.backfill` fetches the missing trades. The exchange clock's offset is measured
+with ``GET /fapi/v1/time`` at the start and on every reconnection (:mod:`pairs_tui.feed.clock`).
 
 Time is the trade time ``T``; the local clock only measures latency and silence.
 """
@@ -27,91 +23,95 @@ Time is the trade time ``T``; the local clock only measures latency and silence.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
+from collections.abc import Iterable
 
-import msgspec
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
-
-from pairs_tui.feed.backfill import Backfill, Leg
+from pairs_tui.feed.backfill import Backfill
 from pairs_tui.feed.backoff import Backoff
 from pairs_tui.feed.clock import ExchangeClock
-from pairs_tui.feed.rest import (
-    BinanceRest,
-    RestError,
-    UnknownSymbolError,
-)
-from pairs_tui.feed.routes import DEFAULT_WS_URL, ROUTES, StreamKind, rest_url_for, stream_url
-from pairs_tui.feed.schemas.ws import (
-    FRAME_DECODER,
-    MAX_PUSH_DELAY_MS,
-    Frame,
-    MalformedFrame,
-    decode_frame,
-)
+from pairs_tui.feed.connection import FeedConnection
+from pairs_tui.feed.errors import RestError, UnknownSymbolError
+from pairs_tui.feed.leg import Leg
+from pairs_tui.feed.rest import BinanceRest
+from pairs_tui.feed.routes import DEFAULT_WS_URL, ROUTES, StreamKind, base_url, rest_url_for
 from pairs_tui.feed.source import TradeSink
 from pairs_tui.feed.status import FeedState, FeedStatus
 
 log = logging.getLogger("pairs_tui.feed")
 
-_MALFORMED_WARNINGS = 5
-"""Malformed frames logged at WARNING before the rest go to DEBUG."""
+MAX_STREAMS = 1024
+"""Streams Binance serves on one connection (since 2025-07-02); the 1,025th closes it."""
+_STATE_ORDER: dict[FeedState, int] = {"reconnecting": 0, "connecting": 1, "stale": 2, "live": 3}
+"""Which connection's state the feed shows: the worst."""
 
 
 class BinanceFeed:
-    """Live trades of two symbols from Binance USD-M Futures (or anything that speaks it).
+    """Live trades (and mark prices) of any number of symbols from Binance USD-M Futures (or
+    anything that speaks it).
 
     Args:
-        symbols: The target and hedge legs, any case.
+        symbols: The symbols, any case (duplicates once).
         url: WebSocket base, without a route (a ``/market``, ``/stream`` or ``/ws`` suffix is
             dropped: the feed picks the route).
         rest_url: REST base; default Binance's, or the same host over ``http://`` for a
             loopback ``ws://`` url.
         stream: ``aggTrade`` (documented, on ``/market``) or ``trade`` (on ``/public``).
-        watchdog_s: Reconnect when one subscribed symbol sends nothing for this long.
+        marks: Also subscribe each symbol's ``@markPrice@1s`` (on ``/market``: ``aggTrade``
+            only), delivered to ``sink.on_mark``.
+        watchdog_s: Reconnect when a subscribed symbol sends nothing for this long and is not
+            found quiet over REST.
         rotate_after_s: Reconnect proactively after this connection age (Binance cuts at 24 h).
         backoff_initial_s: Upper bound of the first reconnect delay.
         backoff_max_s: Cap on reconnect delays.
         stable_after_s: How long a connection must deliver data before the backoff resets.
         rng: Randomness for the jitter; a fresh ``random.Random()`` by default.
+        max_streams: Streams per connection before another is opened.
+        rest: The REST client to share (its weight budget with it); a new one by default.
 
     Raises:
-        ValueError: An unknown stream kind or not two symbols.
+        ValueError: An unknown stream kind, mark prices with ``@trade``, or a stream limit
+            below what one symbol needs.
     """
 
     def __init__(
         self,
-        symbols: tuple[str, str],
+        symbols: Iterable[str],
         *,
         url: str = DEFAULT_WS_URL,
         rest_url: str | None = None,
         stream: StreamKind = "aggTrade",
+        marks: bool = False,
         watchdog_s: float = 20.0,
         rotate_after_s: float = 23.5 * 3600,
         backoff_initial_s: float = 0.5,
         backoff_max_s: float = 30.0,
         stable_after_s: float = 10.0,
         rng: random.Random | None = None,
+        max_streams: int = MAX_STREAMS,
+        rest: BinanceRest | None = None,
     ) -> None:
         if stream not in ROUTES:
             raise ValueError(f"stream must be 'aggTrade' or 'trade', not {stream!r}")
-        if len(symbols) != 2:
-            raise ValueError(f"a pair needs two symbols, not {len(symbols)}")
-        self.symbols: tuple[str, str] = (symbols[0].upper(), symbols[1].upper())
-        """The two legs, upper case."""
+        if marks and stream != "aggTrade":
+            raise ValueError("mark prices are on /market with aggTrade, not with the trade stream")
+        if max_streams < (2 if marks else 1):
+            raise ValueError(f"max_streams {max_streams} cannot hold one symbol's streams")
         self.stream: StreamKind = stream
         """The trade stream subscribed to."""
-        # Stream names must be lower case: Binance acknowledges BTCUSDT@aggTrade and sends nothing.
-        names = [f"{s.lower()}@{stream}" for s in self.symbols]
-        self.url = stream_url(url, stream, names)
-        """The full WebSocket URL connected to."""
-        self.rest = BinanceRest(rest_url_for(url, rest_url))
-        """The REST client used for exchange info, server time and backfill."""
+        self.marks = marks
+        """Whether mark prices are subscribed."""
+        self.fetchable = stream == "aggTrade"
+        """Whether missed trades can be fetched (aggregate ids; ``@trade`` ids cannot)."""
+        self.base_url = base_url(url)
+        """The WebSocket base the connections open routes on."""
+        self.rest = rest or BinanceRest(rest_url_for(url, rest_url))
+        """The REST client (exchange info, server time, backfill), shared with its budget."""
         self.clock = ExchangeClock()
         """The exchange clock estimate."""
+        self.backfill = Backfill(self.rest, self.report, self.clock.now_ms)
+        """Missed trades recovered over REST, and the count of those lost."""
         self.watchdog_s = watchdog_s
         """Silence of one stream, seconds, after which the connection is replaced."""
         self.stale_after_s = watchdog_s / 4.0
@@ -120,116 +120,225 @@ class BinanceFeed:
         """Connection age, seconds, at which it is replaced."""
         self.stable_after_s = stable_after_s
         """Seconds of data on one connection after which the reconnect backoff starts over."""
-        self._backoff = Backoff(backoff_initial_s, backoff_max_s, rng or random.Random())
-        self._legs = {s: Leg(s, n) for s, n in zip(self.symbols, names, strict=True)}
-        self._backfill = Backfill(self.rest, self._set_detail)
+        self.max_streams = max_streams
+        """Streams per connection."""
+        self._backoff = (backoff_initial_s, backoff_max_s, rng or random.Random())
+        self._legs: dict[str, Leg] = {}
+        self._connections: list[FeedConnection] = []
         self._sink: TradeSink | None = None
-        self._state: FeedState = "connecting"
-        self._connected_once = False
-        self._next_try_at: float | None = None
-        self._reconnects = 0
-        self._malformed = 0
-        self._messages = 0
+        self._stopped = False
+        self._changed = asyncio.Event()
+        self._checks: set[asyncio.Task[None]] = set()
         self._detail = ""
-        self._last_time = 0
-        self._last_recv = 0.0
-        self._live_since: float | None = None
-        """Monotonic time of the current connection's first data; None before it."""
+        self.add_symbols(symbols)
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """The symbols followed now, upper case, in the order they were added."""
+        return tuple(self._legs)
+
+    @property
+    def url(self) -> str:
+        """The first connection's full WebSocket URL."""
+        if not self._connections:
+            return self.base_url
+        return self._connections[0].url
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """Every connection's URL."""
+        return tuple(conn.url for conn in self._connections if conn.streams)
 
     # -- TradeSource ----------------------------------------------------------------------------
 
     @property
     def status(self) -> FeedStatus:
         """The feed's state and counters now (a fresh immutable value)."""
-        state = self._state
+        conns = [c for c in self._connections if c.streams] or self._connections[:1]
+        now = time.monotonic()
+        shown: FeedConnection | None = None
+        state: FeedState = "connecting"
         detail = self._detail
-        if state == "live":
-            now = time.monotonic()
-            silent = [
-                leg for leg in self._legs.values() if now - leg.last_seen > self.stale_after_s
-            ]
-            if silent:
-                state = "stale"
-                names = ", ".join(leg.symbol for leg in silent)
-                detail = f"no {names} trades for {now - silent[0].last_seen:.0f} s"
+        for conn in conns:
+            conn_state = conn.state
+            stale = [leg for leg in conn.legs.values() if conn.watch.is_stale(leg, now)]
+            if conn_state == "live" and stale:
+                conn_state = "stale"
+                names = ", ".join(leg.symbol for leg in stale[:3])
+                more = f" and {len(stale) - 3} more" if len(stale) > 3 else ""
+                detail = f"no {names}{more} trades for {now - stale[0].last_seen:.0f} s"
+            if shown is None or _STATE_ORDER[conn_state] < _STATE_ORDER[state]:
+                shown, state = conn, conn_state
+        if self._stopped:
+            state = "stopped"
+        newest = max(conns, key=lambda c: c.last_time, default=None)
         latency = None
-        if self._last_time:
-            at = self.clock.at(self._last_recv)
-            latency = None if at is None else at - self._last_time
+        if newest is not None and newest.last_time:
+            at = self.clock.at(newest.last_recv)
+            latency = None if at is None else at - newest.last_time
+        waiting = shown is not None and state in ("connecting", "reconnecting")
         return FeedStatus(
             state=state,
-            reconnects=self._reconnects,
-            gaps=self._backfill.lost,
-            malformed=self._malformed,
-            attempt=0 if state in ("live", "stale") else self._backoff.attempt,
-            next_try_at=self._next_try_at if state in ("connecting", "reconnecting") else None,
+            reconnects=sum(c.reconnects for c in self._connections),
+            gaps=self.backfill.lost,
+            malformed=sum(c.malformed for c in self._connections),
+            attempt=shown.backoff.attempt if waiting and shown is not None else 0,
+            next_try_at=shown.next_try_at if waiting and shown is not None else None,
             latency_ms=latency,
-            messages=self._messages,
+            messages=sum(c.messages for c in self._connections),
             detail=detail,
         )
 
     @property
     def backfilled(self) -> int:
         """Trades recovered over REST since the start."""
-        return self._backfill.recovered
+        return self.backfill.recovered
 
     def exchange_now_ms(self) -> float | None:
         """The exchange clock estimate, ms (None before any measurement or frame)."""
         return self.clock.now_ms()
 
     async def run(self, sink: TradeSink) -> None:
-        """Deliver trades to ``sink`` until cancelled.
+        """Deliver trades (and mark prices) to ``sink`` until cancelled.
 
         Args:
-            sink: Receives trades in arrival order, and hold/release around backfills.
+            sink: Receives trades in arrival order, mark prices, and hold/release around
+                backfills.
 
         Raises:
             UnknownSymbolError: The exchange does not list a symbol (checked when reachable).
         """
         self._sink = sink
-        self._backfill.sink = sink
-        await self._check_exchange()
+        self.backfill.sink = sink
+        self._stopped = False
+        if await self._check_exchange(self.symbols):
+            await self.measure_offset()
         try:
-            while True:
-                flowed_s, rotate, reason = await self._session(sink)
-                if rotate:
-                    delay = 0.0
-                else:
-                    # Data alone does not reset: a server that sends one frame and drops (or
-                    # closes with 1008) would otherwise be reconnected to several times a second.
-                    if flowed_s >= self.stable_after_s:
-                        self._backoff.reset()
-                    delay = self._backoff.next_delay()
-                self._state = "reconnecting"
-                self._next_try_at = time.monotonic() + delay
-                self._detail = (
-                    reason
-                    if rotate
-                    else f"{reason}; reconnecting in {delay:.1f} s "
-                    f"(attempt {self._backoff.attempt})"
-                )
-                log.warning("%s", self._detail)
-                self._connection_lost()
-                await asyncio.sleep(delay)
+            await self._supervise(sink)
         finally:
-            self._state = "stopped"
-            self._next_try_at = None
+            self._stopped = True
+            for conn in self._connections:
+                if conn.task is not None:
+                    conn.task.cancel()
+            for conn in self._connections:
+                if conn.task is not None:
+                    await asyncio.gather(conn.task, return_exceptions=True)
+                    conn.task = None
             for leg in self._legs.values():
-                self._backfill.cancel(leg)
+                self.backfill.cancel(leg)
+            await self.rest.aclose()
 
-    # -- connection -----------------------------------------------------------------------------
+    # -- symbols while running ------------------------------------------------------------------
 
-    async def _check_exchange(self) -> None:
+    def add_symbols(self, symbols: Iterable[str]) -> None:
+        """Follow more symbols: subscribed on a running connection with room (SUBSCRIBE), or
+        on a new one; each gets its own watchdog and gap tracking.
+
+        Args:
+            symbols: Symbols in any case; those already followed are ignored.
+        """
+        new = [s.upper() for s in dict.fromkeys(symbols) if s.upper() not in self._legs]
+        if not new:
+            return
+        per_symbol = 2 if self.marks else 1
+        for symbol in new:
+            # Stream names must be lower case: Binance acknowledges BTCUSDT@aggTrade and sends
+            # nothing.
+            name = symbol.lower()
+            mark = f"{name}@markPrice@1s" if self.marks else None
+            leg = Leg(symbol, f"{name}@{self.stream}", mark)
+            self._legs[symbol] = leg
+            conn = next(
+                (c for c in self._connections if len(c.streams) + per_symbol <= self.max_streams),
+                None,
+            )
+            if conn is None:
+                conn = FeedConnection(self, Backoff(*self._backoff))
+                self._connections.append(conn)
+            conn.add([leg])
+        self._changed.set()
+        if self._sink is not None:
+            task = asyncio.get_running_loop().create_task(self._check_added(new))
+            self._checks.add(task)
+            task.add_done_callback(self._checks.discard)
+
+    def remove_symbols(self, symbols: Iterable[str]) -> None:
+        """Stop following symbols: UNSUBSCRIBE on their connection; their frames are dropped
+        from now on, their backfill stops and their bars are released.
+
+        Args:
+            symbols: Symbols in any case; those not followed are ignored.
+        """
+        gone = {s.upper() for s in symbols} & set(self._legs)
+        for conn in self._connections:
+            for leg in conn.remove(gone):
+                self.backfill.drop(leg)
+        for symbol in gone:
+            del self._legs[symbol]
+
+    async def catch_up_from(self, symbol: str, time_ms: int) -> None:
+        """The stitch: deliver every aggregate trade of ``symbol`` with trade time >=
+        ``time_ms`` that the live stream has not delivered and will not deliver, exactly once,
+        with the symbol's bars held until done.
+
+        Args:
+            symbol: A followed symbol, any case.
+            time_ms: The first trade time wanted, ms (within the last hour).
+
+        Raises:
+            KeyError: The symbol is not followed.
+            RuntimeError: The feed is not running (there is no sink to deliver to).
+        """
+        leg = self._legs[symbol.upper()]
+        if self._sink is None or not self.fetchable:
+            raise RuntimeError("catch_up_from needs a running aggTrade feed")
+        await self.backfill.catch_up_from(leg, time_ms)
+
+    # -- inside ---------------------------------------------------------------------------------
+
+    async def _supervise(self, sink: TradeSink) -> None:
+        """Run every connection (those added later too); a failure that is not the network's
+        (a bug in the sink) ends the feed with it."""
+        while True:
+            for conn in self._connections:
+                if conn.task is None:
+                    conn.task = asyncio.create_task(conn.run(sink), name="binance-connection")
+            self._changed.clear()
+            changed = asyncio.create_task(self._changed.wait())
+            tasks = {c.task for c in self._connections if c.task is not None}
+            try:
+                done, _ = await asyncio.wait({changed, *tasks}, return_when="FIRST_COMPLETED")
+            finally:
+                changed.cancel()
+            for task in done - {changed}:
+                task.result()  # raises what ended it
+
+    async def _check_exchange(self, symbols: Iterable[str]) -> bool:
+        """Whether the exchange answered (it lists every symbol, or this raises)."""
         try:
-            await self.rest.check_symbols(self.symbols)
+            await self.rest.check_symbols(symbols)
         except UnknownSymbolError:
             raise
         except RestError as exc:
             log.warning("exchange info unavailable (%s): symbols not checked", exc)
-            return
-        await self._measure_offset()
+            return False
+        return True
 
-    async def _measure_offset(self) -> None:
+    async def _check_added(self, symbols: list[str]) -> None:
+        """Symbols added while running: one the exchange does not list is dropped, said."""
+        try:
+            listed = await self.rest.exchange_info()
+        except RestError as exc:
+            log.warning("exchange info unavailable (%s): %s not checked", exc, symbols)
+            return
+        unknown = [s for s in symbols if s not in listed]
+        if unknown:
+            self._detail = str(UnknownSymbolError(unknown[0], len(listed)))
+            log.error("%s: not followed", self._detail)
+            self.remove_symbols(unknown)
+
+    async def measure_offset(self) -> None:
+        """Measure the exchange clock's offset with ``GET /fapi/v1/time``."""
         try:
             sent = time.time()
             server_ms = await self.rest.server_time_ms()
@@ -242,230 +351,6 @@ class BinanceFeed:
             "exchange clock offset %+.0f ms (round trip %.0f ms)", offset, (received - sent) * 1e3
         )
 
-    async def _session(self, sink: TradeSink) -> tuple[float, bool, str]:
-        """One connection, from handshake to loss.
-
-        Returns:
-            ``(seconds from its first data to its end, 0 if none; rotation; reason)``.
-        """
-        log.info("connecting to %s", self.url)
-        try:
-            ws = await connect(
-                self.url,
-                proxy=None,
-                compression=None,
-                max_size=2**20,
-                max_queue=256,
-                ping_interval=20,
-                ping_timeout=20,
-                open_timeout=10,
-                close_timeout=1,
-            )
-        except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed) as exc:
-            return 0.0, False, f"could not connect: {str(exc) or type(exc).__name__}"
-        opened = time.monotonic()
-        # The offset was measured at start; re-measure on each reconnect (clocks drift).
-        offset_task = asyncio.create_task(
-            self._measure_offset() if self._connected_once else asyncio.sleep(0)
-        )
-        if self._connected_once:
-            self._reconnects += 1
-        self._connected_once = True
-        for leg in self._legs.values():
-            leg.last_seen = opened
-            # Subscribed (the streams are in the URL): what was missed can be fetched now
-            # without waiting for a live trade to reveal it.
-            self._backfill.connected(leg)
-        self._live_since = None
-        reader = asyncio.create_task(self._read(ws, sink), name="binance-reader")
-        rotate = False
-        reason = ""
-        try:
-            while True:
-                now = time.monotonic()
-                if now - opened >= self.rotate_after_s:
-                    rotate = True
-                    reason = "rotating the connection before Binance's 24-hour limit"
-                    break
-                silent = [
-                    leg for leg in self._legs.values() if now - leg.last_seen >= self.watchdog_s
-                ]
-                if silent:
-                    reason = self._silence_sentence(silent, opened, now)
-                    for leg in silent:
-                        leg.silent_sessions += 1
-                    break
-                wake = min(
-                    opened + self.rotate_after_s,
-                    min(leg.last_seen for leg in self._legs.values()) + self.watchdog_s,
-                )
-                done, _ = await asyncio.wait({reader}, timeout=max(0.01, wake - now))
-                if done:
-                    failure = reader.exception()
-                    if failure is not None and not isinstance(failure, ConnectionClosed):
-                        raise failure  # a bug in the sink, not a network event
-                    reason = _close_sentence(ws.close_code, ws.close_reason)
-                    break
-        finally:
-            # Hold the bars before anything that awaits (the closing handshake may take a
-            # second): until then the exchange clock may finalise bars this outage will miss.
-            self._connection_lost()
-            ended = time.monotonic()
-            flowed_s = 0.0 if self._live_since is None else ended - self._live_since
-            for leg in self._legs.values():
-                if leg.last_seen > opened:
-                    leg.silent_sessions = 0
-            offset_task.cancel()
-            if not reader.done():
-                # Close while the reader still drains: websockets stops reading from the socket
-                # when unread frames pile up, and would then never see the server's close frame.
-                with contextlib.suppress(Exception):
-                    await ws.close()
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
-                await reader
-        return flowed_s, rotate, reason
-
-    async def _read(self, ws: ClientConnection, sink: TradeSink) -> None:
-        """The hot path: receive, decode, check the id, deliver.
-
-        Every line here runs for every frame, so what the loop reads stays in locals and it
-        calls as little Python as it can; frames that are not a payload take a slower path.
-        """
-        decode = FRAME_DECODER.decode
-        decode_errors = (msgspec.DecodeError, msgspec.ValidationError)
-        min_delay, max_delay = -MAX_PUSH_DELAY_MS, MAX_PUSH_DELAY_MS
-        on_trade = sink.on_trade
-        observe = self.clock.observe
-        legs = self._legs
-        mono = time.monotonic
-        fetch = self.stream == "aggTrade"
-        backfill = self._backfill
-        live = False
-        latest_push = -1
-        async for message in ws:
-            now = mono()
-            try:
-                data = decode(message).data
-            except decode_errors:
-                data = None
-            # The checks over two fields that decode_frame adds to the decoder's (a positive
-            # quantity at a zero price, T far from E), inline: a function call per frame costs.
-            if (
-                data is None
-                or (data.price == 0.0 and data.qty > 0.0)
-                or not (min_delay <= data.event_time - data.time <= max_delay)
-            ):
-                self._not_a_payload(message)
-                continue
-            self._messages += 1
-            leg = legs.get(data.symbol)
-            if leg is None:
-                continue  # a symbol not asked for: not ours to deliver
-            leg.last_seen = now
-            # The clock keeps the largest E - receive time: a frame pushed no later than one
-            # already seen, and received after it, cannot raise it.
-            if data.event_time > latest_push:
-                latest_push = data.event_time
-                observe(latest_push, now)
-            if not live:
-                live = True
-                self._on_live()
-            trade_id = data.id
-            last = leg.last_id
-            if last is not None and trade_id != last + 1:
-                if trade_id <= last:
-                    continue  # already delivered (live or backfill): never twice
-                backfill.gap(leg, last, trade_id, fetch)
-            elif leg.resuming:
-                backfill.resumed(leg)
-            leg.last_id = trade_id
-            trade = data.to_trade()
-            if trade is not None:
-                leg.last_time = self._last_time = trade.time
-                self._last_recv = now
-                on_trade(trade)
-
-    def _not_a_payload(self, message: str | bytes) -> None:
-        """A control reply or a malformed frame: :func:`decode_frame` says which, and why."""
-        # It cannot return a payload here: the read loop passes on only what decode_frame
-        # would refuse, or a frame without data.
-        try:
-            frame = decode_frame(message)
-        except MalformedFrame as exc:
-            self._on_malformed(message, exc)
-            return
-        self._on_control(frame)
-
-    def _on_live(self) -> None:
-        self._live_since = time.monotonic()
-        self._state = "live"
-        self._next_try_at = None
-        self._detail = f"live on {self.url}"
-        log.info("live: %s", ", ".join(leg.stream for leg in self._legs.values()))
-
-    def _connection_lost(self) -> None:
-        """Bars wait for each leg to resume or be caught up (ids of @trade cannot be fetched)."""
-        if self.stream == "aggTrade":
-            for leg in self._legs.values():
-                self._backfill.connection_lost(leg)
-
-    def _set_detail(self, detail: str) -> None:
+    def report(self, detail: str) -> None:
+        """Take the latest event's sentence (a reconnection, a backfill) for the status line."""
         self._detail = detail
-
-    def _on_control(self, frame: Frame) -> None:
-        if frame.error is not None:
-            log.warning("control request %s refused: %s", frame.id, frame.error.msg)
-
-    def _on_malformed(self, message: str | bytes, exc: MalformedFrame) -> None:
-        self._malformed += 1
-        level = logging.WARNING if self._malformed <= _MALFORMED_WARNINGS else logging.DEBUG
-        log.log(level, "malformed frame skipped (%s): %.120r", exc, message)
-
-    def _silence_sentence(self, silent: list[Leg], opened: float, now: float) -> str:
-        """What the watchdog found, naming the silent stream and its likely cause."""
-        # A leg that is merely less busy trips first when the whole connection stops: the
-        # others count as silent too once they have been quiet long enough to show as stale.
-        if all(now - leg.last_seen >= self.stale_after_s for leg in self._legs.values()):
-            silent = list(self._legs.values())
-        names = " and ".join(leg.stream for leg in silent)
-        lasting = f"sent nothing for {self.watchdog_s:g} s"
-        if len(silent) == len(self._legs):
-            return (
-                f"{names} {lasting} while connected: the whole connection is silent, likely "
-                "a stalled connection (a network problem, a proxy, or an exchange-side hang)"
-            )
-        leg = silent[0]
-        flowing = " and ".join(other.stream for other in self._legs.values() if other not in silent)
-        again = (
-            f", silent on {leg.silent_sessions + 1} connections in a row"
-            if leg.silent_sessions
-            else ""
-        )
-        if leg.last_id is None:
-            return (
-                f"{names} {lasting} while {flowing} flowed{again}: likely a subscription the "
-                "exchange acknowledged but never serves (a retired route such as /stream or /ws "
-                "behind --url, an upper-case stream name, or a symbol this route does not carry)"
-            )
-        when = "on this connection" if leg.last_seen > opened else "since the last connection"
-        return (
-            f"{names} {lasting} while {flowing} flowed (it last traded {when}){again}: likely "
-            "a stalled server stream, which Binance has been seen to do to one stream while "
-            "others flow"
-        )
-
-
-def _close_sentence(code: int | None, reason: str | None) -> str:
-    """Why a connection ended, in words, from its close code."""
-    if not code or code == 1006:  # 1006: websockets' code for "no close frame received"
-        return "connection lost (no close frame: the network or the exchange cut it)"
-    why = f"{code} {reason or ''}".strip()
-    if code == 1008:
-        return (
-            f"closed by the exchange for too many messages ({why}); Binance allows 10 a "
-            "second and bans addresses it closes repeatedly, so the retry backs off"
-        )
-    if code == 1000:
-        return f"closed by the exchange ({why}), as Binance does at a connection's 24-hour limit"
-    return f"connection lost ({why})"

@@ -19,16 +19,24 @@ import logging
 import re
 import time
 from collections.abc import Iterable
-from types import TracebackType
 from typing import TypeVar
 
 import httpx
 import msgspec
 
+from pairs_tui.feed.errors import (
+    BinanceApiError,
+    IpBanned,
+    RateLimited,
+    RestError,
+    RestUnreachable,
+    UnknownSymbolError,
+    api_error,
+    error_message,
+)
 from pairs_tui.feed.routes import DEFAULT_REST_URL, proxy_for
 from pairs_tui.feed.schemas.rest import (
     AggTradeRow,
-    ApiError,
     ExchangeInfo,
     FundingInfo,
     FundingRate,
@@ -39,18 +47,6 @@ from pairs_tui.feed.schemas.rest import (
     Ticker24hr,
 )
 from pairs_tui.feed.weight import FUNDING_ROUTES, RequestCount, WeightBudget, weight_of
-
-__all__ = [
-    "MAX_AGG_TRADES_LIMIT",
-    "MAX_KLINES_LIMIT",
-    "BinanceApiError",
-    "BinanceRest",
-    "IpBanned",
-    "RateLimited",
-    "RestError",
-    "RestUnreachable",
-    "UnknownSymbolError",
-]
 
 log = logging.getLogger("pairs_tui.feed")
 
@@ -71,77 +67,6 @@ _BANNED_UNTIL = re.compile(r"banned until (\d{12,})")
 _T = TypeVar("_T")
 
 
-class RestError(Exception):
-    """A REST call failed."""
-
-
-class RestUnreachable(RestError):
-    """The server could not be reached or did not answer in time."""
-
-
-class BinanceApiError(RestError):
-    """Binance answered with an error body ``{"code": -1121, "msg": "Invalid symbol."}``.
-
-    Args:
-        status: HTTP status.
-        code: Binance's error code (0 when the body was not Binance's JSON).
-        msg: Binance's message, or the start of the body.
-    """
-
-    def __init__(self, status: int, code: int, msg: str) -> None:
-        super().__init__(f"HTTP {status}, Binance error {code}: {msg}")
-        self.status = status
-        """HTTP status."""
-        self.code = code
-        """Binance's error code, e.g. -1121 for an invalid symbol."""
-        self.msg = msg
-        """Binance's message."""
-
-
-class RateLimited(BinanceApiError):
-    """HTTP 429 again after every retry: the IP is over its request weight.
-
-    Args:
-        retry_after_s: The last ``Retry-After``, seconds (None when not sent).
-        msg: Binance's message.
-    """
-
-    def __init__(self, retry_after_s: float | None, msg: str) -> None:
-        super().__init__(429, -1003, msg)
-        self.retry_after_s = retry_after_s
-        """What the server last asked to wait, seconds."""
-
-
-class IpBanned(BinanceApiError):
-    """HTTP 418: the IP is banned for having gone on after 429s. History stops; the live
-    stream is not affected.
-
-    Args:
-        until_ms: When the ban ends, ms since the epoch.
-        msg: Binance's message.
-    """
-
-    def __init__(self, until_ms: float, msg: str) -> None:
-        super().__init__(418, -1003, msg)
-        self.until_ms = until_ms
-        """When the ban ends, ms since the epoch."""
-
-
-class UnknownSymbolError(RestError):
-    """A symbol the exchange does not list.
-
-    Args:
-        symbol: The symbol as given.
-        known: How many symbols the exchange lists (0 when unknown).
-    """
-
-    def __init__(self, symbol: str, known: int = 0) -> None:
-        listed = f" (it lists {known} symbols)" if known else ""
-        super().__init__(f"unknown symbol {symbol.upper()}: the exchange does not list it{listed}")
-        self.symbol = symbol.upper()
-        """The unknown symbol, upper case."""
-
-
 _agg_decoder = msgspec.json.Decoder(list[AggTradeRow], strict=False)
 _klines_decoder = msgspec.json.Decoder(list[Kline], strict=False)
 _info_decoder = msgspec.json.Decoder(ExchangeInfo, strict=False)
@@ -152,7 +77,6 @@ _premium_decoder = msgspec.json.Decoder(PremiumIndex, strict=False)
 _premiums_decoder = msgspec.json.Decoder(list[PremiumIndex], strict=False)
 _funding_info_decoder = msgspec.json.Decoder(list[FundingInfo], strict=False)
 _funding_decoder = msgspec.json.Decoder(list[FundingRate], strict=False)
-_error_decoder = msgspec.json.Decoder(ApiError)
 
 
 class BinanceRest:
@@ -197,17 +121,6 @@ class BinanceRest:
         """Requests sent."""
         self._http: httpx.AsyncClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-
-    async def __aenter__(self) -> BinanceRest:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the pooled connections; a later call opens new ones."""
@@ -488,12 +401,12 @@ class BinanceRest:
             if status == 418:
                 raise self._banned(response)
             if status != 429:
-                raise _api_error(status, response.content)
+                raise api_error(status, response.content)
             self.rate_limited += 1
             self.budget.exhausted()
             wait_s = _retry_after_s(response)
             if attempt == self.retries_429:
-                raise RateLimited(wait_s, _message(response.content))
+                raise RateLimited(wait_s, error_message(response.content))
             if wait_s is None:
                 wait_s = max(0.0, (self.budget.next_window_ms() - self.budget.now_ms()) / 1000)
             log.warning("%s answered 429: waiting %.1f s as asked, then retrying", path, wait_s)
@@ -523,7 +436,7 @@ class BinanceRest:
             self.banned_until_ms = None
 
     def _banned(self, response: httpx.Response) -> IpBanned:
-        msg = _message(response.content)
+        msg = error_message(response.content)
         stated = _BANNED_UNTIL.search(msg)
         retry_after = _retry_after_s(response)
         now = self.budget.now_ms()
@@ -564,21 +477,6 @@ def _retry_after_s(response: httpx.Response) -> float | None:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:
         return None
-
-
-def _message(body: bytes) -> str:
-    try:
-        return _error_decoder.decode(body).msg
-    except msgspec.MsgspecError:
-        return body[:200].decode("utf-8", "replace").strip()
-
-
-def _api_error(status: int, body: bytes) -> BinanceApiError:
-    try:
-        err = _error_decoder.decode(body)
-    except msgspec.MsgspecError:
-        return BinanceApiError(status, 0, body[:200].decode("utf-8", "replace").strip())
-    return BinanceApiError(status, err.code, err.msg)
 
 
 def _why(exc: httpx.HTTPError) -> str:

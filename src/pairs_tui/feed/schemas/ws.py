@@ -1,14 +1,15 @@
-"""Binance USD-M WebSocket frames: typed msgspec Structs, their conversion to a trade, the decoder.
+"""Binance USD-M WebSocket frames: typed msgspec Structs, their conversion to our records, the
+decoder.
 
-The one definition of what the trade streams send, for the live client and for the replay of
-recorded streams alike.
+The one definition of what the trade streams and the mark-price stream send, for the live client
+and for the replay of recorded streams alike.
 
 A combined-stream frame is ``{"stream": "btcusdt@aggTrade", "data": {...}}``; a control reply is
 ``{"result": null, "id": 1}`` or ``{"error": {"code": 2, "msg": "..."}, "id": 1}``. The payload
-kind is the tag ``e`` (``aggTrade`` or ``trade``). Unknown keys are ignored, because Binance adds
-fields (``nq``, ``st``, ``ps``) without a version bump. Prices and quantities arrive as strings and
-are turned into floats inside msgspec's C decoder (``strict=False``), which keeps one frame at well
-under a microsecond and builds no dict.
+kind is the tag ``e`` (``aggTrade``, ``trade`` or ``markPriceUpdate``). Unknown keys are ignored,
+because Binance adds fields (``nq``, ``st``, ``ps``) without a version bump. Prices and quantities
+arrive as strings and are turned into floats inside msgspec's C decoder (``strict=False``), which
+keeps one frame at well under a microsecond and builds no dict.
 
 That conversion accepts ``"NaN"``, ``"inf"`` and negative numbers, and a trade time in the wrong
 unit is still an integer, so every payload is checked (:func:`check_payload`): one such frame
@@ -35,7 +36,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from pairs_tui.records import Trade
+from pairs_tui.records import MarkPrice, Trade
 
 MAX_PUSH_DELAY_MS = 3_600_000
 """The most a payload's push time ``E`` may differ from its trade time ``T``. Binance pushes
@@ -155,6 +156,40 @@ def check_payload(price: float, qty: float, time_ms: int, event_time_ms: int | N
 Payload = AggTradePayload | TradePayload
 """A trade-carrying payload of either stream."""
 
+_Rate = Annotated[float, msgspec.Meta(ge=-1.0, le=1.0)]
+"""A funding rate: finite, and a fraction (Binance caps them at a few percent)."""
+
+
+class MarkPricePayload(msgspec.Struct, tag_field="e", tag="markPriceUpdate", frozen=True, gc=False):
+    """The ``<symbol>@markPrice@1s`` payload (keys ``e,E,s,p,ap,P,i,r,T``), checked inside the
+    decoder: amounts finite and not negative, the rate a finite fraction, times since 1970."""
+
+    event_time: _Epoch = msgspec.field(name="E")
+    """Push time ``E``, ms: the update's time."""
+    symbol: str = msgspec.field(name="s")
+    """Upper-case symbol."""
+    mark: _Amount = msgspec.field(name="p")
+    """Mark price ``p``."""
+    index: _Amount = msgspec.field(name="i")
+    """Index price ``i``."""
+    funding_rate: _Rate = msgspec.field(name="r")
+    """Funding rate ``r`` of the coming funding, a fraction."""
+    next_funding_time: _Epoch = msgspec.field(name="T")
+    """Time ``T`` of the next funding, ms (0 without funding)."""
+    settle_estimate: _Amount | None = msgspec.field(name="P", default=None)
+    """Estimated settle price ``P`` (meaningful in a quarterly's last hour)."""
+
+    def to_mark(self) -> MarkPrice:
+        """The update as a :class:`~pairs_tui.records.MarkPrice`."""
+        return MarkPrice(
+            self.symbol.upper(),
+            self.event_time,
+            self.mark,
+            self.index,
+            self.funding_rate,
+            self.next_funding_time,
+        )
+
 
 class ControlError(msgspec.Struct, frozen=True, gc=False):
     """The ``error`` object of a control reply."""
@@ -173,7 +208,7 @@ class Frame(msgspec.Struct, frozen=True, gc=False):
 
     stream: str = ""
     """The stream name, e.g. ``btcusdt@aggTrade``; empty on control replies."""
-    data: Payload | None = None
+    data: Payload | MarkPricePayload | None = None
     """The payload, or None on a control reply."""
     id: int | None = None
     """The request id a control reply answers."""
@@ -202,17 +237,18 @@ def decode_frame(raw: bytes | str) -> Frame:
         The frame: ``frame.data`` holds the payload, or is None for a control reply.
 
     Raises:
-        MalformedFrame: The message is not JSON, its payload is neither ``aggTrade`` nor
-            ``trade``, a required key is missing or has the wrong type, its numbers are not
-            ones an exchange prints (:func:`check_payload`), or it is neither a payload nor a
-            control reply.
+        MalformedFrame: The message is not JSON, its payload is not ``aggTrade``, ``trade`` or
+            ``markPriceUpdate``, a required key is missing or has the wrong type, its numbers
+            are not ones an exchange prints (:func:`check_payload`), or it is neither a payload
+            nor a control reply.
     """
     try:
         frame = FRAME_DECODER.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise MalformedFrame(str(exc)) from None
     if frame.data is not None:
-        _check(frame.data)
+        if not isinstance(frame.data, MarkPricePayload):
+            _check(frame.data)
     elif frame.id is None and frame.error is None:
         raise MalformedFrame("neither a payload under 'data' nor a control reply")
     return frame
