@@ -35,6 +35,10 @@ def closed_bar(ts: int, zscore: float | None, timeframe: str = "1s") -> ClosedBa
         PairStats(zscore=zscore),
         (),
         FeedStatus(state="live"),
+        PAIR,
+        "log",
+        "ols",
+        300,
     )
 
 

@@ -174,9 +174,7 @@ async def run_headless(options: Options) -> None:
 
     async with open_source(options) as source:
         pipeline = build_pipeline(options, source)
-        writer = HeadlessWriter(
-            sys.stdout, pipeline.symbols, pipeline.price, pipeline.hedge, lambda: pipeline.window
-        )
+        writer = HeadlessWriter(sys.stdout)
         pipeline.add_bar_listener(writer)
         await _run_until_stopped(pipeline.run(), options.duration)
 

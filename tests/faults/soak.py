@@ -249,9 +249,7 @@ class Soak:
         self.pipeline = pipeline = Pipeline(self.settings, feed, PAIR)
         pipeline.add_trade_listener(self.ledger.on_trade)
         pipeline.add_bar_listener(self.ledger.on_bar)
-        pipeline.add_bar_listener(
-            HeadlessWriter(self.out, PAIR, pipeline.price, pipeline.hedge, lambda: 300)  # type: ignore[arg-type]
-        )
+        pipeline.add_bar_listener(HeadlessWriter(self.out))
         started = time.monotonic()
         self.task = asyncio.get_running_loop().create_task(pipeline.run())
         records = {name: FaultRecord(name) for name, _ in self.faults}
