@@ -111,6 +111,24 @@ class BarFrame:
                 self.latest, stats=stats[-1], price=price, hedge=hedge, window=window
             )
 
+    def prepend(
+        self, older: Sequence[PairBar], window: int, price: PriceMode, hedge: HedgeMethod
+    ) -> None:
+        """Put bars older than every held one before them (a wider window needs more
+        history), and recompute every bar's analytics from the oldest on."""
+        held = self.history.frame()
+        first = held["ts"][0] if held.height else None
+        older = [bar for bar in older if first is None or bar.ts < first]
+        if not older:
+            return
+        table = RollingTable(BAR_SCHEMA, self.history_rows, 512)
+        for bar in older:
+            table.append(history_row(bar, PairStats()))
+        table.extend([held[name].to_list() for name in BAR_SCHEMA])
+        self.history = table
+        self.count += len(older)
+        self.reanalyse(window, price, hedge)
+
 
 class TickFrame:
     """The tick timeframe: one row per trade of either leg, priced against the other leg as of

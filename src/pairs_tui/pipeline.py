@@ -317,6 +317,21 @@ class Pipeline:
             log.info("%s: %d trades before the stitch were in history already", self, dropped)
         self._touch()
 
+    def held_since(self, timeframe: BarTimeframe) -> int | None:
+        """Start of the oldest bar held on ``timeframe``, or None when none is."""
+        history = self._frames[timeframe].history.frame()
+        return int(history["ts"][0]) if history.height else None
+
+    def held_bars(self, timeframe: BarTimeframe) -> int:
+        """Bars held on ``timeframe``."""
+        return len(self._frames[timeframe].history)
+
+    def prepend(self, timeframe: BarTimeframe, older: Sequence[PairBar]) -> None:
+        """Older history for ``timeframe`` (a wider window): every held bar is analysed again
+        from the oldest, as if the pipeline had started there."""
+        self._frames[timeframe].prepend(older, self.window, self.price, self.hedge)
+        self._touch()
+
     def release_history(self) -> None:
         """History is in (or given up on): bars close again."""
         self.release(HISTORY_HOLD)
