@@ -104,7 +104,9 @@ def test_recording_replayed_gives_the_bars_of_the_run_that_recorded_it(
 def test_replay_of_the_recorded_folder_gives_the_same_bars(
     recorded: tuple[Path, Pipeline],
 ) -> None:
-    replay = pytest.importorskip("pairs_tui.feed.replay", reason="the replay reader has not landed")
+    replay = pytest.importorskip(
+        "pairs_tui.feed.replay.source", reason="the replay reader has not landed"
+    )
     folder, live = recorded
     source = replay.ReplaySource([folder], PAIR, speed=0)
     again = Pipeline(Settings(), source, PAIR, window=30)

@@ -56,8 +56,8 @@ async def check_symbols(options: Options) -> None:
     Raises:
         UsageError: the exchange does not list a symbol; the message names it.
     """
-    from pairs_tui.feed.binance import rest_url_for
     from pairs_tui.feed.rest import BinanceRest, RestError, UnknownSymbolError
+    from pairs_tui.feed.routes import rest_url_for
 
     rest = BinanceRest(rest_url_for(options.url, options.rest_url), timeout_s=5)
     try:
@@ -76,7 +76,8 @@ async def open_source(options: Options) -> AsyncIterator[TradeSource]:
         UsageError: a replay file that cannot be read, an unknown symbol.
     """
     if options.replay:
-        from pairs_tui.feed.replay import ReplayError, ReplaySource
+        from pairs_tui.feed.replay.files import ReplayError
+        from pairs_tui.feed.replay.source import ReplaySource
 
         try:
             source = ReplaySource(options.replay, options.symbols, speed=options.speed)
@@ -85,7 +86,8 @@ async def open_source(options: Options) -> AsyncIterator[TradeSource]:
         yield source
         return
 
-    from pairs_tui.feed.binance import BinanceFeed, rest_url_for
+    from pairs_tui.feed.binance import BinanceFeed
+    from pairs_tui.feed.routes import rest_url_for
 
     if not options.demo:
         yield BinanceFeed(

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from pairs_tui.exchange.faults import Faults
-from pairs_tui.feed.binance import Backoff
+from pairs_tui.feed.backoff import Backoff
 
 from .conftest import FEED_DEFAULTS, PAIR, Run, RunFactory, assert_bars_equal, reference_bars
 

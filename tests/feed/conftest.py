@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,9 +15,6 @@ import pytest
 from pairs_tui.exchange.server import EmbeddedExchange
 from pairs_tui.feed.binance import BinanceFeed
 from pairs_tui.records import PairBar, Trade
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-"""tests/fixtures."""
 
 FeedStarter = Callable[..., BinanceFeed]
 """What the ``run_feed`` fixture gives: ``run_feed(exchange, sink, **feed_kwargs)``."""

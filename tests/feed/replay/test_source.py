@@ -9,10 +9,11 @@ import polars as pl
 import pytest
 
 from pairs_tui.bars import BarBuilder
-from pairs_tui.feed.replay import CHUNK, MIN_SLEEP_S, ReplaySource
+from pairs_tui.feed.replay.source import CHUNK, MIN_SLEEP_S, ReplaySource
 from pairs_tui.records import Trade
+from sources import CRYPTOFEED, ENVELOPES, PAIR
 
-from .conftest import CRYPTOFEED, ENVELOPES, PAIR, FakeClock, Recorder, write
+from .conftest import FakeClock, Recorder, write
 
 
 async def test_full_speed_delivers_every_trade_in_order(session_b: pl.DataFrame) -> None:

@@ -20,8 +20,8 @@ from collections.abc import Iterator, Sequence
 
 import polars as pl
 
-from pairs_tui.feed.replay_files import ReplayError
-from pairs_tui.feed.replay_table import ParsedBars
+from pairs_tui.feed.replay.files import ReplayError
+from pairs_tui.feed.replay.table import ParsedBars
 from pairs_tui.records import TIMEFRAMES, Bar, PairBar
 
 _MAX_BUCKETS = 50_000_000

@@ -12,9 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pairs_tui.feed.replay import ReplaySource, load_trades
+from pairs_tui.feed.replay.load import load_trades
+from pairs_tui.feed.replay.source import ReplaySource
+from sources import BTC_CSV, CRYPTOFEED, ENVELOPES, ETH_CSV, PAIR
 
-from .conftest import BTC_CSV, CRYPTOFEED, ENVELOPES, ETH_CSV, PAIR, archive_csv, write
+from .conftest import archive_csv, write
 
 BASE_MS = 1723161256000
 

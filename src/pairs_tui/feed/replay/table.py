@@ -16,7 +16,7 @@ from pathlib import PurePath
 
 import polars as pl
 
-from pairs_tui.feed.replay_files import ReplayInput
+from pairs_tui.feed.replay.files import ReplayInput
 
 KIND = pl.Enum(["unknown", "trade", "aggTrade"])
 """Which id space a trade's ``id`` is in: individual trade ids, aggregate ids, or unknown."""

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from pairs_tui.feed.replay_files import ReplayInput
-from pairs_tui.feed.replay_table import (
+from pairs_tui.feed.replay.files import ReplayInput
+from pairs_tui.feed.replay.table import (
     ParsedTrades,
     Problems,
     epoch_to_ms,

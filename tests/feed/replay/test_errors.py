@@ -10,9 +10,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pairs_tui.feed.replay import ReplayError, ReplaySource, load_trades
+from pairs_tui.feed.replay.files import ReplayError
+from pairs_tui.feed.replay.load import load_trades
+from pairs_tui.feed.replay.source import ReplaySource
+from sources import BTC_CSV, CRYPTOFEED, ENVELOPES, ETH_CSV, PAIR
 
-from .conftest import BTC_CSV, CRYPTOFEED, ENVELOPES, ETH_CSV, PAIR, write
+from .conftest import write
 
 FRAME = (
     '{{"stream":"{s}@aggTrade","data":{{"e":"aggTrade","E":{t},"a":{a},"s":"{S}",'
@@ -282,9 +285,9 @@ def test_two_files_disagree_on_a_trades_time(tmp_path: Path) -> None:
 
 
 def test_line_numbers_hold_across_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pairs_tui.feed import replay_ndjson
+    from pairs_tui.feed.replay import ndjson
 
-    monkeypatch.setattr(replay_ndjson, "_BLOCK", 300)  # a block every two or three lines
+    monkeypatch.setattr(ndjson, "_BLOCK", 300)  # a block every two or three lines
     lines = frames(60)
     for i in (17, 33, 34):
         lines[i] = "{not json"

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field, replace
 
 import polars as pl
 
-from pairs_tui.feed.replay_files import ReplayInput
-from pairs_tui.feed.replay_table import (
+from pairs_tui.feed.replay.files import ReplayInput
+from pairs_tui.feed.replay.table import (
+    BAR_SCHEMA,
+    TRADE_SCHEMA,
     ParsedBars,
     ParsedTrades,
     Problems,
@@ -66,16 +68,8 @@ _BAR_ROLES: dict[str, tuple[str, ...]] = {
 _BAR_REQUIRED = ("ts", "open", "high", "low", "close", "volume")
 
 _TYPES: dict[str, pl.DataType] = {
-    "id": pl.Int64(),
-    "price": pl.Float64(),
-    "qty": pl.Float64(),
-    "buyer_maker": pl.Boolean(),
-    "open": pl.Float64(),
-    "high": pl.Float64(),
-    "low": pl.Float64(),
-    "close": pl.Float64(),
-    "volume": pl.Float64(),
-    "trades": pl.Int64(),
+    **{k: TRADE_SCHEMA[k] for k in ("id", "price", "qty", "buyer_maker")},
+    **{k: BAR_SCHEMA[k] for k in ("open", "high", "low", "close", "volume", "trades")},
 }
 """Column types by role; roles not listed (times, symbols, sides) are read as text."""
 
@@ -303,11 +297,7 @@ def _trades(columns: dict[str, pl.Series], layout: _Layout, symbol: str | None) 
         maker = columns["side"].str.to_lowercase().is_in(["sell", "s", "ask"])
     frame = pl.DataFrame(
         {
-            "symbol": (
-                columns["symbol"].str.strip_chars().str.to_uppercase()
-                if symbol is None
-                else pl.repeat(symbol, n, dtype=pl.String, eager=True)
-            ),
+            "symbol": _symbols(columns, symbol, n),
             "time": time,
             "price": columns["price"],
             "qty": columns["qty"],
@@ -334,11 +324,7 @@ def _bars(columns: dict[str, pl.Series], layout: _Layout, symbol: str | None) ->
     )
     return pl.DataFrame(
         {
-            "symbol": (
-                columns["symbol"].str.strip_chars().str.to_uppercase()
-                if symbol is None
-                else pl.repeat(symbol, n, dtype=pl.String, eager=True)
-            ),
+            "symbol": _symbols(columns, symbol, n),
             "ts": ts,
             **{k: columns[k] for k in ("open", "high", "low", "close", "volume")},
             "trades": (
@@ -349,6 +335,13 @@ def _bars(columns: dict[str, pl.Series], layout: _Layout, symbol: str | None) ->
             "line": columns["line"],
         }
     )
+
+
+def _symbols(columns: dict[str, pl.Series], symbol: str | None, n: int) -> pl.Series:
+    """The symbol column: the file's own, or the one symbol its name gives."""
+    if symbol is None:
+        return columns["symbol"].str.strip_chars().str.to_uppercase()
+    return pl.repeat(symbol, n, dtype=pl.String, eager=True)
 
 
 def _dtype(role: str | None, layout: _Layout) -> pl.DataType:

@@ -11,18 +11,10 @@ import msgspec
 import polars as pl
 import pytest
 
-from pairs_tui.feed.replay import load_trades
+from pairs_tui.feed.replay.load import load_trades
+from sources import BTC_CSV, CRYPTOFEED, ENVELOPES, ETH_CSV, PAIR
 
-from .conftest import (
-    BTC_CSV,
-    CRYPTOFEED,
-    ENVELOPES,
-    ETH_CSV,
-    PAIR,
-    archive_csv,
-    as_rows,
-    write,
-)
+from .conftest import archive_csv, as_rows, write
 
 
 def envelope_lines() -> list[bytes]:

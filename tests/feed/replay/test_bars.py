@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from pairs_tui.bars import BarAggregator
-from pairs_tui.feed.replay import ReplayError, ReplaySource
+from pairs_tui.feed.replay.files import ReplayError
+from pairs_tui.feed.replay.source import ReplaySource
 from pairs_tui.records import Bar, PairBar
 
 from .conftest import FakeClock, Recorder, write

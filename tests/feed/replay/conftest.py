@@ -12,25 +12,14 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pairs_tui.feed.replay import load_trades
 from pairs_tui.records import PairBar, Trade
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-"""tests/fixtures."""
-SESSION = "sessionB_2024-08-08T2354Z_2024-08-09T0000Z"
-ENVELOPES = FIXTURES / f"{SESSION}_trade_envelopes.ndjson.gz"
-"""Session B as received: 35,389 ``@trade`` frames of both symbols."""
-BTC_CSV = FIXTURES / f"{SESSION}_BTCUSDT-trades.vision-style.csv.gz"
-ETH_CSV = FIXTURES / f"{SESSION}_ETHUSDT-trades.vision-style.csv.gz"
-CRYPTOFEED = FIXTURES / "cryptofeed_BINANCE_FUTURES_ws_aggTrade_2021-07-22.txt"
-"""91 real 2021 ``@aggTrade`` frames of four symbols, ``<recv time>: <frame>`` a line."""
-PAIR = ("BTCUSDT", "ETHUSDT")
+from sources import session_b_frame
 
 
 @pytest.fixture(scope="session")
 def session_b() -> pl.DataFrame:
-    """Session B's trades as read from the envelopes."""
-    return load_trades([ENVELOPES], PAIR)
+    """Session B's trades in replay order, read independently of the replay's readers."""
+    return session_b_frame()
 
 
 def write(path: Path, content: str | bytes, *, gz: bool = False) -> Path:

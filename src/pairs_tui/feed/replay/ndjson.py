@@ -24,8 +24,8 @@ import msgspec
 import numpy as np
 import polars as pl
 
-from pairs_tui.feed.replay_files import Format, ReplayInput
-from pairs_tui.feed.replay_table import (
+from pairs_tui.feed.replay.files import Format, ReplayInput
+from pairs_tui.feed.replay.table import (
     TRADE_SCHEMA,
     ParsedTrades,
     Problems,
@@ -51,6 +51,9 @@ _EXPECTED = {
     '"price":61800.3,"size":0.006}',
 }
 
+
+_ROW_SCHEMA = {k: TRADE_SCHEMA[k] for k in ("symbol", "time", "price", "qty", "buyer_maker", "id")}
+"""The columns a reader fills from each line, before it adds where each row came from."""
 
 _BLOCK = 4 << 20
 """Bytes of a file split into lines at a time."""
@@ -212,7 +215,7 @@ def _read_frames(source: ReplayInput) -> ParsedTrades:
             "line": lines_kept,
         },
         schema={
-            **{k: TRADE_SCHEMA[k] for k in ("symbol", "time", "price", "qty", "buyer_maker", "id")},
+            **_ROW_SCHEMA,
             "market": pl.Boolean(),
             "line": pl.Int64(),
         },
@@ -295,15 +298,7 @@ def _read_ticks(source: ReplayInput) -> ParsedTrades:
     frame = pl.DataFrame(
         rows,
         orient="row",
-        schema={
-            "symbol": pl.String(),
-            "time": pl.Int64(),
-            "price": pl.Float64(),
-            "qty": pl.Float64(),
-            "buyer_maker": pl.Boolean(),
-            "id": pl.Int64(),
-            "line": pl.Int64(),
-        },
+        schema={**_ROW_SCHEMA, "line": pl.Int64()},
     ).with_columns(pl.col("symbol").str.to_uppercase(), pl.lit("unknown").alias("kind"))
     return finish_trades(source, frame, problems, _EXPECTED[Format.TICKS])
 

@@ -1,21 +1,17 @@
-"""``--replay FILE...``: recorded trades (or bars) delivered like a live feed.
+"""Reading and merging replay files: each file read by the reader of its format, the pair's
+trades merged into one table in trade-time order.
 
 What a file holds is recognised from its content (gzip and zip by magic bytes, then the first
 meaningful line), never from its name:
 
 - Binance combined-stream NDJSON (``{"stream":…,"data":{"e":"trade"|"aggTrade",…}}``), bare
   payloads, or either behind a cryptofeed ``<receive time>: `` prefix
-  (:mod:`~pairs_tui.feed.replay_ndjson`);
+  (:mod:`~pairs_tui.feed.replay.ndjson`);
 - tick-collector NDJSON (``{"symbol","ts","price","size"}``);
 - Binance archive trades and aggTrades CSVs with or without a header, named-column trade CSVs,
   and bar CSVs (``ts,open,high,low,close,volume``, or Binance klines)
-  (:mod:`~pairs_tui.feed.replay_csv`, bars aligned by :mod:`~pairs_tui.feed.replay_bars`);
-- Parquet written by ``--record`` (:mod:`~pairs_tui.feed.replay_parquet`).
-
-Every file is read and checked when the :class:`ReplaySource` is made, so a bad file stops the
-command line before any screen appears. The trades of all files are merged into one columnar
-table in trade-time order; :meth:`ReplaySource.run` turns it into :class:`~pairs_tui.records.Trade`
-objects a few thousand at a time, so memory stays near the size of the table.
+  (:mod:`~pairs_tui.feed.replay.csv`, bars aligned by :mod:`~pairs_tui.feed.replay.bars`);
+- Parquet written by ``--record`` (:mod:`~pairs_tui.feed.replay.parquet`).
 
 The merged order is a function of the trades alone, not of the order the files were named in:
 by trade time, then leg (target first), then trade id, then the files' names and each file's
@@ -24,39 +20,19 @@ own order. The same trade (same symbol, id space and id) found in two files is k
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import math
-import time as _time
-from bisect import bisect_right
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 import polars as pl
 
-from pairs_tui.feed.replay_bars import align_bars, pair_bars
-from pairs_tui.feed.replay_csv import read_csv
-from pairs_tui.feed.replay_files import Format, ReplayError, open_input
-from pairs_tui.feed.replay_ndjson import read_ndjson
-from pairs_tui.feed.replay_parquet import read_parquet
-from pairs_tui.feed.replay_table import ParsedBars, ParsedTrades
-from pairs_tui.feed.source import TradeSink
-from pairs_tui.feed.status import FeedState, FeedStatus
-from pairs_tui.records import Trade
-
-__all__ = ["ReplayError", "ReplaySource", "load_trades", "read_file"]
-
-log = logging.getLogger(__name__)
-
-CHUNK = 4096
-"""Trades turned into objects and delivered between two yields to the event loop."""
-MIN_SLEEP_S = 0.01
-"""At speed > 0 the replay sleeps at least this long, then delivers what fell due meanwhile."""
-
-_T = TypeVar("_T")
+from pairs_tui.feed.replay.bars import align_bars
+from pairs_tui.feed.replay.csv import read_csv
+from pairs_tui.feed.replay.files import Format, ReplayError, open_input
+from pairs_tui.feed.replay.ndjson import read_ndjson
+from pairs_tui.feed.replay.parquet import read_parquet
+from pairs_tui.feed.replay.table import ParsedBars, ParsedTrades
 
 
 def read_file(path: Path | str, pair: tuple[str, str]) -> ParsedTrades | ParsedBars:
@@ -91,8 +67,8 @@ def load_trades(paths: Sequence[Path | str], symbols: tuple[str, str]) -> pl.Dat
     Raises:
         ReplayError: A file cannot be used, holds bars, or the pair is not in the files.
     """
-    pair = _pair(symbols)
-    loaded = _load(paths, pair)
+    pair = pair_of(symbols)
+    loaded = load(paths, pair)
     if loaded.trades is None:
         raise ReplayError(f"{', '.join(map(str, paths))}: bar files hold no trades")
     return loaded.trades.select(
@@ -108,13 +84,13 @@ def load_trades(paths: Sequence[Path | str], symbols: tuple[str, str]) -> pl.Dat
 
 
 @dataclass
-class _Loaded:
+class Loaded:
     """Everything the files hold, merged, and what was skipped."""
 
     trades: pl.DataFrame | None = None
     """Columns ``leg`` (0 target, 1 hedge), ``time, price, qty, buyer_maker, id``, in order."""
     bars: pl.DataFrame | None = None
-    """The aligned bar grid (see :func:`~pairs_tui.feed.replay_bars.align_bars`)."""
+    """The aligned bar grid (see :func:`~pairs_tui.feed.replay.bars.align_bars`)."""
     timeframe_ms: int | None = None
     """The bars' timeframe."""
     malformed: int = 0
@@ -125,7 +101,20 @@ class _Loaded:
     """What was skipped, one sentence each, for the log."""
 
 
-def _load(paths: Sequence[Path | str], pair: tuple[str, str]) -> _Loaded:
+def load(paths: Sequence[Path | str], pair: tuple[str, str]) -> Loaded:
+    """Read every file (each once) and merge the pair's trades, or align its bars.
+
+    Args:
+        paths: Files in any supported format (all trades, or all bars), or Parquet folders.
+        pair: The pair, upper case, target leg first (see :func:`pair_of`).
+
+    Returns:
+        The merged trades or the aligned bars, with the counts and notes of what was skipped.
+
+    Raises:
+        ReplayError: No file, a file that cannot be used, bars and trades together, or the
+            pair is not in the files.
+    """
     if not paths:
         raise ReplayError("--replay needs at least one file")
     unique: dict[Path, Path | str] = {}
@@ -139,7 +128,7 @@ def _load(paths: Sequence[Path | str], pair: tuple[str, str]) -> _Loaded:
             f"cannot replay bar files ({bars[0].source.name}) together with trade "
             f"files ({trades[0].source.name})"
         )
-    loaded = _Loaded(malformed=sum(p.malformed for p in parsed))
+    loaded = Loaded(malformed=sum(p.malformed for p in parsed))
     if len(unique) < len(paths):
         loaded.notes.append(f"{len(paths) - len(unique)} file(s) named twice, read once")
     if loaded.malformed:
@@ -158,7 +147,7 @@ def _keep_pair(
     parsed: Sequence[ParsedTrades | ParsedBars],
     frames: list[pl.DataFrame],
     pair: tuple[str, str],
-    loaded: _Loaded,
+    loaded: Loaded,
 ) -> list[pl.DataFrame]:
     """Each file's rows of the pair; a file with none of the pair is an error, others noted."""
     others: Counter[str] = Counter()
@@ -187,7 +176,7 @@ def _merge(
     parsed: Sequence[ParsedTrades],
     frames: Sequence[pl.DataFrame],
     pair: tuple[str, str],
-    loaded: _Loaded,
+    loaded: Loaded,
 ) -> pl.DataFrame:
     dropped = sum(p.dropped for p in parsed)
     if dropped:
@@ -266,7 +255,7 @@ def _check_kinds(
 
 
 def _drop_duplicates(
-    merged: pl.DataFrame, parsed: Sequence[ParsedTrades], pair: tuple[str, str], loaded: _Loaded
+    merged: pl.DataFrame, parsed: Sequence[ParsedTrades], pair: tuple[str, str], loaded: Loaded
 ) -> pl.DataFrame:
     """The same trade in overlapping files is kept once; two different trades with one id are
     an error.
@@ -327,222 +316,13 @@ def _clash(
     )
 
 
-def _pair(symbols: Iterable[str]) -> tuple[str, str]:
+def pair_of(symbols: Iterable[str]) -> tuple[str, str]:
+    """The pair as two different upper-case symbols, target leg first.
+
+    Raises:
+        ReplayError: The same symbol twice.
+    """
     a, b = (s.strip().upper() for s in symbols)
     if a == b:
         raise ReplayError(f"the pair needs two different symbols, not {a} twice")
     return a, b
-
-
-class ReplaySource:
-    """A :class:`~pairs_tui.feed.source.TradeSource` that replays files.
-
-    Every file is read and checked here, before anything runs.
-
-    Args:
-        paths: Files in any supported format (all trades, or all bars), or Parquet folders.
-        symbols: The pair, target leg first.
-        speed: 0 replays as fast as possible; X > 0 replays in trade time sped up X times.
-        clock: Monotonic seconds; tests inject a fake one.
-        sleep: ``asyncio.sleep`` or a fake that moves the fake clock.
-
-    Raises:
-        ReplayError: A file cannot be used, the pair is not in the files, or ``speed`` is
-            not a number >= 0. The message is one line naming the file (and line).
-    """
-
-    def __init__(
-        self,
-        paths: Sequence[Path | str],
-        symbols: tuple[str, str],
-        *,
-        speed: float = 0.0,
-        clock: Callable[[], float] = _time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        if not (isinstance(speed, int | float) and math.isfinite(speed) and speed >= 0):
-            raise ReplayError(f"--speed must be a number >= 0, not {speed!r}")
-        self.symbols = _pair(symbols)
-        """The pair, upper case, target leg first."""
-        self.speed = float(speed)
-        """Trade-time speed-up; 0 means as fast as possible."""
-        self._clock = clock
-        self._sleep = sleep
-        self._data = _load(paths, self.symbols)
-        self._state: FeedState = "replay"
-        self._delivered = 0
-        self._anchor: tuple[float, int] | None = None
-        """(clock, trade time) when paced delivery started."""
-        self._next_ms: int | None = None
-        """Due time of the next undelivered trade or bar; the clock stays below it."""
-        self._end_ms: int | None = None
-        """The clock's value once the replay is over."""
-        self._detail = self._describe()
-        for note in self._data.notes:
-            log.warning("replay: %s", note)
-        log.info("replay: %s", self._detail)
-
-    @property
-    def timeframe_ms(self) -> int | None:
-        """The bars' timeframe when the files hold bars; None for trades."""
-        return self._data.timeframe_ms
-
-    @property
-    def size(self) -> int:
-        """How many trades (or bars) a run delivers."""
-        table = self._data.trades if self._data.trades is not None else self._data.bars
-        assert table is not None
-        return table.height
-
-    @property
-    def status(self) -> FeedStatus:
-        """``replay`` while running (and before), ``done`` at the end; counts since the start."""
-        return FeedStatus(
-            state=self._state,
-            messages=self._delivered,
-            malformed=self._data.malformed,
-            gaps=self._data.gaps,
-            detail=self._detail,
-        )
-
-    def exchange_now_ms(self) -> float | None:
-        """The virtual trade-time clock at speed > 0; None at full speed (trades drive time).
-
-        The clock runs at ``speed`` times wall time from the first trade, but never reaches
-        the next trade not yet delivered, so a bar is never closed under a trade still queued
-        here. After the end it stays at the last trade's time.
-        """
-        if self.speed == 0 or self._anchor is None:
-            return None
-        if self._end_ms is not None:
-            return float(self._end_ms)
-        now = self._virtual_ms()
-        if self._next_ms is not None:
-            now = min(now, self._next_ms - 1.0)
-        return now
-
-    async def run(self, sink: TradeSink) -> None:
-        """Deliver every trade (or bar) to ``sink``, then set the state to ``done``.
-
-        A second run replays from the start again.
-        """
-        self._state = "replay"
-        self._delivered = 0
-        self._anchor = None
-        self._end_ms = None
-        try:
-            if self._data.bars is not None:
-                await self._run_bars(sink)
-            else:
-                await self._run_trades(sink)
-        except BaseException:
-            self._state = "stopped"
-            raise
-        self._state = "done"
-        self._detail = f"replayed {self._delivered:,} " + (
-            "trades" if self._data.trades is not None else "bars"
-        )
-
-    async def _run_trades(self, sink: TradeSink) -> None:
-        table = self._data.trades
-        assert table is not None
-        on_trade = sink.on_trade
-        legs = self.symbols
-        for start in range(0, table.height, CHUNK):
-            part = table.slice(start, CHUNK)
-            times = part["time"].to_list()
-            trades = list(
-                map(
-                    Trade,
-                    map(legs.__getitem__, part["leg"].to_list()),
-                    times,
-                    part["price"].to_list(),
-                    part["qty"].to_list(),
-                    part["buyer_maker"].to_list(),
-                    part["id"].to_list(),
-                )
-            )
-            if self.speed:
-                after = start + CHUNK
-                await self._paced(
-                    times, trades, on_trade, table["time"][after] if after < table.height else None
-                )
-                continue
-            for trade in trades:
-                on_trade(trade)
-            self._delivered += len(trades)
-            await self._sleep(0)
-        self._finish(table["time"].last() if table.height else None)
-
-    async def _run_bars(self, sink: TradeSink) -> None:
-        grid = self._data.bars
-        tf = self._data.timeframe_ms
-        assert grid is not None and tf is not None
-        for start in range(0, grid.height, CHUNK):
-            part = grid.slice(start, CHUNK)
-            bars = list(pair_bars(part))
-            ends = [bar.ts + tf for bar in bars]
-            if self.speed:
-                # A bar is final, and delivered, when the clock passes its end.
-                after = start + CHUNK
-                await self._paced(
-                    ends,
-                    bars,
-                    lambda bar: sink.on_bar(bar, tf),
-                    grid["ts"][after] + tf if after < grid.height else None,
-                )
-                continue
-            for bar in bars:
-                sink.on_bar(bar, tf)
-            self._delivered += len(bars)
-            await self._sleep(0)
-        self._finish(int(grid["ts"].last()) + tf if grid.height else None)  # type: ignore[arg-type]
-
-    async def _paced(
-        self, due: list[int], items: list[_T], deliver: Callable[[_T], None], due_after: int | None
-    ) -> None:
-        """Deliver ``items`` when the virtual clock reaches their ``due`` times, in batches.
-
-        ``due_after`` is the due time of the item after these (None at the end), which the
-        clock must stay below once these are delivered.
-        """
-        if self._anchor is None:
-            self._anchor = (self._clock(), due[0])
-        i, n = 0, len(items)
-        self._next_ms = due[0]
-        while i < n:
-            now = self._virtual_ms()
-            if due[i] > now:
-                # Sleep until the next item is due, but never less than a batch's worth, so a
-                # dense stretch is delivered in batches instead of one sleep per trade.
-                await self._sleep(max((due[i] - now) / self.speed / 1000.0, MIN_SLEEP_S))
-                continue
-            j = bisect_right(due, now, i)
-            for item in items[i:j]:
-                deliver(item)
-            self._delivered += j - i
-            i = j
-            self._next_ms = due[i] if i < n else due_after
-            await self._sleep(0)
-
-    def _virtual_ms(self) -> float:
-        assert self._anchor is not None
-        wall, first = self._anchor
-        return first + (self._clock() - wall) * self.speed * 1000.0
-
-    def _finish(self, last: object) -> None:
-        self._next_ms = None
-        if self.speed and isinstance(last, int):
-            if self._anchor is None:
-                self._anchor = (self._clock(), last)
-            self._end_ms = last
-
-    def _describe(self) -> str:
-        data = self._data
-        if data.trades is not None:
-            what = f"{data.trades.height:,} trades"
-        else:
-            assert data.bars is not None and data.timeframe_ms is not None
-            what = f"{data.bars.height:,} bars of {data.timeframe_ms:,} ms"
-        pace = "as fast as possible" if self.speed == 0 else f"at {self.speed:g}x"
-        return f"replaying {what} of {'/'.join(self.symbols)} {pace}"
