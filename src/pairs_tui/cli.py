@@ -212,7 +212,7 @@ def run(options: Options) -> None:
     if options.headless:
         asyncio.run(run_headless(options))
     elif options.backtest:
-        from pairs_tui.backtest import run_backtest
+        from pairs_tui.backtest.session import run_backtest
 
         asyncio.run(run_backtest(options))
     else:

@@ -17,7 +17,7 @@ import polars as pl
 from pairs_tui.ui import view
 
 if TYPE_CHECKING:
-    from pairs_tui.backtest_session import SessionBacktest
+    from pairs_tui.backtest.session import SessionBacktest
     from pairs_tui.config import Settings
     from pairs_tui.pipeline import Pipeline
 
@@ -178,8 +178,8 @@ def backtest(request: BacktestRequest, settings: Settings) -> SessionBacktest:
     Raises:
         ValueError: levels in the config that do not make a strategy.
     """
-    from pairs_tui.backtest import backtest_history
-    from pairs_tui.backtest_session import SessionBacktest
+    from pairs_tui.backtest.engine import backtest_history
+    from pairs_tui.backtest.session import SessionBacktest
 
     result = backtest_history(request.bars, settings, request.timeframe)
     return SessionBacktest(
@@ -200,7 +200,7 @@ def export_backtest(session: SessionBacktest, folder: Path) -> list[Path]:
     Raises:
         pairs_tui.export.ExportError: a file could not be written; nothing is left behind.
     """
-    from pairs_tui.backtest_session import export_backtest as write
+    from pairs_tui.backtest.session import export_backtest as write
 
     return write(session, folder)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from textual.message import Message
 
-from pairs_tui.backtest_session import SessionBacktest
+from pairs_tui.backtest.session import SessionBacktest
 from pairs_tui.ui.jobs import StationarityResult
 
 

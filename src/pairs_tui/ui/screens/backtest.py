@@ -12,7 +12,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 
-from pairs_tui.backtest_session import SessionBacktest
+from pairs_tui.backtest.session import SessionBacktest
 from pairs_tui.config import Settings
 from pairs_tui.ui import backtest_view, jobs
 from pairs_tui.ui.jobs import BacktestRequest

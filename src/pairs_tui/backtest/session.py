@@ -19,7 +19,8 @@ from typing import TextIO
 import msgspec
 import polars as pl
 
-from pairs_tui.backtest import BacktestMetrics, BacktestResult, BacktestTrade, backtest_history
+from pairs_tui.backtest.engine import backtest_history
+from pairs_tui.backtest.results import BacktestMetrics, BacktestResult, BacktestTrade
 from pairs_tui.export import ExportError, ExportFormat, remove_leftovers, write_all
 from pairs_tui.feed.source import TradeSource
 from pairs_tui.session import Options, UsageError, build_pipeline, open_source
