@@ -17,9 +17,16 @@ from pathlib import Path
 from typing import NoReturn
 
 from pairs_tui import __version__
-from pairs_tui.config import ConfigError, find_config, load_settings
+from pairs_tui.config import (
+    DEMO_SYMBOLS,
+    ConfigError,
+    Options,
+    UsageError,
+    find_config,
+    load_settings,
+)
+from pairs_tui.launcher import state_dir
 from pairs_tui.records import TIMEFRAMES
-from pairs_tui.session import DEMO_SYMBOLS, Options, UsageError, state_dir
 
 log = logging.getLogger("pairs_tui")
 
@@ -170,7 +177,7 @@ def _setup_logging(to_stderr: bool) -> Path:
 async def run_headless(options: Options) -> None:
     """Headless mode: JSON lines on stdout until the source ends, ``--duration``, or a signal."""
     from pairs_tui.headless import HeadlessWriter
-    from pairs_tui.session import build_pipeline, open_source
+    from pairs_tui.launcher import build_pipeline, open_source
 
     async with open_source(options) as source:
         pipeline = build_pipeline(options, source)
@@ -205,7 +212,7 @@ async def _run_until_stopped(work: object, duration: float | None) -> None:
 
 def run(options: Options) -> None:
     """Run what the options ask for."""
-    from pairs_tui.session import check_symbols
+    from pairs_tui.launcher import check_symbols
 
     if not (options.demo or options.replay):
         asyncio.run(check_symbols(options))

@@ -23,9 +23,8 @@ from pairs_tui.backtest.session import (
     export_backtest,
     report,
 )
-from pairs_tui.config import AnalyticsSettings, ExportSettings, Settings
+from pairs_tui.config import AnalyticsSettings, ExportSettings, Options, Settings
 from pairs_tui.export import ExportError
-from pairs_tui.session import Options
 from sources import PAIR, ListSource, session_b_trades
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"

@@ -21,9 +21,10 @@ import polars as pl
 
 from pairs_tui.backtest.engine import backtest_history
 from pairs_tui.backtest.results import BacktestMetrics, BacktestResult, BacktestTrade
+from pairs_tui.config import Options, UsageError
 from pairs_tui.export import ExportError, ExportFormat, remove_leftovers, write_all
 from pairs_tui.feed.source import TradeSource
-from pairs_tui.session import Options, UsageError, build_pipeline, open_source
+from pairs_tui.launcher import build_pipeline, open_source
 
 log = logging.getLogger("pairs_tui.backtest")
 

@@ -24,11 +24,12 @@ from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.screen import Screen
 
+from pairs_tui.config import Options, UsageError
 from pairs_tui.feed.source import TradeSource
 from pairs_tui.feed.status import FeedStatus
+from pairs_tui.launcher import build_pipeline, open_source
 from pairs_tui.pipeline import Pipeline
 from pairs_tui.records import TIMEFRAMES
-from pairs_tui.session import Options, UsageError, build_pipeline, open_source
 from pairs_tui.snapshot import BAR_SCHEMA, Snapshot
 from pairs_tui.ui import jobs
 from pairs_tui.ui.commands import AlertCommands

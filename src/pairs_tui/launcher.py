@@ -1,4 +1,4 @@
-"""A session: what the user asked for on the command line, turned into a running source.
+"""Options → the running source and pipeline: what the command line asked for, started.
 
 The TUI, headless mode and the backtest all start here, so ``--demo``, ``--replay`` and live
 mean the same thing everywhere.
@@ -10,44 +10,17 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pairs_tui.config import Settings
+from pairs_tui.config import DEMO_SYMBOLS, Options, Settings, UsageError
 from pairs_tui.feed.source import TradeSource
 
 if TYPE_CHECKING:
+    from pairs_tui.feed.tape import TradeTape
     from pairs_tui.pipeline import Pipeline
 
-log = logging.getLogger("pairs_tui.session")
-
-DEMO_SYMBOLS = ("BTCUSDT", "ETHUSDT")
-"""The pair of the recording that ships with the package."""
-
-
-class UsageError(Exception):
-    """A bad argument or input, reported in one line with exit code 2."""
-
-
-@dataclass
-class Options:
-    """Everything that decides what a run does; the CLI fills it from arguments and config."""
-
-    settings: Settings
-    symbols: tuple[str, str]
-    demo: bool = False
-    replay: list[Path] = field(default_factory=list)
-    speed: float = 0.0
-    headless: bool = False
-    backtest: bool = False
-    record: Path | None = None
-    url: str = "wss://fstream.binance.com"
-    rest_url: str | None = None
-    stream: str = "aggTrade"
-    timeframe: str = "1s"
-    window: int = 300
-    duration: float | None = None
+log = logging.getLogger("pairs_tui.launcher")
 
 
 async def check_symbols(options: Options) -> None:
@@ -170,7 +143,7 @@ def alert_log_path(settings: Settings) -> Path | None:
     return path if path.is_absolute() else Path(settings.export.folder).expanduser() / path
 
 
-def demo_tape(options: Options) -> object:
+def demo_tape(options: Options) -> TradeTape:
     """The demo's trades: the shipped recording for its own pair, else a seeded simulation."""
     from pairs_tui.feed import exchange
 
