@@ -12,9 +12,9 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from pairs_tui import __version__
 from pairs_tui.config import (
@@ -188,13 +188,13 @@ async def run_headless(options: Options) -> None:
         await _run_until_stopped(pipeline.run(), options.duration)
 
 
-async def _run_until_stopped(work: object, duration: float | None) -> None:
+async def _run_until_stopped(work: Coroutine[Any, Any, None], duration: float | None) -> None:
     """Run ``work`` until it ends, ``duration`` passes, or SIGINT/SIGTERM arrives."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    task = asyncio.ensure_future(work)  # type: ignore[arg-type]
+    task = asyncio.ensure_future(work)
     stopper = asyncio.ensure_future(stop.wait())
     try:
         done, _ = await asyncio.wait(

@@ -17,6 +17,7 @@ from pairs_tui.config import DEMO_SYMBOLS, Options, Settings, UsageError
 from pairs_tui.feed.source import TradeSource
 
 if TYPE_CHECKING:
+    from pairs_tui.alerts import AlertBook
     from pairs_tui.feed.tape import TradeTape
     from pairs_tui.pipeline import Pipeline
 
@@ -89,37 +90,39 @@ async def open_source(options: Options) -> AsyncIterator[TradeSource]:
         await exchange.stop()
 
 
-def build_pipeline(options: Options, source: TradeSource) -> Pipeline:
+def build_pipeline(
+    options: Options, source: TradeSource, *, alerts: AlertBook | None = None
+) -> Pipeline:
     """The pipeline for a run, with what the options attach to it (alerts, recording).
 
     Headless mode and the TUI both build their pipeline here, so both get:
 
-    - ``pipeline.alerts``: an :class:`~pairs_tui.alerts.AlertBook` with the configured rules,
-      appending to the alert log (see :func:`alert_log_path`); the palette adds rules to it.
+    - ``pipeline.alerts``: ``alerts``, or else a new :func:`alert_book`; the palette adds rules
+      to the one the TUI passes in.
     - with ``--record DIR``, a :class:`~pairs_tui.record.Recorder` listening to every trade.
       It runs alongside :meth:`Pipeline.run` and has written its last trade when run returns,
       however run ends (end of replay, ``--duration``, Ctrl-C, cancellation).
 
+    Args:
+        options: What the run does.
+        source: The open trade source.
+        alerts: The alert book to evaluate; None builds one from the settings.
+
+    Returns:
+        The pipeline, not yet running.
+
     Raises:
         UsageError: the ``--record`` folder cannot be created.
     """
-    from pairs_tui.alerts import AlertBook
     from pairs_tui.pipeline import Pipeline
 
-    settings = options.settings
-    book = AlertBook(
-        settings.alerts.rules,
-        alert_log_path(settings),
-        pair=options.symbols,
-        keep=settings.alerts.keep,
-    )
     pipeline = Pipeline(
-        settings,
+        options.settings,
         source,
         options.symbols,
         timeframe=options.timeframe,
         window=options.window,
-        alerts=book,
+        alerts=alerts if alerts is not None else alert_book(options),
     )
     if options.record is not None:
         from pairs_tui.record import Recorder
@@ -135,8 +138,22 @@ def build_pipeline(options: Options, source: TradeSource) -> Pipeline:
     return pipeline
 
 
+def alert_book(options: Options) -> AlertBook:
+    """The configured alert rules, appending to the alert log (see :func:`alert_log_path`)."""
+    from pairs_tui.alerts import AlertBook
+
+    settings = options.settings
+    return AlertBook(
+        settings.alerts.rules,
+        alert_log_path(settings),
+        pair=options.symbols,
+        keep=settings.alerts.keep,
+    )
+
+
 def alert_log_path(settings: Settings) -> Path | None:
-    """The alert log: ``alerts.log`` inside the export folder unless absolute; None if empty."""
+    """The alert log: ``alerts.log`` of the settings, inside the export folder unless absolute;
+    None when the setting is empty."""
     if not settings.alerts.log:
         return None
     path = Path(settings.alerts.log).expanduser()

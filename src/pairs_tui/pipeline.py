@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import msgspec
 import polars as pl
 
-from pairs_tui.analytics import PairAnalytics, PairStats
+from pairs_tui.analytics import PairAnalytics, PairStats, WindowData
 from pairs_tui.bars import BarAggregator, BarBuilder
 from pairs_tui.config import Settings
 from pairs_tui.feed.source import TradeSource
@@ -33,10 +33,26 @@ log = logging.getLogger("pairs_tui.pipeline")
 
 
 class AlertEvaluator(Protocol):
-    """Evaluates alert rules on final bars, inside the data path."""
+    """Evaluates alert rules inside the data path (:class:`~pairs_tui.alerts.AlertBook` is one).
+
+    The pipeline calls it on its own thread: on every final bar of the active timeframe, on
+    every clock tick, and when the user's stationarity test has a result.
+    """
 
     def on_bar(self, closed: ClosedBar) -> list[AlertEvent]:
-        """Return the alert events that fire on this bar."""
+        """Return the alert events that fire on this final bar."""
+        ...
+
+    def on_feed(
+        self, status: FeedStatus, now_ms: float, last_trade_ms: int | None = None
+    ) -> list[AlertEvent]:
+        """Return the alert events the feed's silence fires, on the exchange clock ``now_ms``;
+        ``last_trade_ms`` is the quieter leg's latest trade time (None before both traded)."""
+        ...
+
+    def on_stationarity(self, pvalue: float | None, ts_ms: int) -> list[AlertEvent]:
+        """Return the alert events the p-value of an on-demand ADF test fires."""
+        ...
 
 
 TICK_S = 0.1
@@ -109,8 +125,8 @@ class Pipeline:
         self._first_price: list[float | None] = [None, None]
         self._bar_listeners: list[BarListener] = []
         self._trade_listeners: tuple[TradeListener, ...] = ()
-        self._fired: list[Any] = []
-        self._carried: list[Any] = []
+        self._fired: list[AlertEvent] = []
+        self._carried: list[AlertEvent] = []
         """Alerts fired between bars, waiting to ride on the next final bar."""
         self._companions: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self._version = 0
@@ -158,7 +174,7 @@ class Pipeline:
         """
         self._companions.append(companion)
 
-    def add_alerts(self, events: Sequence[Any]) -> None:
+    def add_alerts(self, events: Sequence[AlertEvent]) -> None:
         """Alerts fired outside a bar (the feed going stale, an on-demand test).
 
         They join the snapshot at once and ride on the next final bar, so headless output
@@ -189,9 +205,19 @@ class Pipeline:
             frame.analytics.resize(window)
         self._touch()
 
-    def window_data(self, timeframe: Timeframe | None = None) -> Any:
-        """The current window's inputs for the stationarity tests (see PairAnalytics)."""
+    def window_data(self, timeframe: Timeframe | None = None) -> WindowData | None:
+        """The current window's inputs for the stationarity tests; None until it is full."""
         return self._frames[timeframe or self.timeframe].analytics.window_data()
+
+    def stationarity_tested(self, pvalue: float | None, ts_ms: int) -> None:
+        """The user's on-demand ADF test has a p-value: the ``adf_p`` alert rules see it.
+
+        Args:
+            pvalue: The test's p-value; None when it did not run.
+            ts_ms: The start of the window's last bar, ms UTC.
+        """
+        if self.alerts is not None:
+            self.add_alerts(self.alerts.on_stationarity(pvalue, ts_ms))
 
     # -- TradeSink ------------------------------------------------------------------------
 
@@ -344,10 +370,9 @@ class Pipeline:
             final = self._builder.advance(now)
             if final:
                 self._take_final(final)
-            # Feed-stale rules are optional on an evaluator: only the clock can see silence.
-            on_feed = getattr(self.alerts, "on_feed", None)
-            if on_feed is not None:
-                self.add_alerts(on_feed(self.status, now, self._last_trade_ms()))
+            # Only the clock can see silence: the feed-stale rules are evaluated here.
+            if self.alerts is not None:
+                self.add_alerts(self.alerts.on_feed(self.status, now, self._last_trade_ms()))
         mono = time.monotonic()
         then, count = self._rate_mark
         if mono - then >= 1.0:

@@ -61,7 +61,7 @@ from pairs_tui.backtest.results import (
     ExitReason,
 )
 from pairs_tui.config import Settings
-from pairs_tui.records import TIMEFRAMES, PriceMode
+from pairs_tui.records import TIMEFRAMES, PriceMode, Timeframe
 
 _NO_EXIT, _EXIT, _STOP = 0, 1, 2
 _REASONS: dict[int, ExitReason] = {_EXIT: "exit", _STOP: "stop"}
@@ -126,7 +126,7 @@ def run(
 def backtest_history(
     bars: pl.DataFrame,
     settings: Settings,
-    timeframe: str | None = None,
+    timeframe: Timeframe | None = None,
 ) -> BacktestResult:
     """Run :func:`run` with the levels, fees and price mode of ``settings``.
 

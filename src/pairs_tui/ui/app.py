@@ -24,12 +24,13 @@ from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.screen import Screen
 
+from pairs_tui.alerts import AlertBook
 from pairs_tui.config import Options, UsageError
 from pairs_tui.feed.source import TradeSource
 from pairs_tui.feed.status import FeedStatus
-from pairs_tui.launcher import build_pipeline, open_source
+from pairs_tui.launcher import alert_book, build_pipeline, open_source
 from pairs_tui.pipeline import Pipeline
-from pairs_tui.records import TIMEFRAMES
+from pairs_tui.records import TIMEFRAMES, Timeframe
 from pairs_tui.snapshot import BAR_SCHEMA, Snapshot
 from pairs_tui.ui import jobs
 from pairs_tui.ui.commands import AlertCommands
@@ -159,6 +160,8 @@ class PairsApp(App[None]):
         self._source_factory = source_factory or open_source
         self.pipeline: Pipeline | None = None
         """The running pipeline, once the source is open."""
+        self.alerts: AlertBook | None = None
+        """The pipeline's alert rules, which the palette edits; once the source is open."""
         self.stopped: str | None = None
         """Why the feed stopped, when it stopped on an error."""
         self.usage_error: str | None = None
@@ -204,7 +207,8 @@ class PairsApp(App[None]):
         """Open the source and run the pipeline until the source ends or the app exits."""
         try:
             async with self._source_factory(self.options) as source:
-                self.pipeline = build_pipeline(self.options, source)
+                self.alerts = alert_book(self.options)
+                self.pipeline = build_pipeline(self.options, source, alerts=self.alerts)
                 await self.pipeline.run()
         except UsageError as exc:
             self.usage_error = str(exc)
@@ -283,7 +287,7 @@ class PairsApp(App[None]):
 
     # -- keys ----------------------------------------------------------------------------------
 
-    def action_timeframe(self, timeframe: str) -> None:
+    def action_timeframe(self, timeframe: Timeframe) -> None:
         """Show bars of ``timeframe`` (1s, 1m, 5m)."""
         if self.pipeline is not None:
             self.pipeline.set_timeframe(timeframe)
@@ -343,10 +347,8 @@ class PairsApp(App[None]):
             self.monitor.stationarity_failed(message.error or "failed")
             return
         self.monitor.stationarity_done(result)
-        pipeline = self.pipeline
-        on_stationarity = getattr(getattr(pipeline, "alerts", None), "on_stationarity", None)
-        if pipeline is not None and on_stationarity is not None:  # the adf_p alert rules
-            pipeline.add_alerts(on_stationarity(result.adf.pvalue, result.until_ms))
+        if self.pipeline is not None:  # the adf_p alert rules
+            self.pipeline.stationarity_tested(result.adf.pvalue, result.until_ms)
             self.refresh_numbers()
 
     def action_backtest(self) -> None:

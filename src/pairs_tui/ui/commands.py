@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from pairs_tui.alerts import AlertBook, parse_rule, rule_name
+from pairs_tui.config import ConfigError
+
 if TYPE_CHECKING:
     from pairs_tui.ui.app import PairsApp
 
@@ -36,8 +39,8 @@ class AlertCommands(Provider):
         assert isinstance(app, PairsApp)
         return app
 
-    def _book(self) -> Any:
-        return getattr(self._app.pipeline, "alerts", None)
+    def _book(self) -> AlertBook | None:
+        return self._app.alerts
 
     async def discover(self) -> Hits:
         yield DiscoveryHit(
@@ -78,8 +81,6 @@ class AlertCommands(Provider):
         book = self._book()
         if book is None:
             return []
-        from pairs_tui.alerts import rule_name
-
         return [rule_name(rule) for rule in book.rules]
 
     def _explain(self) -> None:
@@ -102,13 +103,10 @@ class AlertCommands(Provider):
 
 def add_rule(app: PairsApp, text: str) -> None:
     """Add the alert rule ``text`` to the running pipeline's alert book, or say why not."""
-    book = getattr(app.pipeline, "alerts", None)
+    book = app.alerts
     if book is None:
         app.notify("alerts are not running yet", severity="warning")
         return
-    from pairs_tui.alerts import parse_rule, rule_name
-    from pairs_tui.config import ConfigError
-
     try:
         rule = parse_rule(text)
         book.add_rule(rule)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from pairs_tui.records import HedgeMethod, PriceMode, Timeframe
 from pairs_tui.ui import view
 
 if TYPE_CHECKING:
@@ -143,10 +144,15 @@ class BacktestRequest:
     """What a backtest of the running session reads, taken on the pipeline's thread."""
 
     symbols: tuple[str, str]
-    timeframe: str
+    """The pair, target leg first."""
+    timeframe: Timeframe
+    """The active timeframe."""
     window: int
-    price: str
-    hedge: str
+    """The analytics window."""
+    price: PriceMode
+    """Log or raw prices."""
+    hedge: HedgeMethod
+    """The hedge method."""
     bars: pl.DataFrame
     """The active timeframe's history: the bars and the very z-score the screen showed."""
     total_bars: int

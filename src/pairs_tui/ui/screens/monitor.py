@@ -8,6 +8,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from pairs_tui.analytics import PairStats
 from pairs_tui.snapshot import Snapshot
 from pairs_tui.ui import formatting, plotting, view
 from pairs_tui.ui.jobs import StationarityResult
@@ -124,8 +125,8 @@ class MonitorScreen(Screen[None]):
         self.hedge.show(stats, warm, bar_seconds=seconds)
         self._show_alerts(snapshot)
 
-    def _zscore_text(self, stats: object, warm: view.WarmUp) -> Content:
-        z = getattr(stats, "zscore", None)
+    def _zscore_text(self, stats: PairStats | None, warm: view.WarmUp) -> Content:
+        z = None if stats is None else stats.zscore
         if z is None:
             return Content.styled(formatting.DASH, "$text-muted")
         tone = "bold $warning" if abs(z) >= self.entry_z else "bold"
@@ -138,10 +139,9 @@ class MonitorScreen(Screen[None]):
         events = snapshot.alerts
         if len(events) > self._alerts_seen:
             newest = events[-1]
-            ts = view.alert_time(newest)
-            when = f"{formatting.clock(ts)}  " if ts is not None else ""
+            when = f"{formatting.clock(view.alert_time(newest))}  "
             self.banner.alert(when + view.alert_text(newest))
-            if self.app.is_headless is False and getattr(newest, "bell", False):
+            if self.app.is_headless is False and newest.bell:
                 self.app.bell()
         self._alerts_seen = len(events)
         self.alert_list.show(events)
