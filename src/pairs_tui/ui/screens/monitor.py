@@ -11,7 +11,7 @@ from textual.widgets import Footer
 from pairs_tui.analytics import PairStats
 from pairs_tui.snapshot import Snapshot
 from pairs_tui.ui import formatting, plotting, view
-from pairs_tui.ui.jobs import StationarityResult
+from pairs_tui.ui.jobs import WindowTests
 from pairs_tui.ui.widgets.alert_banner import AlertBanner
 from pairs_tui.ui.widgets.alert_list import AlertList
 from pairs_tui.ui.widgets.header_bar import HeaderBar
@@ -181,6 +181,6 @@ class MonitorScreen(Screen[None]):
         """The tests could not run."""
         self.stationarity.failed(why)
 
-    def stationarity_done(self, result: StationarityResult) -> None:
+    def stationarity_done(self, result: WindowTests) -> None:
         """The tests finished."""
         self.stationarity.show(result)
