@@ -18,7 +18,6 @@ from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
-import polars as pl
 from textual import on
 from textual.app import App, InvalidThemeError, SystemCommand
 from textual.binding import BindingType
@@ -31,11 +30,10 @@ from pairs_tui.backtest.session import SessionBacktest, export_backtest
 from pairs_tui.config import Options, UsageError
 from pairs_tui.export import ExportFormat, take_session, write_session
 from pairs_tui.feed.source import TradeSource
-from pairs_tui.feed.status import FeedStatus
 from pairs_tui.launcher import alert_book, build_pipeline, open_source
 from pairs_tui.pipeline import Pipeline
 from pairs_tui.records import TIMEFRAMES, Timeframe
-from pairs_tui.snapshot import BAR_SCHEMA, Snapshot
+from pairs_tui.snapshot import Snapshot
 from pairs_tui.ui import jobs, keys, view
 from pairs_tui.ui.commands import AlertCommands
 from pairs_tui.ui.screens.backtest import BacktestScreen
@@ -95,7 +93,7 @@ class PairsApp(App[None]):
         self._bar: tuple[object, ...] = ()
         self._plotted: tuple[object, ...] = ()
         self._frozen: Snapshot | None = None
-        self._empty = _empty_snapshot(options)
+        self._empty = view.empty_snapshot(options)
 
     def get_default_screen(self) -> Screen[None]:
         return MonitorScreen(self.options.symbols, entry_z=self.settings.analytics.entry_z)
@@ -391,24 +389,6 @@ class PairsApp(App[None]):
                 f"Switch to the {theme} theme",
                 partial(setattr, self, "theme", theme),
             )
-
-
-def _empty_snapshot(options: Options) -> Snapshot:
-    """What the screen shows before the source is open: nothing yet, connecting."""
-    settings = options.settings.analytics
-    return Snapshot(
-        symbols=(options.symbols[0].upper(), options.symbols[1].upper()),
-        timeframe=options.timeframe,
-        window=options.window,
-        price=settings.price,
-        hedge=settings.hedge,
-        feed=FeedStatus(),
-        quotes=(None, None),
-        bars=pl.DataFrame(schema=BAR_SCHEMA),
-        latest=None,
-        bar_count=0,
-        messages_per_second=0.0,
-    )
 
 
 def make_app(options: Options, *, source_factory: SourceFactory | None = None) -> PairsApp:

@@ -13,7 +13,9 @@ import numpy as np
 import polars as pl
 
 from pairs_tui.analytics import PairStats
-from pairs_tui.snapshot import AlertEvent, Snapshot
+from pairs_tui.config import Options
+from pairs_tui.feed.status import FeedStatus
+from pairs_tui.snapshot import BAR_SCHEMA, AlertEvent, Snapshot
 from pairs_tui.ui import formatting
 
 MIN_PLOT_SPAN = 60
@@ -54,6 +56,24 @@ class WarmUp:
         for_what = f" for {what}" if what else ""
         text = f"warming up: {self.needed:,} more bar{'s' if self.needed != 1 else ''}{for_what}"
         return text if short else f"{text} (≈ {formatting.duration(self.seconds)})"
+
+
+def empty_snapshot(options: Options) -> Snapshot:
+    """What the screen shows before the source is open: nothing yet, connecting."""
+    settings = options.settings.analytics
+    return Snapshot(
+        symbols=(options.symbols[0].upper(), options.symbols[1].upper()),
+        timeframe=options.timeframe,
+        window=options.window,
+        price=settings.price,
+        hedge=settings.hedge,
+        feed=FeedStatus(),
+        quotes=(None, None),
+        bars=pl.DataFrame(schema=BAR_SCHEMA),
+        latest=None,
+        bar_count=0,
+        messages_per_second=0.0,
+    )
 
 
 def latest_stats(snapshot: Snapshot) -> PairStats | None:
