@@ -122,8 +122,6 @@ class AlertBook:
         self._timeframe: str | None = None
         self._silent_since: float | None = None
         """Exchange time of the first clock tick, standing in for a last trade before any."""
-        self.version = 0
-        """Increases with every event, so a screen can tell when to redraw the list."""
         for rule in rules:
             self.add_rule(rule)
 
@@ -264,7 +262,6 @@ class AlertBook:
     def _emit(self, events: list[AlertEvent], timeframe: str | None) -> list[AlertEvent]:
         for event in events:
             self._recent.append(event)
-            self.version += 1
             self._append_to_log(event, timeframe)
         return events
 

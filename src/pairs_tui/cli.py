@@ -39,7 +39,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line, as PRODUCT.md documents it."""
+    """The command line: two symbols and the options of a run, each with its help line."""
     parser = _Parser(
         prog="pairs-tui",
         description="Watch a pair of Binance USD-M perpetual futures for stat-arb signals.",

@@ -1,4 +1,4 @@
-"""Every key of PRODUCT.md, pressed the way a user does, on the recorded session."""
+"""Every key of the app, pressed the way a user does, on the recorded session."""
 
 from __future__ import annotations
 

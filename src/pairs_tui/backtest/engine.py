@@ -24,7 +24,7 @@ the bar that produced it. A decision on the last bar has no fill. A position sti
 is marked at the last close, without exit fees, and reported with ``exit_reason = "open"``.
 
 Sizing: the hedge ratio in force at the signal, i.e. the very hedge the signal bar's ``spread``
-and ``zscore`` were computed with (PRODUCT.md: the fit through the previous bar, no look-ahead).
+and ``zscore`` were computed with: the fit through the previous bar, so no look-ahead.
 The analytics publish it as ``hedge_beta`` on the signal bar's own row (the held OLS fit, or the
 Kalman prior with ``hedge = "kalman"``); a history without that column falls back to ``beta`` of
 the bar *before* the signal, which is the same number for the OLS hedge. Either is known at the

@@ -16,8 +16,8 @@ from pairs_tui.ui.widgets.alert_banner import AlertBanner
 from pairs_tui.ui.widgets.alert_list import AlertList
 from pairs_tui.ui.widgets.header_bar import HeaderBar
 from pairs_tui.ui.widgets.hedge_panel import HedgePanel
-from pairs_tui.ui.widgets.leg_quote import LegQuote
 from pairs_tui.ui.widgets.plot_panel import PlotPanel
+from pairs_tui.ui.widgets.quote_panel import QuotePanel
 from pairs_tui.ui.widgets.stationarity_panel import StationarityPanel
 from pairs_tui.ui.widgets.status_line import StatusLine
 
@@ -68,8 +68,8 @@ class MonitorScreen(Screen[None]):
         # Built here, not in compose, so a snapshot that arrives before they are mounted
         # still has somewhere to go.
         self.header = HeaderBar()
-        self.leg_a = LegQuote(symbols[0], id="leg-a")
-        self.leg_b = LegQuote(symbols[1], id="leg-b")
+        self.leg_a = QuotePanel(symbols[0], id="leg-a")
+        self.leg_b = QuotePanel(symbols[1], id="leg-b")
         self.zscore = PlotPanel("z-score", id="zscore")
         self.spread = PlotPanel("spread", id="spread")
         self.hedge = HedgePanel()
