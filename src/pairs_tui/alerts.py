@@ -37,7 +37,7 @@ import msgspec
 
 from pairs_tui.config import AlertMetric, AlertOp, AlertRule, ConfigError, rule_problems
 from pairs_tui.feed.status import FeedStatus
-from pairs_tui.records import TIMEFRAMES
+from pairs_tui.records import TICK, TIMEFRAMES
 from pairs_tui.snapshot import AlertEvent, ClosedBar
 
 log = logging.getLogger("pairs_tui.alerts")
@@ -115,6 +115,8 @@ class AlertBook:
         self.log_path = None if log_path is None else Path(log_path)
         """Where events are appended; None: nowhere."""
         self.pair = pair
+        self.keep = keep
+        """Events kept for the screen's list."""
         self._recent: deque[AlertEvent] = deque(maxlen=keep)
         self._log: IO[bytes] | None = None
         self._log_failed = False
@@ -165,7 +167,8 @@ class AlertBook:
             for state in self._states:
                 if state.rule.metric in BAR_METRICS:
                     state.armed = True
-        bar_end = closed.bar.ts + TIMEFRAMES.get(closed.timeframe, 0)
+        # A tick row ends where it starts: at its trade.
+        bar_end = closed.bar.ts + (0 if closed.timeframe == TICK else TIMEFRAMES[closed.timeframe])
         fired: list[AlertEvent] = []
         for state in self._states:
             metric = state.rule.metric

@@ -61,7 +61,7 @@ from pairs_tui.backtest.results import (
     ExitReason,
 )
 from pairs_tui.config import Settings
-from pairs_tui.records import TIMEFRAMES, PriceMode, Timeframe
+from pairs_tui.records import TICK, TIMEFRAMES, PriceMode, Timeframe
 
 _NO_EXIT, _EXIT, _STOP = 0, 1, 2
 _REASONS: dict[int, ExitReason] = {_EXIT: "exit", _STOP: "stop"}
@@ -136,7 +136,7 @@ def backtest_history(
         bars: The pipeline's history of one timeframe.
         settings: Where ``entry_z``, ``exit_z``, ``stop_z``, ``fee_bps`` and ``price`` live.
         timeframe: The history's timeframe (``1s``, ``1m``, ``5m``), for annualising; None
-            infers the bar length from ``ts``.
+            (or ``tick``, whose rows have no one length) infers the bar length from ``ts``.
 
     Raises:
         ValueError: levels in ``settings`` that do not make a strategy.
@@ -149,7 +149,7 @@ def backtest_history(
         stop=analytics.stop_z,
         fee_bps=analytics.fee_bps,
         price_mode=analytics.price,
-        bar_ms=TIMEFRAMES.get(timeframe) if timeframe else None,
+        bar_ms=None if timeframe is None or timeframe == TICK else TIMEFRAMES[timeframe],
     )
 
 
