@@ -364,4 +364,4 @@ def _bar_ms(bars: pl.DataFrame) -> int | None:
     steps = steps.filter(steps > 0)
     if steps.is_empty():
         return None
-    return int(steps.mode().min())  # type: ignore[arg-type]
+    return int(steps.mode().sort()[0])  # the shortest of equally common steps
