@@ -62,30 +62,19 @@ HISTORY_HOLD_MS = 60_000
 
 
 class AlertEvaluator(Protocol):
-    """Evaluates alert rules inside the data path (:class:`~pairs_tui.alerts.AlertBook` is one).
-
-    The pipeline calls it on its own thread: on every final bar of the active timeframe, on
-    every clock tick, and when the user's stationarity test has a result.
-    """
+    """Evaluates alert rules inside the data path."""
 
     @property
     def keep(self) -> int:
         """Alerts kept for the screen's list."""
-        ...
 
     def on_bar(self, closed: ClosedBar) -> list[AlertEvent]:
         """The alert events that fire on this final bar."""
-        ...
 
     def on_feed(
         self, status: FeedStatus, now_ms: float, last_trade_ms: int | None
     ) -> list[AlertEvent]:
         """The ``stale`` events on the clock tick."""
-        ...
-
-    def on_stationarity(self, pvalue: float | None, ts_ms: int) -> list[AlertEvent]:
-        """The ``adf_p`` events on the p-value of an on-demand ADF test."""
-        ...
 
 
 BarListener = Callable[[ClosedBar], None]
@@ -278,16 +267,6 @@ class Pipeline:
     def window_data(self, timeframe: Timeframe | None = None) -> WindowData | None:
         """The current window's inputs for the stationarity tests (see PairAnalytics)."""
         return self._frame(timeframe or self.timeframe).analytics.window_data()
-
-    def stationarity_tested(self, pvalue: float | None, ts_ms: int) -> None:
-        """The user's on-demand ADF test has a p-value: the ``adf_p`` alert rules see it.
-
-        Args:
-            pvalue: The test's p-value; None when it did not run.
-            ts_ms: The start of the window's last bar, ms UTC.
-        """
-        if self.alerts is not None:
-            self.add_alerts(self.alerts.on_stationarity(pvalue, ts_ms))
 
     def _frame(self, timeframe: Timeframe) -> BarFrame | TickFrame:
         if timeframe == TICK:

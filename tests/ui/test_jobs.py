@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pairs_tui.config import ExportSettings, Settings
-from pairs_tui.ui import jobs
+from pairs_tui.config import AlertRule, AlertSettings, ExportSettings, Settings
+from pairs_tui.ui import formatting, jobs
 from pairs_tui.ui.screens.backtest import BacktestScreen
 from pairs_tui.ui.widgets.stationarity_panel import StationarityPanel
 
@@ -102,3 +102,21 @@ async def test_a_backtest_closed_before_it_finished_is_not_shown(
         assert not isinstance(app.screen, BacktestScreen)
         assert not any(isinstance(s, BacktestScreen) for s in app.screen_stack)
         assert app.return_code is None  # the late result was dropped, not drawn on a gone screen
+
+
+async def test_the_adf_p_rules_see_the_on_demand_test(app_for: AppFactory) -> None:
+    rule = AlertRule(name="tested", metric="adf_p", op="<=", threshold=1.0)
+    settings = Settings(alerts=AlertSettings(rules=[rule]), export=ExportSettings(folder="exports"))
+    app = app_for(settings=settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        latest = app.snapshot().latest
+        assert latest is not None and app.snapshot().alerts == ()
+        await pilot.press("a")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        fired = app.snapshot().alerts
+        panel = str(app.monitor.query_one(StationarityPanel).render())
+    assert [event.rule for event in fired] == ["tested"]
+    assert fired[0].time == latest.bar.ts  # the window's last bar
+    assert f"p {formatting.p_value(fired[0].value)}" in panel  # the p-value the panel shows

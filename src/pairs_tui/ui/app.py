@@ -309,8 +309,9 @@ class PairsApp(App[None]):
         match result:
             case jobs.WindowTests():
                 self.monitor.stationarity_done(result)
-                if self.pipeline is not None:  # the adf_p alert rules
-                    self.pipeline.stationarity_tested(result.adf_pvalue, result.until_ms)
+                if self.pipeline is not None and self.alerts is not None:  # the adf_p rules
+                    fired = self.alerts.on_stationarity(result.adf_pvalue, result.until_ms)
+                    self.pipeline.add_alerts(fired)
                     self.refresh_numbers()
             case SessionBacktest():
                 screen = self._backtest_screen()
