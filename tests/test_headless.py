@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+from typing import Any
 
 import msgspec
 
@@ -42,9 +43,9 @@ SCHEMA = [
 ]
 
 
-async def headless_lines(trades: list[Trade], **kwargs: object) -> list[dict[str, object]]:
+async def headless_lines(trades: list[Trade], **kwargs: Any) -> list[dict[str, Any]]:
     out = io.StringIO()
-    pipeline = Pipeline(Settings(), ListSource(trades), PAIR, **kwargs)  # type: ignore[arg-type]
+    pipeline = Pipeline(Settings(), ListSource(trades), PAIR, **kwargs)
     pipeline.add_bar_listener(HeadlessWriter(out))
     await pipeline.run()
     return [json.loads(line) for line in out.getvalue().splitlines()]

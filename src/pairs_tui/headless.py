@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Mapping, Sequence
-from typing import TextIO
+from typing import Protocol
 
 import msgspec
 
@@ -21,6 +21,13 @@ DEFAULT_QTY_DECIMALS = 8
 info): enough for any Binance step, and no float noise (``0.5780000000000002``)."""
 HELD_LINES = 3_600
 """Lines a pair may be ahead of the slowest pair before the slowest stops holding it back."""
+
+
+class TextOut(Protocol):
+    """Where lines go: stdout, or anything with its ``write`` and ``flush``."""
+
+    def write(self, text: str, /) -> object: ...
+    def flush(self) -> object: ...
 
 
 class FeedCounts(msgspec.Struct, frozen=True):
@@ -118,7 +125,7 @@ class HeadlessWriter:
         qty_decimals: Decimals of each symbol's quantity step, for volumes.
     """
 
-    def __init__(self, out: TextIO, qty_decimals: Mapping[str, int] | None = None) -> None:
+    def __init__(self, out: TextOut, qty_decimals: Mapping[str, int] | None = None) -> None:
         self._out = out
         self._decimals = dict(qty_decimals or {})
         self._encode = msgspec.json.Encoder().encode
