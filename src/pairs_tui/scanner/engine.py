@@ -4,7 +4,7 @@
 each pair in the ordering with the lower p-value, ranked by p-value, then half-life. Every field
 is what statsmodels and numpy give for that pair (``coint(y, x, trend="c", autolag="AIC")``,
 OLS, the monitor's half-life); the speed comes from computing them for all pairs at once from
-cross moments (:mod:`pairs_tui.scanner.moments`), 100 symbols × 1,440 bars in about a second
+cross moments (:mod:`pairs_tui.scanner.moments`), 100 symbols by 1,440 bars in about a second
 on one core, where statsmodels takes ~60 ms a pair.
 
 The work is cut into tiles (:class:`~pairs_tui.scanner.tile.Tile`): pairs that share a common
@@ -14,8 +14,9 @@ Dask engine (:mod:`pairs_tui.scanner.cluster`) runs the same tiles on a cluster.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -23,6 +24,7 @@ import numpy as np
 from pairs_tui.records import PriceMode
 from pairs_tui.scanner.prices import PriceMatrix
 from pairs_tui.scanner.rows import LeftOut, LeftOutReason, ScanResult, ScanRow
+from pairs_tui.scanner.store import StorageOptions, read_closes
 from pairs_tui.scanner.tile import Tile, TileResult, scan_tile
 
 MIN_BARS = 50
@@ -33,7 +35,7 @@ MIN_BARS_FLOOR = 30
 largest model (10 regressors) still has twice as many rows (20) as regressors."""
 
 BLOCK = 64
-"""Symbols per side of a tile: a tile of 64 × 64 symbols holds up to 4,096 pairs."""
+"""Symbols per side of a tile: a tile of 64 by 64 symbols holds up to 4,096 pairs."""
 
 Engine = Literal["local", "dask"]
 """Where the tiles run: in this process, or on a Dask cluster."""
@@ -82,10 +84,7 @@ def scan(
         ValueError: On a bad ``price``, ``min_bars`` or ``engine``.
         ImportError: For ``engine="dask"`` without Dask installed (names the extra).
     """
-    if price not in ("log", "raw"):
-        raise ValueError(f"price must be 'log' or 'raw', not {price!r}")
-    if engine not in ("local", "dask"):
-        raise ValueError(f"engine must be 'local' or 'dask', not {engine!r}")
+    _check(price, engine)
     levels, log_levels = price_levels(prices, price)
     plan = plan_scan(prices, min_bars=min_bars)
     if engine == "dask":
@@ -94,7 +93,75 @@ def scan(
         results = run_tiles(levels, log_levels, plan.tiles, scheduler=scheduler, progress=progress)
     else:
         results = run_local(levels, log_levels, plan.tiles, progress=progress)
-    return assemble(prices, price, plan, results)
+    return assemble(prices.symbols, prices.ts, prices.timeframe, price, plan, results)
+
+
+def scan_store(
+    root: str | Path,
+    symbols: Sequence[str],
+    timeframe: str,
+    bars: int,
+    *,
+    end: int | None = None,
+    price: PriceMode = "log",
+    min_bars: int = MIN_BARS,
+    engine: Engine = "local",
+    scheduler: str | None = None,
+    storage_options: StorageOptions = None,
+    progress: Progress | None = None,
+) -> ScanResult:
+    """Scan the last ``bars`` bars of a universe, read from the history store.
+
+    With ``engine="local"`` this process reads the store
+    (:func:`~pairs_tui.scanner.store.read_closes`); with ``engine="dask"`` the workers read it,
+    one task per symbol, and the bars never pass through this process. Same rows either way.
+
+    Args:
+        root: The store's root folder or URL (``s3://bucket/history``; URLs need fsspec, in
+            ``pairs-tui[cluster]``).
+        symbols: The universe, upper case.
+        timeframe: Bar timeframe, e.g. ``"1m"``.
+        bars: Bars per symbol: the last ones before ``end``.
+        end: Exclusive upper bound on bar starts (ms UTC); None for all that is stored.
+        price: ``"log"`` or ``"raw"``.
+        min_bars: Fewest common bars for a pair to be tested.
+        engine: ``"local"`` or ``"dask"``.
+        scheduler: Dask scheduler address for ``engine="dask"``; None starts a local cluster.
+        storage_options: fsspec options for a URL root (credentials, endpoint).
+        progress: Called with ``(pairs_done, pairs_total)`` as tiles finish.
+
+    Returns:
+        The scan's result.
+
+    Raises:
+        ValueError: If no symbol has bars in the store, or on a bad argument.
+        ImportError: For ``engine="dask"`` or a URL root without the cluster extra.
+    """
+    if engine == "dask":
+        _check(price, engine)
+        from pairs_tui.scanner.cluster import scan_store_on_cluster
+
+        return scan_store_on_cluster(
+            str(root),
+            symbols,
+            timeframe,
+            bars,
+            end=end,
+            price=price,
+            min_bars=min_bars,
+            scheduler=scheduler,
+            storage_options=storage_options,
+            progress=progress,
+        )
+    prices = read_closes(root, symbols, timeframe, bars, end=end, storage_options=storage_options)
+    return scan(prices, price=price, min_bars=min_bars, engine=engine, progress=progress)
+
+
+def _check(price: str, engine: str) -> None:
+    if price not in ("log", "raw"):
+        raise ValueError(f"price must be 'log' or 'raw', not {price!r}")
+    if engine not in ("local", "dask"):
+        raise ValueError(f"engine must be 'local' or 'dask', not {engine!r}")
 
 
 def price_levels(prices: PriceMatrix, price: PriceMode) -> tuple[np.ndarray, np.ndarray]:
@@ -201,12 +268,19 @@ def plan_scan(prices: PriceMatrix, *, min_bars: int = MIN_BARS, block: int = BLO
 
 
 def assemble(
-    prices: PriceMatrix, price: PriceMode, plan: ScanPlan, results: list[TileResult]
+    symbols: Sequence[str],
+    ts: np.ndarray,
+    timeframe: str,
+    price: PriceMode,
+    plan: ScanPlan,
+    results: list[TileResult],
 ) -> ScanResult:
     """Rows from the tiles' results, ranked; collinear pairs join the left-out list.
 
     Args:
-        prices: The closes (for names and bar times).
+        symbols: The universe, in the matrix's column order.
+        ts: Bar starts of the matrix's rows.
+        timeframe: Bar timeframe.
         price: The price mode tested.
         plan: The plan the results came from.
         results: One per tile, in the plan's order.
@@ -246,7 +320,6 @@ def assemble(
                 joined["coint_p"],
             )
         )
-        symbols, ts = prices.symbols, prices.ts
         for rank, r in enumerate(order, start=1):
             hl = float(half_life[r])
             lo, hi = int(joined["lo"][r]), int(joined["hi"][r])
@@ -255,7 +328,7 @@ def assemble(
                     rank=rank,
                     symbol_a=symbols[int(joined["y"][r])],
                     symbol_b=symbols[int(joined["x"][r])],
-                    timeframe=prices.timeframe,
+                    timeframe=timeframe,
                     bars=hi - lo,
                     start_ts=int(ts[lo]),
                     end_ts=int(ts[hi - 1]),
@@ -277,8 +350,8 @@ def assemble(
         rows=rows,
         left_out=[
             LeftOut(
-                symbol_a=prices.symbols[a],
-                symbol_b=prices.symbols[b],
+                symbol_a=symbols[a],
+                symbol_b=symbols[b],
                 reason=reason,
                 detail=detail,
                 bars=bars,

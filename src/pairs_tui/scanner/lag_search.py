@@ -91,7 +91,8 @@ def _unit_diagonal(gram: np.ndarray) -> np.ndarray:
     """Scale each Gram matrix to a unit diagonal: t statistics and AIC gaps do not change."""
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = 1.0 / np.sqrt(np.einsum("oii->oi", gram))
-    return gram * scale[:, :, None] * scale[:, None, :]
+    scaled: np.ndarray = gram * scale[:, :, None] * scale[:, None, :]
+    return scaled
 
 
 def _cholesky(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -107,8 +108,13 @@ def _cholesky(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                 factor[i] = np.linalg.cholesky(matrix)
             except np.linalg.LinAlgError:
                 ok[i] = False
-        return factor, ok & np.isfinite(factor).all(axis=(1, 2))
-    return factor, np.isfinite(factor).all(axis=(1, 2))
+        return factor, ok & _finite(factor)
+    return factor, _finite(factor)
+
+
+def _finite(stack: np.ndarray) -> np.ndarray:
+    finite: np.ndarray = np.isfinite(stack).all(axis=(1, 2))
+    return finite
 
 
 def _subset(o: Orderings, members: np.ndarray) -> Orderings:
