@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import numpy as np
 from statsmodels.regression.linear_model import OLS  # type: ignore[import-untyped]
@@ -44,7 +45,7 @@ def exact_statistic(y: np.ndarray, x: np.ndarray) -> float:
         return float(adfuller(e, maxlag=None, autolag="aic", regression="n")[0])
 
 
-def row(y: np.ndarray, x: np.ndarray, log_y: np.ndarray, log_x: np.ndarray) -> dict[str, object]:
+def row(y: np.ndarray, x: np.ndarray, log_y: np.ndarray, log_x: np.ndarray) -> dict[str, Any]:
     """Every field of the scanner's row for the ordering ``(y, x)``, one pair at a time."""
     n = len(y)
     design = np.column_stack([x, np.ones(n)])

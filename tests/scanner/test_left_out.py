@@ -26,13 +26,13 @@ def test_a_flat_leg_leaves_out_its_pairs_and_says_which() -> None:
         ("BUSDT", "FLATUSDT", "flat leg"),
         ("FLATUSDT", "DUSDT", "flat leg"),
     ]
-    assert all("FLATUSDT is flat over the 300 common bars" == x.detail for x in result.left_out)
+    assert all(x.detail == "FLATUSDT is flat over the 300 common bars" for x in result.left_out)
     assert all("FLATUSDT" not in (r.symbol_a, r.symbol_b) for r in result.rows)
 
 
 def test_a_leg_flat_only_where_both_legs_trade_is_left_out_for_that_pair() -> None:
-    """C moves early on, then stops; D lists late, after C stopped: C is flat over the C–D
-    sample only, so C–D is left out and C's other pairs are tested."""
+    """C moves early on, then stops; D lists late, after C stopped: C is flat over the C-D
+    sample only, so C-D is left out and C's other pairs are tested."""
     logs = universe()
     logs[150:, 2] = logs[149, 2]
     closes = np.exp(logs)

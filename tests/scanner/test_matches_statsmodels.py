@@ -68,7 +68,8 @@ def session_matrix(timeframe_ms: int) -> PriceMatrix:
         [bar.a.close if bar.a else math.nan, bar.b.close if bar.b else math.nan] for bar in bars
     ]
     name = {1_000: "1s", 5_000: "5s"}[timeframe_ms]
-    return PriceMatrix(np.array(closes), ("BTCUSDT", "ETHUSDT"), [b.ts for b in bars], name)
+    ts = np.array([b.ts for b in bars])
+    return PriceMatrix(np.array(closes), ("BTCUSDT", "ETHUSDT"), ts, name)
 
 
 @pytest.mark.parametrize("price", ["log", "raw"])

@@ -50,7 +50,8 @@ def statsmodels_aics(y: np.ndarray) -> np.ndarray:
 def switch() -> tuple[float, float]:
     """Adjacent ``c`` values where statsmodels switches from lag 0 to lag 1."""
     lo, hi = 0.10, 0.15
-    assert (np.argmin(statsmodels_aics(y_of(lo))), np.argmin(statsmodels_aics(y_of(hi)))) == (0, 1)
+    assert int(np.argmin(statsmodels_aics(y_of(lo)))) == 0
+    assert int(np.argmin(statsmodels_aics(y_of(hi)))) == 1
     while True:
         mid = (lo + hi) / 2.0
         if mid in (lo, hi):

@@ -181,7 +181,9 @@ def _client(scheduler: str | None) -> Iterator[Any]:
     # One single-threaded worker process per core: BLAS threads would only fight each other.
     workers = max(1, os.cpu_count() or 1)
     with (
-        cluster_type(n_workers=workers, threads_per_worker=1, processes=True) as cluster,
+        cluster_type(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
         client_type(cluster) as client,
     ):
         client.run(_pin_blas)

@@ -256,15 +256,21 @@ class _Store:
 
     def read(self, symbol: str, timeframe: str, date: str) -> pl.DataFrame:
         folder = f"{self._folder(symbol, timeframe)}/date={date}"
-        if self._fs is None:
+        local = self._fs is None
+        if local:
             files = sorted(str(p) for p in Path(folder).glob("*.parquet"))
-            frames = [pl.read_parquet(f, columns=["ts", "close"]) for f in files]
         else:
             files = sorted(self._fs.glob(f"{folder}/*.parquet"))
-            frames = []
-            for f in files:
-                with self._fs.open(f, "rb") as handle:
-                    frames.append(pl.read_parquet(handle, columns=["ts", "close"]))
+        frames = []
+        for f in files:
+            try:
+                if local:
+                    frames.append(pl.read_parquet(f, columns=["ts", "close"]))
+                else:
+                    with self._fs.open(f, "rb") as handle:
+                        frames.append(pl.read_parquet(handle, columns=["ts", "close"]))
+            except (pl.exceptions.PolarsError, OSError) as e:
+                raise ValueError(f"cannot read {f} from the history store: {e}") from e
         if not frames:
             return pl.DataFrame(
                 {"ts": [], "close": []}, schema={"ts": pl.Int64, "close": pl.Float64}
