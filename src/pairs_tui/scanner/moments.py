@@ -186,6 +186,11 @@ def orderings(m: BlockMoments, y: np.ndarray, x: np.ndarray, pair: np.ndarray) -
     f = m.f_own[:, y] - beta * m.f_cross[:, pair] + beta2 * m.f_own[:, x]
     lv = m.l_own[:, y] - beta * m.l_cross[:, pair] + beta2 * m.l_own[:, x]
     b = beta[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # A residual without differences (inf) is beyond any limit: statsmodels decides it.
+        conditioning = np.maximum(
+            (syy + beta2 * m.s_own[x]) / ssr, (m.f_own[0, y] + beta2 * m.f_own[0, x]) / f[0]
+        )
     return Orderings(
         y=y,
         x=x,
@@ -198,9 +203,7 @@ def orderings(m: BlockMoments, y: np.ndarray, x: np.ndarray, pair: np.ndarray) -
         e_last=m.last[y] - beta * m.last[x],
         d_head=m.d_head[:, y].T - b * m.d_head[:, x].T,
         d_tail=m.d_tail[:, y].T - b * m.d_tail[:, x].T,
-        conditioning=np.maximum(
-            (syy + beta2 * m.s_own[x]) / ssr, (m.f_own[0, y] + beta2 * m.f_own[0, x]) / f[0]
-        ),
+        conditioning=np.where(np.isnan(conditioning), np.inf, conditioning),
     )
 
 

@@ -18,8 +18,8 @@ COLLINEAR_R2 = 1.0 - 100.0 * math.sqrt(np.finfo(np.float64).eps)
 """statsmodels' ``coint`` reports ``-inf`` at or above this R² ("(almost) perfectly colinear");
 the scanner leaves such pairs out instead."""
 
-CHUNK = 2048
-"""Pairs per batch of the per-ordering stage: bounds the Gram stacks to about 25 MB."""
+CHUNK = 1024
+"""Pairs per batch of the per-ordering stage: the Gram stacks stay near 11 MB each."""
 
 _LN2 = math.log(2.0)
 
