@@ -14,7 +14,8 @@ time-partitioned moments; the lag search at ``K`` in the hundreds is then a diff
 
 :func:`scan_store_on_cluster` reads the history store on the workers themselves, one task per
 symbol, so the bars never pass through the client; the store must then be reachable from the
-workers (``s3://`` or a shared folder).
+workers (``s3://`` or a shared folder). Workers run this package's functions: they need the same
+pairs-tui installed (with its cluster extra, for fsspec).
 """
 
 from __future__ import annotations
