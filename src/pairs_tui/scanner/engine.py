@@ -8,8 +8,9 @@ cross moments (:mod:`pairs_tui.scanner.moments`), 100 symbols by 1,440 bars in a
 on one core, where statsmodels takes ~60 ms a pair.
 
 The work is cut into tiles (:class:`~pairs_tui.scanner.tile.Tile`): pairs that share a common
-sample, between two blocks of :data:`~pairs_tui.scanner.plan.BLOCK` symbols. The local engine runs them in turn; the
-Dask engine (:mod:`pairs_tui.scanner.cluster`) runs the same tiles on a cluster.
+sample, between two blocks of :data:`~pairs_tui.scanner.plan.BLOCK` symbols. The local engine
+runs them in turn; the Dask engine (:mod:`pairs_tui.scanner.cluster`) runs the same tiles on a
+cluster.
 """
 
 from __future__ import annotations
