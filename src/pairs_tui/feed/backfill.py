@@ -33,6 +33,7 @@ from pairs_tui.feed.leg import Leg
 from pairs_tui.feed.rest import MAX_AGG_TRADES_LIMIT, BinanceRest
 from pairs_tui.feed.schemas.rest import AggTradeRow
 from pairs_tui.feed.source import TradeSink
+from pairs_tui.feed.weight import WeightBudget
 
 log = logging.getLogger("pairs_tui.feed")
 
@@ -43,6 +44,9 @@ PAUSE_S = 0.1
 OVERDUE_MS = 1_000
 """How much older than the exchange clock a trade found by a probe must be for the stream to be
 stalled rather than still delivering it (Binance pushes an aggregate trade ~0.1 s after it)."""
+GATHER_S = 0.2
+"""How long gaps are gathered before a fetch once a quarter of the REST budget is spent (five
+times as long past half)."""
 _WINDOW_MS = 3_599_999
 """``aggTrades`` by time takes windows of less than an hour."""
 
@@ -111,6 +115,7 @@ class Backfill:
         leg.resuming = leg.catching_up = False
         if leg.verdict == "stalled":
             leg.verdict = "unknown"
+            leg.stall_reported = False
         self.release_if_done(leg)
 
     def connection_lost(self, leg: Leg) -> None:
@@ -238,7 +243,12 @@ class Backfill:
 
     async def _fill_ranges(self, leg: Leg) -> None:
         # Ranges that fit in one page from the first are fetched together: many small gaps
-        # cost one request (weight 20 of Binance's 2,400 a minute), not one each.
+        # cost one request (weight 20 of Binance's 2,400 a minute), not one each. With the
+        # budget half spent, gaps are gathered a while first, so that a stream dropping frames
+        # cannot spend the minute's weight one gap at a time.
+        gather = _gather_s(self.rest.budget)
+        if gather:
+            await asyncio.sleep(gather)
         lo = leg.pending[0][0]
         batch = [leg.pending.popleft()]
         while leg.pending and leg.pending[0][1] - lo < MAX_AGG_TRADES_LIMIT:
@@ -335,13 +345,15 @@ class Backfill:
         now = self._exchange_now_ms()
         overdue = now is not None and fresh[0].time < now - OVERDUE_MS
         self._deliver(leg, fresh, cursor)
-        if overdue and leg.verdict != "stalled":
+        # Behind REST: stalled, or frames still on their way, which the socket will skip. It is
+        # a stall once a trade is overdue or a second probe finds the stream still behind.
+        if (overdue or leg.verdict == "stalled") and not leg.stall_reported:
+            leg.stall_reported = True
             self.stalls += 1
             self._report(f"{leg.stream} stalled: its trades are fetched over REST meanwhile")
             log.warning("%s is stalled: %d trades found over REST", leg.stream, len(fresh))
-        # Behind REST: stalled, or (when none is overdue yet) frames still on their way, which
-        # the socket will skip. Either way the bars wait for the live stream to deliver again,
-        # and everything up to the last fetched trade is delivered: bars before it may go.
+        # Either way the bars wait for the live stream to deliver again, and everything up to
+        # the last fetched trade is delivered: bars before it may go.
         leg.verdict = "stalled"
         leg.resuming = True
         self._hold_moved(leg)
@@ -404,6 +416,15 @@ class Backfill:
                     return None
                 await asyncio.sleep(PAUSE_S * 2**attempt)
         return None
+
+
+def _gather_s(budget: WeightBudget) -> float:
+    """How long gaps are gathered before a fetch: none while a quarter of the budget is spent,
+    then longer as it fills."""
+    spent = (budget.used + budget.in_flight) / budget.ceiling
+    if spent < 0.25:
+        return 0.0
+    return GATHER_S if spent < 0.5 else 5 * GATHER_S
 
 
 def _retryable(exc: RestError) -> bool:

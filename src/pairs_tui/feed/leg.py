@@ -49,6 +49,7 @@ class Leg:
         "resuming",
         "settled",
         "silent_sessions",
+        "stall_reported",
         "stream",
         "subscribed_ms",
         "symbol",
@@ -101,6 +102,8 @@ class Leg:
         """Connections in a row on which the watchdog found this stream silent."""
         self.verdict: Verdict = "unknown"
         """What the last probe found."""
+        self.stall_reported = False
+        """The current stall has been logged and counted."""
         self.probed_at = 0.0
         """Monotonic time of the last probe."""
         self.quiet_after_s = 0.0
