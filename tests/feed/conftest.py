@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 from pairs_tui.exchange.server import EmbeddedExchange
+from pairs_tui.exchange.simulation import simulated_tape
+from pairs_tui.exchange.tape import TradeTape
 from pairs_tui.feed.binance import BinanceFeed
 from pairs_tui.records import MarkPrice, PairBar, Trade
 
@@ -21,6 +23,26 @@ FeedStarter = Callable[..., BinanceFeed]
 
 WAIT_S = 5.0
 """How long a test waits for an expected event before failing."""
+
+
+def several_pairs(
+    pairs: list[tuple[str, str]], *, duration_s: float = 20.0, rate: float = 20.0, seed: int = 3
+) -> TradeTape:
+    """One tape of several simulated pairs, their trades in time order.
+
+    Args:
+        pairs: The pairs, upper case, no symbol twice.
+        duration_s: Length of the tape.
+        rate: Arrivals a second of every symbol.
+        seed: Seed of the first pair (the next ones count up from it).
+    """
+    tapes = [
+        simulated_tape(pair, duration_s=duration_s, rate_per_s=rate, seed=seed + i)
+        for i, pair in enumerate(pairs)
+    ]
+    trades = sorted((t for tape in tapes for t in tape.trades), key=lambda t: t.time)
+    specs = {symbol: spec for tape in tapes for symbol, spec in tape.specs.items()}
+    return TradeTape(trades, specs, name=f"{len(pairs)} simulated pairs")
 
 
 class Recorder:
