@@ -314,10 +314,10 @@ class Backfill:
             return
         recovered = self._deliver(leg, rows, cursor)
         if len(rows) < MAX_AGG_TRADES_LIMIT:
+            # Caught up over REST says nothing about the new connection's stream, which may be
+            # acknowledged and never served: the bars wait until it delivers, or until a probe
+            # of the quiet leg finds nothing more published (the watch probes it soon).
             leg.catching_up = False
-            # A leg found stalled stays held until its stream delivers again: caught up over
-            # REST says nothing about the new connection's stream.
-            leg.resuming = leg.verdict == "stalled"
             self._report(f"caught up {leg.symbol} over REST")
             log.info("%s caught up: %d trades fetched", leg.symbol, recovered)
 

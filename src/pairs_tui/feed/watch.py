@@ -63,7 +63,7 @@ class Watch:
         """Silence after which the connection is replaced (unless the market is quiet)."""
         self.stale_after_s = watchdog_s / 4.0
         """Silence after which a leg shows as stale, and between probes of a stalled leg."""
-        self.min_quiet_s = min(0.25, watchdog_s / 8.0)
+        self.min_quiet_s = min(0.25, watchdog_s / 40.0)
         """The shortest silence that makes a probe due."""
         self.fetchable = fetchable
 
