@@ -7,7 +7,7 @@ pre-built combined-stream aggTrade frames as fast as the socket takes them, so t
 404 (the client then skips its start-up checks). Three clients, interleaved run by run:
 
 - **bare**: ``async for message in ws`` and a count, with the client's own connection options;
-- **decode**: the same loop plus :func:`~pairs_tui.feed.frames.decode_frame` (a reference: what
+- **decode**: the same loop plus :func:`~pairs_tui.feed.schemas.ws.decode_frame` (a reference: what
   reading the frames costs before anything is done with them);
 - **ours**: ``BinanceFeed`` → ``Pipeline`` (ids, clock, tick store, bars on every timeframe,
   analytics on every closed bar), counted by a task that polls the feed's message count, so
@@ -41,7 +41,7 @@ from websockets.asyncio.client import connect
 from benchmarks.noise import probe
 from pairs_tui.config import Settings
 from pairs_tui.feed.binance import BinanceFeed
-from pairs_tui.feed.frames import decode_frame
+from pairs_tui.feed.schemas.ws import decode_frame
 from pairs_tui.pipeline import Pipeline
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"

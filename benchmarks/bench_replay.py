@@ -39,7 +39,7 @@ import polars as pl
 from pairs_tui.feed.replay import ReplaySource, load_trades
 
 # The replay's own line struct: the baseline decodes exactly the fields replay reads.
-from pairs_tui.feed.replay_ndjson import _Envelope as Envelope
+from pairs_tui.feed.schemas.ws import RecordedFrame
 from pairs_tui.records import PairBar, Trade
 
 PAIR = ("BTCUSDT", "ETHUSDT")
@@ -68,7 +68,7 @@ class _Envelope(msgspec.Struct, gc=False):
 
 BARE = {
     "bare msgspec (T,s,p,q,m)": msgspec.json.Decoder(_Envelope, strict=False).decode,
-    "bare msgspec (+ e, id, X)": msgspec.json.Decoder(Envelope, strict=False).decode,
+    "bare msgspec (+ e, id, X)": msgspec.json.Decoder(RecordedFrame, strict=False).decode,
 }
 """The baselines: a typed decode of every line, keeping nothing."""
 

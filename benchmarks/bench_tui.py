@@ -44,7 +44,7 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 def _tape(rate: float) -> object:
     """Two minutes of a simulated pair publishing ``rate`` aggregate trades a second."""
-    from pairs_tui.feed.exchange import simulated_tape
+    from pairs_tui.exchange.simulation import simulated_tape
 
     # Arrivals at one price merge into one aggregate trade, more of them the faster they come:
     # scale the arrival rate until the exchange publishes ``rate`` aggregate trades a second.
@@ -58,7 +58,7 @@ def _tape(rate: float) -> object:
 
 
 async def _serve(rate: float) -> None:
-    from pairs_tui.feed.exchange import EmbeddedExchange
+    from pairs_tui.exchange.server import EmbeddedExchange
 
     exchange = EmbeddedExchange(_tape(rate), speed=1.0, rebase=True, loop=True)  # type: ignore[arg-type]
     await exchange.start()
@@ -70,8 +70,8 @@ def _demo_source(rate: float):  # type: ignore[no-untyped-def]
     """``open_source`` for ``--demo``, on the benchmark's tape: the exchange in the app's loop."""
     import contextlib
 
+    from pairs_tui.exchange.server import EmbeddedExchange
     from pairs_tui.feed.binance import BinanceFeed
-    from pairs_tui.feed.exchange import EmbeddedExchange
 
     tape = _tape(rate)
 

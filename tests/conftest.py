@@ -1,10 +1,16 @@
-"""Every test runs with its own XDG folders, so none reads or writes the user's."""
+"""Every test runs with its own XDG folders, so none reads or writes the user's; the tapes and
+the embedded exchanges on loopback that the exchange, feed and fault tests share."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+
+from pairs_tui.exchange.server import EmbeddedExchange
+from pairs_tui.exchange.simulation import simulated_tape
+from pairs_tui.exchange.tape import TradeTape, recorded_tape
 
 
 @pytest.fixture(autouse=True)
@@ -13,3 +19,29 @@ def private_xdg(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mo
     monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     return home
+
+
+@pytest.fixture(scope="session")
+def packaged_tape() -> TradeTape:
+    """The real recording shipped in the package (16,656 aggregate trades)."""
+    return recorded_tape()
+
+
+@pytest.fixture(scope="session")
+def sim_tape() -> TradeTape:
+    """A small seeded simulation: 20 s of BTCUSDT/ETHUSDT at 40 and 25 arrivals a second."""
+    return simulated_tape(duration_s=20.0, rate_per_s=(40.0, 25.0), seed=11)
+
+
+@pytest.fixture
+async def exchange(packaged_tape: TradeTape) -> AsyncIterator[EmbeddedExchange]:
+    """An embedded exchange publishing the packaged tape as fast as clients read."""
+    async with EmbeddedExchange(packaged_tape, speed=0) as ex:
+        yield ex
+
+
+@pytest.fixture
+async def sim_exchange(sim_tape: TradeTape) -> AsyncIterator[EmbeddedExchange]:
+    """An embedded exchange publishing the small simulation at 20 times real time (about 1 s)."""
+    async with EmbeddedExchange(sim_tape, speed=20) as ex:
+        yield ex

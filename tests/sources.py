@@ -59,3 +59,31 @@ class ListSource:
             self.delivered += 1
             if every and self.delivered % every == 0:
                 await asyncio.sleep(0)
+
+
+def random_trades(
+    symbols: tuple[str, ...], *, seconds: int, seed: int, rate_per_s: float = 4.0
+) -> list[Trade]:
+    """Trades of several symbols on correlated random walks, in arrival order.
+
+    Each symbol trades as a Poisson process; prices share a common factor so that pairs are
+    correlated. Ids are contiguous per symbol and trade times never go backwards per symbol.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    common = np.cumsum(rng.normal(0.0, 2e-4, seconds * 10))
+    out: list[tuple[int, int, Trade]] = []
+    for k, symbol in enumerate(symbols):
+        own = np.cumsum(rng.normal(0.0, 1e-4, seconds * 10))
+        level = 100.0 * (k + 1)
+        count = int(rng.poisson(rate_per_s * seconds))
+        times = np.sort(rng.integers(0, seconds * 1000, count))
+        for n, t in enumerate(times):
+            step = int(t) // 100
+            price = round(level * float(np.exp((0.5 + 0.2 * k) * common[step] + own[step])), 2)
+            qty = round(float(rng.exponential(1.0)) + 0.001, 3)
+            trade = Trade(symbol, 1_700_000_000_000 + int(t), price, qty, bool(n % 2), 1000 + n)
+            out.append((int(t), k, trade))
+    out.sort(key=lambda item: (item[0], item[1]))
+    return [trade for _, _, trade in out]

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from pairs_tui.cli import main
-from pairs_tui.feed.exchange import EmbeddedExchange, recorded_tape
+from pairs_tui.exchange.server import EmbeddedExchange
+from pairs_tui.exchange.tape import recorded_tape
 from sources import ENVELOPES
 
 ARGS = ["btcusdt", "ethusdt", "--headless", "--window", "60"]

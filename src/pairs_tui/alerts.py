@@ -119,6 +119,8 @@ class AlertBook:
         self.log_path = None if log_path is None else Path(log_path)
         """Where events are appended; None: nowhere."""
         self.pair = pair
+        self.keep = keep
+        """Events kept for the screen's list."""
         self._recent: deque[AlertEvent] = deque(maxlen=keep)
         self._log: IO[bytes] | None = None
         self._log_failed = False

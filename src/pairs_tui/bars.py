@@ -17,6 +17,19 @@ from collections.abc import Callable, Iterable
 from pairs_tui.records import Bar, PairBar, Trade
 
 
+class _Hold:
+    """Bars ending after ``from_ms`` wait, from ``started`` on the hold clock, for at most
+    ``timeout_ms``."""
+
+    __slots__ = ("from_ms", "started", "timeout_ms")
+
+    def __init__(self, from_ms: int, started: int | None, timeout_ms: int) -> None:
+        self.from_ms = from_ms
+        self.started = started
+        """When the hold began on the hold clock; None until the clock is known."""
+        self.timeout_ms = timeout_ms
+
+
 class _Bucket:
     """The open accumulator of one leg in one bucket.
 
@@ -105,8 +118,8 @@ class BarBuilder:
         self._next: int | None = None
         """Start of the next bucket to finalise; None before the first trade."""
         self._emitted = False
-        self._holds: dict[str, tuple[int, int | None]] = {}
-        """symbol -> (time from which bars wait, time the hold started on the hold clock)."""
+        self._holds: dict[str, _Hold] = {}
+        """What bars wait for, by name (a symbol's backfill, the warm start)."""
 
     def add(self, trade: Trade) -> list[PairBar]:
         """Take one trade; return the bars it made final, oldest first."""
@@ -172,12 +185,26 @@ class BarBuilder:
             return []
         return self._finalise_before(last - last % self.timeframe_ms + self.timeframe_ms)
 
-    def hold(self, symbol: str, from_time_ms: int, exchange_now_ms: float | None = None) -> None:
-        """Make bars ending after ``from_time_ms`` wait, e.g. while missing trades are fetched."""
+    def hold(
+        self,
+        symbol: str,
+        from_time_ms: int,
+        exchange_now_ms: float | None = None,
+        *,
+        timeout_ms: int | None = None,
+    ) -> None:
+        """Make bars ending after ``from_time_ms`` wait, e.g. while missing trades are fetched.
+
+        Args:
+            symbol: What is awaited (a symbol's backfill, or any name for other waits).
+            from_time_ms: Bars ending after this wait.
+            exchange_now_ms: The clock now (ignored with a hold clock).
+            timeout_ms: How long the hold may last; ``hold_timeout_ms`` by default.
+        """
         if self._hold_clock is not None:
             exchange_now_ms = self._hold_clock()
         started = None if exchange_now_ms is None else int(exchange_now_ms)
-        self._holds[symbol] = (from_time_ms, started)
+        self._holds[symbol] = _Hold(from_time_ms, started, timeout_ms or self.hold_timeout_ms)
 
     def release(self, symbol: str) -> list[PairBar]:
         """End a hold; return the bars both legs have traded past, which waited for it."""
@@ -195,16 +222,44 @@ class BarBuilder:
         """
         if self._hold_clock is not None:
             exchange_now_ms = self._hold_clock()
-        for symbol, (start, _) in self._holds.items():
-            self._holds[symbol] = (start, int(exchange_now_ms))
+        for hold in self._holds.values():
+            hold.started = int(exchange_now_ms)
+
+    def start_at(self, start_ms: int, close_a: float | None, close_b: float | None) -> int:
+        """Continue bars that history made final up to ``start_ms`` (the warm start).
+
+        Bars from ``start_ms`` on come from trades; a bucket without trades repeats the
+        history's last closes. Trades held before ``start_ms`` are dropped: history has them.
+
+        Args:
+            start_ms: The first bucket to build, on this builder's grid.
+            close_a: Leg A's last close in history, or None.
+            close_b: Leg B's last close in history, or None.
+
+        Returns:
+            How many held trades were before ``start_ms`` and dropped.
+        """
+        dropped = 0
+        for leg, buckets in enumerate(self._open):
+            for start in [s for s in buckets if s < start_ms]:
+                bucket = buckets.pop(start)
+                dropped += bucket.trades
+                if bucket is self._newest[leg]:
+                    self._newest[leg] = None
+        for leg, close in enumerate((close_a, close_b)):
+            if close is not None:
+                self._last_close[leg] = close
+        self._next = start_ms
+        self._emitted = True
+        return dropped
 
     def _expire_holds(self, exchange_now_ms: float) -> None:
         if self._hold_clock is not None:
             exchange_now_ms = self._hold_clock()
-        for symbol, (_, started) in list(self._holds.items()):
-            if started is None:
-                self._holds[symbol] = (self._holds[symbol][0], int(exchange_now_ms))
-            elif exchange_now_ms - started > self.hold_timeout_ms:
+        for symbol, hold in list(self._holds.items()):
+            if hold.started is None:
+                hold.started = int(exchange_now_ms)
+            elif exchange_now_ms - hold.started > hold.timeout_ms:
                 del self._holds[symbol]
 
     def _finalise_before(self, limit_ms: int) -> list[PairBar]:
@@ -213,7 +268,7 @@ class BarBuilder:
         assert nxt is not None
         tf = self.timeframe_ms
         if self._holds:
-            hold_from = min(start for start, _ in self._holds.values())
+            hold_from = min(hold.from_ms for hold in self._holds.values())
             held_limit = hold_from - hold_from % tf
             limit_ms = min(limit_ms, held_limit)
         out: list[PairBar] = []

@@ -1,76 +1,97 @@
-"""Feed → bars → analytics → alerts, owned by one task that publishes immutable snapshots.
+"""One pair: trades → bars on every timeframe → analytics → alerts → immutable snapshots.
 
-The :class:`Pipeline` is the only writer of market state. It is a :class:`TradeSink` for one
-:class:`TradeSource`, turns trades into final bars on every timeframe, runs the pair analytics on
-each, and tells its listeners about every final bar of the active timeframe. Everything
-downstream — the screen, the headless writer, exports, the tests — reads :meth:`Pipeline.snapshot`
-or listens; nothing reaches back in.
+The :class:`Pipeline` is the only writer of a pair's market state. It takes trades (and mark
+prices, holds, releases) from its source through a :class:`~pairs_tui.desk.Desk`, turns them
+into final bars on every timeframe, runs the pair analytics on each, and tells its listeners
+about every final bar of the active timeframe. Everything downstream — the screen, the headless
+writer, exports, the tests — reads :meth:`Pipeline.snapshot` or listens; nothing reaches back.
+
+A pipeline can start from history (:meth:`seed`, the warm start), and change its timeframe,
+window, hedge method and price mode while it runs.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
 import msgspec
 import polars as pl
 
-from pairs_tui.analytics import PairAnalytics, PairStats
+from pairs_tui.analytics import PairStats, WindowData
 from pairs_tui.bars import BarAggregator, BarBuilder
+from pairs_tui.carry import CarryBook
 from pairs_tui.config import Settings
+from pairs_tui.desk import Companion
 from pairs_tui.feed.source import TradeSource
 from pairs_tui.feed.status import FeedStatus
-from pairs_tui.records import TIMEFRAMES, PairBar, Timeframe, Trade, timeframe_of
-from pairs_tui.snapshot import BAR_SCHEMA, AlertEvent, ClosedBar, LegQuote, Snapshot, history_row
-from pairs_tui.table import RollingTable
+from pairs_tui.frames import BarFrame, TickFrame
+from pairs_tui.records import (
+    TICK,
+    TIMEFRAMES,
+    BarTimeframe,
+    HedgeMethod,
+    MarkPrice,
+    PairBar,
+    PriceMode,
+    Timeframe,
+    Trade,
+    timeframe_of,
+)
+from pairs_tui.snapshot import (
+    NO_HISTORY,
+    AlertEvent,
+    Carry,
+    ClosedBar,
+    HistoryProgress,
+    LegQuote,
+    Snapshot,
+)
 from pairs_tui.ticks import TICK_SCHEMA, TickStore
 
 log = logging.getLogger("pairs_tui.pipeline")
 
+KEPT_ALERTS = 500
+"""Alerts kept for the snapshot when no alert book says otherwise."""
+HISTORY_HOLD = "*history*"
+"""The hold that keeps every bar waiting while the warm start loads history."""
+HISTORY_HOLD_MS = 60_000
+"""How long the warm start may keep bars waiting before they close without it."""
+
 
 class AlertEvaluator(Protocol):
-    """Evaluates alert rules on final bars, inside the data path."""
+    """Evaluates alert rules inside the data path."""
+
+    @property
+    def keep(self) -> int:
+        """Alerts kept for the screen's list."""
 
     def on_bar(self, closed: ClosedBar) -> list[AlertEvent]:
-        """Return the alert events that fire on this bar."""
+        """The alert events that fire on this final bar."""
 
+    def on_feed(
+        self, status: FeedStatus, now_ms: float, last_trade_ms: int | None
+    ) -> list[AlertEvent]:
+        """The ``stale`` events on the clock tick."""
 
-TICK_S = 0.1
-"""Period of the pipeline's heartbeat."""
-MAX_TICK_LAG_S = 0.05
-"""A heartbeat later than this does not close bars on the clock (see ``Pipeline._tick``)."""
 
 BarListener = Callable[[ClosedBar], None]
 TradeListener = Callable[[Trade], None]
 
 
-@dataclass
-class _Timeframe:
-    """State of one timeframe: analytics, history and the count of bars."""
-
-    name: Timeframe
-    analytics: PairAnalytics
-    history: RollingTable
-    aggregator: BarAggregator | None = None
-    count: int = 0
-    latest: ClosedBar | None = None
-    children: list[Timeframe] = field(default_factory=list)
-
-
 class Pipeline:
-    """Owns feed → bars → analytics → alerts for one pair and publishes snapshots.
+    """Owns trades → bars → analytics → alerts for one pair and publishes snapshots.
 
     Args:
         settings: Configuration (bars, analytics, retention).
-        source: Where trades come from.
+        source: Where trades come from (for its status and its exchange clock).
         symbols: The pair, target first; upper-cased here.
-        timeframe: The active timeframe at start.
+        timeframe: The active timeframe at start (``tick`` for tick rows).
         window: The analytics window at start.
         alerts: Optional alert evaluator run on every final bar of the active timeframe.
+        carry: Keep each leg's funding and the spread's carry from mark prices.
     """
 
     def __init__(
@@ -82,37 +103,38 @@ class Pipeline:
         timeframe: Timeframe | None = None,
         window: int | None = None,
         alerts: AlertEvaluator | None = None,
+        carry: bool = False,
     ) -> None:
         self.settings = settings
         self.source = source
-        self.symbols = (symbols[0].upper(), symbols[1].upper())
-        self.timeframe = timeframe or settings.bars.timeframe
+        self._symbols = (symbols[0].upper(), symbols[1].upper())
+        self.timeframe: Timeframe = timeframe or settings.bars.timeframe
         self.window = window or settings.analytics.window
-        self.price = settings.analytics.price
-        self.hedge = settings.analytics.hedge
+        self.price: PriceMode = settings.analytics.price
+        self.hedge: HedgeMethod = settings.analytics.hedge
         self.alerts = alerts
-        self._builder = BarBuilder(
-            self.symbols,
-            TIMEFRAMES["1s"],
-            grace_ms=settings.bars.grace_ms,
-            hold_clock=_monotonic_ms,
-        )
-        self._frames = {name: self._new_timeframe(name) for name in TIMEFRAMES}
+        self.carry = CarryBook(self._symbols) if carry else None
+        """Funding of both legs; None when carry is off."""
+        self._builder = self._new_builder()
+        self._frames = {name: self._new_frame(name) for name in TIMEFRAMES}
+        self._base: BarTimeframe = "1s"
         self._chain_from("1s")
+        self._tick_frame: TickFrame | None = None
         self._ticks = (
             TickStore(settings.bars.tick_retention),
             TickStore(settings.bars.tick_retention),
         )
         self._tick_append = (self._ticks[0].append, self._ticks[1].append)
-        self._leg = {self.symbols[0]: 0, self.symbols[1]: 1}
+        self._leg = {self._symbols[0]: 0, self._symbols[1]: 1}
         self._last: list[Trade | None] = [None, None]
         self._first_price: list[float | None] = [None, None]
         self._bar_listeners: list[BarListener] = []
         self._trade_listeners: tuple[TradeListener, ...] = ()
-        self._fired: list[Any] = []
-        self._carried: list[Any] = []
+        self._keep = alerts.keep if alerts is not None else KEPT_ALERTS
+        self._fired: list[AlertEvent] = []
+        self._carried: list[AlertEvent] = []
         """Alerts fired between bars, waiting to ride on the next final bar."""
-        self._companions: list[Callable[[], Coroutine[Any, Any, None]]] = []
+        self._companions: list[Companion] = []
         self._version = 0
         """Changes other than trades; a snapshot's version adds the trade count to it."""
         self._snapshot: Snapshot | None = None
@@ -121,24 +143,46 @@ class Pipeline:
         self._rate_mark = (time.monotonic(), 0)
         self._finished = False
         self._error: str | None = None
+        self._history = NO_HISTORY
+        if self.timeframe == TICK:
+            self.timeframe = "1s"
+            self.set_timeframe(TICK)
 
     # -- wiring ---------------------------------------------------------------------------
 
-    def _new_timeframe(self, name: Timeframe) -> _Timeframe:
-        analytics = PairAnalytics(self.window, self.price, self.hedge)
-        history = RollingTable(BAR_SCHEMA, self.settings.bars.history, 512)
-        return _Timeframe(name, analytics, history)
+    @property
+    def symbols(self) -> tuple[str, str]:
+        """The pair, target first."""
+        return self._symbols
 
-    def _chain_from(self, base: Timeframe) -> None:
+    def _new_builder(self) -> BarBuilder:
+        return BarBuilder(
+            self._symbols,
+            TIMEFRAMES["1s"],
+            grace_ms=self.settings.bars.grace_ms,
+            hold_clock=_monotonic_ms,
+        )
+
+    def _new_frame(self, name: BarTimeframe) -> BarFrame:
+        return BarFrame(
+            name,
+            window=self.window,
+            price=self.price,
+            hedge=self.hedge,
+            history_rows=self.settings.bars.history,
+        )
+
+    def _chain_from(self, base: BarTimeframe) -> None:
         """Bars of ``base`` come from the source; longer timeframes are folded from them."""
         names = list(TIMEFRAMES)
-        for name in names:
-            self._frames[name].children = []
-            self._frames[name].aggregator = None
+        for frame in self._frames.values():
+            frame.children = []
+            frame.aggregator = None
         previous = base
         for name in names[names.index(base) + 1 :]:
-            self._frames[name].aggregator = BarAggregator(TIMEFRAMES[name], TIMEFRAMES[previous])
-            self._frames[previous].children.append(name)
+            frame = self._frames[name]
+            frame.aggregator = BarAggregator(TIMEFRAMES[name], TIMEFRAMES[previous])
+            self._frames[previous].children.append(frame)
             previous = name
         self._base = base
 
@@ -150,15 +194,15 @@ class Pipeline:
         """Call ``listener`` with every trade of the pair, in arrival order (e.g. a recorder)."""
         self._trade_listeners = (*self._trade_listeners, listener)
 
-    def add_companion(self, companion: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        """Run ``companion()`` as a task for as long as :meth:`run` runs.
-
-        When run ends, however it ends, the task is cancelled and awaited before run returns,
-        so a recorder can flush its last trades.
-        """
+    def add_companion(self, companion: Companion) -> None:
+        """Run ``companion()`` as a task for as long as the pipeline runs (see :meth:`run`)."""
         self._companions.append(companion)
 
-    def add_alerts(self, events: Sequence[Any]) -> None:
+    def companions(self) -> Sequence[Companion]:
+        """The tasks to run alongside the source."""
+        return tuple(self._companions)
+
+    def add_alerts(self, events: Sequence[AlertEvent]) -> None:
         """Alerts fired outside a bar (the feed going stale, an on-demand test).
 
         They join the snapshot at once and ride on the next final bar, so headless output
@@ -166,16 +210,29 @@ class Pipeline:
         """
         if events:
             self._fired.extend(events)
-            del self._fired[:-500]
+            del self._fired[: -self._keep]
             self._carried.extend(events)
             self._touch()
 
     # -- controls -------------------------------------------------------------------------
 
     def set_timeframe(self, timeframe: Timeframe) -> None:
-        """Make ``timeframe`` the active one; its history is already there."""
-        if timeframe not in TIMEFRAMES:
+        """Make ``timeframe`` the active one; bar timeframes' history is already there, tick
+        rows are rebuilt from the trades kept."""
+        if timeframe != TICK and timeframe not in TIMEFRAMES:
             raise ValueError(f"unknown timeframe {timeframe!r}")
+        if timeframe == TICK and self._tick_frame is None:
+            frame = TickFrame(
+                self._symbols,
+                window=self.window,
+                price=self.price,
+                hedge=self.hedge,
+                history_rows=self.settings.bars.history,
+            )
+            frame.load(self._ticks[0].frame(), self._ticks[1].frame())
+            self._tick_frame = frame
+        elif timeframe != TICK:
+            self._tick_frame = None  # rows per trade cost per trade: kept only while shown
         self.timeframe = timeframe
         self._touch()
 
@@ -187,11 +244,85 @@ class Pipeline:
         self.window = window
         for frame in self._frames.values():
             frame.analytics.resize(window)
+        if self._tick_frame is not None:
+            self._tick_frame.analytics.resize(window)
         self._touch()
 
-    def window_data(self, timeframe: Timeframe | None = None) -> Any:
+    def set_analytics(
+        self, *, price: PriceMode | None = None, hedge: HedgeMethod | None = None
+    ) -> None:
+        """Switch the price mode or the hedge method live: every timeframe's held bars are
+        analysed again, so what follows equals a run started with these settings."""
+        price = price or self.price
+        hedge = hedge or self.hedge
+        if (price, hedge) == (self.price, self.hedge):
+            return
+        self.price, self.hedge = price, hedge
+        for frame in self._frames.values():
+            frame.reanalyse(self.window, price, hedge)
+        if self._tick_frame is not None:
+            self._tick_frame.reanalyse(self.window, price, hedge)
+        self._touch()
+
+    def window_data(self, timeframe: Timeframe | None = None) -> WindowData | None:
         """The current window's inputs for the stationarity tests (see PairAnalytics)."""
-        return self._frames[timeframe or self.timeframe].analytics.window_data()
+        return self._frame(timeframe or self.timeframe).analytics.window_data()
+
+    def _frame(self, timeframe: Timeframe) -> BarFrame | TickFrame:
+        if timeframe == TICK:
+            if self._tick_frame is None:
+                raise ValueError("tick rows are kept only while the tick timeframe is shown")
+            return self._tick_frame
+        return self._frames[timeframe]
+
+    # -- history (the warm start) ------------------------------------------------------
+
+    def hold_for_history(self) -> None:
+        """Keep every bar waiting until :meth:`release_history` (history is loading)."""
+        self._builder.hold(
+            HISTORY_HOLD, 0, self.source.exchange_now_ms(), timeout_ms=HISTORY_HOLD_MS
+        )
+
+    def seed(self, stitch_ms: int, bars: Mapping[BarTimeframe, Sequence[PairBar]]) -> None:
+        """Start every timeframe from history: bars before ``stitch_ms`` (a 1s boundary).
+
+        Args:
+            stitch_ms: Where history ends and trades begin. Every trade at or after it comes
+                from the feed; bars before it from ``bars``.
+            bars: Per timeframe, its final bars in order. A timeframe's bars end before the
+                bucket of that timeframe holding ``stitch_ms``; the shorter timeframe's bars
+                from that bucket's start to the stitch are folded into it.
+        """
+        names = list(TIMEFRAMES)
+        for name in reversed(names):  # 5m first: the shorter timeframes fold into it
+            frame = self._frames[name]
+            for bar in bars.get(name, ()):
+                stats = frame.take(bar)
+                frame.latest = ClosedBar(name, bar, stats, (), self.status)
+                for longer in frame.children:
+                    if bar.ts >= _start(stitch_ms, longer.ms):  # the longer bar still open
+                        assert longer.aggregator is not None
+                        folded = longer.aggregator.add(bar)
+                        assert folded is None, "a bar before the stitch closed an open bucket"
+        first = bars.get("1s", ())
+        last = first[-1] if first else None
+        dropped = self._builder.start_at(
+            stitch_ms,
+            (None if last is None or last.a is None else last.a.close),
+            (None if last is None or last.b is None else last.b.close),
+        )
+        if dropped:
+            log.info("%s: %d trades before the stitch were in history already", self, dropped)
+        self._touch()
+
+    def release_history(self) -> None:
+        """History is in (or given up on): bars close again."""
+        self.release(HISTORY_HOLD)
+
+    def set_history(self, progress: HistoryProgress) -> None:
+        """What the snapshot says of the warm start."""
+        self._history = progress
+        self._touch()
 
     # -- TradeSink ------------------------------------------------------------------------
 
@@ -215,6 +346,10 @@ class Pipeline:
         final = self._builder.add(trade)
         if final:
             self._take_final(final)
+        if self._tick_frame is not None:
+            row = self._tick_frame.take(trade, leg)
+            if row is not None:
+                self._publish(TICK, *row)
 
     def on_bar(self, bar: PairBar, timeframe_ms: int) -> None:
         """Take a final bar from a source of bars (a bar CSV)."""
@@ -223,11 +358,17 @@ class Pipeline:
             raise ValueError(f"bars of {timeframe_ms} ms are not on a supported timeframe")
         if name != self._base:
             self._chain_from(name)
-            if list(TIMEFRAMES).index(self.timeframe) < list(TIMEFRAMES).index(name):
+            active = self.timeframe
+            if active == TICK or list(TIMEFRAMES).index(active) < list(TIMEFRAMES).index(name):
                 log.info("bars in the file are %s: showing %s", name, name)
                 self.timeframe = name
-        self._close(name, bar)
+        self._close(self._frames[name], bar)
         self._version += 1
+
+    def on_mark(self, mark: MarkPrice) -> None:
+        """Take a mark-price update (funding rate, next funding time) of either leg."""
+        if self.carry is not None and self.carry.on_mark(mark):
+            self._touch()
 
     def hold(self, symbol: str, from_time_ms: int) -> None:
         """Make bars from ``from_time_ms`` on wait for a backfill of ``symbol``."""
@@ -243,42 +384,44 @@ class Pipeline:
     # -- bars -----------------------------------------------------------------------------
 
     def _take_final(self, bars: list[PairBar]) -> None:
+        base = self._frames["1s"]
         for bar in bars:
-            self._close("1s", bar)
+            self._close(base, bar)
 
-    def _close(self, name: Timeframe, bar: PairBar) -> None:
-        frame = self._frames[name]
-        a, b = bar.a, bar.b
-        if a is not None and b is not None and a.close > 0 and b.close > 0:
-            stats = frame.analytics.update(a.close, b.close)
-        else:
-            stats = PairStats()
-        frame.count += 1
-        frame.history.append(history_row(bar, stats))
-        if name == self.timeframe:
-            self._publish(frame, bar, stats)
+    def _close(self, frame: BarFrame, bar: PairBar) -> None:
+        stats = frame.take(bar)
+        if frame.name == self.timeframe:
+            self._publish(frame.name, bar, stats)
         else:
             # Kept so that switching to this timeframe shows its last bar at once.
-            frame.latest = ClosedBar(name, bar, stats, (), self.status)
+            carry = self._carry(bar, stats)
+            frame.latest = ClosedBar(frame.name, bar, stats, (), self.status, carry)
         for child in frame.children:
-            aggregator = self._frames[child].aggregator
-            assert aggregator is not None  # every child of a timeframe is folded from it
-            folded = aggregator.add(bar)
+            assert child.aggregator is not None  # every child of a timeframe is folded from it
+            folded = child.aggregator.add(bar)
             if folded is not None:
                 self._close(child, folded)
 
-    def _publish(self, frame: _Timeframe, bar: PairBar, stats: PairStats) -> None:
-        closed = ClosedBar(frame.name, bar, stats, (), self.status)
+    def _publish(self, name: Timeframe, bar: PairBar, stats: PairStats) -> None:
+        closed = ClosedBar(name, bar, stats, (), self.status, self._carry(bar, stats))
         fired = self.alerts.on_bar(closed) if self.alerts is not None else []
         if fired:
             self._fired.extend(fired)
-            del self._fired[:-500]
+            del self._fired[: -self._keep]
         carried, self._carried = self._carried, []
         if fired or carried:
             closed = msgspec.structs.replace(closed, alerts=(*carried, *fired))
-        frame.latest = closed
+        self._frame(name).latest = closed
         for listener in self._bar_listeners:
             listener(closed)
+
+    def _carry(self, bar: PairBar | None = None, stats: PairStats | None = None) -> Carry | None:
+        if self.carry is None:
+            return None
+        beta = None if stats is None else stats.beta
+        a = None if bar is None or bar.a is None else bar.a.close
+        b = None if bar is None or bar.b is None else bar.b.close
+        return self.carry.carry(beta, price=self.price, close_a=a, close_b=b)
 
     # -- running --------------------------------------------------------------------------
 
@@ -288,46 +431,26 @@ class Pipeline:
         return msgspec.structs.replace(self.source.status, late=self._builder.late)
 
     async def run(self) -> None:
-        """Run the source to its end (replay) or until cancelled (live), finalising bars on the
-        exchange clock meanwhile. At the end of a replay every remaining bar is final."""
-        ticker = asyncio.create_task(self._tick(), name="pipeline-clock")
-        companions = [asyncio.create_task(start()) for start in self._companions]
-        try:
-            await self.source.run(self)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            self._error = f"{type(exc).__name__}: {exc}"
-            raise
-        else:
-            self._flush()
-            self._finished = True
-        finally:
-            ticker.cancel()
-            for task in companions:
-                task.cancel()
-            if companions:
-                await asyncio.gather(*companions, return_exceptions=True)
-            self._touch()
+        """Run the source for this pair alone, to its end (replay) or until cancelled (live).
 
-    def _flush(self) -> None:
+        At the end of a replay every remaining bar is final. Several pairs on one source run
+        on a :class:`~pairs_tui.desk.Desk` instead.
+        """
+        from pairs_tui.desk import Desk
+
+        await Desk(self.source, [self]).run()
+
+    def finish(self) -> None:
         """End of input: every bar up to the last trade is final, on every timeframe."""
         self._take_final(self._builder.flush())
-        for name in TIMEFRAMES:
-            aggregator = self._frames[name].aggregator
-            if aggregator is not None and (bar := aggregator.flush()) is not None:
-                self._close(name, bar)
+        for frame in self._frames.values():
+            if frame.aggregator is not None and (bar := frame.aggregator.flush()) is not None:
+                self._close(frame, bar)
+        self._finished = True
 
-    async def _tick(self) -> None:
-        """The pipeline's own heartbeat: clock-driven finalisation and the message rate."""
-        loop = asyncio.get_running_loop()
-        while True:
-            due = loop.time() + TICK_S
-            await asyncio.sleep(TICK_S)
-            # A late tick means the loop was held up (a GC pause, a heavy frame, a busy
-            # machine) and frames may be waiting in the socket with trades of the bars the
-            # clock has passed: let the reader drain them first, and close bars next tick.
-            self.advance(by_clock=loop.time() - due < MAX_TICK_LAG_S)
+    def fail(self, error: str) -> None:
+        """The source stopped on ``error``."""
+        self._error = error
 
     def advance(self, *, by_clock: bool = True) -> None:
         """Finalise bars the exchange clock has passed, and refresh the message rate.
@@ -344,10 +467,8 @@ class Pipeline:
             final = self._builder.advance(now)
             if final:
                 self._take_final(final)
-            # Feed-stale rules are optional on an evaluator: only the clock can see silence.
-            on_feed = getattr(self.alerts, "on_feed", None)
-            if on_feed is not None:
-                self.add_alerts(on_feed(self.status, now, self._last_trade_ms()))
+            if self.alerts is not None:
+                self.add_alerts(self.alerts.on_feed(self.status, now, self._last_trade_ms()))
         mono = time.monotonic()
         then, count = self._rate_mark
         if mono - then >= 1.0:
@@ -360,18 +481,25 @@ class Pipeline:
         a, b = self._last
         return None if a is None or b is None else min(a.time, b.time)
 
+    def __repr__(self) -> str:
+        return f"Pipeline({'/'.join(self._symbols)})"
+
+    def touch(self) -> None:
+        """Something the snapshot shows changed outside the pipeline's own calls."""
+        self._touch()
+
     def _touch(self) -> None:
         self._version += 1
 
     def history(self, timeframe: Timeframe | None = None) -> pl.DataFrame:
         """Bars and analytics kept for ``timeframe`` (the active one by default)."""
-        return self._frames[timeframe or self.timeframe].history.frame()
+        return self._frame(timeframe or self.timeframe).history.frame()
 
     def ticks(self) -> pl.DataFrame:
         """Trades kept in memory, both legs, in arrival order per leg."""
         frames = [
             t.frame().with_columns(symbol=pl.lit(s))
-            for t, s in zip(self._ticks, self.symbols, strict=True)
+            for t, s in zip(self._ticks, self._symbols, strict=True)
         ]
         return pl.concat(frames).select("symbol", *TICK_SCHEMA)
 
@@ -381,15 +509,16 @@ class Pipeline:
         cached = self._snapshot
         if cached is not None and cached.version == version:
             return cached
-        frame = self._frames[self.timeframe]
+        frame = self._frame(self.timeframe)
         quotes = tuple(
             None
             if trade is None or first is None
             else LegQuote(trade.symbol, trade.price, trade.time, first)
             for trade, first in zip(self._last, self._first_price, strict=True)
         )
+        latest = frame.latest
         self._snapshot = Snapshot(
-            symbols=self.symbols,
+            symbols=self._symbols,
             timeframe=self.timeframe,
             window=self.window,
             price=self.price,
@@ -397,15 +526,24 @@ class Pipeline:
             feed=self.status,
             quotes=(quotes[0], quotes[1]),
             bars=frame.history.frame(),
-            latest=frame.latest,
+            latest=latest,
             bar_count=frame.count,
             messages_per_second=self._rate,
             alerts=tuple(self._fired),
             version=version,
             finished=self._finished,
             error=self._error,
+            carry=self._carry(
+                None if latest is None else latest.bar, None if latest is None else latest.stats
+            ),
+            history=self._history,
         )
         return self._snapshot
+
+
+def _start(ts: int, ms: int) -> int:
+    """Start of the bucket of length ``ms`` holding ``ts``."""
+    return ts - ts % ms
 
 
 def _monotonic_ms() -> float:

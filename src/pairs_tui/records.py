@@ -10,10 +10,16 @@ from typing import Final, Literal
 
 import msgspec
 
-Timeframe = Literal["1s", "1m", "5m"]
-"""A bar timeframe the monitor shows (keys 1, 2, 3)."""
+BarTimeframe = Literal["1s", "1m", "5m"]
+"""A bar timeframe (keys 1, 2, 3)."""
 
-TIMEFRAMES: Final[dict[Timeframe, int]] = {"1s": 1_000, "1m": 60_000, "5m": 300_000}
+Timeframe = Literal["tick", "1s", "1m", "5m"]
+"""What the monitor shows: one row per trade (key 0), or bars of a timeframe."""
+
+TICK: Final = "tick"
+"""The tick timeframe: one row per trade of either leg, the other leg's price as of it."""
+
+TIMEFRAMES: Final[dict[BarTimeframe, int]] = {"1s": 1_000, "1m": 60_000, "5m": 300_000}
 """Every bar timeframe and its length in milliseconds, shortest first."""
 
 
@@ -24,7 +30,7 @@ HedgeMethod = Literal["ols", "ols0", "huber", "kalman"]
 """How the hedge behind the spread is fitted: OLS, OLS through the origin, Huber, Kalman."""
 
 
-def timeframe_of(ms: int) -> Timeframe | None:
+def timeframe_of(ms: int) -> BarTimeframe | None:
     """The timeframe whose bars last ``ms`` milliseconds, or None."""
     return next((name for name, length in TIMEFRAMES.items() if length == ms), None)
 
@@ -74,3 +80,20 @@ class PairBar(msgspec.Struct, frozen=True, gc=False):
     """The target leg ``y``."""
     b: Bar | None
     """The hedge leg ``x``."""
+
+
+class MarkPrice(msgspec.Struct, frozen=True, gc=False):
+    """One ``<symbol>@markPrice@1s`` update: the mark, the index and the funding in force."""
+
+    symbol: str
+    """Upper-case symbol."""
+    time: int
+    """Event time ``E``, ms UTC."""
+    mark: float
+    """Mark price ``p``."""
+    index: float
+    """Index price ``i``."""
+    funding_rate: float
+    """Funding rate ``r`` of the coming funding, a fraction (0.0001 is 1 bp)."""
+    next_funding_time: int
+    """Time ``T`` of the next funding, ms UTC."""

@@ -97,7 +97,7 @@ async def open_source(options: Options) -> AsyncIterator[TradeSource]:
         )
         return
 
-    from pairs_tui.feed.exchange import EmbeddedExchange
+    from pairs_tui.exchange.server import EmbeddedExchange
 
     exchange = EmbeddedExchange(
         demo_tape(options), speed=options.settings.demo.speed, rebase=True, loop=True
@@ -172,12 +172,13 @@ def alert_log_path(settings: Settings) -> Path | None:
 
 def demo_tape(options: Options) -> object:
     """The demo's trades: the shipped recording for its own pair, else a seeded simulation."""
-    from pairs_tui.feed import exchange
+    from pairs_tui.exchange.simulation import simulated_tape
+    from pairs_tui.exchange.tape import recorded_tape
 
     demo = options.settings.demo
     if demo.source == "recording" and options.symbols == DEMO_SYMBOLS:
-        return exchange.recorded_tape()
-    return exchange.simulated_tape(options.symbols, seed=demo.seed)
+        return recorded_tape()
+    return simulated_tape(options.symbols, seed=demo.seed)
 
 
 def state_dir() -> Path:

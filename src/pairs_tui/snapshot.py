@@ -35,22 +35,54 @@ class AlertEvent(msgspec.Struct, frozen=True):
     """The rule asks for the terminal bell."""
 
 
-_LEG_FIELDS = ("open", "high", "low", "close", "volume", "trades")
-_STAT_FIELDS = tuple(PairStats.__struct_fields__)
+LEG_FIELDS = ("open", "high", "low", "close", "volume", "trades")
+"""Each leg's columns in the bar history, suffixed ``_a`` and ``_b``."""
+STAT_FIELDS: tuple[str, ...] = tuple(PairStats.__struct_fields__)
+"""The analytics columns of the bar history, in :class:`PairStats` order."""
 BAR_SCHEMA: dict[str, type[pl.DataType]] = {
     "ts": pl.Int64,
     **{
         f"{name}_{leg}": (pl.Int64 if name == "trades" else pl.Float64)
         for leg in ("a", "b")
-        for name in _LEG_FIELDS
+        for name in LEG_FIELDS
     },
-    **{name: (pl.Int64 if name in ("n", "bars_needed") else pl.Float64) for name in _STAT_FIELDS},
+    **{name: (pl.Int64 if name in ("n", "bars_needed") else pl.Float64) for name in STAT_FIELDS},
 }
 """Columns of the bar history: both legs' OHLCV and trade counts, then every analytics field."""
 
 
+class Carry(msgspec.Struct, frozen=True):
+    """Perpetual funding of both legs and what it costs to hold the spread.
+
+    ``carry_bp_day`` is for the long spread: long 1 USDT of A against short β USDT of B (log
+    prices), or 1 unit of A against β units of B (raw prices, the B term scaled by
+    ``close_B / close_A``); the short spread earns the negative.
+    """
+
+    funding_a: float | None
+    """Leg A's funding rate in force (a fraction: 0.0001 is 1 bp), or None before any."""
+    funding_b: float | None
+    """Leg B's funding rate in force."""
+    next_funding_ts: int | None
+    """The earlier of the two legs' next funding times, ms UTC."""
+    carry_bp_day: float | None
+    """``1e4 · (-r_A · 24/h_A + β · r_B · 24/h_B)``; None without both rates and a β."""
+    interval_a_h: float = 8.0
+    """Leg A's funding interval, hours."""
+    interval_b_h: float = 8.0
+    """Leg B's funding interval, hours."""
+    premium_a: float | None = None
+    """Leg A's mark over its index, minus 1 (a fraction)."""
+    premium_b: float | None = None
+    """Leg B's mark over its index, minus 1."""
+    next_funding_a: int | None = None
+    """Leg A's next funding time, ms UTC."""
+    next_funding_b: int | None = None
+    """Leg B's next funding time, ms UTC."""
+
+
 class ClosedBar(msgspec.Struct, frozen=True):
-    """A final bar of the active timeframe, with everything computed on it."""
+    """A final bar of the active timeframe (or a tick row), with everything computed on it."""
 
     timeframe: Timeframe
     bar: PairBar
@@ -59,6 +91,25 @@ class ClosedBar(msgspec.Struct, frozen=True):
     """Alert events this bar fired (empty when none)."""
     feed: FeedStatus
     """The feed's counters when the bar became final."""
+    carry: Carry | None = None
+    """Funding and carry when the bar became final; None when carry is off."""
+
+
+class HistoryProgress(msgspec.Struct, frozen=True):
+    """Where the warm start stands: the screen shows "history 3/6 requests"."""
+
+    state: str = "off"
+    """``off`` (no warm start), ``loading``, ``done`` or ``failed``."""
+    done: int = 0
+    """Requests (or store reads) finished."""
+    total: int = 0
+    """Requests (or store reads) planned."""
+    detail: str = ""
+    """One line: what failed and why, or what was loaded."""
+
+
+NO_HISTORY = HistoryProgress()
+"""No warm start (a replay, ``--no-history``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +150,10 @@ class Snapshot:
     """The source has ended (a replay reached its end)."""
     error: str | None = None
     """Why the pipeline stopped, when it stopped on an error."""
+    carry: Carry | None = None
+    """Funding and carry now; None when carry is off."""
+    history: HistoryProgress = NO_HISTORY
+    """The warm start's progress."""
 
 
 def history_row(bar: PairBar, stats: PairStats) -> tuple[object, ...]:
@@ -106,7 +161,7 @@ def history_row(bar: PairBar, stats: PairStats) -> tuple[object, ...]:
     legs: list[object] = []
     for leg in (bar.a, bar.b):
         if leg is None:
-            legs.extend((None,) * len(_LEG_FIELDS))
+            legs.extend((None,) * len(LEG_FIELDS))
         else:
             legs.extend((leg.open, leg.high, leg.low, leg.close, leg.volume, leg.trades))
-    return (bar.ts, *legs, *(getattr(stats, name) for name in _STAT_FIELDS))
+    return (bar.ts, *legs, *(getattr(stats, name) for name in STAT_FIELDS))

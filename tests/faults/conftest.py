@@ -22,8 +22,11 @@ import pytest
 
 from pairs_tui.bars import BarBuilder
 from pairs_tui.config import Settings
+from pairs_tui.exchange.faults import Faults
+from pairs_tui.exchange.server import EmbeddedExchange
+from pairs_tui.exchange.simulation import simulated_tape
+from pairs_tui.exchange.tape import TapeTrade, TradeTape
 from pairs_tui.feed.binance import BinanceFeed
-from pairs_tui.feed.exchange import EmbeddedExchange, Faults, TapeTrade, TradeTape, simulated_tape
 from pairs_tui.feed.status import FeedStatus
 from pairs_tui.headless import HeadlessWriter
 from pairs_tui.pipeline import Pipeline

@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from pairs_tui.config import BarSettings, Settings
+from pairs_tui.exchange.server import EmbeddedExchange
+from pairs_tui.exchange.simulation import simulated_tape
 from pairs_tui.feed.binance import BinanceFeed
-from pairs_tui.feed.exchange import EmbeddedExchange, simulated_tape
 from pairs_tui.headless import HeadlessWriter
 from pairs_tui.pipeline import Pipeline
 from pairs_tui.records import Trade

@@ -19,7 +19,9 @@ from typing import Any
 import pytest
 
 from pairs_tui.cli import main
-from pairs_tui.feed.exchange import EmbeddedExchange, Faults, simulated_tape
+from pairs_tui.exchange.faults import Faults
+from pairs_tui.exchange.server import EmbeddedExchange
+from pairs_tui.exchange.simulation import simulated_tape
 
 from .conftest import PAIR
 

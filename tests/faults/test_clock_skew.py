@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from pairs_tui.feed.exchange import simulated_tape
+from pairs_tui.exchange.simulation import simulated_tape
 from pairs_tui.snapshot import ClosedBar
 
 from .conftest import PAIR, RunFactory, assert_bars_equal, reference_bars

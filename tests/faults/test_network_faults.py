@@ -14,8 +14,8 @@ import time
 
 import pytest
 
+from pairs_tui.exchange.faults import Faults
 from pairs_tui.feed.binance import Backoff
-from pairs_tui.feed.exchange import Faults
 
 from .conftest import FEED_DEFAULTS, PAIR, Run, RunFactory, assert_bars_equal, reference_bars
 

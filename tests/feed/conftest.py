@@ -1,4 +1,4 @@
-"""Fixtures for feed tests: tapes, an embedded exchange on loopback, a recording sink, a feed.
+"""Fixtures for feed tests: a recording sink and a feed (the exchanges are in tests/conftest.py).
 
 Everything runs over real sockets on 127.0.0.1; nothing reads outside the repository.
 """
@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from pairs_tui.exchange.server import EmbeddedExchange
 from pairs_tui.feed.binance import BinanceFeed
-from pairs_tui.feed.exchange import EmbeddedExchange, TradeTape, recorded_tape, simulated_tape
 from pairs_tui.records import PairBar, Trade
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -92,36 +92,10 @@ class Recorder:
         await self.wait_until(lambda: len(self.trades) >= n, timeout)
 
 
-@pytest.fixture(scope="session")
-def packaged_tape() -> TradeTape:
-    """The real recording shipped in the package (16,656 aggregate trades)."""
-    return recorded_tape()
-
-
-@pytest.fixture(scope="session")
-def sim_tape() -> TradeTape:
-    """A small seeded simulation: 20 s of BTCUSDT/ETHUSDT at 40 and 25 arrivals a second."""
-    return simulated_tape(duration_s=20.0, rate_per_s=(40.0, 25.0), seed=11)
-
-
 @pytest.fixture
 def recorder() -> Recorder:
     """A fresh recording sink."""
     return Recorder()
-
-
-@pytest.fixture
-async def exchange(packaged_tape: TradeTape) -> AsyncIterator[EmbeddedExchange]:
-    """An embedded exchange publishing the packaged tape as fast as clients read."""
-    async with EmbeddedExchange(packaged_tape, speed=0) as ex:
-        yield ex
-
-
-@pytest.fixture
-async def sim_exchange(sim_tape: TradeTape) -> AsyncIterator[EmbeddedExchange]:
-    """An embedded exchange publishing the small simulation at 20 times real time (about 1 s)."""
-    async with EmbeddedExchange(sim_tape, speed=20) as ex:
-        yield ex
 
 
 @pytest.fixture

@@ -6,8 +6,10 @@ import random
 
 import pytest
 
+from pairs_tui.exchange.faults import Faults
+from pairs_tui.exchange.server import EmbeddedExchange
+from pairs_tui.exchange.tape import TradeTape
 from pairs_tui.feed.binance import Backoff
-from pairs_tui.feed.exchange import EmbeddedExchange, Faults, TradeTape
 
 from .conftest import FeedStarter, Recorder
 

@@ -6,8 +6,10 @@ import logging
 
 import pytest
 
+from pairs_tui.exchange.faults import Faults
+from pairs_tui.exchange.server import EmbeddedExchange
+from pairs_tui.exchange.tape import TradeTape
 from pairs_tui.feed.binance import BinanceFeed, UnknownSymbolError, rest_url_for
-from pairs_tui.feed.exchange import EmbeddedExchange, Faults, TradeTape
 from pairs_tui.records import Trade
 
 from .conftest import FeedStarter, Recorder

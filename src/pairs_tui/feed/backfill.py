@@ -24,11 +24,11 @@ from collections.abc import Callable
 
 from pairs_tui.feed.rest import (
     MAX_AGG_TRADES_LIMIT,
-    AggTradeRow,
     BinanceApiError,
     BinanceRest,
     RestError,
 )
+from pairs_tui.feed.schemas.rest import AggTradeRow
 from pairs_tui.feed.source import TradeSink
 
 log = logging.getLogger("pairs_tui.feed")

@@ -41,18 +41,18 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from pairs_tui.feed.backfill import Backfill, Leg
 from pairs_tui.feed.clock import ExchangeClock
-from pairs_tui.feed.frames import (
-    FRAME_DECODER,
-    MAX_PUSH_DELAY_MS,
-    Frame,
-    MalformedFrame,
-    decode_frame,
-)
 from pairs_tui.feed.rest import (
     DEFAULT_REST_URL,
     BinanceRest,
     RestError,
     UnknownSymbolError,
+)
+from pairs_tui.feed.schemas.ws import (
+    FRAME_DECODER,
+    MAX_PUSH_DELAY_MS,
+    Frame,
+    MalformedFrame,
+    decode_frame,
 )
 from pairs_tui.feed.source import TradeSink
 from pairs_tui.feed.status import FeedState, FeedStatus

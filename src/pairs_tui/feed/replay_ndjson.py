@@ -7,10 +7,10 @@ benchmark (``benchmarks/bench_replay.py``) holds it against a bare decode of the
 pyarrow's and polars' multi-threaded JSON readers were measured as well: no faster on a busy
 2-core machine, and they cannot say which line was bad.
 
-The frame layout is decoded by this module's own small Struct (the client's ``feed/frames.py``
-landed while this was written; its tagged-union Structs carry more than a replay needs). The
-rules are the client's: unknown keys are ignored, and an ``@trade`` print is kept only when its
-``X`` is ``MARKET`` (a missing or unknown ``X`` is not a market trade) with a positive size.
+Binance frames are decoded with the recorded views of the WebSocket schemas
+(:mod:`pairs_tui.feed.schemas.ws`). The rules are the client's: unknown keys are ignored, and an
+``@trade`` print is kept only when its ``X`` is ``MARKET`` (a missing or unknown ``X`` is not a
+market trade) with a positive size.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -31,9 +31,15 @@ from pairs_tui.feed.replay_table import (
     Problems,
     finish_trades,
 )
-
-TRADE_EVENTS = ("trade", "aggTrade")
-"""The ``e`` of the frames that carry trades."""
+from pairs_tui.feed.schemas.ws import (
+    TRADE_EVENTS,
+    RecordedAggTrade,
+    RecordedAggTradeFrame,
+    RecordedFrame,
+    RecordedMarketTrade,
+    RecordedMarketTradeFrame,
+    RecordedPayload,
+)
 
 _EXPECTED = {
     Format.ENVELOPES: 'Binance frames like {"stream":"btcusdt@aggTrade","data":{"e":"aggTrade",'
@@ -46,65 +52,14 @@ _EXPECTED = {
 }
 
 
-class _Payload(msgspec.Struct, gc=False):
-    """The fields of a ``trade`` or ``aggTrade`` payload that replay needs."""
-
-    e: str
-    T: int
-    s: str
-    p: float
-    q: float
-    m: bool
-    t: int = -1
-    a: int = -1
-    X: str = ""
-    """Trade type on ``@trade``; absent on ``@aggTrade``, which holds market trades only."""
-
-
-class _Envelope(msgspec.Struct, gc=False):
-    data: _Payload
-
-
-class _MarketTrade(msgspec.Struct, tag_field="e", tag="trade", gc=False):
-    """The common ``@trade`` print, checked entirely inside msgspec: a frame of another kind,
-    another ``X`` or a missing field fails to decode and takes the general path instead."""
-
-    T: int
-    s: str
-    p: float
-    q: float
-    m: bool
-    id: int = msgspec.field(name="t")
-    X: Literal["MARKET"] = msgspec.field(name="X")
-
-
-class _AggTrade(msgspec.Struct, tag_field="e", tag="aggTrade", gc=False):
-    """The ``@aggTrade`` payload, for the same fast path."""
-
-    T: int
-    s: str
-    p: float
-    q: float
-    m: bool
-    id: int = msgspec.field(name="a")
-
-
-class _MarketTradeFrame(msgspec.Struct, gc=False):
-    data: _MarketTrade
-
-
-class _AggTradeFrame(msgspec.Struct, gc=False):
-    data: _AggTrade
-
-
 _BLOCK = 4 << 20
 """Bytes of a file split into lines at a time."""
 
 _FAST: dict[tuple[str, bool], type[msgspec.Struct]] = {
-    ("trade", False): _MarketTrade,
-    ("trade", True): _MarketTradeFrame,
-    ("aggTrade", False): _AggTrade,
-    ("aggTrade", True): _AggTradeFrame,
+    ("trade", False): RecordedMarketTrade,
+    ("trade", True): RecordedMarketTradeFrame,
+    ("aggTrade", False): RecordedAggTrade,
+    ("aggTrade", True): RecordedAggTradeFrame,
 }
 """The fast decoder's type by the file's kind of frame and whether frames are enveloped."""
 
@@ -150,7 +105,7 @@ class _Exceptions:
 
     def __init__(self, enveloped: bool, kind: str) -> None:
         self.decode: Callable[[bytes], Any] = msgspec.json.Decoder(
-            _Envelope if enveloped else _Payload, strict=False
+            RecordedFrame if enveloped else RecordedPayload, strict=False
         ).decode
         self.enveloped = enveloped
         self.kind = kind
@@ -165,8 +120,8 @@ class _Exceptions:
         self.odd_kind: list[int] = []
         """Rows (0-based) of the kind of trade frame the file mostly does not hold."""
 
-    def read(self, lineno: int, line: bytes, row: int) -> tuple[_Payload, int] | None:
-        """The payload and trade id of a line the fast path refused, or None to skip it."""
+    def read(self, lineno: int, line: bytes, row: int) -> RecordedPayload | None:
+        """The payload of a line the fast path refused, or None to skip it."""
         try:
             decoded = self.decode(line)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -178,17 +133,17 @@ class _Exceptions:
             else:
                 self.problems.add(lineno, _describe(exc))
             return None
-        payload: _Payload = decoded.data if self.enveloped else decoded
-        e = payload.e
+        payload: RecordedPayload = decoded.data if self.enveloped else decoded
+        e = payload.event
         if e not in TRADE_EVENTS:
             self.skipped.append(lineno)
             self.other += 1
             return None
         if e != self.kind:
             self.odd_kind.append(row)
-        if e == "trade" and payload.X != "MARKET":
+        if not payload.market:
             self.nonmarket.append(row)
-        return payload, payload.t if e == "trade" else payload.a
+        return payload
 
 
 def _read_frames(source: ReplayInput) -> ParsedTrades:
@@ -222,20 +177,18 @@ def _read_frames(source: ReplayInput) -> ParsedTrades:
             try:
                 payload = fast(line)
             except (msgspec.DecodeError, msgspec.ValidationError):
-                found = odd.read(lineno, line, len(time))
-                if found is None:
+                payload = odd.read(lineno, line, len(time))
+                if payload is None:
                     continue
-                payload, trade_id = found
             else:
                 if enveloped:
                     payload = payload.data
-                trade_id = payload.id
-            add_id(trade_id)
-            add_symbol(payload.s)
-            add_time(payload.T)
-            add_price(payload.p)
-            add_qty(payload.q)
-            add_maker(payload.m)
+            add_id(payload.id)
+            add_symbol(payload.symbol)
+            add_time(payload.time)
+            add_price(payload.price)
+            add_qty(payload.qty)
+            add_maker(payload.buyer_maker)
     total = data.count(b"\n") + 1
     problems = odd.problems
     # Frames of other streams are not malformed, so they do not count against the limit.

@@ -1,4 +1,5 @@
-"""The three REST calls the feed needs: exchange info, server time, aggregate trades.
+"""The REST client: the three calls the feed needs (exchange info, server time, aggregate
+trades); the bodies are the Structs of :mod:`pairs_tui.feed.schemas.rest`.
 
 Stdlib ``urllib`` run in a worker thread (``asyncio.to_thread``): three rare calls do not justify
 an HTTP client dependency, and the thread keeps the event loop that owns the socket free.
@@ -17,8 +18,13 @@ from typing import TypeVar
 
 import msgspec
 
-from pairs_tui.feed.frames import check_payload
-from pairs_tui.records import Trade
+from pairs_tui.feed.schemas.rest import (
+    AggTradeRow,
+    ApiError,
+    ExchangeInfo,
+    ServerTime,
+    SymbolInfo,
+)
 
 DEFAULT_REST_URL = "https://fapi.binance.com"
 """Binance USD-M Futures REST base."""
@@ -71,84 +77,10 @@ class UnknownSymbolError(RestError):
         """The unknown symbol, upper case."""
 
 
-class SymbolInfo(msgspec.Struct, frozen=True):
-    """What the client needs to know about one symbol from exchange info."""
-
-    symbol: str
-    """Upper-case symbol."""
-    status: str
-    """Trading status, ``TRADING`` for a live perpetual."""
-    tick_size: float
-    """Price increment (PRICE_FILTER)."""
-    step_size: float
-    """Quantity increment (LOT_SIZE)."""
-
-
-class _Filter(msgspec.Struct):
-    # Field names are Binance's keys.
-    filterType: str
-    tickSize: float | None = None
-    stepSize: float | None = None
-
-
-class _Symbol(msgspec.Struct):
-    symbol: str
-    status: str = "TRADING"
-    filters: list[_Filter] = []
-
-
-class _ExchangeInfo(msgspec.Struct):
-    symbols: list[_Symbol]
-
-
-class _ServerTime(msgspec.Struct):
-    serverTime: int
-
-
-class _ApiError(msgspec.Struct):
-    code: int
-    msg: str = ""
-
-
-class AggTradeRow(msgspec.Struct, frozen=True, gc=False):
-    """One row of ``/fapi/v1/aggTrades`` (keys ``a,p,q,nq,f,l,T,m``)."""
-
-    id: int = msgspec.field(name="a")
-    """Aggregate trade id."""
-    price: float = msgspec.field(name="p")
-    """Price."""
-    qty: float = msgspec.field(name="q")
-    """Quantity."""
-    first_trade_id: int = msgspec.field(name="f")
-    """First underlying trade id."""
-    last_trade_id: int = msgspec.field(name="l")
-    """Last underlying trade id."""
-    time: int = msgspec.field(name="T")
-    """Trade time, ms."""
-    buyer_maker: bool = msgspec.field(name="m")
-    """True when the buyer was the maker."""
-
-    def __post_init__(self) -> None:
-        # The same numbers a frame may not carry (see frames.check_payload): a page with one
-        # is refused whole, and the backfill retries or counts the range as lost.
-        check_payload(self.price, self.qty, self.time, None)
-
-    def to_trade(self, symbol: str) -> Trade:
-        """The row as a trade of ``symbol``.
-
-        Args:
-            symbol: Upper-case symbol the row was requested for.
-
-        Returns:
-            The trade, with the aggregate id as its id.
-        """
-        return Trade(symbol, self.time, self.price, self.qty, self.buyer_maker, self.id)
-
-
 _rows_decoder = msgspec.json.Decoder(list[AggTradeRow], strict=False)
-_info_decoder = msgspec.json.Decoder(_ExchangeInfo, strict=False)
-_time_decoder = msgspec.json.Decoder(_ServerTime)
-_error_decoder = msgspec.json.Decoder(_ApiError)
+_info_decoder = msgspec.json.Decoder(ExchangeInfo, strict=False)
+_time_decoder = msgspec.json.Decoder(ServerTime)
+_error_decoder = msgspec.json.Decoder(ApiError)
 
 
 class BinanceRest:
@@ -176,7 +108,7 @@ class BinanceRest:
             RestError: The call failed.
         """
         body = await self._get("/fapi/v1/time", {})
-        return _decode(_time_decoder, body).serverTime
+        return _decode(_time_decoder, body).server_time
 
     async def exchange_info(self) -> dict[str, SymbolInfo]:
         """``GET /fapi/v1/exchangeInfo``.
@@ -188,12 +120,7 @@ class BinanceRest:
             RestError: The call failed.
         """
         info = _decode(_info_decoder, await self._get("/fapi/v1/exchangeInfo", {}))
-        out: dict[str, SymbolInfo] = {}
-        for s in info.symbols:
-            tick = next((f.tickSize for f in s.filters if f.filterType == "PRICE_FILTER"), None)
-            step = next((f.stepSize for f in s.filters if f.filterType == "LOT_SIZE"), None)
-            out[s.symbol.upper()] = SymbolInfo(s.symbol.upper(), s.status, tick or 0.0, step or 0.0)
-        return out
+        return info.symbol_infos()
 
     async def check_symbols(self, symbols: Iterable[str]) -> dict[str, SymbolInfo]:
         """Check that the exchange lists every symbol.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from pairs_tui.feed.status import FeedStatus
-from pairs_tui.records import PairBar, Trade
+from pairs_tui.records import MarkPrice, PairBar, Trade
 
 
 class TradeSink(Protocol):
@@ -16,6 +16,9 @@ class TradeSink(Protocol):
 
     def on_bar(self, bar: PairBar, timeframe_ms: int) -> None:
         """One final bar of both legs, from a source that holds bars rather than trades."""
+
+    def on_mark(self, mark: MarkPrice) -> None:
+        """One mark-price update (``<symbol>@markPrice@1s``): mark, index, funding."""
 
     def hold(self, symbol: str, from_time_ms: int) -> None:
         """Trades of ``symbol`` from ``from_time_ms`` on are being fetched: bars must wait."""

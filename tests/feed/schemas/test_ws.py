@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from pairs_tui.feed.frames import (
+from pairs_tui.feed.schemas.ws import (
     AggTradePayload,
     MalformedFrame,
     TradePayload,
@@ -15,12 +14,9 @@ from pairs_tui.feed.frames import (
     decode_payload,
 )
 from pairs_tui.records import Trade
+from sources import FIXTURES
 
-CRYPTOFEED_2021 = (
-    Path(__file__).resolve().parent.parent
-    / "fixtures"
-    / "cryptofeed_BINANCE_FUTURES_ws_aggTrade_2021-07-22.txt"
-)
+CRYPTOFEED_2021 = FIXTURES / "cryptofeed_BINANCE_FUTURES_ws_aggTrade_2021-07-22.txt"
 
 # Synthetic, written from the documented 2026 schema (keys as in a 2026-10-07 capture).
 FRAME_2026 = (

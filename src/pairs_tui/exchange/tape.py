@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import msgspec
 
-from pairs_tui.feed.frames import MalformedFrame, TradePayload, decode_frame
+from pairs_tui.feed.schemas.ws import MalformedFrame, TradePayload, decode_frame
 
 RECORDING = "sessionB_btcusdt_ethusdt_trades.ndjson.gz"
 """The recording in ``pairs_tui/data``: real BTCUSDT and ETHUSDT ``@trade`` frames."""

@@ -1,4 +1,7 @@
-"""Binance USD-M WebSocket frames: typed msgspec Structs and the per-message decoder.
+"""Binance USD-M WebSocket frames: typed msgspec Structs, their conversion to a trade, the decoder.
+
+The one definition of what the trade streams send, for the live client and for the replay of
+recorded streams alike.
 
 A combined-stream frame is ``{"stream": "btcusdt@aggTrade", "data": {...}}``; a control reply is
 ``{"result": null, "id": 1}`` or ``{"error": {"code": 2, "msg": "..."}, "id": 1}``. The payload
@@ -16,13 +19,19 @@ positive quantity at a zero price, a trade time far from the push time) are made
 :func:`decode_frame` and :func:`decode_payload` after decoding, and inline by the client's read
 loop, which decodes with :data:`FRAME_DECODER` itself: a Python ``__post_init__`` would cost every
 frame a call.
+
+A recording is read with the ``Recorded*`` views of the same payloads: only the keys a replay
+needs (a capture may lack ``E``, ``f`` and ``l``), and no checks inside the decoder, because the
+replay sorts its lines out in whole columns afterwards, naming the first bad line, rather than
+one frame at a time (:mod:`pairs_tui.feed.replay_ndjson`). The rules are the client's: an
+``@trade`` print is a market trade only when its ``X`` is ``MARKET`` with a positive size.
 """
 
 from __future__ import annotations
 
 import math
 import sys
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -234,3 +243,127 @@ def _check(payload: Payload) -> None:
         check_payload(payload.price, payload.qty, payload.time, payload.event_time)
     except ValueError as exc:
         raise MalformedFrame(str(exc)) from None
+
+
+# -- recordings --------------------------------------------------------------------------------
+
+TRADE_EVENTS = ("trade", "aggTrade")
+"""The ``e`` of the payloads that carry trades."""
+
+
+class RecordedMarketTrade(msgspec.Struct, tag_field="e", tag="trade", frozen=True, gc=False):
+    """A recorded ``@trade`` market print: the replay's fast path, checked entirely inside
+    msgspec. A payload of another kind, another ``X`` or a missing key fails to decode and is
+    sorted out by :class:`RecordedPayload` instead."""
+
+    time: int = msgspec.field(name="T")
+    """Trade time ``T``, ms."""
+    symbol: str = msgspec.field(name="s")
+    """Symbol, as recorded (upper case on Binance)."""
+    price: float = msgspec.field(name="p")
+    """Price."""
+    qty: float = msgspec.field(name="q")
+    """Quantity."""
+    buyer_maker: bool = msgspec.field(name="m")
+    """True when the buyer was the maker."""
+    id: int = msgspec.field(name="t")
+    """Trade id ``t``."""
+    kind: Literal["MARKET"] = msgspec.field(name="X")
+    """Trade type: only ``MARKET`` decodes."""
+
+    def to_trade(self) -> Trade | None:
+        """The trade, or None when the quantity is not positive."""
+        if self.qty <= 0.0:
+            return None
+        return Trade(
+            self.symbol.upper(), self.time, self.price, self.qty, self.buyer_maker, self.id
+        )
+
+
+class RecordedAggTrade(msgspec.Struct, tag_field="e", tag="aggTrade", frozen=True, gc=False):
+    """A recorded ``@aggTrade`` payload: the replay's fast path for aggregate trades."""
+
+    time: int = msgspec.field(name="T")
+    """Trade time ``T``, ms."""
+    symbol: str = msgspec.field(name="s")
+    """Symbol, as recorded."""
+    price: float = msgspec.field(name="p")
+    """Price."""
+    qty: float = msgspec.field(name="q")
+    """Quantity."""
+    buyer_maker: bool = msgspec.field(name="m")
+    """True when the buyer was the maker."""
+    id: int = msgspec.field(name="a")
+    """Aggregate trade id ``a``."""
+
+    def to_trade(self) -> Trade | None:
+        """The trade, or None when the quantity is not positive."""
+        if self.qty <= 0.0:
+            return None
+        return Trade(
+            self.symbol.upper(), self.time, self.price, self.qty, self.buyer_maker, self.id
+        )
+
+
+class RecordedMarketTradeFrame(msgspec.Struct, frozen=True, gc=False):
+    """A combined-stream frame around a :class:`RecordedMarketTrade`."""
+
+    data: RecordedMarketTrade
+    """The payload."""
+
+
+class RecordedAggTradeFrame(msgspec.Struct, frozen=True, gc=False):
+    """A combined-stream frame around a :class:`RecordedAggTrade`."""
+
+    data: RecordedAggTrade
+    """The payload."""
+
+
+class RecordedPayload(msgspec.Struct, frozen=True, gc=False):
+    """Any recorded trade payload, either kind: the replay's slow path for the lines the fast
+    path refused (the other kind of trade, a print that is not a market trade)."""
+
+    event: str = msgspec.field(name="e")
+    """Payload kind: ``trade``, ``aggTrade`` or another stream's."""
+    time: int = msgspec.field(name="T")
+    """Trade time ``T``, ms."""
+    symbol: str = msgspec.field(name="s")
+    """Symbol, as recorded."""
+    price: float = msgspec.field(name="p")
+    """Price."""
+    qty: float = msgspec.field(name="q")
+    """Quantity."""
+    buyer_maker: bool = msgspec.field(name="m")
+    """True when the buyer was the maker."""
+    trade_id: int = msgspec.field(name="t", default=-1)
+    """Trade id ``t`` of an ``@trade`` print; -1 on ``@aggTrade``."""
+    agg_id: int = msgspec.field(name="a", default=-1)
+    """Aggregate trade id ``a`` of an ``@aggTrade``; -1 on ``@trade``."""
+    kind: str = msgspec.field(name="X", default="")
+    """Trade type on ``@trade``; absent on ``@aggTrade``, which holds market trades only."""
+
+    @property
+    def id(self) -> int:
+        """The id in the payload's own id space: ``t`` for ``@trade``, ``a`` for ``@aggTrade``."""
+        return self.trade_id if self.event == "trade" else self.agg_id
+
+    @property
+    def market(self) -> bool:
+        """Whether it is a market trade: every ``@aggTrade``, an ``@trade`` with ``X: MARKET``."""
+        return self.event != "trade" or self.kind == "MARKET"
+
+    def to_trade(self) -> Trade | None:
+        """The trade, or None for another stream's payload, a print that is not a market trade,
+        or a quantity that is not positive."""
+        if self.event not in TRADE_EVENTS or not self.market or self.qty <= 0.0:
+            return None
+        return Trade(
+            self.symbol.upper(), self.time, self.price, self.qty, self.buyer_maker, self.id
+        )
+
+
+class RecordedFrame(msgspec.Struct, frozen=True, gc=False):
+    """A combined-stream frame around a :class:`RecordedPayload`."""
+
+    data: RecordedPayload
+    """The payload."""

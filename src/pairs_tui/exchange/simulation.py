@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from pairs_tui.feed.tape import KNOWN_SPECS, SymbolSpec, TradeTape
+from pairs_tui.exchange.tape import KNOWN_SPECS, SymbolSpec, TradeTape
 
 _SIM_LEVELS: dict[str, tuple[float, float]] = {
     "BTCUSDT": (61_800.0, 0.010),

@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pairs_tui.feed.frames import AggTradePayload, MalformedFrame, TradePayload, decode_frame
+from pairs_tui.feed.schemas.ws import AggTradePayload, MalformedFrame, TradePayload, decode_frame
 
 PRICES = st.decimals(min_value="0.01", max_value="1000000", places=2, allow_nan=False)
 QTYS = st.decimals(min_value="0.001", max_value="10000", places=3, allow_nan=False)

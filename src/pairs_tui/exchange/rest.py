@@ -1,0 +1,166 @@
+"""The embedded exchange's REST side: Binance's USD-M market-data endpoints the client needs.
+
+- ``GET /fapi/v1/ping``;
+- ``GET /fapi/v1/time``: the exchange's own timeline clock;
+- ``GET /fapi/v1/exchangeInfo``: the tape's symbols with their tick and step sizes;
+- ``GET /fapi/v1/aggTrades?symbol=&fromId=&limit=``: from the published history.
+
+Errors are Binance's JSON bodies (``{"code": -1121, "msg": "Invalid symbol."}``) with its HTTP
+statuses. The endpoints are a route table, :attr:`RestApi.routes`: one handler per path, each
+taking the query and answering a response.
+"""
+
+from __future__ import annotations
+
+import http
+from collections.abc import Callable, Mapping
+
+import msgspec
+from websockets.datastructures import Headers
+from websockets.http11 import Response
+
+from pairs_tui.exchange.faults import Faults
+from pairs_tui.exchange.tape import TradeTape
+from pairs_tui.exchange.timeline import Timeline
+from pairs_tui.exchange.websocket import json_bool
+
+Query = Mapping[str, list[str]]
+"""A parsed query string: every value of each parameter (``urllib.parse.parse_qs``)."""
+RestHandler = Callable[[Query], Response]
+"""One endpoint: the query in, the HTTP response out."""
+
+
+class RestApi:
+    """The REST endpoints of one exchange.
+
+    Args:
+        tape: What the exchange publishes (its symbols).
+        timeline: Its clock and published history.
+        faults: Its misbehaviour, read when it matters.
+    """
+
+    def __init__(self, tape: TradeTape, timeline: Timeline, faults: Faults) -> None:
+        self.tape = tape
+        """What the exchange publishes."""
+        self.timeline = timeline
+        """The clock and the history the endpoints answer from."""
+        self.faults = faults
+        """The exchange's misbehaviour."""
+        self.routes: dict[str, RestHandler] = {
+            "/fapi/v1/ping": self.ping,
+            "/fapi/v1/time": self.server_time,
+            "/fapi/v1/exchangeInfo": self.exchange_info,
+            "/fapi/v1/aggTrades": self.agg_trades,
+        }
+        """The endpoints by path; add one here to serve it."""
+
+    def answer(self, path: str, query: Query) -> Response:
+        """The response to ``GET path?query``: its endpoint's, or Binance's 404 body."""
+        handler = self.routes.get(path)
+        if handler is None:
+            return error_response(404, -5000, f"Path {path}, Method GET is invalid")
+        return handler(query)
+
+    # -- endpoints ------------------------------------------------------------------------------
+
+    def ping(self, query: Query) -> Response:
+        """``/fapi/v1/ping``: an empty object."""
+        return json_response(200, {})
+
+    def server_time(self, query: Query) -> Response:
+        """``/fapi/v1/time``: the timeline clock."""
+        return json_response(200, {"serverTime": int(self.timeline.now_ms())})
+
+    def exchange_info(self, query: Query) -> Response:
+        """``/fapi/v1/exchangeInfo``: every symbol of the tape, a USDT perpetual."""
+        symbols = []
+        for spec in self.tape.specs.values():
+            base = spec.symbol.removesuffix("USDT")
+            symbols.append(
+                {
+                    "symbol": spec.symbol,
+                    "pair": spec.symbol,
+                    "contractType": "PERPETUAL",
+                    "status": "TRADING",
+                    "baseAsset": base,
+                    "quoteAsset": "USDT",
+                    "marginAsset": "USDT",
+                    "pricePrecision": spec.price_decimals,
+                    "quantityPrecision": spec.qty_decimals,
+                    "filters": [
+                        {
+                            "filterType": "PRICE_FILTER",
+                            "tickSize": spec.tick_size,
+                            "minPrice": spec.tick_size,
+                            "maxPrice": "1000000",
+                        },
+                        {
+                            "filterType": "LOT_SIZE",
+                            "stepSize": spec.step_size,
+                            "minQty": spec.step_size,
+                            "maxQty": "1000",
+                        },
+                    ],
+                }
+            )
+        body = {
+            "timezone": "UTC",
+            "serverTime": int(self.timeline.now_ms()),
+            "rateLimits": [
+                {
+                    "rateLimitType": "REQUEST_WEIGHT",
+                    "interval": "MINUTE",
+                    "intervalNum": 1,
+                    "limit": 2400,
+                }
+            ],
+            "symbols": symbols,
+        }
+        return json_response(200, body)
+
+    def agg_trades(self, query: Query) -> Response:
+        """``/fapi/v1/aggTrades?symbol=&fromId=&limit=``: rows of the published history (the
+        latest ``limit`` without ``fromId``); 503 while the ``rest_unavailable`` fault is on."""
+        symbol = query.get("symbol", [""])[0].upper()
+        if not symbol:
+            msg = "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed."
+            return error_response(400, -1102, msg)
+        if symbol not in self.tape.specs:
+            return error_response(400, -1121, "Invalid symbol.")
+        if self.faults.rest_unavailable:
+            return error_response(503, -1001, "Service unavailable.")
+        try:
+            limit = int(query.get("limit", ["500"])[0])
+            from_id = int(query["fromId"][0]) if "fromId" in query else None
+        except ValueError:
+            return error_response(400, -1100, "Illegal characters found in a parameter.")
+        if not 1 <= limit <= 1000:
+            return error_response(400, -1130, "Data sent for parameter 'limit' is not valid.")
+        rows = self.timeline.page(symbol, from_id, limit)
+        spec = self.tape.specs[symbol]
+        pd, qd = spec.price_decimals, spec.qty_decimals
+        body = ",".join(
+            f'{{"a":{t.id},"p":"{t.price:.{pd}f}","q":"{t.qty:.{qd}f}","nq":"{t.qty:.{qd}f}",'
+            f'"f":{t.first_trade_id},"l":{t.last_trade_id},"T":{t.time},'
+            f'"m":{json_bool(t.buyer_maker)}}}'
+            for t in rows
+        )
+        return json_response(200, f"[{body}]")
+
+
+def error_response(status: int, code: int, msg: str) -> Response:
+    """Binance's error body ``{"code": …, "msg": …}`` with an HTTP status."""
+    return json_response(status, {"code": code, "msg": msg})
+
+
+def json_response(status: int, body: object) -> Response:
+    """A JSON response; ``body`` is encoded, or sent as is when it is already text."""
+    data = body.encode() if isinstance(body, str) else msgspec.json.encode(body)
+    headers = Headers(
+        [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(data))),
+            ("Connection", "close"),
+        ]
+    )
+    return Response(status, http.HTTPStatus(status).phrase, headers, data)

@@ -1,0 +1,149 @@
+"""The embedded exchange's clock: it publishes the tape in time and keeps what was published.
+
+Trades are published at ``speed`` times real time, or as fast as the subscribers read
+(``speed=0``). Everything published goes to the history that REST serves; the WebSocket side
+sends it to whoever is subscribed at that moment, so trades published while nobody listens
+reach the history only, exactly like a real exchange.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+import msgspec
+
+from pairs_tui.exchange.tape import TapeTrade, TradeTape
+from pairs_tui.exchange.websocket import Print, StreamHub
+
+
+class Timeline:
+    """The exchange's timeline: its clock, its published history and the loop that publishes.
+
+    Args:
+        tape: What to publish.
+        speed: 1 real time, 10 ten times faster, 0 as fast as clients read.
+        rebase: Shift trade times so that the first trade is "now".
+        clock_skew_ms: With ``rebase``, how far the exchange's clock runs ahead of the local one.
+        loop: When the tape ends, go on with it again, later in time and with ids continuing.
+        history_limit: Aggregate trades kept per symbol.
+        changed: Set whenever a trade is published (the exchange's ``wait_until``).
+
+    Raises:
+        ValueError: A negative speed.
+    """
+
+    def __init__(
+        self,
+        tape: TradeTape,
+        *,
+        speed: float,
+        rebase: bool,
+        clock_skew_ms: float,
+        loop: bool,
+        history_limit: int,
+        changed: asyncio.Event,
+    ) -> None:
+        if speed < 0:
+            raise ValueError(f"speed must be >= 0, not {speed}")
+        self.tape = tape
+        """What is published."""
+        self.speed = speed
+        """Timeline speed (0 = as fast as clients read)."""
+        self.rebase = rebase
+        """Whether trade times are shifted so that the first trade is "now"."""
+        self.clock_skew_ms = clock_skew_ms
+        """Exchange clock minus local clock, ms, when rebased."""
+        self.loop = loop
+        """Whether the tape repeats."""
+        self.finished = asyncio.Event()
+        """Set when the whole tape has been published (never, when looping)."""
+        self._history_limit = history_limit
+        self._changed = changed
+        self._history: dict[str, list[TapeTrade]] = {s: [] for s in tape.specs}
+        self._published: dict[str, int] = dict.fromkeys(tape.specs, 0)
+        self._origin_ms: float | None = None
+        self._origin_mono = 0.0
+        self._last_ms: float | None = None
+
+    def now_ms(self) -> float:
+        """The timeline clock, ms: frozen at the tape's start (or "now", rebased) until the
+        timeline starts; at ``speed=0`` the time of the last trade published."""
+        if self._origin_ms is None:
+            if self.rebase:
+                return time.time() * 1000.0 + self.clock_skew_ms
+            return float(self.tape.start_ms)
+        if self.speed == 0:
+            return self._last_ms if self._last_ms is not None else self._origin_ms
+        return self._origin_ms + (time.monotonic() - self._origin_mono) * 1000.0 * self.speed
+
+    def published(self, symbol: str) -> int:
+        """Aggregate trades of ``symbol`` (upper case) published so far."""
+        return self._published.get(symbol, 0)
+
+    def history(self, symbol: str) -> list[TapeTrade]:
+        """The published trades of ``symbol`` (upper case) still kept: a copy, in id order."""
+        return list(self._history.get(symbol, []))
+
+    def page(self, symbol: str, from_id: int | None, limit: int) -> Sequence[TapeTrade]:
+        """Up to ``limit`` kept trades of ``symbol`` (upper case, listed) from ``from_id`` on,
+        or the latest ``limit`` when ``from_id`` is None."""
+        history = self._history[symbol]
+        if from_id is None:
+            return history[-limit:]
+        if not history:
+            return []
+        # Ids are contiguous in the history, so the row is found by arithmetic.
+        start = max(0, from_id - history[0].id)
+        return history[start : start + limit]
+
+    async def run(self, hub: StreamHub, wait_for_subscriber: bool) -> None:
+        """Publish the tape to ``hub`` in time; returns at its end (never, when looping).
+
+        Args:
+            hub: The WebSocket connections.
+            wait_for_subscriber: Start when the first client subscribes to a stream with data.
+        """
+        if wait_for_subscriber:
+            await hub.subscribed.wait()
+        shift = (
+            round(time.time() * 1000.0 + self.clock_skew_ms) - self.tape.start_ms
+            if self.rebase
+            else 0
+        )
+        self._origin_ms = float(self.tape.start_ms + shift)
+        self._origin_mono = time.monotonic()
+        specs = self.tape.specs
+        for n, (trade, dt, da, df) in enumerate(self.tape.passes(shift, self.loop)):
+            t = trade.time + dt
+            if self.speed > 0:
+                due = self._origin_mono + (t - self._origin_ms) / (1000.0 * self.speed)
+                delay = due - time.monotonic()
+                if delay > 0.001:
+                    await asyncio.sleep(delay)
+                event_time = max(t, int(self.now_ms()))
+            else:
+                event_time = t
+                if n % 64 == 63:
+                    await asyncio.sleep(0)  # let the writers run between batches
+            if dt or da or df:
+                trade = msgspec.structs.replace(
+                    trade, time=t, id=trade.id + da, first_trade_id=trade.first_trade_id + df
+                )
+            self._record(trade)
+            hub.publish(Print(trade, event_time, specs[trade.symbol]))
+            slow = hub.backlogged()
+            if slow:
+                await hub.wait_drained(slow)
+        self.finished.set()
+
+    def _record(self, trade: TapeTrade) -> None:
+        symbol = trade.symbol
+        history = self._history[symbol]
+        history.append(trade)
+        if len(history) > self._history_limit * 1.25:
+            del history[: len(history) - self._history_limit]
+        self._published[symbol] += 1
+        self._last_ms = float(trade.time)
+        self._changed.set()

@@ -1,0 +1,48 @@
+"""A bare client for the exchange tests: open a stream route, read frames, check for silence.
+
+The tapes and the exchanges themselves are fixtures of ``tests/conftest.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+
+from websockets.asyncio.client import ClientConnection, connect
+
+from pairs_tui.exchange.server import EmbeddedExchange
+
+AGG_KEYS_2026 = ["e", "E", "a", "s", "p", "q", "nq", "f", "l", "T", "m", "st"]
+"""The keys of an ``aggTrade`` payload since 2026, in Binance's order."""
+
+
+async def open_stream(ex: EmbeddedExchange, path: str) -> ClientConnection:
+    """Connect to a WebSocket route of ``ex``, e.g. ``/market/stream?streams=...``."""
+    # max_queue=None: a test that stops reading must not stall its own closing handshake
+    # behind unread frames.
+    return await connect(ex.url + path, proxy=None, compression=None, max_queue=None)
+
+
+async def receive(ws: ClientConnection, n: int, timeout: float = 5.0) -> list[dict[str, object]]:
+    """The next ``n`` messages, decoded."""
+    async with asyncio.timeout(timeout):
+        return [json.loads(await ws.recv()) for _ in range(n)]
+
+
+async def assert_silent(ws: ClientConnection, request_id: int) -> None:
+    """Nothing was queued on ``ws``: the answer to a request sent now is the next message."""
+    await ws.send(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": request_id}))
+    (reply,) = await receive(ws, 1)
+    assert reply.get("id") == request_id, f"data arrived on a silent stream: {reply}"
+
+
+def http_get(url: str) -> tuple[int, dict[str, object] | list[object]]:
+    """``GET url`` without proxies: the status and the decoded JSON body, errors included."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
