@@ -171,14 +171,24 @@ async def run_headless(options: Options) -> None:
     """Headless mode: JSON lines on stdout until the source ends, ``--duration``, or a signal."""
     from pairs_tui.headless import HeadlessWriter
     from pairs_tui.session import build_pipeline, open_source
+    from pairs_tui.sinks.delivery import build_delivery, check_delivered
 
+    # Desktop notifications go to /dev/tty: stdout carries the JSON lines.
+    delivery = build_delivery(options.settings.alerts.sinks)
     async with open_source(options) as source:
-        pipeline = build_pipeline(options, source)
+        pipeline = build_pipeline(options, source, delivery=delivery)
         writer = HeadlessWriter(
             sys.stdout, pipeline.symbols, pipeline.price, pipeline.hedge, lambda: pipeline.window
         )
         pipeline.add_bar_listener(writer)
-        await _run_until_stopped(pipeline.run(), options.duration)
+        if delivery is not None:
+            pipeline.add_companion(delivery.run)
+        try:
+            await _run_until_stopped(pipeline.run(), options.duration)
+        finally:
+            if delivery is not None:  # a run can end before its companions ever start
+                await delivery.close()
+    check_delivered(delivery)
 
 
 async def _run_until_stopped(work: object, duration: float | None) -> None:

@@ -19,6 +19,7 @@ from pairs_tui.feed.source import TradeSource
 
 if TYPE_CHECKING:
     from pairs_tui.pipeline import Pipeline
+    from pairs_tui.sinks.delivery import AlertDelivery
 
 log = logging.getLogger("pairs_tui.session")
 
@@ -116,13 +117,19 @@ async def open_source(options: Options) -> AsyncIterator[TradeSource]:
         await exchange.stop()
 
 
-def build_pipeline(options: Options, source: TradeSource) -> Pipeline:
+def build_pipeline(
+    options: Options, source: TradeSource, *, delivery: AlertDelivery | None = None
+) -> Pipeline:
     """The pipeline for a run, with what the options attach to it (alerts, recording).
 
     Headless mode and the TUI both build their pipeline here, so both get:
 
     - ``pipeline.alerts``: an :class:`~pairs_tui.alerts.AlertBook` with the configured rules,
       appending to the alert log (see :func:`alert_log_path`); the palette adds rules to it.
+    - with ``delivery`` (:func:`~pairs_tui.sinks.delivery.build_delivery` of
+      ``[[alerts.sinks]]``), every event of that book queued for the sinks. The caller runs
+      the service for as long as alerts can fire (headless: the pipeline's run; the TUI: the
+      app, since the palette's tests fire alerts after a replay ends) and closes it.
     - with ``--record DIR``, a :class:`~pairs_tui.record.Recorder` listening to every trade.
       It runs alongside :meth:`Pipeline.run` and has written its last trade when run returns,
       however run ends (end of replay, ``--duration``, Ctrl-C, cancellation).
@@ -148,6 +155,8 @@ def build_pipeline(options: Options, source: TradeSource) -> Pipeline:
         window=options.window,
         alerts=book,
     )
+    if delivery is not None:
+        book.add_listener(delivery.notify)
     if options.record is not None:
         from pairs_tui.record import Recorder
 

@@ -1,4 +1,4 @@
-"""``[[alerts.sinks]]`` in config.toml: read with their defaults, or one error naming key and line."""
+"""``[[alerts.sinks]]`` in config.toml: read with their defaults, or one error naming key, line."""
 
 from __future__ import annotations
 

@@ -102,6 +102,10 @@ def alert_text(notice: AlertNotice) -> str:
     return f"{where}: {notice.event.message}"
 
 
+class AlertsUndelivered(Exception):
+    """Alerts the sinks were asked to deliver and did not: the run says so and exits 1."""
+
+
 class DeliveryFailed(Exception):
     """One delivery attempt failed; the message is safe to log (it holds no secret)."""
 
@@ -242,8 +246,8 @@ class AlertDelivery:
     Args:
         sinks: Where alerts go.
         queue_limit: Alerts waiting per sink before the oldest is dropped.
-        retry_delays: Waits before each retry of a failed delivery.
-        grace_s: How long queued alerts get to go out when :meth:`run` ends.
+        retry_delays: Waits before each retry of a failed delivery (:data:`RETRY_DELAYS`).
+        grace_s: How long queued alerts get to go out at the end (:data:`GRACE_S`).
         closers: Called once when the service stops (the HTTP client's ``aclose``).
     """
 
@@ -252,8 +256,8 @@ class AlertDelivery:
         sinks: Sequence[Sink],
         *,
         queue_limit: int = QUEUE_LIMIT,
-        retry_delays: Sequence[float] = RETRY_DELAYS,
-        grace_s: float = GRACE_S,
+        retry_delays: Sequence[float] | None = None,
+        grace_s: float | None = None,
         closers: Sequence[Callable[[], Awaitable[None]]] = (),
     ) -> None:
         names: list[str] = []
@@ -263,12 +267,12 @@ class AlertDelivery:
                 n += 1
                 name = f"{sink.name} #{n}"
             names.append(name)
-        delays = tuple(retry_delays)
+        delays = tuple(RETRY_DELAYS if retry_delays is None else retry_delays)
         self._lanes = [
             _Lane(sink, name, max(1, queue_limit), delays)
             for sink, name in zip(sinks, names, strict=True)
         ]
-        self._grace_s = grace_s
+        self._grace_s = GRACE_S if grace_s is None else grace_s
         self._closers = list(closers)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: int | None = None
@@ -363,16 +367,28 @@ class AlertDelivery:
                 await close()
             except Exception:
                 log.exception("alert sinks: closing failed")
-        stats = self.stats
-        unsent = self.unsent_at_exit = stats.undelivered + stats.queued
+        unsent = self.unsent_at_exit = self.stats.undelivered + self.stats.queued
         if unsent:
-            lost = ", ".join(
-                f"{s.sink}: {s.undelivered + s.queued}"
-                for s in stats.sinks
-                if s.undelivered + s.queued
-            )
-            log.warning("alerts: %d not delivered (%s)", unsent, lost)
+            log.warning("%s", self.lost_summary())
         return unsent
+
+    def lost_summary(self) -> str:
+        """``alerts: 3 not delivered (webhook slack (hooks.slack.com): 3)``."""
+        stats = self.stats
+        per_sink = ", ".join(
+            f"{s.sink}: {s.undelivered + s.queued}" for s in stats.sinks if s.undelivered + s.queued
+        )
+        return f"alerts: {stats.undelivered + stats.queued} not delivered ({per_sink})"
+
+
+def check_delivered(delivery: AlertDelivery | None) -> None:
+    """After :meth:`AlertDelivery.close`: a run never ends as a success over lost alerts.
+
+    Raises:
+        AlertsUndelivered: some alert did not reach its sink; the message says how many, where.
+    """
+    if delivery is not None and delivery.unsent_at_exit:
+        raise AlertsUndelivered(delivery.lost_summary())
 
 
 def build_delivery(
