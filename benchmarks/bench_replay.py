@@ -36,7 +36,8 @@ from typing import cast
 import msgspec
 import polars as pl
 
-from pairs_tui.feed.replay import ReplaySource, load_trades
+from pairs_tui.feed.replay.load import load_trades
+from pairs_tui.feed.replay.source import ReplaySource
 
 # The replay's own line struct: the baseline decodes exactly the fields replay reads.
 from pairs_tui.feed.schemas.ws import RecordedFrame

@@ -19,11 +19,11 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from pairs_tui.cli import main
-from pairs_tui.config import Settings
+from pairs_tui.config import Options, Settings, UsageError
+from pairs_tui.launcher import build_desk
 from pairs_tui.pipeline import Pipeline
 from pairs_tui.record import RECORD_SCHEMA, Recorder
 from pairs_tui.records import Trade
-from pairs_tui.session import Options, UsageError, build_pipeline
 from sources import ENVELOPES, PAIR, ListSource, session_b_trades
 
 FILE_NAME = re.compile(
@@ -56,8 +56,8 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pipeline]:
     """Session B through the real pipeline with --record, as headless mode and the TUI do."""
     folder = tmp_path_factory.mktemp("rec") / "session"
     options = Options(settings=Settings(), symbols=PAIR, record=folder, window=30)
-    pipeline = build_pipeline(options, ListSource(session_b_trades(), yield_every=5_000))
-    asyncio.run(pipeline.run())
+    desk, (pipeline,) = build_desk(options, ListSource(session_b_trades(), yield_every=5_000))
+    asyncio.run(desk.run())
     return folder, pipeline
 
 
@@ -104,7 +104,9 @@ def test_recording_replayed_gives_the_bars_of_the_run_that_recorded_it(
 def test_replay_of_the_recorded_folder_gives_the_same_bars(
     recorded: tuple[Path, Pipeline],
 ) -> None:
-    replay = pytest.importorskip("pairs_tui.feed.replay", reason="the replay reader has not landed")
+    replay = pytest.importorskip(
+        "pairs_tui.feed.replay.source", reason="the replay reader has not landed"
+    )
     folder, live = recorded
     source = replay.ReplaySource([folder], PAIR, speed=0)
     again = Pipeline(Settings(), source, PAIR, window=30)
@@ -261,7 +263,7 @@ def test_record_folder_that_cannot_be_created_is_a_usage_error(tmp_path: Path) -
     blocker.write_text("")
     options = Options(settings=Settings(), symbols=PAIR, record=blocker / "rec")
     with pytest.raises(UsageError, match=f"--record {blocker / 'rec'}: cannot create it"):
-        build_pipeline(options, ListSource([]))
+        build_desk(options, ListSource([]))
 
 
 def test_recorder_rejects_a_slot_that_does_not_divide_a_day(tmp_path: Path) -> None:

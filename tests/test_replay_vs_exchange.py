@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,18 +28,19 @@ WAIT_S = 60.0
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    """A config without alert rules, so lines differ only if bars or analytics do."""
+    """A config without alert rules or carry (a replay has no mark prices), so lines differ
+    only if bars or analytics do."""
     path = tmp_path / "config.toml"
-    path.write_text(f'[export]\nfolder = "{tmp_path / "exports"}"\n')
+    path.write_text(f'[export]\nfolder = "{tmp_path / "exports"}"\n[carry]\nenabled = false\n')
     return path
 
 
-def replay_lines(config: Path, capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
+def replay_lines(config: Path, capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
     assert main([*ARGS, "--config", str(config), "--replay", str(ENVELOPES)]) == 0
     return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
 
 
-async def exchange_lines(config: Path, stream: str, expected: int) -> list[dict[str, object]]:
+async def exchange_lines(config: Path, stream: str, expected: int) -> list[dict[str, Any]]:
     """Run the client in its own process against the exchange until it printed ``expected``
     lines, then stop it with SIGINT as a user would."""
     async with EmbeddedExchange(recorded_tape(), speed=0, rebase=False) as exchange:
@@ -58,7 +60,7 @@ async def exchange_lines(config: Path, stream: str, expected: int) -> list[dict[
             env={**os.environ, "XDG_STATE_HOME": str(config.parent)},
         )
         assert child.stdout is not None
-        lines = []
+        lines: list[dict[str, Any]] = []
         try:
             async with asyncio.timeout(WAIT_S):
                 while len(lines) < expected:
@@ -73,7 +75,7 @@ async def exchange_lines(config: Path, stream: str, expected: int) -> list[dict[
     return lines
 
 
-def without_feed(lines: list[dict[str, object]]) -> list[dict[str, object]]:
+def without_feed(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in line.items() if k != "feed"} for line in lines]
 
 

@@ -12,14 +12,22 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from pairs_tui import __version__
-from pairs_tui.config import ConfigError, find_config, load_settings
+from pairs_tui.config import (
+    DEMO_SYMBOLS,
+    ConfigError,
+    Options,
+    UsageError,
+    find_config,
+    load_settings,
+)
+from pairs_tui.config.settings import parse_pair
+from pairs_tui.launcher import state_dir
 from pairs_tui.records import TIMEFRAMES
-from pairs_tui.session import DEMO_SYMBOLS, Options, UsageError, state_dir
 
 log = logging.getLogger("pairs_tui")
 
@@ -32,7 +40,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line, as PRODUCT.md documents it."""
+    """The command line: two symbols and the options of a run, each with its help line."""
     parser = _Parser(
         prog="pairs-tui",
         description="Watch a pair of Binance USD-M perpetual futures for stat-arb signals.",
@@ -81,6 +89,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--duration", type=float, metavar="SECONDS", help="stop cleanly after this long"
     )
+    parser.add_argument(
+        "--watch",
+        nargs="+",
+        metavar="A/B",
+        help="watch several pairs at once (TARGET/HEDGE each); with --headless, lines for all",
+    )
+    parser.add_argument(
+        "--no-history",
+        action="store_true",
+        help="no warm start: analytics start empty and fill as bars close",
+    )
     parser.add_argument("--version", action="version", version=f"pairs-tui {__version__}")
     return parser
 
@@ -94,7 +113,10 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     """
     args = build_parser().parse_args(argv)
     settings = load_settings(find_config(args.config))
+    watch = _watch_pairs(args.watch or [])
     symbols = [s.upper() for s in args.symbols]
+    if watch and not symbols:
+        symbols = list(watch[0])
     if len(symbols) not in (0, 2):
         raise UsageError(
             f"give two symbols (target, then hedge), got {len(symbols)}: " + " ".join(args.symbols)
@@ -133,7 +155,24 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         timeframe=args.timeframe or settings.bars.timeframe,
         window=args.window or settings.analytics.window,
         duration=args.duration,
+        watch=tuple(dict.fromkeys(((symbols[0], symbols[1]), *watch))) if watch else (),
+        history=not args.no_history,
     )
+
+
+def _watch_pairs(texts: Sequence[str]) -> list[tuple[str, str]]:
+    """``--watch`` pairs, upper case.
+
+    Raises:
+        UsageError: one is not ``TARGET/HEDGE``; the message names it.
+    """
+    pairs = []
+    for text in texts:
+        try:
+            pairs.append(parse_pair(text))
+        except ValueError as exc:
+            raise UsageError(f"--watch {exc}") from None
+    return pairs
 
 
 def _setup_logging(to_stderr: bool) -> Path:
@@ -168,36 +207,41 @@ def _setup_logging(to_stderr: bool) -> Path:
 
 
 async def run_headless(options: Options) -> None:
-    """Headless mode: JSON lines on stdout until the source ends, ``--duration``, or a signal."""
-    from pairs_tui.headless import HeadlessWriter
-    from pairs_tui.session import build_pipeline, open_source
+    """Headless mode: JSON lines on stdout until the source ends, ``--duration``, or a signal.
+
+    With several pairs (``--watch``) every pair's lines come in bar order, then pair order.
+    """
+    from pairs_tui.headless import HeadlessWriter, WatchWriter
+    from pairs_tui.launcher import build_desk, open_source
     from pairs_tui.sinks.delivery import build_delivery, check_delivered
 
     # Desktop notifications go to /dev/tty: stdout carries the JSON lines.
     delivery = build_delivery(options.settings.alerts.sinks)
     async with open_source(options) as source:
-        pipeline = build_pipeline(options, source, delivery=delivery)
-        writer = HeadlessWriter(
-            sys.stdout, pipeline.symbols, pipeline.price, pipeline.hedge, lambda: pipeline.window
-        )
-        pipeline.add_bar_listener(writer)
+        desk, pipelines = build_desk(options, source, delivery=delivery)
+        writer = HeadlessWriter(sys.stdout)
+        watch = WatchWriter(writer, len(pipelines)) if len(pipelines) > 1 else None
+        for n, pipeline in enumerate(pipelines):
+            pipeline.add_bar_listener(writer if watch is None else watch.listener(n))
         if delivery is not None:
-            pipeline.add_companion(delivery.run)
+            desk.add_companion(delivery.run)
         try:
-            await _run_until_stopped(pipeline.run(), options.duration)
+            await _run_until_stopped(desk.run(), options.duration)
         finally:
+            if watch is not None:
+                watch.flush()
             if delivery is not None:  # a run can end before its companions ever start
                 await delivery.close()
     check_delivered(delivery)
 
 
-async def _run_until_stopped(work: object, duration: float | None) -> None:
+async def _run_until_stopped(work: Coroutine[Any, Any, None], duration: float | None) -> None:
     """Run ``work`` until it ends, ``duration`` passes, or SIGINT/SIGTERM arrives."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    task = asyncio.ensure_future(work)  # type: ignore[arg-type]
+    task = asyncio.ensure_future(work)
     stopper = asyncio.ensure_future(stop.wait())
     try:
         done, _ = await asyncio.wait(
@@ -215,14 +259,14 @@ async def _run_until_stopped(work: object, duration: float | None) -> None:
 
 def run(options: Options) -> None:
     """Run what the options ask for."""
-    from pairs_tui.session import check_symbols
+    from pairs_tui.launcher import check_symbols
 
     if not (options.demo or options.replay):
         asyncio.run(check_symbols(options))
     if options.headless:
         asyncio.run(run_headless(options))
     elif options.backtest:
-        from pairs_tui.backtest import run_backtest
+        from pairs_tui.backtest.session import run_backtest
 
         asyncio.run(run_backtest(options))
     else:

@@ -22,12 +22,9 @@ from pairs_tui.cli import main
 from pairs_tui.exchange.faults import Faults
 from pairs_tui.exchange.server import EmbeddedExchange
 from pairs_tui.exchange.simulation import simulated_tape
+from sources import ENVELOPES, FIXTURES, SESSION
 
 from .conftest import PAIR
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-SESSION = "sessionB_2024-08-08T2354Z_2024-08-09T0000Z"
-ENVELOPES = FIXTURES / f"{SESSION}_trade_envelopes.ndjson.gz"
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 from pairs_tui.exchange.faults import Faults
 from pairs_tui.exchange.server import EmbeddedExchange
 from pairs_tui.exchange.tape import TradeTape
-from pairs_tui.feed.binance import Backoff
+from pairs_tui.feed.backoff import Backoff
 
 from .conftest import FeedStarter, Recorder
 

@@ -9,7 +9,8 @@ import pytest
 from pairs_tui.exchange.faults import Faults
 from pairs_tui.exchange.server import EmbeddedExchange
 from pairs_tui.exchange.tape import TradeTape
-from pairs_tui.feed.binance import BinanceFeed, UnknownSymbolError, rest_url_for
+from pairs_tui.feed.binance import BinanceFeed
+from pairs_tui.feed.rest import UnknownSymbolError
 from pairs_tui.records import Trade
 
 from .conftest import FeedStarter, Recorder
@@ -49,14 +50,6 @@ def test_urls_use_the_2026_routes_and_lowercase_names() -> None:
     # A retired route in the base is dropped, never used.
     legacy = BinanceFeed(("btcusdt", "ethusdt"), url="wss://fstream.binance.com/ws")
     assert legacy.url.startswith("wss://fstream.binance.com/market/stream?")
-
-
-def test_rest_url_follows_a_loopback_websocket() -> None:
-    assert rest_url_for("ws://127.0.0.1:8765") == "http://127.0.0.1:8765"
-    assert rest_url_for("ws://localhost:9000/market") == "http://localhost:9000"
-    assert rest_url_for("wss://fstream.binance.com") == "https://fapi.binance.com"
-    assert rest_url_for("ws://10.0.0.5:8765") == "https://fapi.binance.com"
-    assert rest_url_for("ws://127.0.0.1:1", "http://proxy:8080/") == "http://proxy:8080"
 
 
 async def test_both_legs_arrive_with_the_tape_values(

@@ -53,6 +53,10 @@ def closed_bar(ts: int, zscore: float, timeframe: Timeframe) -> ClosedBar:
         PairStats(zscore=zscore),
         (),
         FeedStatus(state="live"),
+        PAIR,
+        "log",
+        "ols",
+        300,
     )
 
 

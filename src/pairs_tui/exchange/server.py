@@ -67,7 +67,7 @@ class EmbeddedExchange:
         faults: Misbehaviour to show; a fresh :class:`Faults` (none) by default.
 
     Raises:
-        ValueError: A negative speed.
+        ValueError: ``speed`` is negative (the timeline refuses it).
     """
 
     def __init__(

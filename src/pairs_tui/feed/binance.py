@@ -28,25 +28,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import random
 import time
-from typing import Literal
-from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from pairs_tui.feed.backfill import Backfill, Leg
+from pairs_tui.feed.backoff import Backoff
 from pairs_tui.feed.clock import ExchangeClock
 from pairs_tui.feed.rest import (
-    DEFAULT_REST_URL,
     BinanceRest,
     RestError,
     UnknownSymbolError,
 )
+from pairs_tui.feed.routes import DEFAULT_WS_URL, ROUTES, StreamKind, rest_url_for, stream_url
 from pairs_tui.feed.schemas.ws import (
     FRAME_DECODER,
     MAX_PUSH_DELAY_MS,
@@ -57,83 +55,10 @@ from pairs_tui.feed.schemas.ws import (
 from pairs_tui.feed.source import TradeSink
 from pairs_tui.feed.status import FeedState, FeedStatus
 
-__all__ = ["DEFAULT_WS_URL", "Backoff", "BinanceFeed", "UnknownSymbolError", "rest_url_for"]
-
 log = logging.getLogger("pairs_tui.feed")
 
-DEFAULT_WS_URL = "wss://fstream.binance.com"
-"""Binance USD-M Futures WebSocket host."""
-
-StreamKind = Literal["aggTrade", "trade"]
-
-_ROUTES: dict[str, str] = {"aggTrade": "market", "trade": "public"}
-"""The route each stream lives on since Binance's 2026 split."""
-_BASE_SUFFIXES = ("/market", "/public", "/private", "/stream", "/ws")
 _MALFORMED_WARNINGS = 5
 """Malformed frames logged at WARNING before the rest go to DEBUG."""
-
-
-def rest_url_for(url: str, rest_url: str | None = None) -> str:
-    """The REST base that goes with a WebSocket base.
-
-    Args:
-        url: WebSocket base, e.g. ``wss://fstream.binance.com`` or ``ws://127.0.0.1:8765``.
-        rest_url: An explicit REST base, which wins.
-
-    Returns:
-        ``rest_url`` if given; the same host and port over ``http://`` for a loopback ``ws://``
-        address (the embedded exchange serves both on one port); else Binance's REST base.
-    """
-    if rest_url:
-        return rest_url.rstrip("/")
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.scheme == "ws":
-        loopback = host == "localhost"
-        with contextlib.suppress(ValueError):
-            loopback = loopback or ipaddress.ip_address(host).is_loopback
-        if loopback:
-            return f"http://{parts.netloc}"
-    return DEFAULT_REST_URL
-
-
-class Backoff:
-    """Capped exponential backoff with full jitter: delay ~ U(0, min(cap, initial·2^attempt)).
-
-    Full jitter spreads many clients' retries after a shared outage; the cap bounds the wait.
-
-    Args:
-        initial_s: Upper bound of the first delay.
-        max_s: Cap on the upper bound.
-        rng: Source of randomness (seed it in tests).
-    """
-
-    def __init__(self, initial_s: float, max_s: float, rng: random.Random) -> None:
-        self.initial_s = initial_s
-        """Upper bound of the first delay, seconds."""
-        self.max_s = max_s
-        """Cap on the upper bound, seconds."""
-        self.attempt = 0
-        """Failed attempts since the last reset."""
-        self._rng = rng
-
-    def ceiling(self) -> float:
-        """The upper bound of the next delay, seconds."""
-        return min(self.max_s, self.initial_s * 2.0 ** min(self.attempt, 62))
-
-    def next_delay(self) -> float:
-        """Count one more failed attempt and draw its delay.
-
-        Returns:
-            Seconds to wait before the next attempt.
-        """
-        delay = self._rng.uniform(0.0, self.ceiling())
-        self.attempt += 1
-        return delay
-
-    def reset(self) -> None:
-        """Start over; called once a connection has delivered data."""
-        self.attempt = 0
 
 
 class BinanceFeed:
@@ -171,7 +96,7 @@ class BinanceFeed:
         stable_after_s: float = 10.0,
         rng: random.Random | None = None,
     ) -> None:
-        if stream not in _ROUTES:
+        if stream not in ROUTES:
             raise ValueError(f"stream must be 'aggTrade' or 'trade', not {stream!r}")
         if len(symbols) != 2:
             raise ValueError(f"a pair needs two symbols, not {len(symbols)}")
@@ -181,7 +106,7 @@ class BinanceFeed:
         """The trade stream subscribed to."""
         # Stream names must be lower case: Binance acknowledges BTCUSDT@aggTrade and sends nothing.
         names = [f"{s.lower()}@{stream}" for s in self.symbols]
-        self.url = f"{_base_url(url)}/{_ROUTES[stream]}/stream?streams={'/'.join(names)}"
+        self.url = stream_url(url, stream, names)
         """The full WebSocket URL connected to."""
         self.rest = BinanceRest(rest_url_for(url, rest_url))
         """The REST client used for exchange info, server time and backfill."""
@@ -529,18 +454,6 @@ class BinanceFeed:
             "a stalled server stream, which Binance has been seen to do to one stream while "
             "others flow"
         )
-
-
-def _base_url(url: str) -> str:
-    """The WebSocket base without a route, which the feed chooses itself."""
-    parts = urlsplit(url.rstrip("/"))
-    path = parts.path
-    for suffix in _BASE_SUFFIXES:
-        if suffix in path:
-            log.warning("ignoring the route %r in %s: the feed picks it", path, url)
-            path = path[: path.index(suffix)]
-            break
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
 def _close_sentence(code: int | None, reason: str | None) -> str:

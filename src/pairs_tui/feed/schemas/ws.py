@@ -23,7 +23,7 @@ frame a call.
 A recording is read with the ``Recorded*`` views of the same payloads: only the keys a replay
 needs (a capture may lack ``E``, ``f`` and ``l``), and no checks inside the decoder, because the
 replay sorts its lines out in whole columns afterwards, naming the first bad line, rather than
-one frame at a time (:mod:`pairs_tui.feed.replay_ndjson`). The rules are the client's: an
+one frame at a time (:mod:`pairs_tui.feed.replay.ndjson`). The rules are the client's: an
 ``@trade`` print is a market trade only when its ``X`` is ``MARKET`` with a positive size.
 """
 
@@ -251,10 +251,8 @@ TRADE_EVENTS = ("trade", "aggTrade")
 """The ``e`` of the payloads that carry trades."""
 
 
-class RecordedMarketTrade(msgspec.Struct, tag_field="e", tag="trade", frozen=True, gc=False):
-    """A recorded ``@trade`` market print: the replay's fast path, checked entirely inside
-    msgspec. A payload of another kind, another ``X`` or a missing key fails to decode and is
-    sorted out by :class:`RecordedPayload` instead."""
+class RecordedTrade(msgspec.Struct, frozen=True, gc=False):
+    """The keys every recorded trade payload has, of either kind."""
 
     time: int = msgspec.field(name="T")
     """Trade time ``T``, ms."""
@@ -266,6 +264,20 @@ class RecordedMarketTrade(msgspec.Struct, tag_field="e", tag="trade", frozen=Tru
     """Quantity."""
     buyer_maker: bool = msgspec.field(name="m")
     """True when the buyer was the maker."""
+
+    def _trade(self, trade_id: int) -> Trade | None:
+        if self.qty <= 0.0:
+            return None
+        return Trade(
+            self.symbol.upper(), self.time, self.price, self.qty, self.buyer_maker, trade_id
+        )
+
+
+class RecordedMarketTrade(RecordedTrade, tag_field="e", tag="trade", frozen=True, gc=False):
+    """A recorded ``@trade`` market print: the replay's fast path, checked entirely inside
+    msgspec. A payload of another kind, another ``X`` or a missing key fails to decode and is
+    sorted out by :class:`RecordedPayload` instead."""
+
     id: int = msgspec.field(name="t")
     """Trade id ``t``."""
     kind: Literal["MARKET"] = msgspec.field(name="X")
@@ -273,36 +285,18 @@ class RecordedMarketTrade(msgspec.Struct, tag_field="e", tag="trade", frozen=Tru
 
     def to_trade(self) -> Trade | None:
         """The trade, or None when the quantity is not positive."""
-        if self.qty <= 0.0:
-            return None
-        return Trade(
-            self.symbol.upper(), self.time, self.price, self.qty, self.buyer_maker, self.id
-        )
+        return self._trade(self.id)
 
 
-class RecordedAggTrade(msgspec.Struct, tag_field="e", tag="aggTrade", frozen=True, gc=False):
+class RecordedAggTrade(RecordedTrade, tag_field="e", tag="aggTrade", frozen=True, gc=False):
     """A recorded ``@aggTrade`` payload: the replay's fast path for aggregate trades."""
 
-    time: int = msgspec.field(name="T")
-    """Trade time ``T``, ms."""
-    symbol: str = msgspec.field(name="s")
-    """Symbol, as recorded."""
-    price: float = msgspec.field(name="p")
-    """Price."""
-    qty: float = msgspec.field(name="q")
-    """Quantity."""
-    buyer_maker: bool = msgspec.field(name="m")
-    """True when the buyer was the maker."""
     id: int = msgspec.field(name="a")
     """Aggregate trade id ``a``."""
 
     def to_trade(self) -> Trade | None:
         """The trade, or None when the quantity is not positive."""
-        if self.qty <= 0.0:
-            return None
-        return Trade(
-            self.symbol.upper(), self.time, self.price, self.qty, self.buyer_maker, self.id
-        )
+        return self._trade(self.id)
 
 
 class RecordedMarketTradeFrame(msgspec.Struct, frozen=True, gc=False):
@@ -319,22 +313,12 @@ class RecordedAggTradeFrame(msgspec.Struct, frozen=True, gc=False):
     """The payload."""
 
 
-class RecordedPayload(msgspec.Struct, frozen=True, gc=False):
+class RecordedPayload(RecordedTrade, frozen=True, gc=False):
     """Any recorded trade payload, either kind: the replay's slow path for the lines the fast
     path refused (the other kind of trade, a print that is not a market trade)."""
 
     event: str = msgspec.field(name="e")
     """Payload kind: ``trade``, ``aggTrade`` or another stream's."""
-    time: int = msgspec.field(name="T")
-    """Trade time ``T``, ms."""
-    symbol: str = msgspec.field(name="s")
-    """Symbol, as recorded."""
-    price: float = msgspec.field(name="p")
-    """Price."""
-    qty: float = msgspec.field(name="q")
-    """Quantity."""
-    buyer_maker: bool = msgspec.field(name="m")
-    """True when the buyer was the maker."""
     trade_id: int = msgspec.field(name="t", default=-1)
     """Trade id ``t`` of an ``@trade`` print; -1 on ``@aggTrade``."""
     agg_id: int = msgspec.field(name="a", default=-1)
@@ -355,11 +339,9 @@ class RecordedPayload(msgspec.Struct, frozen=True, gc=False):
     def to_trade(self) -> Trade | None:
         """The trade, or None for another stream's payload, a print that is not a market trade,
         or a quantity that is not positive."""
-        if self.event not in TRADE_EVENTS or not self.market or self.qty <= 0.0:
+        if self.event not in TRADE_EVENTS or not self.market:
             return None
-        return Trade(
-            self.symbol.upper(), self.time, self.price, self.qty, self.buyer_maker, self.id
-        )
+        return self._trade(self.id)
 
 
 class RecordedFrame(msgspec.Struct, frozen=True, gc=False):

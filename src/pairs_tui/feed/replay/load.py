@@ -1,0 +1,328 @@
+"""Reading and merging replay files: each file read by the reader of its format, the pair's
+trades merged into one table in trade-time order.
+
+What a file holds is recognised from its content (gzip and zip by magic bytes, then the first
+meaningful line), never from its name:
+
+- Binance combined-stream NDJSON (``{"stream":…,"data":{"e":"trade"|"aggTrade",…}}``), bare
+  payloads, or either behind a cryptofeed ``<receive time>: `` prefix
+  (:mod:`~pairs_tui.feed.replay.ndjson`);
+- tick-collector NDJSON (``{"symbol","ts","price","size"}``);
+- Binance archive trades and aggTrades CSVs with or without a header, named-column trade CSVs,
+  and bar CSVs (``ts,open,high,low,close,volume``, or Binance klines)
+  (:mod:`~pairs_tui.feed.replay.csv`, bars aligned by :mod:`~pairs_tui.feed.replay.bars`);
+- Parquet written by ``--record`` (:mod:`~pairs_tui.feed.replay.parquet`).
+
+The merged order is a function of the trades alone, not of the order the files were named in:
+by trade time, then leg (target first), then trade id, then the files' names and each file's
+own order. The same trade (same symbol, id space and id) found in two files is kept once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from pairs_tui.feed.replay.bars import align_bars
+from pairs_tui.feed.replay.csv import read_csv
+from pairs_tui.feed.replay.files import Format, ReplayError, open_input
+from pairs_tui.feed.replay.ndjson import read_ndjson
+from pairs_tui.feed.replay.parquet import read_parquet
+from pairs_tui.feed.replay.table import ParsedBars, ParsedTrades
+
+
+def read_file(path: Path | str, pair: tuple[str, str]) -> ParsedTrades | ParsedBars:
+    """Open one replay file, recognise its format from the content, and read it.
+
+    Args:
+        path: A file (optionally gzip- or zip-compressed) or a Parquet directory.
+        pair: The replayed pair, upper case (used to find a symbol in a file name).
+
+    Raises:
+        ReplayError: Anything wrong with the file; the message names it.
+    """
+    source = open_input(path)
+    if source.format is Format.CSV:
+        return read_csv(source, pair)
+    if source.format is Format.PARQUET:
+        return read_parquet(source, pair)
+    return read_ndjson(source)
+
+
+def load_trades(paths: Sequence[Path | str], symbols: tuple[str, str]) -> pl.DataFrame:
+    """The pair's trades of every file, merged as a replay delivers them.
+
+    Args:
+        paths: Trade files in any supported format.
+        symbols: The pair, target leg first.
+
+    Returns:
+        Columns ``symbol, time, price, qty, buyer_maker, id``, sorted by ``time`` (ties as
+        described in this module's docstring).
+
+    Raises:
+        ReplayError: A file cannot be used, holds bars, or the pair is not in the files.
+    """
+    pair = pair_of(symbols)
+    loaded = load(paths, pair)
+    if loaded.trades is None:
+        raise ReplayError(f"{', '.join(map(str, paths))}: bar files hold no trades")
+    return loaded.trades.select(
+        pl.col("leg")
+        .replace_strict({0: pair[0], 1: pair[1]}, return_dtype=pl.String)
+        .alias("symbol"),
+        "time",
+        "price",
+        "qty",
+        "buyer_maker",
+        "id",
+    )
+
+
+@dataclass
+class Loaded:
+    """Everything the files hold, merged, and what was skipped."""
+
+    trades: pl.DataFrame | None = None
+    """Columns ``leg`` (0 target, 1 hedge), ``time, price, qty, buyer_maker, id``, in order."""
+    bars: pl.DataFrame | None = None
+    """The aligned bar grid (see :func:`~pairs_tui.feed.replay.bars.align_bars`)."""
+    timeframe_ms: int | None = None
+    """The bars' timeframe."""
+    malformed: int = 0
+    """Lines skipped as malformed, all files."""
+    gaps: int = 0
+    """Aggregate trade ids missing between the first and last of each leg."""
+    notes: list[str] = field(default_factory=list)
+    """What was skipped, one sentence each, for the log."""
+
+
+def load(paths: Sequence[Path | str], pair: tuple[str, str]) -> Loaded:
+    """Read every file (each once) and merge the pair's trades, or align its bars.
+
+    Args:
+        paths: Files in any supported format (all trades, or all bars), or Parquet folders.
+        pair: The pair, upper case, target leg first (see :func:`pair_of`).
+
+    Returns:
+        The merged trades or the aligned bars, with the counts and notes of what was skipped.
+
+    Raises:
+        ReplayError: No file, a file that cannot be used, bars and trades together, or the
+            pair is not in the files.
+    """
+    if not paths:
+        raise ReplayError("--replay needs at least one file")
+    unique: dict[Path, Path | str] = {}
+    for path in paths:
+        unique.setdefault(Path(path).resolve(), path)
+    parsed = [read_file(path, pair) for path in unique.values()]
+    bars = [p for p in parsed if isinstance(p, ParsedBars)]
+    trades = [p for p in parsed if isinstance(p, ParsedTrades)]
+    if bars and trades:
+        raise ReplayError(
+            f"cannot replay bar files ({bars[0].source.name}) together with trade "
+            f"files ({trades[0].source.name})"
+        )
+    loaded = Loaded(malformed=sum(p.malformed for p in parsed))
+    if len(unique) < len(paths):
+        loaded.notes.append(f"{len(paths) - len(unique)} file(s) named twice, read once")
+    if loaded.malformed:
+        loaded.notes.append(f"skipped {loaded.malformed:,} malformed line(s)")
+    frames = [p.frame for p in parsed]
+    kept = _keep_pair(parsed, frames, pair, loaded)
+    if bars:
+        restricted = [ParsedBars(p.source, f, p.malformed) for p, f in zip(bars, kept, strict=True)]
+        loaded.timeframe_ms, loaded.bars = align_bars(restricted, pair)
+    else:
+        loaded.trades = _merge(trades, kept, pair, loaded)
+    return loaded
+
+
+def _keep_pair(
+    parsed: Sequence[ParsedTrades | ParsedBars],
+    frames: list[pl.DataFrame],
+    pair: tuple[str, str],
+    loaded: Loaded,
+) -> list[pl.DataFrame]:
+    """Each file's rows of the pair; a file with none of the pair is an error, others noted."""
+    others: Counter[str] = Counter()
+    kept = []
+    for p, frame in zip(parsed, frames, strict=True):
+        census = Counter(dict(frame.group_by("symbol").len().iter_rows()))
+        if isinstance(p, ParsedTrades):
+            census.update(p.elsewhere)
+        if not any(census.get(s) for s in pair):
+            what = "bars" if isinstance(p, ParsedBars) else "trades"
+            held = ", ".join(f"{s} {n:,}" for s, n in census.most_common(6))
+            raise p.source.error(f"holds no {what} of {' or '.join(pair)} (it holds {held})")
+        others.update({s: n for s, n in census.items() if s not in pair})
+        kept.append(frame.filter(pl.col("symbol").is_in(pair)))
+    if others:
+        listed = ", ".join(f"{s} {n:,}" for s, n in others.most_common(8))
+        loaded.notes.append(f"skipped {others.total():,} rows of other symbols ({listed})")
+    for symbol in pair:
+        if not any((f["symbol"] == symbol).any() for f in kept):
+            names = ", ".join(p.source.name for p in parsed)
+            raise ReplayError(f"{names}: no data for {symbol}; the pair needs both legs")
+    return kept
+
+
+def _merge(
+    parsed: Sequence[ParsedTrades],
+    frames: Sequence[pl.DataFrame],
+    pair: tuple[str, str],
+    loaded: Loaded,
+) -> pl.DataFrame:
+    dropped = sum(p.dropped for p in parsed)
+    if dropped:
+        loaded.notes.append(
+            f"skipped {dropped:,} prints that are not market trades "
+            "(X other than MARKET, or a zero quantity)"
+        )
+    # Ties break on the files' names, not their order on the command line, so the merged
+    # sequence depends on the data alone.
+    order = sorted(range(len(parsed)), key=lambda i: parsed[i].source.name)
+    parsed = [parsed[i] for i in order]
+    merged = pl.concat(
+        [
+            frames[i].select(
+                pl.when(pl.col("symbol") == pair[0])
+                .then(0)
+                .otherwise(1)
+                .cast(pl.UInt8)
+                .alias("leg"),
+                "time",
+                "price",
+                "qty",
+                "buyer_maker",
+                "id",
+                "kind",
+                pl.lit(rank, pl.UInt32).alias("file"),
+                pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"),
+            )
+            for rank, i in enumerate(order)
+        ]
+    )
+    _check_kinds(merged, parsed, pair)
+    merged = _in_order(merged)
+    merged = _drop_duplicates(merged, parsed, pair, loaded)
+    agg = (
+        merged.filter(pl.col("kind") == "aggTrade")
+        .group_by("leg")
+        .agg((pl.col("id").max() - pl.col("id").min() + 1 - pl.col("id").n_unique()).alias("gaps"))
+    )
+    loaded.gaps = int(agg["gaps"].sum())
+    if loaded.gaps:
+        loaded.notes.append(f"{loaded.gaps:,} aggregate trade ids missing in the files")
+    return merged.select("leg", "time", "price", "qty", "buyer_maker", "id")
+
+
+def _in_order(merged: pl.DataFrame) -> pl.DataFrame:
+    """Sort by time, leg, id, file and row.
+
+    Rows come in file and row order, so a stable sort by time alone is the whole sort unless
+    two rows of one millisecond are out of leg or id order, which is checked; it is several
+    times cheaper than sorting on five keys, which is the fallback.
+    """
+    by_time = merged.sort("time", maintain_order=True)
+    tie = pl.col("time").diff() == 0
+    leg, prev_leg = pl.col("leg").cast(pl.Int16), pl.col("leg").cast(pl.Int16).shift()
+    out_of_order = tie & ((leg < prev_leg) | ((leg == prev_leg) & (pl.col("id").diff() < 0)))
+    if not by_time.select(out_of_order.fill_null(False).any()).item():
+        return by_time
+    return merged.sort("time", "leg", "id", "file", "row")
+
+
+def _check_kinds(
+    merged: pl.DataFrame, parsed: Sequence[ParsedTrades], pair: tuple[str, str]
+) -> None:
+    """Individual and aggregate trades of one symbol together would count each trade twice."""
+    for leg, symbol in enumerate(pair):
+        kinds = merged.filter((pl.col("leg") == leg) & (pl.col("kind") != "unknown"))
+        by_kind = kinds.group_by("kind").agg(pl.col("file").first())
+        if by_kind.height > 1:
+            files = {str(k): parsed[int(f)].source.name for k, f in by_kind.iter_rows()}
+            raise ReplayError(
+                f"{symbol} comes as individual trades ({files['trade']}) and as "
+                f"aggregate trades ({files['aggTrade']}); replay one kind per "
+                "symbol"
+            )
+
+
+def _drop_duplicates(
+    merged: pl.DataFrame, parsed: Sequence[ParsedTrades], pair: tuple[str, str], loaded: Loaded
+) -> pl.DataFrame:
+    """The same trade in overlapping files is kept once; two different trades with one id are
+    an error.
+
+    After the sort, copies of one trade (same leg, id space, id and time) are neighbours, which
+    makes the common case a few vector comparisons. Only when two files' id ranges of one leg
+    overlap can a clash hide at different times, and only then is every id hashed.
+    """
+    key = ["leg", "kind", "id"]
+    same = pl.all_horizontal((pl.col(c) == pl.col(c).shift()) for c in [*key, "time"])
+    differs = pl.any_horizontal(
+        (pl.col(c) != pl.col(c).shift()) for c in ("price", "qty", "buyer_maker")
+    )
+    flags = merged.select(
+        (same & (pl.col("id") >= 0)).fill_null(False).alias("copy"),
+        differs.fill_null(False).alias("differs"),
+    )
+    copies = flags["copy"]
+    clash = copies & flags["differs"]
+    if clash.any():
+        _clash(merged, int(clash.arg_true()[0]), parsed, pair)
+    if copies.any():
+        merged = merged.filter(~copies)
+        loaded.notes.append(
+            f"dropped {int(copies.sum()):,} trades found twice (same symbol and id)"
+        )
+    ranges = (
+        merged.filter(pl.col("id") >= 0)
+        .group_by(*key[:2], "file")
+        .agg(pl.col("id").min().alias("lo"), pl.col("id").max().alias("hi"))
+        .sort(*key[:2], "lo")
+    )
+    overlap = ranges.select(
+        (pl.col("lo") <= pl.col("hi").shift().over(key[:2])).fill_null(False).any()
+    ).item()
+    if overlap:
+        repeated = merged.select((pl.struct(key).is_duplicated() & (pl.col("id") >= 0)).alias("r"))[
+            "r"
+        ]
+        if repeated.any():
+            _clash(merged, int(repeated.arg_true()[0]), parsed, pair)
+    return merged
+
+
+def _clash(
+    merged: pl.DataFrame, index: int, parsed: Sequence[ParsedTrades], pair: tuple[str, str]
+) -> None:
+    row = merged.row(index, named=True)
+    rows = merged.filter(
+        (pl.col("leg") == row["leg"])
+        & (pl.col("kind") == row["kind"])
+        & (pl.col("id") == row["id"])
+    )
+    names = sorted({parsed[int(f)].source.name for f in rows["file"]})
+    raise ReplayError(
+        f"{' and '.join(names)} disagree on {pair[row['leg']]} trade {row['id']} "
+        "(time, price, size or side differ)"
+    )
+
+
+def pair_of(symbols: Iterable[str]) -> tuple[str, str]:
+    """The pair as two different upper-case symbols, target leg first.
+
+    Raises:
+        ReplayError: The same symbol twice.
+    """
+    a, b = (s.strip().upper() for s in symbols)
+    if a == b:
+        raise ReplayError(f"the pair needs two different symbols, not {a} twice")
+    return a, b

@@ -1,0 +1,323 @@
+"""Reading NDJSON recordings: Binance stream frames, cryptofeed captures, tick collectors.
+
+Each line is decoded by one typed msgspec Struct (prices arrive as strings and become floats in
+msgspec's C decoder), and its fields are appended to column lists that become one polars frame.
+That loop is most of a replay's cost; it does the least Python work per line it can, and the
+benchmark (``benchmarks/bench_replay.py``) holds it against a bare decode of the same file.
+pyarrow's and polars' multi-threaded JSON readers were measured as well: no faster on a busy
+2-core machine, and they cannot say which line was bad.
+
+Binance frames are decoded with the recorded views of the WebSocket schemas
+(:mod:`pairs_tui.feed.schemas.ws`). The rules are the client's: unknown keys are ignored, and an
+``@trade`` print is kept only when its ``X`` is ``MARKET`` (a missing or unknown ``X`` is not a
+market trade) with a positive size.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import numpy as np
+import polars as pl
+
+from pairs_tui.feed.replay.files import Format, ReplayInput
+from pairs_tui.feed.replay.table import (
+    TRADE_SCHEMA,
+    ParsedTrades,
+    Problems,
+    finish_trades,
+)
+from pairs_tui.feed.schemas.ws import (
+    TRADE_EVENTS,
+    RecordedAggTrade,
+    RecordedAggTradeFrame,
+    RecordedFrame,
+    RecordedMarketTrade,
+    RecordedMarketTradeFrame,
+    RecordedPayload,
+)
+
+_EXPECTED = {
+    Format.ENVELOPES: 'Binance frames like {"stream":"btcusdt@aggTrade","data":{"e":"aggTrade",'
+    '"E":…,"a":…,"s":"BTCUSDT","p":"61800.30","q":"0.006","T":…,"m":false}}',
+    Format.PAYLOADS: 'Binance payloads like {"e":"aggTrade","s":"BTCUSDT","p":"61800.30",'
+    '"q":"0.006","T":…,"m":false,…}',
+    Format.PREFIXED: 'lines like 1626992742.289: {"stream":…,"data":{"e":"aggTrade",…}}',
+    Format.TICKS: 'lines like {"symbol":"btcusdt","ts":"2024-08-08T23:54:16.322Z",'
+    '"price":61800.3,"size":0.006}',
+}
+
+
+_ROW_SCHEMA = {k: TRADE_SCHEMA[k] for k in ("symbol", "time", "price", "qty", "buyer_maker", "id")}
+"""The columns a reader fills from each line, before it adds where each row came from."""
+
+_BLOCK = 4 << 20
+"""Bytes of a file split into lines at a time."""
+
+_FAST: dict[tuple[str, bool], type[msgspec.Struct]] = {
+    ("trade", False): RecordedMarketTrade,
+    ("trade", True): RecordedMarketTradeFrame,
+    ("aggTrade", False): RecordedAggTrade,
+    ("aggTrade", True): RecordedAggTradeFrame,
+}
+"""The fast decoder's type by the file's kind of frame and whether frames are enveloped."""
+
+
+class _Tick(msgspec.Struct, gc=False):
+    """A tick collector's line. ``size`` or ``qty``; ``side`` or ``is_buyer_maker`` optional."""
+
+    symbol: str
+    ts: datetime | int | float
+    price: float
+    size: float | None = None
+    qty: float | None = None
+    side: str | None = None
+    is_buyer_maker: bool | None = None
+    id: int | None = None
+
+
+def read_ndjson(source: ReplayInput) -> ParsedTrades:
+    """Read one NDJSON file of any of the supported layouts.
+
+    Args:
+        source: An opened file whose format is one of the NDJSON formats.
+
+    Raises:
+        ReplayError: Too many malformed lines, or no trades.
+    """
+    if source.format is Format.TICKS:
+        return _read_ticks(source)
+    return _read_frames(source)
+
+
+class _Exceptions:
+    """The lines off the fast path: decoded again by the general Struct and sorted out.
+
+    Each is another kind of trade, a print that is not a market trade, another stream's
+    frame, a blank or a malformed line. They are recorded as positions, applied to whole
+    columns once the loop is done.
+
+    Args:
+        enveloped: Frames sit under ``data``.
+        kind: The kind of trade frame the file mostly holds.
+    """
+
+    def __init__(self, enveloped: bool, kind: str) -> None:
+        self.decode: Callable[[bytes], Any] = msgspec.json.Decoder(
+            RecordedFrame if enveloped else RecordedPayload, strict=False
+        ).decode
+        self.enveloped = enveloped
+        self.kind = kind
+        self.problems = Problems()
+        self.blank = 0
+        self.other = 0
+        """Frames of other streams and control replies."""
+        self.skipped: list[int] = []
+        """Line numbers that did not become a row."""
+        self.nonmarket: list[int] = []
+        """Rows (0-based) of ``@trade`` prints other than MARKET."""
+        self.odd_kind: list[int] = []
+        """Rows (0-based) of the kind of trade frame the file mostly does not hold."""
+
+    def read(self, lineno: int, line: bytes, row: int) -> RecordedPayload | None:
+        """The payload of a line the fast path refused, or None to skip it."""
+        try:
+            decoded = self.decode(line)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            self.skipped.append(lineno)
+            if not line.strip():
+                self.blank += 1
+            elif _is_other_frame(line):
+                self.other += 1
+            else:
+                self.problems.add(lineno, _describe(exc))
+            return None
+        payload: RecordedPayload = decoded.data if self.enveloped else decoded
+        e = payload.event
+        if e not in TRADE_EVENTS:
+            self.skipped.append(lineno)
+            self.other += 1
+            return None
+        if e != self.kind:
+            self.odd_kind.append(row)
+        if not payload.market:
+            self.nonmarket.append(row)
+        return payload
+
+
+def _read_frames(source: ReplayInput) -> ParsedTrades:
+    """Line by line: Binance frames, enveloped, bare or behind a cryptofeed time prefix.
+
+    The loop is most of a replay's cost, so the common line (a market trade of the file's
+    kind) costs one decode that checks everything in C and six appends; any other line goes
+    to :class:`_Exceptions`.
+    """
+    fmt = source.format
+    data = source.data
+    enveloped = fmt is not Format.PAYLOADS
+    agg, trade = data.find(b'"e":"aggTrade"'), data.find(b'"e":"trade"')
+    kind = "aggTrade" if agg >= 0 and (trade < 0 or agg < trade) else "trade"
+    fast: Callable[[bytes], Any] = msgspec.json.Decoder(_FAST[kind, enveloped], strict=False).decode
+    odd = _Exceptions(enveloped, kind)
+    prefixed = fmt is Format.PREFIXED
+    symbol: list[str] = []
+    time: list[int] = []
+    price: list[float] = []
+    qty: list[float] = []
+    maker: list[bool] = []
+    ids: list[int] = []
+    add_symbol, add_time, add_price = symbol.append, time.append, price.append
+    add_qty, add_maker, add_id = qty.append, maker.append, ids.append
+    for first, lines in _blocks(data):
+        for lineno, line in zip(itertools.count(first), lines):
+            if prefixed:
+                start = line.find(b"{")
+                line = line[start:] if start >= 0 else line
+            try:
+                payload = fast(line)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                payload = odd.read(lineno, line, len(time))
+                if payload is None:
+                    continue
+            else:
+                if enveloped:
+                    payload = payload.data
+            add_id(payload.id)
+            add_symbol(payload.symbol)
+            add_time(payload.time)
+            add_price(payload.price)
+            add_qty(payload.qty)
+            add_maker(payload.buyer_maker)
+    total = data.count(b"\n") + 1
+    problems = odd.problems
+    # Frames of other streams are not malformed, so they do not count against the limit.
+    problems.records = total - odd.blank - odd.other
+    rows = len(time)
+    is_odd = np.zeros(rows, dtype=bool)
+    is_odd[odd.odd_kind] = True
+    market = np.ones(rows, dtype=bool)
+    market[odd.nonmarket] = False
+    kinds = {False: kind, True: "trade" if kind == "aggTrade" else "aggTrade"}
+    lines_kept = np.delete(np.arange(1, total + 1), np.asarray(odd.skipped, dtype=np.int64) - 1)
+    frame = pl.DataFrame(
+        {
+            "symbol": symbol,
+            "time": time,
+            "price": price,
+            "qty": qty,
+            "buyer_maker": maker,
+            "id": ids,
+            "market": market,
+            "line": lines_kept,
+        },
+        schema={
+            **_ROW_SCHEMA,
+            "market": pl.Boolean(),
+            "line": pl.Int64(),
+        },
+    ).with_columns(
+        pl.col("symbol").str.to_uppercase(),
+        pl.Series("kind", is_odd).replace_strict(kinds, return_dtype=pl.String),
+    )
+    return finish_trades(source, frame, problems, _EXPECTED[fmt], other_events=odd.other)
+
+
+def _blocks(data: bytes) -> Iterator[tuple[int, list[bytes]]]:
+    """The lines of ``data`` a block at a time, with the number of each block's first line.
+
+    Splitting the whole file at once would hold a bytes object per line (more than the file
+    itself); a block keeps that small and in cache.
+    """
+    lineno = 1
+    pos = 0
+    while True:
+        end = data.find(b"\n", pos + _BLOCK)
+        lines = (data[pos:] if end < 0 else data[pos:end]).split(b"\n")
+        yield lineno, lines
+        if end < 0:
+            return
+        lineno += len(lines)
+        pos = end + 1
+
+
+def _is_other_frame(line: bytes) -> bool:
+    """True for valid JSON that is not a trade: another stream's frame or a control reply."""
+    try:
+        obj = msgspec.json.decode(line)
+    except msgspec.DecodeError:
+        return False
+    if not isinstance(obj, dict):
+        return False
+    data = obj.get("data", obj)
+    if "result" in obj or "error" in obj:
+        return True
+    return (
+        isinstance(data, dict)
+        and isinstance(data.get("e"), str)
+        and (data["e"] not in TRADE_EVENTS)
+    )
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc).split("\n", 1)[0]
+    if isinstance(exc, msgspec.ValidationError):
+        return f"not a trade frame: {text}"
+    return f"not valid JSON: {text}"
+
+
+def _read_ticks(source: ReplayInput) -> ParsedTrades:
+    decode = msgspec.json.Decoder(_Tick, strict=False).decode
+    problems = Problems()
+    rows: list[tuple[str, int, float, float, bool, int, int]] = []
+    for lineno, line in enumerate(source.data.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        problems.records += 1
+        try:
+            tick = decode(line)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            problems.add(lineno, _describe(exc).replace("trade frame", "tick line"))
+            continue
+        size = tick.size if tick.size is not None else tick.qty
+        when = _tick_ms(tick.ts)
+        if size is None or when is None:
+            problems.add(lineno, "a tick line needs a size (or qty) and a time")
+            continue
+        if tick.is_buyer_maker is not None:
+            maker = tick.is_buyer_maker
+        else:
+            # The taker sold when the side is "sell"; with no side at all, False (unknown).
+            maker = (tick.side or "").lower() in ("sell", "s", "ask")
+        rows.append(
+            (tick.symbol, when, tick.price, size, maker, -1 if tick.id is None else tick.id, lineno)
+        )
+    frame = pl.DataFrame(
+        rows,
+        orient="row",
+        schema={**_ROW_SCHEMA, "line": pl.Int64()},
+    ).with_columns(pl.col("symbol").str.to_uppercase(), pl.lit("unknown").alias("kind"))
+    return finish_trades(source, frame, problems, _EXPECTED[Format.TICKS])
+
+
+def _tick_ms(ts: datetime | int | float) -> int | None:
+    if isinstance(ts, datetime):
+        if ts.tzinfo is None:
+            ts = ts.replace(tzinfo=UTC)
+        return (ts - _EPOCH) // _ONE_MS
+    value = float(ts)
+    # The same magnitude rule as every other format: s, ms, µs or ns.
+    if value >= 1e17:
+        return int(ts) // 1_000_000 if isinstance(ts, int) else int(value // 1e6)
+    if value >= 1e14:
+        return int(ts) // 1_000 if isinstance(ts, int) else int(value // 1e3)
+    if 1e8 <= value < 1e11:
+        return int(value * 1e3 // 1)
+    return int(value // 1)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = datetime(1970, 1, 1, 0, 0, 0, 1000, tzinfo=UTC) - _EPOCH

@@ -1,0 +1,224 @@
+"""Options → the running source and pipeline: what the command line asked for, started.
+
+The TUI, headless mode and the backtest all start here, so ``--demo``, ``--replay`` and live
+mean the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pairs_tui.config import DEMO_SYMBOLS, Options, Settings, UsageError
+from pairs_tui.feed.source import TradeSource
+
+if TYPE_CHECKING:
+    from pairs_tui.alerts import AlertBook
+    from pairs_tui.desk import Desk
+    from pairs_tui.exchange.tape import TradeTape
+    from pairs_tui.pipeline import Pipeline
+    from pairs_tui.sinks.delivery import AlertDelivery
+
+log = logging.getLogger("pairs_tui.launcher")
+
+
+async def check_symbols(options: Options) -> None:
+    """Before a live run: the exchange must list both symbols (skipped when unreachable).
+
+    Raises:
+        UsageError: the exchange does not list a symbol; the message names it.
+    """
+    from pairs_tui.feed.rest import BinanceRest, RestError, UnknownSymbolError
+    from pairs_tui.feed.routes import rest_url_for
+
+    rest = BinanceRest(rest_url_for(options.url, options.rest_url), timeout_s=5)
+    try:
+        await rest.check_symbols(options.symbols)
+    except UnknownSymbolError as exc:
+        raise UsageError(str(exc)) from None
+    except RestError as exc:
+        log.warning("could not check the symbols with the exchange: %s", exc)
+
+
+@contextlib.asynccontextmanager
+async def open_source(options: Options) -> AsyncIterator[TradeSource]:
+    """Start whatever the options ask for and yield the trade source; stop it on exit.
+
+    Raises:
+        UsageError: a replay file that cannot be read, an unknown symbol.
+    """
+    if options.replay:
+        from pairs_tui.feed.replay.files import ReplayError
+        from pairs_tui.feed.replay.source import ReplaySource
+
+        try:
+            source = ReplaySource(options.replay, options.symbols, speed=options.speed)
+        except ReplayError as exc:
+            raise UsageError(str(exc)) from None
+        yield source
+        return
+
+    from pairs_tui.feed.binance import BinanceFeed
+    from pairs_tui.feed.routes import rest_url_for
+
+    if not options.demo:
+        yield BinanceFeed(
+            options.symbols,
+            url=options.url,
+            rest_url=rest_url_for(options.url, options.rest_url),
+            stream=options.stream,
+            watchdog_s=options.settings.feed.watchdog_seconds,
+        )
+        return
+
+    from pairs_tui.exchange.server import EmbeddedExchange
+
+    exchange = EmbeddedExchange(
+        demo_tape(options), speed=options.settings.demo.speed, rebase=True, loop=True
+    )
+    await exchange.start()
+    try:
+        log.info("demo exchange on %s", exchange.url)
+        yield BinanceFeed(
+            options.symbols,
+            url=exchange.url,
+            rest_url=exchange.rest_url,
+            stream=options.stream,
+            watchdog_s=options.settings.feed.watchdog_seconds,
+        )
+    finally:
+        await exchange.stop()
+
+
+def build_desk(
+    options: Options,
+    source: TradeSource,
+    books: Mapping[tuple[str, str], AlertBook] | None = None,
+    *,
+    delivery: AlertDelivery | None = None,
+) -> tuple[Desk, list[Pipeline]]:
+    """Every pair of the run on one desk, with what the options attach to them.
+
+    Headless mode, the TUI and the backtest all build here, so all get:
+
+    - one :class:`~pairs_tui.pipeline.Pipeline` per pair of :attr:`Options.pairs`, each with
+      its alert book (``books[pair]``, or a new :func:`alert_book`; the palette edits the ones
+      the TUI passes in);
+    - with ``delivery`` (:func:`~pairs_tui.sinks.delivery.build_delivery` of
+      ``[[alerts.sinks]]``), every event of every pair's book queued for the sinks. The caller
+      runs the service for as long as alerts can fire (headless: the desk's run; the TUI: the
+      app, since on-demand tests fire alerts after a replay ends) and closes it;
+    - with ``--record DIR``, one :class:`~pairs_tui.record.Recorder` of every symbol, which
+      runs alongside the desk and has written its last trade when the desk's run returns,
+      however it ends (end of replay, ``--duration``, Ctrl-C, cancellation).
+
+    Args:
+        options: What the run does.
+        source: The open trade source.
+        books: Alert books by pair; a pair without one gets a new book.
+        delivery: Where every alert also goes (one service for every pair).
+
+    Returns:
+        The desk, not yet running, and its pipelines in :attr:`Options.pairs` order.
+
+    Raises:
+        UsageError: the ``--record`` folder cannot be created.
+    """
+    from pairs_tui.desk import Desk
+
+    books = books or {}
+    pipelines = []
+    for pair in options.pairs:
+        book = books.get(pair) or alert_book(options, pair)
+        if delivery is not None:
+            book.add_listener(delivery.notify)
+        pipelines.append(build_pipeline(options, source, pair, alerts=book))
+    desk = Desk(source, pipelines)
+    if options.record is not None:
+        from pairs_tui.record import Recorder
+
+        try:
+            options.record.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--record {options.record}: cannot create it ({exc})") from None
+        recorder = Recorder(options.record, desk.symbols())
+        desk.add_trade_listener(recorder.on_trade)
+        desk.add_companion(recorder.run)
+        log.info("recording trades to %s", options.record)
+    return desk, pipelines
+
+
+def build_pipeline(
+    options: Options,
+    source: TradeSource,
+    pair: tuple[str, str] | None = None,
+    *,
+    alerts: AlertBook | None = None,
+) -> Pipeline:
+    """One pair's pipeline, as the options and the settings make it.
+
+    Args:
+        options: What the run does (timeframe, window, carry).
+        source: The open trade source.
+        pair: The pair; the monitored one (:attr:`Options.symbols`) by default.
+        alerts: The alert book to evaluate; None builds one from the settings.
+
+    Returns:
+        The pipeline, not yet on a desk.
+    """
+    from pairs_tui.pipeline import Pipeline
+
+    pair = pair or options.symbols
+    return Pipeline(
+        options.settings,
+        source,
+        pair,
+        timeframe=options.timeframe,
+        window=options.window,
+        alerts=alerts if alerts is not None else alert_book(options, pair),
+        carry=options.settings.carry.enabled and not options.replay,
+    )
+
+
+def alert_book(options: Options, pair: tuple[str, str] | None = None) -> AlertBook:
+    """The configured alert rules of one pair (the monitored one by default), appending to the
+    alert log (see :func:`alert_log_path`)."""
+    from pairs_tui.alerts import AlertBook
+
+    settings = options.settings
+    return AlertBook(
+        settings.alerts.rules,
+        alert_log_path(settings),
+        pair=pair or options.symbols,
+        keep=settings.alerts.keep,
+    )
+
+
+def alert_log_path(settings: Settings) -> Path | None:
+    """The alert log: ``alerts.log`` of the settings, inside the export folder unless absolute;
+    None when the setting is empty."""
+    if not settings.alerts.log:
+        return None
+    path = Path(settings.alerts.log).expanduser()
+    return path if path.is_absolute() else Path(settings.export.folder).expanduser() / path
+
+
+def demo_tape(options: Options) -> TradeTape:
+    """The demo's trades: the shipped recording for its own pair, else a seeded simulation."""
+    from pairs_tui.exchange.simulation import simulated_tape
+    from pairs_tui.exchange.tape import recorded_tape
+
+    demo = options.settings.demo
+    if demo.source == "recording" and options.symbols == DEMO_SYMBOLS:
+        return recorded_tape()
+    return simulated_tape(options.symbols, seed=demo.seed)
+
+
+def state_dir() -> Path:
+    """Where the log file lives: ``$XDG_STATE_HOME/pairs-tui`` (``~/.local/state`` default)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "pairs-tui"
