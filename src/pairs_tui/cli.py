@@ -28,6 +28,7 @@ from pairs_tui.config import (
 from pairs_tui.config.settings import parse_pair
 from pairs_tui.launcher import state_dir
 from pairs_tui.records import TIMEFRAMES
+from pairs_tui.sinks import AlertsUndelivered
 
 log = logging.getLogger("pairs_tui")
 
@@ -290,6 +291,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"pairs-tui: error: {exc}", file=sys.stderr)
         return 2
+    except AlertsUndelivered as exc:  # already logged by the sinks, with the details
+        print(f"pairs-tui: error: {exc} (see {log_path})", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 0
     except BrokenPipeError:

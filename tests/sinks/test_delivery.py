@@ -14,7 +14,7 @@ from pairs_tui.config import AlertRule, Settings
 from pairs_tui.feed.status import FeedStatus
 from pairs_tui.pipeline import Pipeline
 from pairs_tui.records import Bar, PairBar, Timeframe
-from pairs_tui.sinks.delivery import AlertDelivery, AlertNotice, DeliveryFailed
+from pairs_tui.sinks.delivery import AlertDelivery, AlertNotice, DeliveryFailed, build_delivery
 from pairs_tui.sinks.settings import WebhookSinkSettings
 from pairs_tui.sinks.webhook import WebhookSink, http_client
 from pairs_tui.snapshot import ClosedBar
@@ -207,10 +207,8 @@ async def test_a_sink_that_never_answers_does_not_hold_up_a_single_bar() -> None
 
     async def run_session(delivery: AlertDelivery | None) -> tuple[list[ClosedBar], list[int]]:
         book = AlertBook([rule], pair=PAIR)
-        pipeline = Pipeline(
-            Settings(), ListSource(session_b_trades(), yield_every=200), PAIR, window=30
-        )
-        pipeline.alerts = book
+        source = ListSource(session_b_trades(), yield_every=200)
+        pipeline = Pipeline(Settings(), source, PAIR, window=30, alerts=book)
         bars: list[ClosedBar] = []
         queued: list[int] = []
         pipeline.add_bar_listener(bars.append)
@@ -248,8 +246,6 @@ async def test_a_sink_that_never_answers_does_not_hold_up_a_single_bar() -> None
 
 
 def test_no_sinks_no_service() -> None:
-    from pairs_tui.sinks.delivery import build_delivery
-
     assert build_delivery([]) is None
 
 

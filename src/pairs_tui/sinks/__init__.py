@@ -7,5 +7,9 @@
   :mod:`~pairs_tui.sinks.desktop`: the three kinds of sink.
 
 Nothing here imports Textual; this package imports nothing on its own, so that reading the
-config does not load an HTTP client.
+config (and the CLI catching :class:`AlertsUndelivered`) does not load an HTTP client.
 """
+
+
+class AlertsUndelivered(Exception):
+    """Alerts the sinks were asked to deliver and did not: the run says so and exits 1."""

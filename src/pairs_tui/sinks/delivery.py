@@ -23,6 +23,7 @@ from typing import Protocol
 
 import msgspec
 
+from pairs_tui.sinks import AlertsUndelivered
 from pairs_tui.sinks.settings import (
     CommandSinkSettings,
     DesktopSinkSettings,
@@ -100,10 +101,6 @@ def alert_text(notice: AlertNotice) -> str:
     pair = f"{notice.symbol_a}/{notice.symbol_b}"
     where = f"{pair} {notice.timeframe}" if notice.timeframe else pair
     return f"{where}: {notice.event.message}"
-
-
-class AlertsUndelivered(Exception):
-    """Alerts the sinks were asked to deliver and did not: the run says so and exits 1."""
 
 
 class DeliveryFailed(Exception):

@@ -150,7 +150,7 @@ class WebhookSink:
                 )
         except (TimeoutError, httpx.TimeoutException):
             raise DeliveryFailed(f"no answer within {timeout:g} s") from None
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # httpx.HTTPError, InvalidURL, ...: any may quote the URL
             raise DeliveryFailed(self._safe(f"{type(exc).__name__}: {exc}")) from None
         if not 200 <= response.status_code < 300:
             raise DeliveryFailed(f"HTTP {response.status_code}")
