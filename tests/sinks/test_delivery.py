@@ -14,7 +14,8 @@ from pairs_tui.config import AlertRule, Settings
 from pairs_tui.feed.status import FeedStatus
 from pairs_tui.pipeline import Pipeline
 from pairs_tui.records import Bar, PairBar, Timeframe
-from pairs_tui.sinks.delivery import AlertDelivery, AlertNotice, DeliveryFailed, build_delivery
+from pairs_tui.sinks.delivery import AlertDelivery, build_delivery
+from pairs_tui.sinks.notice import AlertNotice, DeliveryFailed
 from pairs_tui.sinks.settings import WebhookSinkSettings
 from pairs_tui.sinks.webhook import WebhookSink, http_client
 from pairs_tui.snapshot import ClosedBar

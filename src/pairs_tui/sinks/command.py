@@ -14,7 +14,7 @@ from pathlib import Path
 
 import msgspec
 
-from pairs_tui.sinks.delivery import AlertNotice, DeliveryFailed, alert_body
+from pairs_tui.sinks.notice import AlertNotice, DeliveryFailed, alert_body
 from pairs_tui.sinks.settings import CommandSinkSettings
 
 _encode = msgspec.json.Encoder().encode

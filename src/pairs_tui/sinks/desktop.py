@@ -22,7 +22,7 @@ import os
 import re
 from collections.abc import Callable
 
-from pairs_tui.sinks.delivery import AlertNotice, DeliveryFailed, alert_title
+from pairs_tui.sinks.notice import AlertNotice, DeliveryFailed, alert_title
 from pairs_tui.sinks.settings import DesktopEscape, DesktopSinkSettings
 
 ESC = "\x1b"

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 import msgspec
 
-from pairs_tui.sinks.delivery import (
+from pairs_tui.sinks.notice import (
     AlertNotice,
     DeliveryFailed,
     alert_body,
