@@ -7,7 +7,9 @@
 
 Errors are Binance's JSON bodies (``{"code": -1121, "msg": "Invalid symbol."}``) with its HTTP
 statuses. The endpoints are a route table, :attr:`RestApi.routes`: one handler per path, each
-taking the query and answering a response.
+taking the query and answering a response. Every answer carries ``X-MBX-USED-WEIGHT-1M``; the
+weight is budgeted per UTC minute by :class:`~pairs_tui.exchange.weights.RequestWeights` (429,
+then 418), and every call is recorded in :attr:`RestApi.calls`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pairs_tui.exchange.faults import Faults
 from pairs_tui.exchange.tape import TradeTape
 from pairs_tui.exchange.timeline import Timeline
 from pairs_tui.exchange.websocket import json_bool
+from pairs_tui.exchange.weights import WEIGHT_HEADER, RequestWeights, RestCall, weight_of
 
 Query = Mapping[str, list[str]]
 """A parsed query string: every value of each parameter (``urllib.parse.parse_qs``)."""
@@ -37,15 +40,22 @@ class RestApi:
         tape: What the exchange publishes (its symbols).
         timeline: Its clock and published history.
         faults: Its misbehaviour, read when it matters.
+        weights: The IP's request-weight budget.
     """
 
-    def __init__(self, tape: TradeTape, timeline: Timeline, faults: Faults) -> None:
+    def __init__(
+        self, tape: TradeTape, timeline: Timeline, faults: Faults, weights: RequestWeights
+    ) -> None:
         self.tape = tape
         """What the exchange publishes."""
         self.timeline = timeline
         """The clock and the history the endpoints answer from."""
         self.faults = faults
         """The exchange's misbehaviour."""
+        self.weights = weights
+        """The IP's request-weight budget."""
+        self.calls: list[RestCall] = []
+        """Every REST request answered, in arrival order."""
         self.routes: dict[str, RestHandler] = {
             "/fapi/v1/ping": self.ping,
             "/fapi/v1/time": self.server_time,
@@ -54,12 +64,33 @@ class RestApi:
         }
         """The endpoints by path; add one here to serve it."""
 
-    def answer(self, path: str, query: Query) -> Response:
-        """The response to ``GET path?query``: its endpoint's, or Binance's 404 body."""
-        handler = self.routes.get(path)
-        if handler is None:
-            return error_response(404, -5000, f"Path {path}, Method GET is invalid")
-        return handler(query)
+    def answer(self, path: str, query: Query, raw_query: str = "") -> Response:
+        """The response to ``GET path?query``: its endpoint's, Binance's 404 body, or a 429 or
+        418 when the weight budget says so; with the used weight in its headers, recorded.
+
+        Args:
+            path: The request path.
+            query: The parsed query string.
+            raw_query: The query string as sent (for :attr:`calls`).
+
+        Returns:
+            The HTTP response.
+        """
+        weight = weight_of(path, query)
+        refusal = self.weights.admit(weight)
+        if refusal is not None:
+            response = error_response(refusal.status, refusal.code, refusal.msg)
+            response.headers["Retry-After"] = str(refusal.retry_after_s)
+        else:
+            handler = self.routes.get(path)
+            if handler is None:
+                response = error_response(404, -5000, f"Path {path}, Method GET is invalid")
+            else:
+                response = handler(query)
+        used = self.weights.used
+        response.headers[WEIGHT_HEADER] = str(used)
+        self.calls.append(RestCall(path, raw_query, weight, response.status_code, used))
+        return response
 
     # -- endpoints ------------------------------------------------------------------------------
 
@@ -111,8 +142,10 @@ class RestApi:
                     "rateLimitType": "REQUEST_WEIGHT",
                     "interval": "MINUTE",
                     "intervalNum": 1,
-                    "limit": 2400,
-                }
+                    "limit": self.weights.limit,
+                },
+                {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200},
+                {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 300},
             ],
             "symbols": symbols,
         }

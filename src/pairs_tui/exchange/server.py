@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import http
 import logging
+import time
 from collections.abc import Callable
 from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
@@ -31,6 +32,7 @@ from pairs_tui.exchange.rest import RestApi, error_response
 from pairs_tui.exchange.tape import TapeTrade, TradeTape
 from pairs_tui.exchange.timeline import Timeline
 from pairs_tui.exchange.websocket import CountingConnection, StreamHub, parse_route
+from pairs_tui.exchange.weights import BAN_S, WEIGHT_LIMIT, RequestWeights, RestCall
 
 log = logging.getLogger("pairs_tui.exchange")
 _wire_log = logging.getLogger("pairs_tui.exchange.wire")
@@ -65,6 +67,11 @@ class EmbeddedExchange:
             (Binance: 10 minutes).
         history_limit: Aggregate trades kept per symbol for ``/fapi/v1/aggTrades``.
         faults: Misbehaviour to show; a fresh :class:`Faults` (none) by default.
+        weight_limit: REST request weight allowed per UTC minute (Binance: 2400), reported in
+            exchangeInfo's ``rateLimits``.
+        ban_s: How long a 418 ban lasts, seconds.
+        weight_clock: The wall clock the weight minutes and bans follow, seconds since the epoch
+            (``time.time``; tests pass one they control).
 
     Raises:
         ValueError: A negative speed.
@@ -85,6 +92,9 @@ class EmbeddedExchange:
         ping_timeout_s: float | None = 600.0,
         history_limit: int = 1_000_000,
         faults: Faults | None = None,
+        weight_limit: int = WEIGHT_LIMIT,
+        ban_s: float = BAN_S,
+        weight_clock: Callable[[], float] = time.time,
     ) -> None:
         self.tape = tape
         """What the exchange publishes."""
@@ -102,7 +112,8 @@ class EmbeddedExchange:
             changed=self._changed,
         )
         self._hub = StreamHub(tape.specs, self._faults, self._changed)
-        self._rest = RestApi(tape, self._timeline, self._faults)
+        weights = RequestWeights(weight_limit, ban_s, self._faults, weight_clock)
+        self._rest = RestApi(tape, self._timeline, self._faults, weights)
         self._host = host
         self._port = port
         self._wait_for_subscriber = wait_for_subscriber
@@ -227,6 +238,16 @@ class EmbeddedExchange:
         """Pongs received that answered the exchange's own pings."""
         return self._hub.pongs
 
+    @property
+    def rest_calls(self) -> list[RestCall]:
+        """Every REST request answered (path, query, weight, status, used weight), in order."""
+        return self._rest.calls
+
+    @property
+    def weight_used(self) -> int:
+        """REST weight used in the current minute (what ``X-MBX-USED-WEIGHT-1M`` says)."""
+        return self._rest.weights.used
+
     def now_ms(self) -> float:
         """The exchange's timeline clock, ms (what ``/fapi/v1/time`` answers)."""
         return self._timeline.now_ms()
@@ -294,7 +315,7 @@ class EmbeddedExchange:
         self._changed.set()
         url = urlsplit(request.path)
         if url.path.startswith("/fapi/"):
-            return self._rest.answer(url.path, parse_qs(url.query))
+            return self._rest.answer(url.path, parse_qs(url.query), url.query)
         if parse_route(request.path) is None:
             return error_response(404, -5000, f"Path {url.path} is invalid")
         if self._faults.refuse_handshakes > 0:
