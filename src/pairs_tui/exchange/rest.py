@@ -3,7 +3,9 @@
 - ``GET /fapi/v1/ping``;
 - ``GET /fapi/v1/time``: the exchange's own timeline clock;
 - ``GET /fapi/v1/exchangeInfo``: the tape's symbols with their tick and step sizes;
-- ``GET /fapi/v1/aggTrades?symbol=&fromId=&limit=``: from the published history.
+- ``GET /fapi/v1/aggTrades?symbol=&fromId=&limit=`` or ``&startTime=&endTime=``: from the
+  published history;
+- ``GET /fapi/v1/klines``, ``GET /fapi/v1/continuousKlines``: :mod:`pairs_tui.exchange.klines`.
 
 Errors are Binance's JSON bodies (``{"code": -1121, "msg": "Invalid symbol."}``) with its HTTP
 statuses. The endpoints are a route table, :attr:`RestApi.routes`: one handler per path, each
@@ -22,6 +24,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Response
 
 from pairs_tui.exchange.faults import Faults
+from pairs_tui.exchange.klines import KlineApi, KlineTrades
 from pairs_tui.exchange.tape import TradeTape
 from pairs_tui.exchange.timeline import Timeline
 from pairs_tui.exchange.websocket import json_bool
@@ -31,6 +34,10 @@ Query = Mapping[str, list[str]]
 """A parsed query string: every value of each parameter (``urllib.parse.parse_qs``)."""
 RestHandler = Callable[[Query], Response]
 """One endpoint: the query in, the HTTP response out."""
+TRADE_RETENTION_MS = 2 * 86_400_000
+"""How far back ``aggTrades`` can be searched by time (measured on Binance in 2026: 2 days)."""
+MAX_TRADE_WINDOW_MS = 3_600_000
+"""The widest ``startTime``..``endTime`` window of ``aggTrades``."""
 
 
 class RestApi:
@@ -41,10 +48,19 @@ class RestApi:
         timeline: Its clock and published history.
         faults: Its misbehaviour, read when it matters.
         weights: The IP's request-weight budget.
+        kline_trades: What a kline's trade count counts.
+        trade_retention_ms: How far back ``aggTrades`` may be searched by time.
     """
 
     def __init__(
-        self, tape: TradeTape, timeline: Timeline, faults: Faults, weights: RequestWeights
+        self,
+        tape: TradeTape,
+        timeline: Timeline,
+        faults: Faults,
+        weights: RequestWeights,
+        *,
+        kline_trades: KlineTrades = "fills",
+        trade_retention_ms: int = TRADE_RETENTION_MS,
     ) -> None:
         self.tape = tape
         """What the exchange publishes."""
@@ -56,11 +72,19 @@ class RestApi:
         """The IP's request-weight budget."""
         self.calls: list[RestCall] = []
         """Every REST request answered, in arrival order."""
+        self.trade_retention_ms = trade_retention_ms
+        """How far back ``aggTrades`` may be searched by time."""
+        self.max_trade_window_ms = MAX_TRADE_WINDOW_MS
+        """The widest ``startTime``..``endTime`` of ``aggTrades``."""
+        contracts = {(s, "PERPETUAL"): s for s in tape.specs}
+        klines = KlineApi(timeline, kline_trades, contracts, error_response, json_response)
         self.routes: dict[str, RestHandler] = {
             "/fapi/v1/ping": self.ping,
             "/fapi/v1/time": self.server_time,
             "/fapi/v1/exchangeInfo": self.exchange_info,
             "/fapi/v1/aggTrades": self.agg_trades,
+            "/fapi/v1/klines": klines.klines,
+            "/fapi/v1/continuousKlines": klines.continuous_klines,
         }
         """The endpoints by path; add one here to serve it."""
 
@@ -152,8 +176,15 @@ class RestApi:
         return json_response(200, body)
 
     def agg_trades(self, query: Query) -> Response:
-        """``/fapi/v1/aggTrades?symbol=&fromId=&limit=``: rows of the published history (the
-        latest ``limit`` without ``fromId``); 503 while the ``rest_unavailable`` fault is on."""
+        """``/fapi/v1/aggTrades?symbol=&fromId=&startTime=&endTime=&limit=``: rows of the
+        published history; 503 while the ``rest_unavailable`` fault is on.
+
+        By ``fromId``: from that id on. By time (inclusive, ms): from the first trade at or after
+        ``startTime`` (with only ``endTime``, the latest at or before it), at most ``limit``; both
+        more than an hour apart is -1127; a window older than the retention is -4166. Neither:
+        the latest ``limit``. ``fromId`` with a time is refused (-1128): Binance warns it may
+        time out, and no client needs it.
+        """
         symbol = query.get("symbol", [""])[0].upper()
         if not symbol:
             msg = "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed."
@@ -165,11 +196,26 @@ class RestApi:
         try:
             limit = int(query.get("limit", ["500"])[0])
             from_id = int(query["fromId"][0]) if "fromId" in query else None
+            start = int(query["startTime"][0]) if "startTime" in query else None
+            end = int(query["endTime"][0]) if "endTime" in query else None
         except ValueError:
             return error_response(400, -1100, "Illegal characters found in a parameter.")
         if not 1 <= limit <= 1000:
             return error_response(400, -1130, "Data sent for parameter 'limit' is not valid.")
-        rows = self.timeline.page(symbol, from_id, limit)
+        if start is None and end is None:
+            rows = self.timeline.page(symbol, from_id, limit)
+        elif from_id is not None:
+            return error_response(400, -1128, "Combination of optional parameters invalid.")
+        else:
+            if start is not None and end is not None and end - start > self.max_trade_window_ms:
+                msg = "More than 1 hours between startTime and endTime."
+                return error_response(400, -1127, msg)
+            oldest = start if start is not None else end
+            assert oldest is not None
+            if oldest < self.timeline.now_ms() - self.trade_retention_ms:
+                msg = "Search window is restricted to recent 2 days only."
+                return error_response(400, -4166, msg)
+            rows = self.timeline.by_time(symbol, start, end, limit)
         spec = self.tape.specs[symbol]
         pd, qd = spec.price_decimals, spec.qty_decimals
         body = ",".join(

@@ -28,7 +28,8 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
 from pairs_tui.exchange.faults import Faults
-from pairs_tui.exchange.rest import RestApi, error_response
+from pairs_tui.exchange.klines import KlineTrades
+from pairs_tui.exchange.rest import TRADE_RETENTION_MS, RestApi, error_response
 from pairs_tui.exchange.tape import TapeTrade, TradeTape
 from pairs_tui.exchange.timeline import Timeline
 from pairs_tui.exchange.websocket import CountingConnection, StreamHub, parse_route
@@ -72,6 +73,9 @@ class EmbeddedExchange:
         ban_s: How long a 418 ban lasts, seconds.
         weight_clock: The wall clock the weight minutes and bans follow, seconds since the epoch
             (``time.time``; tests pass one they control).
+        kline_trades: What a kline's trade count counts: ``"fills"`` as Binance does, or
+            ``"aggregates"`` (what a client counting aggregate trades builds).
+        trade_retention_ms: How far back ``/fapi/v1/aggTrades`` can be searched by time.
 
     Raises:
         ValueError: A negative speed.
@@ -95,6 +99,8 @@ class EmbeddedExchange:
         weight_limit: int = WEIGHT_LIMIT,
         ban_s: float = BAN_S,
         weight_clock: Callable[[], float] = time.time,
+        kline_trades: KlineTrades = "fills",
+        trade_retention_ms: int = TRADE_RETENTION_MS,
     ) -> None:
         self.tape = tape
         """What the exchange publishes."""
@@ -113,7 +119,14 @@ class EmbeddedExchange:
         )
         self._hub = StreamHub(tape.specs, self._faults, self._changed)
         weights = RequestWeights(weight_limit, ban_s, self._faults, weight_clock)
-        self._rest = RestApi(tape, self._timeline, self._faults, weights)
+        self._rest = RestApi(
+            tape,
+            self._timeline,
+            self._faults,
+            weights,
+            kline_trades=kline_trades,
+            trade_retention_ms=trade_retention_ms,
+        )
         self._host = host
         self._port = port
         self._wait_for_subscriber = wait_for_subscriber

@@ -9,11 +9,13 @@ reach the history only, exactly like a real exchange.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import time
 from collections.abc import Sequence
 
 import msgspec
 
+from pairs_tui.exchange.candles import SecondBars
 from pairs_tui.exchange.tape import TapeTrade, TradeTape
 from pairs_tui.exchange.websocket import Print, StreamHub
 
@@ -63,9 +65,13 @@ class Timeline:
         self._changed = changed
         self._history: dict[str, list[TapeTrade]] = {s: [] for s in tape.specs}
         self._published: dict[str, int] = dict.fromkeys(tape.specs, 0)
+        self.bars: dict[str, SecondBars] = {s: SecondBars(spec) for s, spec in tape.specs.items()}
+        """Every symbol's 1-second bars: what klines are folded from."""
         self._origin_ms: float | None = None
         self._origin_mono = 0.0
         self._last_ms: float | None = None
+        self._shift_ms: int | None = None
+        self._pending_ms: int | None = None
 
     def now_ms(self) -> float:
         """The timeline clock, ms: frozen at the tape's start (or "now", rebased) until the
@@ -77,6 +83,27 @@ class Timeline:
         if self.speed == 0:
             return self._last_ms if self._last_ms is not None else self._origin_ms
         return self._origin_ms + (time.monotonic() - self._origin_mono) * 1000.0 * self.speed
+
+    def shift_ms(self) -> int:
+        """How far the tape's times are shifted: fixed when the timeline starts; until then,
+        rebased, the shift that would make its first trade "now"."""
+        if self._shift_ms is not None:
+            return self._shift_ms
+        if self.rebase:
+            return round(time.time() * 1000.0 + self.clock_skew_ms) - self.tape.start_ms
+        return 0
+
+    def origin_s(self) -> int:
+        """The epoch second of index 0 of every symbol's :attr:`bars`: the tape's first second."""
+        return (self.tape.start_ms + self.shift_ms()) // 1000
+
+    def horizon_ms(self) -> int:
+        """Everything with a time up to here is published: the clock, or just before the next
+        trade when the timeline is behind it."""
+        now = int(self.now_ms())
+        if self._pending_ms is not None:
+            return min(now, self._pending_ms - 1)
+        return now
 
     def published(self, symbol: str) -> int:
         """Aggregate trades of ``symbol`` (upper case) published so far."""
@@ -98,6 +125,30 @@ class Timeline:
         start = max(0, from_id - history[0].id)
         return history[start : start + limit]
 
+    def by_time(
+        self, symbol: str, start_ms: int | None, end_ms: int | None, limit: int
+    ) -> Sequence[TapeTrade]:
+        """Up to ``limit`` kept trades of ``symbol`` by trade time: from the first at or after
+        ``start_ms``; with only ``end_ms``, the latest at or before it.
+
+        Args:
+            symbol: Upper case, listed.
+            start_ms: First trade time wanted, inclusive, or None.
+            end_ms: Last trade time wanted, inclusive, or None.
+            limit: At most this many rows.
+
+        Returns:
+            The trades, in id order.
+        """
+        history = self._history[symbol]
+        hi = len(history)
+        if end_ms is not None:
+            hi = bisect.bisect_right(history, end_ms, key=_trade_time)
+        if start_ms is None:
+            return history[max(0, hi - limit) : hi]
+        lo = bisect.bisect_left(history, start_ms, key=_trade_time)
+        return history[lo : min(hi, lo + limit)]
+
     async def run(self, hub: StreamHub, wait_for_subscriber: bool) -> None:
         """Publish the tape to ``hub`` in time; returns at its end (never, when looping).
 
@@ -112,11 +163,13 @@ class Timeline:
             if self.rebase
             else 0
         )
+        self._shift_ms = shift
         self._origin_ms = float(self.tape.start_ms + shift)
         self._origin_mono = time.monotonic()
         specs = self.tape.specs
         for n, (trade, dt, da, df) in enumerate(self.tape.passes(shift, self.loop)):
             t = trade.time + dt
+            self._pending_ms = t
             if self.speed > 0:
                 due = self._origin_mono + (t - self._origin_ms) / (1000.0 * self.speed)
                 delay = due - time.monotonic()
@@ -136,6 +189,7 @@ class Timeline:
             slow = hub.backlogged()
             if slow:
                 await hub.wait_drained(slow)
+        self._pending_ms = None
         self.finished.set()
 
     def _record(self, trade: TapeTrade) -> None:
@@ -146,4 +200,9 @@ class Timeline:
             del history[: len(history) - self._history_limit]
         self._published[symbol] += 1
         self._last_ms = float(trade.time)
+        self.bars[symbol].add(trade, trade.time // 1000 - self.origin_s())
         self._changed.set()
+
+
+def _trade_time(trade: TapeTrade) -> int:
+    return trade.time
