@@ -72,3 +72,15 @@ class ManualClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+async def paged_klines(ex: EmbeddedExchange, path: str, start_ms: int, end_ms: int) -> list[Any]:
+    """Every kline of ``path`` (a klines or continuousKlines path with its query) opening in
+    ``[start_ms, end_ms]``, paged 1,500 at a time."""
+    rows: list[Any] = []
+    while True:
+        _, _, page = await rest(ex, f"{path}&startTime={start_ms}&endTime={end_ms}&limit=1500")
+        rows += page
+        if len(page) < 1500:
+            return rows
+        start_ms = page[-1][0] + 1

@@ -13,12 +13,10 @@ A second without a trade repeats the previous close with volume 0 and no trades.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from numpy.typing import NDArray
 
-from pairs_tui.exchange.tape import SymbolSpec, TapeTrade
+from pairs_tui.exchange.tape import Past, PastSeconds, SymbolSpec, TapeTrade
 
 Ints = NDArray[np.int64]
 """A column of integers."""
@@ -81,41 +79,6 @@ class Grid:
         return fixed(units, self.price_decimals + self.qty_decimals)
 
 
-@dataclass
-class PastSeconds:
-    """One symbol's past as 1-second bars, oldest first, ending where the trades begin.
-
-    An empty second (``fills == 0``) has ``open = high = low = close`` = the previous close.
-    Its quote volumes are not kept: they are the volumes at the bar's typical price
-    ``(high + low) // 2`` ticks (:meth:`quote`).
-    """
-
-    open: NDArray[np.int32]
-    """Open, ticks."""
-    high: NDArray[np.int32]
-    """High, ticks."""
-    low: NDArray[np.int32]
-    """Low, ticks."""
-    close: NDArray[np.int32]
-    """Close, ticks."""
-    volume: NDArray[np.int32]
-    """Volume, steps."""
-    taker_buy: NDArray[np.int32]
-    """Volume bought by takers, steps."""
-    fills: NDArray[np.int32]
-    """Trades (fills)."""
-    aggs: NDArray[np.int32]
-    """Aggregate trades."""
-
-    def __len__(self) -> int:
-        return len(self.close)
-
-    def quote(self, lo: int, hi: int) -> tuple[Ints, Ints]:
-        """Quote volume and taker-buy quote volume of seconds ``lo:hi``, tick·step units."""
-        typical = (self.high[lo:hi].astype(np.int64) + self.low[lo:hi]) // 2
-        return typical * self.volume[lo:hi], typical * self.taker_buy[lo:hi]
-
-
 _FIELDS = ("open", "high", "low", "close", "volume", "taker_buy", "quote", "taker_quote")
 _COUNTS = ("fills", "aggs")
 
@@ -153,25 +116,37 @@ class SecondBars:
 
     Args:
         spec: The symbol's exchange info.
-        past: Its past, or None.
+        past: The exchange's past (this symbol's is drawn when first needed), or None.
     """
 
-    def __init__(self, spec: SymbolSpec, past: PastSeconds | None = None) -> None:
+    def __init__(self, spec: SymbolSpec, past: Past | None = None) -> None:
         self.grid = Grid(spec)
         """Ticks and steps to decimal strings."""
-        self.past = past
-        """The past, or None."""
-        self.past_len = len(past) if past is not None else 0
+        self.symbol = spec.symbol
+        """Upper-case symbol."""
+        self._past = past if past is not None and past.has(spec.symbol) else None
+        self.past_len = self._past.seconds if self._past is not None else 0
         """Seconds of past."""
         self.first: int | None = 0 if self.past_len else None
         """Index of the first second with data (none before it: no kline), None while empty."""
-        self.last_close: int | None = int(past.close[-1]) if past is not None else None
-        """The latest close, ticks."""
+        self._last_close: int | None = None
         self.last_trade: TapeTrade | None = None
         """The latest trade added."""
         self._live: dict[str, Ints] = {name: np.zeros(0, np.int64) for name in (*_FIELDS, *_COUNTS)}
         self._n = 0  # live seconds materialised
         self._bar: list[int] = []  # the live second being filled, as the columns' values
+
+    @property
+    def past(self) -> PastSeconds | None:
+        """The symbol's past bars, or None."""
+        return self._past.bars(self.symbol) if self._past is not None else None
+
+    @property
+    def last_close(self) -> int | None:
+        """The latest close, ticks (the past's last, before any trade)."""
+        if self._last_close is None and self._past is not None:
+            self._last_close = self._past.end_close(self.symbol)
+        return self._last_close
 
     @property
     def size(self) -> int:
@@ -210,16 +185,16 @@ class SecondBars:
             if live < self._n:
                 raise ValueError(f"trade {trade.id} of {trade.symbol} is out of time order")
             self._grow(live + 1)
-            if self.last_close is not None and live > self._n:
+            c = self.last_close
+            if c is not None and live > self._n:
                 # Seconds without a trade repeat the previous close.
-                c = self.last_close
                 for name in ("open", "high", "low", "close"):
                     self._live[name][self._n : live] = c
             self._n = live + 1
             self._bar = bar = [p, p, p, p, q, buy, p * q, p * buy, fills, 1]
         for name, value in zip((*_FIELDS, *_COUNTS), bar, strict=True):
             self._live[name][live] = value
-        self.last_close = p
+        self._last_close = p
         self.last_trade = trade
 
     def _grow(self, size: int) -> None:
@@ -270,9 +245,9 @@ class SecondBars:
         if self.first is None or index <= self.first:
             return None
         i = min(index, self.size) - 1
-        if i < self.past_len:
-            assert self.past is not None
-            return int(self.past.close[i])
+        past = self.past
+        if past is not None and i < self.past_len:
+            return int(past.close[i])
         return int(self._live["close"][i - self.past_len])
 
 

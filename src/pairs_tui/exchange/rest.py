@@ -5,7 +5,8 @@
 - ``GET /fapi/v1/exchangeInfo``: the tape's symbols with their tick and step sizes;
 - ``GET /fapi/v1/aggTrades?symbol=&fromId=&limit=`` or ``&startTime=&endTime=``: from the
   published history;
-- ``GET /fapi/v1/klines``, ``GET /fapi/v1/continuousKlines``: :mod:`pairs_tui.exchange.klines`.
+- ``GET /fapi/v1/klines``, ``GET /fapi/v1/continuousKlines``: :mod:`pairs_tui.exchange.klines`;
+- ``GET /fapi/v1/ticker/24hr``: :mod:`pairs_tui.exchange.ticker`.
 
 Errors are Binance's JSON bodies (``{"code": -1121, "msg": "Invalid symbol."}``) with its HTTP
 statuses. The endpoints are a route table, :attr:`RestApi.routes`: one handler per path, each
@@ -25,7 +26,8 @@ from websockets.http11 import Response
 
 from pairs_tui.exchange.faults import Faults
 from pairs_tui.exchange.klines import KlineApi, KlineTrades
-from pairs_tui.exchange.tape import TradeTape
+from pairs_tui.exchange.tape import Tape
+from pairs_tui.exchange.ticker import TickerApi
 from pairs_tui.exchange.timeline import Timeline
 from pairs_tui.exchange.websocket import json_bool
 from pairs_tui.exchange.weights import WEIGHT_HEADER, RequestWeights, RestCall, weight_of
@@ -54,7 +56,7 @@ class RestApi:
 
     def __init__(
         self,
-        tape: TradeTape,
+        tape: Tape,
         timeline: Timeline,
         faults: Faults,
         weights: RequestWeights,
@@ -76,8 +78,9 @@ class RestApi:
         """How far back ``aggTrades`` may be searched by time."""
         self.max_trade_window_ms = MAX_TRADE_WINDOW_MS
         """The widest ``startTime``..``endTime`` of ``aggTrades``."""
-        contracts = {(s, "PERPETUAL"): s for s in tape.specs}
+        contracts = {(x.pair, x.contract_type): s for s, x in tape.listings.items()}
         klines = KlineApi(timeline, kline_trades, contracts, error_response, json_response)
+        ticker = TickerApi(timeline, error_response, json_response)
         self.routes: dict[str, RestHandler] = {
             "/fapi/v1/ping": self.ping,
             "/fapi/v1/time": self.server_time,
@@ -85,6 +88,7 @@ class RestApi:
             "/fapi/v1/aggTrades": self.agg_trades,
             "/fapi/v1/klines": klines.klines,
             "/fapi/v1/continuousKlines": klines.continuous_klines,
+            "/fapi/v1/ticker/24hr": ticker.ticker_24hr,
         }
         """The endpoints by path; add one here to serve it."""
 
@@ -127,21 +131,26 @@ class RestApi:
         return json_response(200, {"serverTime": int(self.timeline.now_ms())})
 
     def exchange_info(self, query: Query) -> Response:
-        """``/fapi/v1/exchangeInfo``: every symbol of the tape, a USDT perpetual."""
+        """``/fapi/v1/exchangeInfo``: every listed symbol, as its :class:`Listing` says."""
         symbols = []
-        for spec in self.tape.specs.values():
-            base = spec.symbol.removesuffix("USDT")
+        for symbol, listing in self.tape.listings.items():
+            spec = self.tape.specs[symbol]
             symbols.append(
                 {
-                    "symbol": spec.symbol,
-                    "pair": spec.symbol,
-                    "contractType": "PERPETUAL",
-                    "status": "TRADING",
-                    "baseAsset": base,
-                    "quoteAsset": "USDT",
-                    "marginAsset": "USDT",
+                    "symbol": symbol,
+                    "pair": listing.pair,
+                    "contractType": listing.contract_type,
+                    "deliveryDate": listing.delivery_ms,
+                    "onboardDate": listing.onboard_ms,
+                    "status": listing.status,
+                    "baseAsset": listing.base_asset,
+                    "quoteAsset": listing.quote_asset,
+                    "marginAsset": listing.margin_asset,
                     "pricePrecision": spec.price_decimals,
                     "quantityPrecision": spec.qty_decimals,
+                    "baseAssetPrecision": 8,
+                    "quotePrecision": 8,
+                    "underlyingType": "COIN",
                     "filters": [
                         {
                             "filterType": "PRICE_FILTER",
@@ -181,7 +190,8 @@ class RestApi:
 
         By ``fromId``: from that id on. By time (inclusive, ms): from the first trade at or after
         ``startTime`` (with only ``endTime``, the latest at or before it), at most ``limit``; both
-        more than an hour apart is -1127; a window older than the retention is -4166. Neither:
+        more than an hour apart is -1127; a window older than the retention, or reaching into
+        the past that the exchange keeps as 1-second bars only, is -4166. Neither:
         the latest ``limit``. ``fromId`` with a time is refused (-1128): Binance warns it may
         time out, and no client needs it.
         """
@@ -212,7 +222,11 @@ class RestApi:
                 return error_response(400, -1127, msg)
             oldest = start if start is not None else end
             assert oldest is not None
-            if oldest < self.timeline.now_ms() - self.trade_retention_ms:
+            # The deep past is bars, not trades: searching it is refused like an old window.
+            has_past = self.timeline.past_s > 0
+            if oldest < self.timeline.now_ms() - self.trade_retention_ms or (
+                has_past and oldest < self.timeline.trades_from_ms()
+            ):
                 msg = "Search window is restricted to recent 2 days only."
                 return error_response(400, -4166, msg)
             rows = self.timeline.by_time(symbol, start, end, limit)

@@ -3,10 +3,15 @@
 One port serves both the WebSocket routes (:mod:`pairs_tui.exchange.websocket`) and the REST
 calls the client needs (:mod:`pairs_tui.exchange.rest`), as Binance has them since the 2026
 route split. Trades are published on the exchange's own timeline
-(:mod:`pairs_tui.exchange.timeline`) from a :class:`~pairs_tui.exchange.tape.TradeTape` (the
-recording that ships with the package, or a seeded cointegrated simulation from
-:mod:`pairs_tui.exchange.simulation`). Trades published while nobody listens go to the history
-only, exactly like a real exchange, so a client must backfill them over REST.
+(:mod:`pairs_tui.exchange.timeline`) from a :class:`~pairs_tui.exchange.tape.Tape` (the
+recording that ships with the package, a seeded cointegrated pair from
+:mod:`pairs_tui.exchange.simulation`, or the simulated universe of
+:mod:`pairs_tui.exchange.market`), after hours of past as 1-second bars when the tape has one.
+Trades published while nobody listens go to the history only, exactly like a real exchange, so
+a client must backfill them over REST.
+
+The demo runs ``EmbeddedExchange(demo_tape(source, symbols, seed=seed), speed=speed,
+rebase=True, loop=True, lead_in_s=DEMO_LEAD_IN_S)``.
 
 :class:`~pairs_tui.exchange.faults.Faults` makes the exchange misbehave on purpose; tests set its
 fields, also while running, and :meth:`EmbeddedExchange.drop_connections` and
@@ -30,12 +35,14 @@ from websockets.http11 import Request, Response
 from pairs_tui.exchange.faults import Faults
 from pairs_tui.exchange.klines import KlineTrades
 from pairs_tui.exchange.rest import TRADE_RETENTION_MS, RestApi, error_response
-from pairs_tui.exchange.tape import TapeTrade, TradeTape
+from pairs_tui.exchange.tape import Tape, TapeTrade
 from pairs_tui.exchange.timeline import Timeline
 from pairs_tui.exchange.websocket import CountingConnection, StreamHub, parse_route
 from pairs_tui.exchange.weights import BAN_S, WEIGHT_LIMIT, RequestWeights, RestCall
 
 log = logging.getLogger("pairs_tui.exchange")
+DEMO_LEAD_IN_S = 300.0
+"""The demo starts with this many seconds of recent trades (before them, hours of bars)."""
 _wire_log = logging.getLogger("pairs_tui.exchange.wire")
 """websockets' own logger for the server: one line per request and connection, so it starts
 at WARNING (lower it to see every handshake and REST call)."""
@@ -54,12 +61,13 @@ class EmbeddedExchange:
         host: Interface to listen on.
         port: Port, 0 for an ephemeral one.
         speed: Timeline speed: 1 real time, 10 ten times faster, 0 as fast as clients read.
-        rebase: Shift trade times so that the first trade is "now" (the demo); False keeps the
-            tape's own times (tests compare against them).
+        rebase: Shift trade times so that the first trade (after the lead-in) is "now" (the
+            demo); False keeps the tape's own times (tests compare against them).
         clock_skew_ms: With ``rebase``, how far the exchange's clock runs ahead of the local
             one (negative: behind), for its trade times, event times and ``/fapi/v1/time``
             alike; a desktop clock is often a second or more off Binance's.
-        loop: When the tape ends, go on with it again, later in time and with ids continuing.
+        loop: When the tape ends, go on with it again, later in time, with ids continuing and
+            each leg re-based to continue from its last price.
         wait_for_subscriber: Start the timeline when the first client subscribes to a stream
             that has data, so that a test or the demo does not miss the start; False starts it
             with the server.
@@ -73,6 +81,8 @@ class EmbeddedExchange:
         ban_s: How long a 418 ban lasts, seconds.
         weight_clock: The wall clock the weight minutes and bans follow, seconds since the epoch
             (``time.time``; tests pass one they control).
+        lead_in_s: Seconds of the tape published at once when the timeline starts, with times
+            before "now": the exchange starts with that much recent trade history (the demo).
         kline_trades: What a kline's trade count counts: ``"fills"`` as Binance does, or
             ``"aggregates"`` (what a client counting aggregate trades builds).
         trade_retention_ms: How far back ``/fapi/v1/aggTrades`` can be searched by time.
@@ -83,7 +93,7 @@ class EmbeddedExchange:
 
     def __init__(
         self,
-        tape: TradeTape,
+        tape: Tape,
         *,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -99,6 +109,7 @@ class EmbeddedExchange:
         weight_limit: int = WEIGHT_LIMIT,
         ban_s: float = BAN_S,
         weight_clock: Callable[[], float] = time.time,
+        lead_in_s: float = 0.0,
         kline_trades: KlineTrades = "fills",
         trade_retention_ms: int = TRADE_RETENTION_MS,
     ) -> None:
@@ -116,6 +127,7 @@ class EmbeddedExchange:
             loop=loop,
             history_limit=history_limit,
             changed=self._changed,
+            lead_in_ms=round(lead_in_s * 1000),
         )
         self._hub = StreamHub(tape.specs, self._faults, self._changed)
         weights = RequestWeights(weight_limit, ban_s, self._faults, weight_clock)
@@ -264,6 +276,11 @@ class EmbeddedExchange:
     def now_ms(self) -> float:
         """The exchange's timeline clock, ms (what ``/fapi/v1/time`` answers)."""
         return self._timeline.now_ms()
+
+    def trades_from_ms(self) -> int:
+        """Time of the first trade as printed: the exchange's past (1-second bars) ends here
+        and its trades begin (with a lead-in, that long before the timeline started)."""
+        return self._timeline.trades_from_ms()
 
     def published(self, symbol: str) -> int:
         """Aggregate trades of ``symbol`` published so far (sent or not)."""
