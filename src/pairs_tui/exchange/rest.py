@@ -6,7 +6,9 @@
 - ``GET /fapi/v1/aggTrades?symbol=&fromId=&limit=`` or ``&startTime=&endTime=``: from the
   published history;
 - ``GET /fapi/v1/klines``, ``GET /fapi/v1/continuousKlines``: :mod:`pairs_tui.exchange.klines`;
-- ``GET /fapi/v1/ticker/24hr``: :mod:`pairs_tui.exchange.ticker`.
+- ``GET /fapi/v1/ticker/24hr``: :mod:`pairs_tui.exchange.ticker`;
+- ``GET /fapi/v1/premiumIndex``, ``/fapi/v1/fundingRate``, ``/fapi/v1/fundingInfo``:
+  :mod:`pairs_tui.exchange.funding`.
 
 Errors are Binance's JSON bodies (``{"code": -1121, "msg": "Invalid symbol."}``) with its HTTP
 statuses. The endpoints are a route table, :attr:`RestApi.routes`: one handler per path, each
@@ -24,12 +26,13 @@ import msgspec
 from websockets.datastructures import Headers
 from websockets.http11 import Response
 
+from pairs_tui.exchange.connection import json_bool
 from pairs_tui.exchange.faults import Faults
+from pairs_tui.exchange.funding import FundingApi, FundingModel
 from pairs_tui.exchange.klines import KlineApi, KlineTrades
 from pairs_tui.exchange.tape import Tape
 from pairs_tui.exchange.ticker import TickerApi
 from pairs_tui.exchange.timeline import Timeline
-from pairs_tui.exchange.websocket import json_bool
 from pairs_tui.exchange.weights import WEIGHT_HEADER, RequestWeights, RestCall, weight_of
 
 Query = Mapping[str, list[str]]
@@ -50,6 +53,7 @@ class RestApi:
         timeline: Its clock and published history.
         faults: Its misbehaviour, read when it matters.
         weights: The IP's request-weight budget.
+        funding: The funding model (mark prices, funding rates).
         kline_trades: What a kline's trade count counts.
         trade_retention_ms: How far back ``aggTrades`` may be searched by time.
     """
@@ -60,6 +64,7 @@ class RestApi:
         timeline: Timeline,
         faults: Faults,
         weights: RequestWeights,
+        funding: FundingModel,
         *,
         kline_trades: KlineTrades = "fills",
         trade_retention_ms: int = TRADE_RETENTION_MS,
@@ -81,6 +86,8 @@ class RestApi:
         contracts = {(x.pair, x.contract_type): s for s, x in tape.listings.items()}
         klines = KlineApi(timeline, kline_trades, contracts, error_response, json_response)
         ticker = TickerApi(timeline, error_response, json_response)
+        self.funding = FundingApi(timeline, funding, error_response, json_response)
+        """Mark prices and funding: the REST endpoints and the streams' payloads."""
         self.routes: dict[str, RestHandler] = {
             "/fapi/v1/ping": self.ping,
             "/fapi/v1/time": self.server_time,
@@ -89,6 +96,9 @@ class RestApi:
             "/fapi/v1/klines": klines.klines,
             "/fapi/v1/continuousKlines": klines.continuous_klines,
             "/fapi/v1/ticker/24hr": ticker.ticker_24hr,
+            "/fapi/v1/premiumIndex": self.funding.premium_index,
+            "/fapi/v1/fundingRate": self.funding.funding_rate,
+            "/fapi/v1/fundingInfo": self.funding.funding_info,
         }
         """The endpoints by path; add one here to serve it."""
 

@@ -32,12 +32,14 @@ from urllib.parse import parse_qs, urlsplit
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
+from pairs_tui.exchange.connection import CountingConnection, parse_route
 from pairs_tui.exchange.faults import Faults
+from pairs_tui.exchange.funding import FundingModel
 from pairs_tui.exchange.klines import KlineTrades
 from pairs_tui.exchange.rest import TRADE_RETENTION_MS, RestApi, error_response
 from pairs_tui.exchange.tape import Tape, TapeTrade
 from pairs_tui.exchange.timeline import Timeline
-from pairs_tui.exchange.websocket import CountingConnection, StreamHub, parse_route
+from pairs_tui.exchange.websocket import StreamHub
 from pairs_tui.exchange.weights import BAN_S, WEIGHT_LIMIT, RequestWeights, RestCall
 
 log = logging.getLogger("pairs_tui.exchange")
@@ -83,6 +85,8 @@ class EmbeddedExchange:
             (``time.time``; tests pass one they control).
         lead_in_s: Seconds of the tape published at once when the timeline starts, with times
             before "now": the exchange starts with that much recent trade history (the demo).
+        funding: The funding model (rates, mark and index prices); by default one seeded with 7
+            over the tape's listings.
         kline_trades: What a kline's trade count counts: ``"fills"`` as Binance does, or
             ``"aggregates"`` (what a client counting aggregate trades builds).
         trade_retention_ms: How far back ``/fapi/v1/aggTrades`` can be searched by time.
@@ -110,6 +114,7 @@ class EmbeddedExchange:
         ban_s: float = BAN_S,
         weight_clock: Callable[[], float] = time.time,
         lead_in_s: float = 0.0,
+        funding: FundingModel | None = None,
         kline_trades: KlineTrades = "fills",
         trade_retention_ms: int = TRADE_RETENTION_MS,
     ) -> None:
@@ -131,14 +136,18 @@ class EmbeddedExchange:
         )
         self._hub = StreamHub(tape.specs, self._faults, self._changed)
         weights = RequestWeights(weight_limit, ban_s, self._faults, weight_clock)
+        self.funding = funding or FundingModel(tape.listings)
+        """The funding model: rates, mark and index prices."""
         self._rest = RestApi(
             tape,
             self._timeline,
             self._faults,
             weights,
+            self.funding,
             kline_trades=kline_trades,
             trade_retention_ms=trade_retention_ms,
         )
+        self._timeline.on_second = self._publish_marks
         self._host = host
         self._port = port
         self._wait_for_subscriber = wait_for_subscriber
@@ -337,6 +346,14 @@ class EmbeddedExchange:
         log.info("fault: closing %d connection(s) with %d %s", closed, code, reason)
         return closed
 
+    def mark_payload(self, symbol: str, second_ms: int) -> str | None:
+        """The ``markPriceUpdate`` payload of ``symbol`` at a whole second, as streamed."""
+        return self._rest.funding.payload(symbol.upper(), second_ms)
+
+    def _publish_marks(self, second_ms: int) -> None:
+        funding = self._rest.funding
+        self._hub.publish_marks(second_ms, lambda symbol: funding.payload(symbol, second_ms))
+
     # -- HTTP -----------------------------------------------------------------------------------
 
     def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
@@ -346,7 +363,8 @@ class EmbeddedExchange:
         url = urlsplit(request.path)
         if url.path.startswith("/fapi/"):
             return self._rest.answer(url.path, parse_qs(url.query), url.query)
-        if parse_route(request.path) is None:
+        route = parse_route(request.path)
+        if route is None:
             return error_response(404, -5000, f"Path {url.path} is invalid")
         if self._faults.refuse_handshakes > 0:
             self._faults.refuse_handshakes -= 1
