@@ -26,6 +26,8 @@ Category = Literal["market", "public", "private", "legacy"]
 """The route family a stream path starts with; ``legacy`` for the retired ``/stream``, ``/ws``."""
 FrameKind = Literal["trade", "mark"]
 """What a queued data frame carries (faults that garble frames garble trades only)."""
+MAX_STREAMS = 1024
+"""Streams one connection may hold (Binance's limit since 2025-07-02)."""
 
 
 class Route(msgspec.Struct, frozen=True):
@@ -148,12 +150,22 @@ class Connection:
         """Symbols acknowledged and never sent (the ``silent_symbol`` fault)."""
         self.subscribe(route.names)
 
-    def subscribe(self, names: Iterable[str]) -> None:
-        """Add stream names, keeping the order and skipping those already subscribed."""
-        for name in names:
-            if name not in self.subscriptions:
-                self.subscriptions.append(name)
+    def subscribe(self, names: Iterable[str]) -> bool:
+        """Add stream names, keeping the order and skipping those already subscribed.
+
+        Args:
+            names: Stream names.
+
+        Returns:
+            False, and nothing added, when the connection would hold more than
+            :data:`MAX_STREAMS` streams.
+        """
+        new = [n for n in dict.fromkeys(names) if n not in self.subscriptions]
+        if len(self.subscriptions) + len(new) > MAX_STREAMS:
+            return False
+        self.subscriptions += new
         self._resolve()
+        return True
 
     def unsubscribe(self, names: Iterable[str]) -> None:
         """Remove stream names."""

@@ -29,10 +29,11 @@ from collections.abc import Callable
 from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
 
+import websockets.http11
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from pairs_tui.exchange.connection import CountingConnection, parse_route
+from pairs_tui.exchange.connection import MAX_STREAMS, CountingConnection, parse_route
 from pairs_tui.exchange.faults import Faults
 from pairs_tui.exchange.funding import FundingModel
 from pairs_tui.exchange.klines import KlineTrades
@@ -50,6 +51,9 @@ _wire_log = logging.getLogger("pairs_tui.exchange.wire")
 at WARNING (lower it to see every handshake and REST call)."""
 if _wire_log.level == logging.NOTSET:
     _wire_log.setLevel(logging.WARNING)
+# 1,024 streams in a URL take about 25 KB; websockets reads request lines up to 8 KiB unless
+# told otherwise (it reads this module global at each request). Raised, never lowered.
+websockets.http11.MAX_LINE_LENGTH = max(websockets.http11.MAX_LINE_LENGTH, 64 * 1024)
 
 
 class EmbeddedExchange:
@@ -366,6 +370,9 @@ class EmbeddedExchange:
         route = parse_route(request.path)
         if route is None:
             return error_response(404, -5000, f"Path {url.path} is invalid")
+        if len(set(route.names)) > MAX_STREAMS:
+            msg = f"Too many streams: {len(set(route.names))}, at most {MAX_STREAMS}"
+            return error_response(400, -1102, msg)
         if self._faults.refuse_handshakes > 0:
             self._faults.refuse_handshakes -= 1
             return conn.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "Service Unavailable\n")

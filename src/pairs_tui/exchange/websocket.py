@@ -11,7 +11,9 @@ Binance's routes since the 2026 split:
   (``@trade`` still flows there, as measured on Binance); upper-case names are acknowledged and
   silent; SUBSCRIBE, UNSUBSCRIBE, LIST_SUBSCRIPTIONS, SET_PROPERTY and GET_PROPERTY are answered;
   more than 10 incoming messages in a second (requests, pings and unsolicited pongs, as Binance
-  counts them) close the socket with 1008 "Too many requests".
+  counts them) close the socket with 1008 "Too many requests"; a SUBSCRIBE that would take a
+  connection past 1,024 streams is answered with an error and adds nothing (a handshake asking
+  for more is refused with HTTP 400 by the server).
 
 :class:`StreamHub` holds the open connections (:mod:`pairs_tui.exchange.connection`): the
 timeline hands it every published trade (:meth:`StreamHub.publish`) and every whole second
@@ -31,6 +33,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from pairs_tui.exchange.connection import (
+    MAX_STREAMS,
     Connection,
     CountingConnection,
     json_bool,
@@ -330,7 +333,10 @@ class StreamHub:
             return True
         names = [p for p in req.params if isinstance(p, str)]
         if req.method == "SUBSCRIBE":
-            conn.subscribe(names)
+            if not conn.subscribe(names):
+                msg = f"Invalid request: too many streams, at most {MAX_STREAMS} per connection"
+                conn.push(None, _error(2, msg, req.id))
+                return True
             if conn.has_data:
                 self.subscribed.set()
             conn.push(None, f'{{"result":null,"id":{req.id}}}')
