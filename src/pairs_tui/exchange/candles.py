@@ -13,6 +13,8 @@ A second without a trade repeats the previous close with volume 0 and no trades.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -81,6 +83,9 @@ class Grid:
 
 _FIELDS = ("open", "high", "low", "close", "volume", "taker_buy", "quote", "taker_quote")
 _COUNTS = ("fills", "aggs")
+_LIVE_TYPES = dict.fromkeys(("open", "high", "low", "close", "fills", "aggs"), np.int32)
+"""Prices in ticks and counts fit 32 bits; volumes and quote amounts take 64 (56 bytes a
+second of a symbol once it trades)."""
 
 
 class Seconds:
@@ -132,7 +137,9 @@ class SecondBars:
         self._last_close: int | None = None
         self.last_trade: TapeTrade | None = None
         """The latest trade added."""
-        self._live: dict[str, Ints] = {name: np.zeros(0, np.int64) for name in (*_FIELDS, *_COUNTS)}
+        self._live: dict[str, NDArray[np.signedinteger[Any]]] = {
+            name: np.zeros(0, _LIVE_TYPES.get(name, np.int64)) for name in (*_FIELDS, *_COUNTS)
+        }
         self._n = 0  # live seconds materialised
         self._bar: list[int] = []  # the live second being filled, as the columns' values
 
@@ -203,7 +210,7 @@ class SecondBars:
             return
         capacity = max(size, 2 * capacity, 4096)
         for name, column in self._live.items():
-            grown = np.zeros(capacity, np.int64)
+            grown = np.zeros(capacity, column.dtype)
             grown[: self._n] = column[: self._n]
             self._live[name] = grown
 
@@ -233,7 +240,7 @@ class SecondBars:
             parts.append(cols)
         a, b = max(lo - self.past_len, 0), max(hi - self.past_len, 0)
         if b > a:
-            parts.append({n: c[a:b] for n, c in self._live.items()})
+            parts.append({n: c[a:b].astype(np.int64) for n, c in self._live.items()})
         if not parts:
             return Seconds({n: np.zeros(0, np.int64) for n in (*_FIELDS, *_COUNTS)})
         if len(parts) == 1:
