@@ -122,7 +122,7 @@ async def published_klines_equal_folded_trades(tape: TradeTape, fills: bool) -> 
             assert seconds == fold_trades(trades, spec, 1_000, horizon, fills)[-1500:]
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     btc=st.lists(FILL, min_size=1, max_size=60),
     doge=st.lists(FILL, min_size=1, max_size=60),

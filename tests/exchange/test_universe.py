@@ -26,6 +26,11 @@ async def test_exchange_info_lists_the_universe_and_what_a_scanner_leaves_out() 
     market = simulated_market(["FOOUSDT"], start_ms=START_MS, past_s=60, duration_s=1.0)
     async with EmbeddedExchange(market, speed=0) as ex:
         _, _, info = await rest(ex, "/fapi/v1/exchangeInfo")
+        base = "/fapi/v1/continuousKlines?pair=BTCUSDT&interval=1m&contractType="
+        _, _, quarter = await rest(ex, base + "CURRENT_QUARTER")
+        _, _, perpetual = await rest(ex, base + "PERPETUAL")
+        status, _, body = await rest(ex, base + "NEXT_QUARTER")
+        assert (status, body["code"]) == (400, -1121)  # none listed
     listed = {s["symbol"]: s for s in info["symbols"]}
     usdt_perpetuals = {
         s
@@ -41,6 +46,8 @@ async def test_exchange_info_lists_the_universe_and_what_a_scanner_leaves_out() 
     assert (quarterly["contractType"], quarterly["pair"]) == ("CURRENT_QUARTER", "BTCUSDT")
     assert quarterly["deliveryDate"] == 1_727_424_000_000  # 2024-09-27 08:00 UTC
     assert listed["BTCUSDT"]["deliveryDate"] == 4_133_404_800_000
+    assert quarter[-1][4] != perpetual[-1][4]  # the quarterly's own klines, at its basis
+    assert float(quarter[-1][4]) > float(perpetual[-1][4])
     btc = {f["filterType"]: f for f in listed["BTCUSDT"]["filters"]}
     assert (btc["PRICE_FILTER"]["tickSize"], btc["LOT_SIZE"]["stepSize"]) == ("0.10", "0.001")
     doge = {f["filterType"]: f for f in listed["DOGEUSDT"]["filters"]}
