@@ -346,6 +346,11 @@ class FeedConnection:
     ) -> None:
         """A mark price, a control reply or a malformed frame."""
         if isinstance(data, MarkPricePayload):
+            try:
+                data.check()
+            except MalformedFrame as exc:
+                self._malformed(message, exc)
+                return
             leg = self.legs.get(data.symbol)
             if leg is not None and leg.mark_stream is not None:
                 leg.mark_seen = now
@@ -357,12 +362,15 @@ class FeedConnection:
         try:
             frame = decode_frame(message)
         except MalformedFrame as exc:
-            self.malformed += 1
-            level = logging.WARNING if self.malformed <= _MALFORMED_WARNINGS else logging.DEBUG
-            log.log(level, "malformed frame skipped (%s): %.120r", exc, message)
+            self._malformed(message, exc)
             return
         if frame.error is not None:
             log.warning("control request %s refused: %s", frame.id, frame.error.msg)
+
+    def _malformed(self, message: str | bytes, exc: MalformedFrame) -> None:
+        self.malformed += 1
+        level = logging.WARNING if self.malformed <= _MALFORMED_WARNINGS else logging.DEBUG
+        log.log(level, "malformed frame skipped (%s): %.120r", exc, message)
 
     def _on_live(self) -> None:
         self._live_since = time.monotonic()

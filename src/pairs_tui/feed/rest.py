@@ -403,7 +403,6 @@ class BinanceRest:
             if status != 429:
                 raise api_error(status, response.content)
             self.rate_limited += 1
-            self.budget.exhausted()
             wait_s = _retry_after_s(response)
             if attempt == self.retries_429:
                 raise RateLimited(wait_s, error_message(response.content))

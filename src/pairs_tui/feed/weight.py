@@ -60,8 +60,8 @@ def weight_of(path: str, params: Mapping[str, str]) -> int:
         params: Its query parameters.
 
     Returns:
-        Binance's documented weight. The funding routes cost nothing here: they share a limit
-        of their own (500 requests per 5 minutes per IP), kept by the client separately.
+        Binance's documented weight; 1 for what it does not state (the funding routes, which
+        share a limit of their own, 500 requests per 5 minutes per IP, kept separately).
     """
     if path == "/fapi/v1/aggTrades":
         return AGG_TRADES_WEIGHT
@@ -71,9 +71,7 @@ def weight_of(path: str, params: Mapping[str, str]) -> int:
         return 1 if "symbol" in params else 40
     if path == "/fapi/v1/premiumIndex":
         return 1 if "symbol" in params else 10
-    if path in FUNDING_ROUTES:
-        return 0
-    return 1  # time, exchangeInfo, ping
+    return 1  # time, exchangeInfo, ping, fundingRate, fundingInfo
 
 
 class WeightBudget:
@@ -174,11 +172,6 @@ class WeightBudget:
             self.used = max(self.used, reported)
         else:
             self.used += weight
-
-    def exhausted(self) -> None:
-        """The server said 429: nothing more fits in this window."""
-        self._roll(self._clock_ms())
-        self.used = max(self.used, self.limit)
 
     def _roll(self, now_ms: float) -> None:
         window = self._window_of(now_ms)

@@ -5,8 +5,19 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from pairs_tui.feed.schemas.rest import AggTradeRow, ApiError, ExchangeInfo, ServerTime, SymbolInfo
-from pairs_tui.records import Trade
+from pairs_tui.feed.schemas.rest import (
+    AggTradeRow,
+    ApiError,
+    ExchangeInfo,
+    FundingInfo,
+    FundingRate,
+    Kline,
+    PremiumIndex,
+    ServerTime,
+    SymbolInfo,
+    Ticker24hr,
+)
+from pairs_tui.records import Bar, MarkPrice, Trade
 
 # From Binance's documentation of GET /fapi/v1/aggTrades.
 ROW = (
@@ -68,3 +79,80 @@ def test_server_time_and_the_error_body() -> None:
     )
     error = msgspec.json.decode(b'{"code":-1121,"msg":"Invalid symbol."}', type=ApiError)
     assert (error.code, error.msg) == (-1121, "Invalid symbol.")
+
+
+# From Binance's documentation of GET /fapi/v1/klines (a row is a JSON array).
+KLINE = (
+    b'[1499040000000,"0.01634790","0.80000000","0.01575800","0.01577100","148976.11427815",'
+    b'1499644799999,"2434.19055334",308,"1756.87402397","28.46694368","17928899.62484339"]'
+)
+
+
+def test_a_kline_is_an_array_row_and_a_bar() -> None:
+    (kline,) = msgspec.json.decode(b"[" + KLINE + b"]", type=list[Kline], strict=False)
+    assert (kline.open_time, kline.close_time, kline.trades) == (1499040000000, 1499644799999, 308)
+    assert (kline.quote_volume, kline.taker_buy_volume) == (2434.19055334, 1756.87402397)
+    assert kline.to_bar() == Bar(0.0163479, 0.8, 0.015758, 0.015771, 148976.11427815, 308)
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.json.decode(b"[[1499040000000, 1, 2]]", type=list[Kline], strict=False)
+
+
+def test_premium_index_and_fundings_read_blank_numbers_as_none() -> None:
+    body = (
+        b'{"symbol":"BTCUSDT_240927","markPrice":"11793.63","indexPrice":"11781.80",'
+        b'"estimatedSettlePrice":"11781.16","lastFundingRate":"","interestRate":"",'
+        b'"nextFundingTime":0,"time":1597370495002}'
+    )
+    quarterly = msgspec.json.decode(body, type=PremiumIndex, strict=False)
+    assert (quarterly.funding_rate, quarterly.interest_rate) == (0.0, 0.0)
+    assert quarterly.to_mark() == MarkPrice(
+        "BTCUSDT_240927", 1597370495002, 11793.63, 11781.80, 0.0, 0
+    )
+    rows = msgspec.json.decode(
+        b'[{"symbol":"BTCUSDT","fundingRate":"-0.03750000","fundingTime":1570608000000,'
+        b'"markPrice":"34287.54619963"},'
+        b'{"symbol":"BTCUSDT","fundingRate":"0.00010000","fundingTime":1570636800000,'
+        b'"markPrice":""}]',
+        type=list[FundingRate],
+        strict=False,
+    )
+    assert [(r.time, r.rate, r.mark_price) for r in rows] == [
+        (1570608000000, -0.0375, 34287.54619963),
+        (1570636800000, 0.0001, None),
+    ]
+
+
+def test_tickers_funding_info_and_the_weight_limit() -> None:
+    ticker = msgspec.json.decode(
+        b'{"symbol":"BTCUSDT","priceChange":"-94.99999800","priceChangePercent":"-95.960",'
+        b'"weightedAvgPrice":"0.29628482","lastPrice":"4.00000200","lastQty":"200.00000000",'
+        b'"openPrice":"99.00000000","highPrice":"100.00000000","lowPrice":"0.10000000",'
+        b'"volume":"8913.30000000","quoteVolume":"15.30000000","openTime":1499783499040,'
+        b'"closeTime":1499869899040,"firstId":28385,"lastId":28460,"count":76}',
+        type=Ticker24hr,
+        strict=False,
+    )
+    assert (ticker.quote_volume, ticker.last_price, ticker.count) == (15.3, 4.000002, 76)
+    info = msgspec.json.decode(
+        b'[{"symbol":"BLZUSDT","adjustedFundingRateCap":"0.02500000",'
+        b'"adjustedFundingRateFloor":"-0.02500000","fundingIntervalHours":8,"disclaimer":false}]',
+        type=list[FundingInfo],
+        strict=False,
+    )
+    assert [(f.symbol, f.interval_h, f.rate_cap, f.rate_floor) for f in info] == [
+        ("BLZUSDT", 8.0, 0.025, -0.025)
+    ]
+    limits = {
+        "symbols": [],
+        "rateLimits": [
+            {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200},
+            {
+                "rateLimitType": "REQUEST_WEIGHT",
+                "interval": "MINUTE",
+                "intervalNum": 1,
+                "limit": 2400,
+            },
+        ],
+    }
+    exchange = msgspec.json.decode(msgspec.json.encode(limits), type=ExchangeInfo)
+    assert exchange.weight_limit() == 2400

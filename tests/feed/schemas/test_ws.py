@@ -9,11 +9,12 @@ import pytest
 from pairs_tui.feed.schemas.ws import (
     AggTradePayload,
     MalformedFrame,
+    MarkPricePayload,
     TradePayload,
     decode_frame,
     decode_payload,
 )
-from pairs_tui.records import Trade
+from pairs_tui.records import MarkPrice, Trade
 from sources import FIXTURES
 
 CRYPTOFEED_2021 = FIXTURES / "cryptofeed_BINANCE_FUTURES_ws_aggTrade_2021-07-22.txt"
@@ -73,7 +74,7 @@ def test_real_2021_frames_keep_their_aggregate_ids_contiguous_per_symbol() -> No
     last: dict[str, int] = {}
     for _, envelope in _real_2021_frames():
         data = decode_frame(envelope).data
-        assert data is not None
+        assert isinstance(data, AggTradePayload)
         if data.symbol in last:
             assert data.id == last[data.symbol] + 1
         last[data.symbol] = data.id
@@ -94,7 +95,7 @@ def test_unknown_keys_are_ignored() -> None:
     frame["data"].update({"ps": "BTCUSDT", "zz": [1, 2, {"x": None}]})
     frame["extra"] = True
     data = decode_frame(json.dumps(frame)).data
-    assert data is not None and data.id == 2300000001
+    assert isinstance(data, AggTradePayload) and data.id == 2300000001
 
 
 def test_bytes_and_text_decode_alike() -> None:
@@ -130,7 +131,7 @@ def test_trade_frame_without_x_is_non_market() -> None:
     frame = json.loads(TRADE_MARKET)
     del frame["data"]["X"]
     data = decode_frame(json.dumps(frame)).data
-    assert data is not None and data.to_trade() is None
+    assert isinstance(data, TradePayload) and data.to_trade() is None
 
 
 def test_control_replies_are_frames_without_data() -> None:
@@ -197,3 +198,47 @@ def test_bare_payload_of_raw_route() -> None:
     assert isinstance(data, AggTradePayload) and data.id == 2300000001
     with pytest.raises(MalformedFrame):
         decode_payload('{"result":null,"id":1}')
+
+
+# From Binance's documentation of <symbol>@markPrice@1s (the 2026 key "ap" included).
+MARK = (
+    '{"stream":"btcusdt@markPrice@1s","data":{"e":"markPriceUpdate","E":1562305380000,'
+    '"s":"BTCUSDT","p":"11794.15000000","ap":"11794.15000000","i":"11784.62659091",'
+    '"P":"11784.25641265","r":"0.00038167","T":1562306400000}}'
+)
+
+
+def _mark_frame(**changes: object) -> str:
+    frame = json.loads(MARK)
+    frame["data"].update(changes)
+    return json.dumps(frame)
+
+
+def test_a_mark_price_update_becomes_a_mark_price() -> None:
+    data = decode_frame(MARK).data
+    assert isinstance(data, MarkPricePayload)
+    assert data.settle_estimate == 11784.25641265
+    assert data.to_mark() == MarkPrice(
+        "BTCUSDT", 1562305380000, 11794.15, 11784.62659091, 0.00038167, 1562306400000
+    )
+    # No funding (a quarterly): T is 0, and a negative rate is a rate.
+    assert decode_frame(_mark_frame(T=0, r="-0.0001")).data == MarkPricePayload(
+        1562305380000, "BTCUSDT", 11794.15, 11784.62659091, -0.0001, 0, 11784.25641265
+    )
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"p": "NaN"},
+        {"i": "-1"},
+        {"r": "inf"},
+        {"r": "2"},  # 200%: no exchange's funding rate
+        {"T": 1562306400000 * 1000},  # microseconds
+        {"T": 1562305380000 - 7_200_000},  # two hours before the update
+        {"E": "soon"},
+    ],
+)
+def test_a_mark_price_no_exchange_sends_is_malformed(changes: dict[str, object]) -> None:
+    with pytest.raises(MalformedFrame):
+        decode_frame(_mark_frame(**changes))

@@ -156,6 +156,8 @@ def check_payload(price: float, qty: float, time_ms: int, event_time_ms: int | N
 Payload = AggTradePayload | TradePayload
 """A trade-carrying payload of either stream."""
 
+_FUNDING_AHEAD_MS = 86_400_000
+"""The furthest ahead a next funding time may be (Binance funds every 1, 4 or 8 hours)."""
 _Rate = Annotated[float, msgspec.Meta(ge=-1.0, le=1.0)]
 """A funding rate: finite, and a fraction (Binance caps them at a few percent)."""
 
@@ -178,6 +180,20 @@ class MarkPricePayload(msgspec.Struct, tag_field="e", tag="markPriceUpdate", fro
     """Time ``T`` of the next funding, ms (0 without funding)."""
     settle_estimate: _Amount | None = msgspec.field(name="P", default=None)
     """Estimated settle price ``P`` (meaningful in a quarterly's last hour)."""
+
+    def check(self) -> None:
+        """Refuse a next funding time no exchange sends (the check over two fields, made after
+        decoding): more than a day after the update, or more than an hour before it.
+
+        Raises:
+            MalformedFrame: ``T`` is not 0 (no funding) and not near ``E``.
+        """
+        ahead = self.next_funding_time - self.event_time
+        if self.next_funding_time and not -MAX_PUSH_DELAY_MS <= ahead <= _FUNDING_AHEAD_MS:
+            raise MalformedFrame(
+                f"next funding time {self.next_funding_time} is not milliseconds near push time "
+                f"{self.event_time}"
+            )
 
     def to_mark(self) -> MarkPrice:
         """The update as a :class:`~pairs_tui.records.MarkPrice`."""
@@ -247,7 +263,9 @@ def decode_frame(raw: bytes | str) -> Frame:
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise MalformedFrame(str(exc)) from None
     if frame.data is not None:
-        if not isinstance(frame.data, MarkPricePayload):
+        if isinstance(frame.data, MarkPricePayload):
+            frame.data.check()
+        else:
             _check(frame.data)
     elif frame.id is None and frame.error is None:
         raise MalformedFrame("neither a payload under 'data' nor a control reply")
