@@ -107,12 +107,16 @@ class Watch:
         """When :meth:`check` has something to do next, monotonic time."""
         wake = now + RATE_EVERY_S
         for leg in legs:
-            if leg.verdict == "stalled":
+            if leg.verdict == "stalled" and leg.probed_at > leg.last_seen:
                 wake = min(wake, leg.probed_at + self.stale_after_s)
             else:
                 wake = min(wake, leg.last_seen + self._wait(leg))
-            wake = min(wake, leg.last_seen + self.watchdog_s)
-        return max(wake, now + 0.005)
+            watchdog = leg.last_seen + self.watchdog_s
+            if watchdog > now:
+                wake = min(wake, watchdog)
+        # A probe due but not started (a backfill runs, or the budget has no room) is looked
+        # at again soon, not in a busy loop.
+        return max(wake, now + max(0.005, self.min_quiet_s / 2.0))
 
     def is_stale(self, leg: Leg, now: float) -> bool:
         """Whether the leg shows as stale: silent for ``stale_after_s`` and not found quiet."""
