@@ -9,6 +9,7 @@ import pytest
 
 from pairs_tui.exchange.server import EmbeddedExchange
 from pairs_tui.feed.binance import BinanceFeed
+from pairs_tui.feed.source import LiveSource
 
 from .conftest import FeedStarter, Recorder, several_pairs
 
@@ -34,7 +35,8 @@ def ids(recorder: Recorder, symbol: str) -> list[int]:
 
 
 def test_every_symbol_is_a_lower_case_stream_of_one_url() -> None:
-    feed = BinanceFeed(["aaausdt", "BbbUsdt", "AAAUSDT"], marks=True)
+    feed: LiveSource = BinanceFeed(["aaausdt", "BbbUsdt", "AAAUSDT"], marks=True)
+    assert isinstance(feed, BinanceFeed) and isinstance(feed, LiveSource)
     assert feed.symbols == ("AAAUSDT", "BBBUSDT")
     assert feed.urls == (f"wss://fstream.binance.com{url_of(['AAAUSDT', 'BBBUSDT'], True)}",)
     with pytest.raises(ValueError, match="mark prices"):

@@ -1,11 +1,17 @@
-"""The two small interfaces between a trade source and the pipeline that consumes it."""
+"""The small interfaces between a trade source and the pipeline that consumes it: what a source
+delivers to (:class:`TradeSink`), what every source is (:class:`TradeSource`), and what the live
+feed adds (:class:`LiveSource`)."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from pairs_tui.feed.status import FeedStatus
 from pairs_tui.records import MarkPrice, PairBar, Trade
+
+if TYPE_CHECKING:
+    from pairs_tui.feed.rest import BinanceRest
 
 
 class TradeSink(Protocol):
@@ -40,3 +46,28 @@ class TradeSource(Protocol):
 
     async def run(self, sink: TradeSink) -> None:
         """Deliver data to ``sink`` until the source ends (replay) or is cancelled (live)."""
+
+
+@runtime_checkable
+class LiveSource(TradeSource, Protocol):
+    """A live connection: symbols that change while it runs, the stitch of a warm start, and
+    the REST client (with its weight budget) that history, the scanner and carry share."""
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """The symbols followed now, upper case."""
+
+    @property
+    def rest(self) -> BinanceRest:
+        """The REST client, one weight budget for every user."""
+
+    def add_symbols(self, symbols: Iterable[str]) -> None:
+        """Follow more symbols (SUBSCRIBE on the running connection)."""
+
+    def remove_symbols(self, symbols: Iterable[str]) -> None:
+        """Stop following symbols (UNSUBSCRIBE); nothing more of them is delivered."""
+
+    async def catch_up_from(self, symbol: str, time_ms: int) -> None:
+        """Deliver every aggregate trade of ``symbol`` with trade time >= ``time_ms`` that the
+        live stream has not delivered and will not deliver, exactly once, holding that symbol's
+        bars until done."""
