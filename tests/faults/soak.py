@@ -29,8 +29,6 @@ from pairs_tui.config import BarSettings, Settings
 from pairs_tui.exchange.server import EmbeddedExchange
 from pairs_tui.exchange.simulation import simulated_tape
 from pairs_tui.feed.binance import BinanceFeed
-from pairs_tui.feed.rest import BinanceRest
-from pairs_tui.feed.weight import WeightBudget
 from pairs_tui.headless import HeadlessWriter
 from pairs_tui.pipeline import Pipeline
 from pairs_tui.records import Trade
@@ -243,13 +241,9 @@ class Soak:
         """Run the soak and report."""
         await self.exchange.start()
         ex = self.exchange
-        # The REST weight is budgeted per minute of the exchange's clock: hours of exchange
-        # time pass in a minute here, and so do their requests.
-        rest = BinanceRest(ex.rest_url, budget=WeightBudget(clock_ms=ex.now_ms))
         self.feed = feed = BinanceFeed(
             PAIR,
             url=ex.url,
-            rest=rest,
             watchdog_s=self.watchdog_s,
             backoff_initial_s=0.05,
             backoff_max_s=1.0,
