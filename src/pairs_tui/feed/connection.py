@@ -18,15 +18,18 @@ import logging
 import time
 from collections import deque
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
+from pairs_tui.feed.backfill import Backfill
 from pairs_tui.feed.backoff import Backoff
+from pairs_tui.feed.clock import ExchangeClock
 from pairs_tui.feed.leg import Leg
-from pairs_tui.feed.routes import proxy_for, stream_url
+from pairs_tui.feed.rest import BinanceRest
+from pairs_tui.feed.routes import StreamKind, proxy_for, stream_url
 from pairs_tui.feed.schemas.ws import (
     FRAME_DECODER,
     MAX_PUSH_DELAY_MS,
@@ -39,9 +42,6 @@ from pairs_tui.feed.schemas.ws import (
 from pairs_tui.feed.source import TradeSink
 from pairs_tui.feed.status import FeedState
 from pairs_tui.feed.watch import Watch, silence_sentence
-
-if TYPE_CHECKING:
-    from pairs_tui.feed.binance import BinanceFeed
 
 log = logging.getLogger("pairs_tui.feed")
 
@@ -56,6 +56,53 @@ _MALFORMED_WARNINGS = 5
 """Malformed frames logged at WARNING before the rest go to DEBUG."""
 
 
+class Feed(Protocol):
+    """What a connection takes from the feed it belongs to (:class:`~pairs_tui.feed.binance.
+    BinanceFeed`): its settings, clock, backfill and REST client."""
+
+    @property
+    def base_url(self) -> str:
+        """The WebSocket base."""
+
+    @property
+    def stream(self) -> StreamKind:
+        """The trade stream subscribed to."""
+
+    @property
+    def fetchable(self) -> bool:
+        """Whether missed trades can be fetched."""
+
+    @property
+    def clock(self) -> ExchangeClock:
+        """The exchange clock."""
+
+    @property
+    def backfill(self) -> Backfill:
+        """Missed trades recovered over REST."""
+
+    @property
+    def rest(self) -> BinanceRest:
+        """The REST client."""
+
+    @property
+    def watchdog_s(self) -> float:
+        """Silence after which a connection is replaced."""
+
+    @property
+    def rotate_after_s(self) -> float:
+        """Connection age at which it is replaced."""
+
+    @property
+    def stable_after_s(self) -> float:
+        """Seconds of data after which the backoff starts over."""
+
+    def report(self, detail: str) -> None:
+        """Take the latest event's sentence for the status line."""
+
+    async def measure_offset(self) -> None:
+        """Measure the exchange clock's offset."""
+
+
 class FeedConnection:
     """One combined-stream connection carrying the streams of some of the feed's legs.
 
@@ -64,7 +111,7 @@ class FeedConnection:
         backoff: This connection's reconnect backoff.
     """
 
-    def __init__(self, feed: BinanceFeed, backoff: Backoff) -> None:
+    def __init__(self, feed: Feed, backoff: Backoff) -> None:
         self.feed = feed
         self.legs: dict[str, Leg] = {}
         """The legs whose streams are on this connection, by upper-case symbol."""
