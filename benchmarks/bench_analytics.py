@@ -28,9 +28,9 @@ import warnings
 from collections.abc import Callable
 
 import numpy as np
-import statsmodels.api as sm  # type: ignore[import-untyped]
-from statsmodels.regression.rolling import RollingOLS  # type: ignore[import-untyped]
-from statsmodels.tsa.stattools import adfuller, coint  # type: ignore[import-untyped]
+import statsmodels.api as sm
+from statsmodels.regression.rolling import RollingOLS
+from statsmodels.tsa.stattools import adfuller, coint
 
 from pairs_tui.analytics import PairAnalytics
 from pairs_tui.analytics.blas import pin_blas_to_one_thread

@@ -120,8 +120,7 @@ def _run_app(
 ) -> None:
     from textual.screen import Screen
 
-    from pairs_tui.config import Settings
-    from pairs_tui.session import Options
+    from pairs_tui.config import Options, Settings
     from pairs_tui.ui.app import PairsApp, make_app
     from pairs_tui.ui.widgets.line_plot import LinePlot
 

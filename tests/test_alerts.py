@@ -21,20 +21,24 @@ from pairs_tui.config import AlertRule, ConfigError, Settings
 from pairs_tui.feed.source import TradeSink
 from pairs_tui.feed.status import FeedStatus
 from pairs_tui.pipeline import Pipeline
-from pairs_tui.records import Bar, PairBar, Trade
+from pairs_tui.records import Bar, PairBar, Timeframe, Trade
 from pairs_tui.snapshot import AlertEvent, ClosedBar
 from sources import ENVELOPES
 
 PAIR = ("BTCUSDT", "ETHUSDT")
 
 
-def closed_bar(ts: int, zscore: float | None, timeframe: str = "1s") -> ClosedBar:
+def closed_bar(ts: int, zscore: float | None, timeframe: Timeframe = "1s") -> ClosedBar:
     return ClosedBar(
         timeframe,
         PairBar(ts, Bar.flat(100.0), Bar.flat(50.0)),
         PairStats(zscore=zscore),
         (),
         FeedStatus(state="live"),
+        PAIR,
+        "log",
+        "ols",
+        300,
     )
 
 

@@ -23,9 +23,8 @@ def reference_bars(trades: list[Trade], tf_ms: int) -> pl.DataFrame:
         .with_row_index("seq")
         .with_columns(ts=pl.col("time") - pl.col("time") % tf_ms)
     )
-    grid = pl.DataFrame(
-        {"ts": pl.int_range(df["ts"].min(), df["ts"].max() + tf_ms, tf_ms, eager=True)}
-    )
+    first, last = df.select(first=pl.col("ts").min(), last=pl.col("ts").max()).row(0)
+    grid = pl.DataFrame({"ts": pl.int_range(first, last + tf_ms, tf_ms, eager=True)})
     legs = []
     for leg, symbol in zip("ab", PAIR, strict=True):
         bars = (

@@ -52,7 +52,7 @@ class StallingSource:
 
 async def test_a_late_heartbeat_does_not_close_bars_on_the_clock() -> None:
     source = StallingSource(stall_s=0.5)
-    pipeline = Pipeline(Settings(), source, PAIR, window=3)  # type: ignore[arg-type]
+    pipeline = Pipeline(Settings(), source, PAIR, window=3)
     await pipeline.run()
     bars = pipeline.history("1s")
     assert pipeline.status.late == 0

@@ -19,11 +19,11 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from pairs_tui.cli import main
-from pairs_tui.config import Settings
+from pairs_tui.config import Options, Settings, UsageError
+from pairs_tui.launcher import build_pipeline
 from pairs_tui.pipeline import Pipeline
 from pairs_tui.record import RECORD_SCHEMA, Recorder
 from pairs_tui.records import Trade
-from pairs_tui.session import Options, UsageError, build_pipeline
 from sources import ENVELOPES, PAIR, ListSource, session_b_trades
 
 FILE_NAME = re.compile(

@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,12 +34,12 @@ def config(tmp_path: Path) -> Path:
     return path
 
 
-def replay_lines(config: Path, capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
+def replay_lines(config: Path, capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
     assert main([*ARGS, "--config", str(config), "--replay", str(ENVELOPES)]) == 0
     return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
 
 
-async def exchange_lines(config: Path, stream: str, expected: int) -> list[dict[str, object]]:
+async def exchange_lines(config: Path, stream: str, expected: int) -> list[dict[str, Any]]:
     """Run the client in its own process against the exchange until it printed ``expected``
     lines, then stop it with SIGINT as a user would."""
     async with EmbeddedExchange(recorded_tape(), speed=0, rebase=False) as exchange:
@@ -58,7 +59,7 @@ async def exchange_lines(config: Path, stream: str, expected: int) -> list[dict[
             env={**os.environ, "XDG_STATE_HOME": str(config.parent)},
         )
         assert child.stdout is not None
-        lines = []
+        lines: list[dict[str, Any]] = []
         try:
             async with asyncio.timeout(WAIT_S):
                 while len(lines) < expected:
@@ -73,7 +74,7 @@ async def exchange_lines(config: Path, stream: str, expected: int) -> list[dict[
     return lines
 
 
-def without_feed(lines: list[dict[str, object]]) -> list[dict[str, object]]:
+def without_feed(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in line.items() if k != "feed"} for line in lines]
 
 

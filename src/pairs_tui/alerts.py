@@ -37,7 +37,7 @@ import msgspec
 
 from pairs_tui.config import AlertMetric, AlertOp, AlertRule, ConfigError, rule_problems
 from pairs_tui.feed.status import FeedStatus
-from pairs_tui.records import TIMEFRAMES
+from pairs_tui.records import TICK, TIMEFRAMES
 from pairs_tui.snapshot import AlertEvent, ClosedBar
 
 log = logging.getLogger("pairs_tui.alerts")
@@ -124,8 +124,6 @@ class AlertBook:
         self._timeframe: str | None = None
         self._silent_since: float | None = None
         """Exchange time of the first clock tick, standing in for a last trade before any."""
-        self.version = 0
-        """Increases with every event, so a screen can tell when to redraw the list."""
         for rule in rules:
             self.add_rule(rule)
 
@@ -169,7 +167,8 @@ class AlertBook:
             for state in self._states:
                 if state.rule.metric in BAR_METRICS:
                     state.armed = True
-        bar_end = closed.bar.ts + TIMEFRAMES.get(closed.timeframe, 0)
+        # A tick row ends where it starts: at its trade.
+        bar_end = closed.bar.ts + (0 if closed.timeframe == TICK else TIMEFRAMES[closed.timeframe])
         fired: list[AlertEvent] = []
         for state in self._states:
             metric = state.rule.metric
@@ -266,7 +265,6 @@ class AlertBook:
     def _emit(self, events: list[AlertEvent], timeframe: str | None) -> list[AlertEvent]:
         for event in events:
             self._recent.append(event)
-            self.version += 1
             self._append_to_log(event, timeframe)
         return events
 

@@ -12,14 +12,21 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from pairs_tui import __version__
-from pairs_tui.config import ConfigError, find_config, load_settings
+from pairs_tui.config import (
+    DEMO_SYMBOLS,
+    ConfigError,
+    Options,
+    UsageError,
+    find_config,
+    load_settings,
+)
+from pairs_tui.launcher import state_dir
 from pairs_tui.records import TIMEFRAMES
-from pairs_tui.session import DEMO_SYMBOLS, Options, UsageError, state_dir
 
 log = logging.getLogger("pairs_tui")
 
@@ -32,7 +39,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line, as PRODUCT.md documents it."""
+    """The command line: two symbols and the options of a run, each with its help line."""
     parser = _Parser(
         prog="pairs-tui",
         description="Watch a pair of Binance USD-M perpetual futures for stat-arb signals.",
@@ -170,24 +177,22 @@ def _setup_logging(to_stderr: bool) -> Path:
 async def run_headless(options: Options) -> None:
     """Headless mode: JSON lines on stdout until the source ends, ``--duration``, or a signal."""
     from pairs_tui.headless import HeadlessWriter
-    from pairs_tui.session import build_pipeline, open_source
+    from pairs_tui.launcher import build_pipeline, open_source
 
     async with open_source(options) as source:
         pipeline = build_pipeline(options, source)
-        writer = HeadlessWriter(
-            sys.stdout, pipeline.symbols, pipeline.price, pipeline.hedge, lambda: pipeline.window
-        )
+        writer = HeadlessWriter(sys.stdout)
         pipeline.add_bar_listener(writer)
         await _run_until_stopped(pipeline.run(), options.duration)
 
 
-async def _run_until_stopped(work: object, duration: float | None) -> None:
+async def _run_until_stopped(work: Coroutine[Any, Any, None], duration: float | None) -> None:
     """Run ``work`` until it ends, ``duration`` passes, or SIGINT/SIGTERM arrives."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    task = asyncio.ensure_future(work)  # type: ignore[arg-type]
+    task = asyncio.ensure_future(work)
     stopper = asyncio.ensure_future(stop.wait())
     try:
         done, _ = await asyncio.wait(
@@ -205,14 +210,14 @@ async def _run_until_stopped(work: object, duration: float | None) -> None:
 
 def run(options: Options) -> None:
     """Run what the options ask for."""
-    from pairs_tui.session import check_symbols
+    from pairs_tui.launcher import check_symbols
 
     if not (options.demo or options.replay):
         asyncio.run(check_symbols(options))
     if options.headless:
         asyncio.run(run_headless(options))
     elif options.backtest:
-        from pairs_tui.backtest import run_backtest
+        from pairs_tui.backtest.session import run_backtest
 
         asyncio.run(run_backtest(options))
     else:

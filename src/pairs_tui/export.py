@@ -23,12 +23,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Literal, Protocol
 
 import polars as pl
 
 from pairs_tui.analytics import PairStats
-from pairs_tui.pipeline import Pipeline
+from pairs_tui.records import Timeframe
 from pairs_tui.snapshot import BAR_SCHEMA
 
 ExportFormat = Literal["parquet", "csv"]
@@ -47,12 +47,34 @@ class ExportError(Exception):
     """An export that could not be written; the message names the path."""
 
 
+class SessionHistory(Protocol):
+    """What an export reads from a running session; the pipeline is one."""
+
+    @property
+    def symbols(self) -> tuple[str, str]:
+        """The pair, target leg first."""
+        ...
+
+    @property
+    def timeframe(self) -> Timeframe:
+        """The active timeframe."""
+        ...
+
+    def history(self, timeframe: Timeframe | None = None) -> pl.DataFrame:
+        """Bars and analytics kept for ``timeframe`` (:data:`~pairs_tui.snapshot.BAR_SCHEMA`)."""
+        ...
+
+    def ticks(self) -> pl.DataFrame:
+        """Trades kept in memory, both legs."""
+        ...
+
+
 @dataclass(frozen=True)
 class SessionFrames:
     """What one export writes, taken from the pipeline at one moment."""
 
     symbols: tuple[str, str]
-    timeframe: str
+    timeframe: Timeframe
     ticks: pl.DataFrame
     """Both legs' trades kept in memory: symbol, time, price, qty, buyer_maker, id."""
     bars: pl.DataFrame
@@ -61,7 +83,7 @@ class SessionFrames:
     """:data:`ANALYTICS_COLUMNS` of the timeframe's history."""
 
 
-def take_session(pipeline: Pipeline, timeframe: str | None = None) -> SessionFrames:
+def take_session(pipeline: SessionHistory, timeframe: Timeframe | None = None) -> SessionFrames:
     """The session's frames of ``timeframe`` (the active one by default). Cheap: no copy."""
     timeframe = timeframe or pipeline.timeframe
     history = pipeline.history(timeframe)
@@ -87,7 +109,7 @@ def export_name(
 
 
 def export_session(
-    pipeline: Pipeline,
+    pipeline: SessionHistory,
     folder: str | os.PathLike[str],
     fmt: ExportFormat = "parquet",
     *,

@@ -16,9 +16,7 @@ import polars as pl
 
 from pairs_tui.analytics import PairAnalytics, PairStats
 from pairs_tui.bars import BarAggregator
-from pairs_tui.feed.status import FeedStatus
 from pairs_tui.records import (
-    TICK,
     TIMEFRAMES,
     Bar,
     BarTimeframe,
@@ -109,7 +107,27 @@ class BarFrame:
         stats = [_stats_of(self.analytics, bar) for bar in bars_of(held)]
         _refill(self.history, held, stats)
         if self.latest is not None and stats:
-            self.latest = msgspec.structs.replace(self.latest, stats=stats[-1])
+            self.latest = msgspec.structs.replace(
+                self.latest, stats=stats[-1], price=price, hedge=hedge, window=window
+            )
+
+    def prepend(
+        self, older: Sequence[PairBar], window: int, price: PriceMode, hedge: HedgeMethod
+    ) -> None:
+        """Put bars older than every held one before them (a wider window needs more
+        history), and recompute every bar's analytics from the oldest on."""
+        held = self.history.frame()
+        first = held["ts"][0] if held.height else None
+        older = [bar for bar in older if first is None or bar.ts < first]
+        if not older:
+            return
+        table = RollingTable(BAR_SCHEMA, self.history_rows, 512)
+        for bar in older:
+            table.append(history_row(bar, PairStats()))
+        table.extend([held[name].to_list() for name in BAR_SCHEMA])
+        self.history = table
+        self.count += len(older)
+        self.reanalyse(window, price, hedge)
 
 
 class TickFrame:
@@ -180,37 +198,43 @@ class TickFrame:
         self.history.append(history_row(row, stats))
         return row, stats
 
-    def load(self, ticks_a: pl.DataFrame, ticks_b: pl.DataFrame) -> None:
+    def load(
+        self, ticks_a: pl.DataFrame, ticks_b: pl.DataFrame
+    ) -> tuple[PairBar, PairStats] | None:
         """Start from the trades kept in the tick stores (switching to ticks mid-session).
 
         Args:
             ticks_a: Leg A's kept trades (``time``, ``price``, ``qty``, ``id``), arrival order.
             ticks_b: Leg B's.
+
+        Returns:
+            The last row and its analytics, or None when there is none.
         """
         rows = _as_of_rows(ticks_a, ticks_b, self.history_rows)
         for leg, ticks in enumerate((ticks_a, ticks_b)):
             recent = ticks.tail(_RECENT_PRICES).select("time", "id", "price").iter_rows()
             self._recent[leg].extend(recent)
-        self._replay(rows)
+        return self._replay(rows)
 
-    def reanalyse(self, window: int, price: PriceMode, hedge: HedgeMethod) -> None:
-        """Recompute every held row's analytics under other settings."""
+    def reanalyse(
+        self, window: int, price: PriceMode, hedge: HedgeMethod
+    ) -> tuple[PairBar, PairStats] | None:
+        """Recompute every held row's analytics under other settings; return the last row."""
         self.analytics = self._analytics(window, price, hedge)
         rows = bars_of(self.history.frame())
         self.history = RollingTable(BAR_SCHEMA, self.history_rows, 512)
         self.count = 0
-        self._replay(rows)
+        return self._replay(rows)
 
-    def _replay(self, rows: Iterable[PairBar]) -> None:
+    def _replay(self, rows: Iterable[PairBar]) -> tuple[PairBar, PairStats] | None:
+        last = None
         for row in rows:
             stats = _without_volatility(_stats_of(self.analytics, row))
             self.count += 1
             self.history.append(history_row(row, stats))
             self._last_time = row.ts
-            if self.latest is None:
-                self.latest = ClosedBar(TICK, row, stats, (), FeedStatus())
-            else:
-                self.latest = msgspec.structs.replace(self.latest, bar=row, stats=stats)
+            last = row, stats
+        return last
 
 
 def _as_of(recent: Sequence[tuple[int, int, float]], time_ms: int) -> float | None:

@@ -229,8 +229,9 @@ class Pipeline:
                 hedge=self.hedge,
                 history_rows=self.settings.bars.history,
             )
-            frame.load(self._ticks[0].frame(), self._ticks[1].frame())
             self._tick_frame = frame
+            last = frame.load(self._ticks[0].frame(), self._ticks[1].frame())
+            frame.latest = None if last is None else self._closed(TICK, *last)
         elif timeframe != TICK:
             self._tick_frame = None  # rows per trade cost per trade: kept only while shown
         self.timeframe = timeframe
@@ -261,7 +262,8 @@ class Pipeline:
         for frame in self._frames.values():
             frame.reanalyse(self.window, price, hedge)
         if self._tick_frame is not None:
-            self._tick_frame.reanalyse(self.window, price, hedge)
+            last = self._tick_frame.reanalyse(self.window, price, hedge)
+            self._tick_frame.latest = None if last is None else self._closed(TICK, *last)
         self._touch()
 
     def window_data(self, timeframe: Timeframe | None = None) -> WindowData | None:
@@ -298,7 +300,7 @@ class Pipeline:
             frame = self._frames[name]
             for bar in bars.get(name, ()):
                 stats = frame.take(bar)
-                frame.latest = ClosedBar(name, bar, stats, (), self.status)
+                frame.latest = self._closed(name, bar, stats)
                 for longer in frame.children:
                     if bar.ts >= _start(stitch_ms, longer.ms):  # the longer bar still open
                         assert longer.aggregator is not None
@@ -313,6 +315,21 @@ class Pipeline:
         )
         if dropped:
             log.info("%s: %d trades before the stitch were in history already", self, dropped)
+        self._touch()
+
+    def held_since(self, timeframe: BarTimeframe) -> int | None:
+        """Start of the oldest bar held on ``timeframe``, or None when none is."""
+        history = self._frames[timeframe].history.frame()
+        return int(history["ts"][0]) if history.height else None
+
+    def held_bars(self, timeframe: BarTimeframe) -> int:
+        """Bars held on ``timeframe``."""
+        return len(self._frames[timeframe].history)
+
+    def prepend(self, timeframe: BarTimeframe, older: Sequence[PairBar]) -> None:
+        """Older history for ``timeframe`` (a wider window): every held bar is analysed again
+        from the oldest, as if the pipeline had started there."""
+        self._frames[timeframe].prepend(older, self.window, self.price, self.hedge)
         self._touch()
 
     def release_history(self) -> None:
@@ -394,8 +411,7 @@ class Pipeline:
             self._publish(frame.name, bar, stats)
         else:
             # Kept so that switching to this timeframe shows its last bar at once.
-            carry = self._carry(bar, stats)
-            frame.latest = ClosedBar(frame.name, bar, stats, (), self.status, carry)
+            frame.latest = self._closed(frame.name, bar, stats)
         for child in frame.children:
             assert child.aggregator is not None  # every child of a timeframe is folded from it
             folded = child.aggregator.add(bar)
@@ -403,7 +419,7 @@ class Pipeline:
                 self._close(child, folded)
 
     def _publish(self, name: Timeframe, bar: PairBar, stats: PairStats) -> None:
-        closed = ClosedBar(name, bar, stats, (), self.status, self._carry(bar, stats))
+        closed = self._closed(name, bar, stats)
         fired = self.alerts.on_bar(closed) if self.alerts is not None else []
         if fired:
             self._fired.extend(fired)
@@ -414,6 +430,20 @@ class Pipeline:
         self._frame(name).latest = closed
         for listener in self._bar_listeners:
             listener(closed)
+
+    def _closed(self, name: Timeframe, bar: PairBar, stats: PairStats) -> ClosedBar:
+        return ClosedBar(
+            timeframe=name,
+            bar=bar,
+            stats=stats,
+            alerts=(),
+            feed=self.status,
+            symbols=self._symbols,
+            price=self.price,
+            hedge=self.hedge,
+            window=self.window,
+            carry=self._carry(bar, stats),
+        )
 
     def _carry(self, bar: PairBar | None = None, stats: PairStats | None = None) -> Carry | None:
         if self.carry is None:

@@ -91,6 +91,14 @@ class ClosedBar(msgspec.Struct, frozen=True):
     """Alert events this bar fired (empty when none)."""
     feed: FeedStatus
     """The feed's counters when the bar became final."""
+    symbols: tuple[str, str]
+    """The pair, target first."""
+    price: PriceMode
+    """The price mode the analytics used."""
+    hedge: HedgeMethod
+    """The hedge method behind the spread and z-score."""
+    window: int
+    """The window the analytics used."""
     carry: Carry | None = None
     """Funding and carry when the bar became final; None when carry is off."""
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-import statsmodels.api as sm  # type: ignore[import-untyped]
+import statsmodels.api as sm
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 SESSION = "sessionB_2024-08-08T2354Z_2024-08-09T0000Z"

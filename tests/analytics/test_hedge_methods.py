@@ -6,11 +6,11 @@ import math
 
 import numpy as np
 import pytest
-import statsmodels.api as sm  # type: ignore[import-untyped]
+import statsmodels.api as sm
 
 from analytics.reference import prices, real_closes, synthetic_pair
 from pairs_tui.analytics import PairAnalytics
-from pairs_tui.analytics.pair import HedgeMethod
+from pairs_tui.records import HedgeMethod
 
 RTOL = 1e-9
 

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from pykalman import KalmanFilter  # type: ignore[import-untyped]
+from pykalman import KalmanFilter
 
 from analytics.reference import ols_fit, prices, synthetic_pair
 from pairs_tui.analytics import PairAnalytics

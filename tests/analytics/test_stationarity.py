@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from statsmodels.datasets import macrodata  # type: ignore[import-untyped]
-from statsmodels.tsa.stattools import adfuller, coint  # type: ignore[import-untyped]
+from statsmodels.datasets import macrodata
+from statsmodels.tsa.stattools import adfuller, coint
 
 from analytics.reference import synthetic_pair
 from pairs_tui.analytics import PairAnalytics

@@ -157,9 +157,7 @@ class Run:
         """Set on every trade and bar."""
         self.task: asyncio.Task[None] | None = None
         self.pipeline.add_bar_listener(self._on_bar)
-        self.pipeline.add_bar_listener(
-            HeadlessWriter(self.out, PAIR, self.pipeline.price, self.pipeline.hedge, lambda: 300)
-        )
+        self.pipeline.add_bar_listener(HeadlessWriter(self.out))
         self.pipeline.add_trade_listener(self._on_trade)
 
     def _on_bar(self, closed: ClosedBar) -> None:

@@ -53,7 +53,7 @@ class NullOut:
         self.lines = 0
 
     def write(self, text: str) -> int:
-        self.lines += 1
+        self.lines += text.count("\n")
         return len(text)
 
     def flush(self) -> None:
@@ -249,9 +249,7 @@ class Soak:
         self.pipeline = pipeline = Pipeline(self.settings, feed, PAIR)
         pipeline.add_trade_listener(self.ledger.on_trade)
         pipeline.add_bar_listener(self.ledger.on_bar)
-        pipeline.add_bar_listener(
-            HeadlessWriter(self.out, PAIR, pipeline.price, pipeline.hedge, lambda: 300)  # type: ignore[arg-type]
-        )
+        pipeline.add_bar_listener(HeadlessWriter(self.out))
         started = time.monotonic()
         self.task = asyncio.get_running_loop().create_task(pipeline.run())
         records = {name: FaultRecord(name) for name, _ in self.faults}
@@ -274,16 +272,21 @@ class Soak:
                 await inject(self)  # returns once the fault is over (at once for one-shots)
                 t0 = time.monotonic()
                 if name in CONNECTION_FAULTS:
-                    ok = await self.wait_for(
-                        lambda r=reconnects: feed.status.reconnects > r and self.live(),
-                        max(0.1, window_end - time.monotonic()),
-                    )
+
+                    def reconnected(r: int = reconnects) -> bool:
+                        return feed.status.reconnects > r and self.live()
+
+                    ok = await self.wait_for(reconnected, max(0.1, window_end - time.monotonic()))
                 else:
                     ok = await self.wait_for(self.live, max(0.1, window_end - time.monotonic()))
                 if ok:
                     record.recovered += 1
                     record.max_recovery_s = max(record.max_recovery_s, time.monotonic() - t0)
-                await self.wait_for(lambda w=window_end: time.monotonic() >= w, self.every_s)
+
+                def window_over(w: float = window_end) -> bool:
+                    return time.monotonic() >= w
+
+                await self.wait_for(window_over, self.every_s)
                 after = self.counters()
                 record.backfilled += after[0] - before[0]
                 record.gaps += after[1] - before[1]

@@ -50,22 +50,28 @@ async def test_abrupt_drop_recovers_within_the_backoff_and_backfills_exactly(
 ) -> None:
     run = await start_run()
     for n in (1, 2):
-        await run.wait_for(lambda n=n: len(run.delivered) >= 500 * n, "trades to flow")
+
+        def flowing(n: int = n) -> bool:
+            return len(run.delivered) >= 500 * n
+
+        await run.wait_for(flowing, "trades to flow")
         before = {s: max(t.id for t in run.delivered if t.symbol == s) for s in PAIR}
         dropped_at = time.monotonic()
         assert run.exchange.drop_connections() == 1  # a TCP reset: no close frame
-        await run.wait_for(
-            lambda n=n: run.feed.status.reconnects == n and run.feed.status.state == "live",
-            "the feed to reconnect",
-        )
+
+        def reconnected(n: int = n) -> bool:
+            return run.feed.status.reconnects == n and run.feed.status.state == "live"
+
+        await run.wait_for(reconnected, "the feed to reconnect")
         assert time.monotonic() - dropped_at <= FEED_DEFAULTS["backoff_max_s"] + RECOVERY_SLACK_S
         # Resubscribed: both legs flow again on the new connection.
-        await run.wait_for(
-            lambda before=before: all(
+
+        def both_legs(before: dict[str, int] = before) -> bool:
+            return all(
                 any(t.symbol == s and t.id > before[s] for t in run.delivered[-200:]) for s in PAIR
-            ),
-            "both legs after the reconnect",
-        )
+            )
+
+        await run.wait_for(both_legs, "both legs after the reconnect")
     account = await run.settle()
     assert (account.gaps, account.late) == (0, 0) and account.backfilled > 0
     assert_exactly_once(run)

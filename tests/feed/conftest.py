@@ -14,7 +14,7 @@ import pytest
 
 from pairs_tui.exchange.server import EmbeddedExchange
 from pairs_tui.feed.binance import BinanceFeed
-from pairs_tui.records import PairBar, Trade
+from pairs_tui.records import MarkPrice, PairBar, Trade
 
 FeedStarter = Callable[..., BinanceFeed]
 """What the ``run_feed`` fixture gives: ``run_feed(exchange, sink, **feed_kwargs)``."""
@@ -35,6 +35,8 @@ class Recorder:
         """Trades in arrival order."""
         self.bars: list[tuple[PairBar, int]] = []
         """Bars in arrival order, with their timeframe."""
+        self.marks: list[MarkPrice] = []
+        """Mark-price updates in arrival order."""
         self.events: list[tuple[str, str, int | None]] = []
         """``("hold", symbol, from_ms)`` and ``("release", symbol, None)`` in order."""
         self.expected = expected
@@ -51,6 +53,10 @@ class Recorder:
 
     def on_bar(self, bar: PairBar, timeframe_ms: int) -> None:
         self.bars.append((bar, timeframe_ms))
+        self._changed.set()
+
+    def on_mark(self, mark: MarkPrice) -> None:
+        self.marks.append(mark)
         self._changed.set()
 
     def hold(self, symbol: str, from_time_ms: int) -> None:

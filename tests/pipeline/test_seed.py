@@ -97,3 +97,27 @@ def test_trades_held_before_the_seed_and_older_than_the_stitch_are_not_counted_t
     expected = [c for c in reference_lines if c.bar.ts >= stitch]
     assert [c.bar for c in lines] == [c.bar for c in expected]
     assert seeded.status.late == 0
+
+
+def test_older_bars_for_a_wider_window_equal_a_run_that_had_them() -> None:
+    trades = random_trades(PAIR, seconds=1800, seed=6)
+    start = trades[0].time - trades[0].time % 1000
+    stitch = start + 1_201_000
+    reference, _ = _run(trades, "1m", 10)
+    seeded = Pipeline(Settings(), ListSource([]), PAIR, timeframe="1m", window=10)
+    seeded.seed(stitch, _history(reference, stitch, 12))
+    for trade in trades:
+        if trade.time >= stitch:
+            seeded.on_trade(trade)
+    seeded.finish()
+    first = seeded.held_since("1m")
+    assert first is not None
+    older = [b for b in bars_of(reference.history("1m")) if b.ts < first]
+    seeded.prepend("1m", older)
+    got, want = seeded.history("1m"), reference.history("1m")
+    assert got.height == want.height
+    for name in WINDOW_FIELDS:
+        for x, y in zip(got[name].to_list(), want[name].to_list(), strict=True):
+            assert (x is None) == (y is None), name
+            if x is not None:
+                assert math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12), (name, x, y)

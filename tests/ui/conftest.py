@@ -20,11 +20,10 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from pairs_tui.config import ExportSettings, Settings
+from pairs_tui.config import ExportSettings, Options, Settings
 from pairs_tui.feed.source import TradeSink, TradeSource
 from pairs_tui.feed.status import FeedStatus
 from pairs_tui.records import Trade
-from pairs_tui.session import Options
 from pairs_tui.ui.app import PairsApp, SourceFactory, make_app
 
 FIXTURE = (

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from textual.pilot import Pilot
 
-from pairs_tui.backtest import backtest_history
+from pairs_tui.backtest.engine import backtest_history
 from pairs_tui.config import AnalyticsSettings, ExportSettings, Settings
 from pairs_tui.ui import backtest_view, formatting, jobs
 from pairs_tui.ui.app import PairsApp

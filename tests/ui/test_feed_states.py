@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from pairs_tui.config import Options, UsageError
 from pairs_tui.feed.source import TradeSource
 from pairs_tui.feed.status import FeedStatus
-from pairs_tui.session import Options, UsageError
 from pairs_tui.ui.app import make_app
 from pairs_tui.ui.widgets.alert_banner import AlertBanner
 from pairs_tui.ui.widgets.status_line import StatusLine
@@ -58,11 +58,19 @@ async def test_before_the_first_bar_the_screen_says_what_it_waits_for(
         assert "waiting for the first bar of both legs" in plot
 
 
+class Reconnecting(FixtureSource):
+    """Reconnecting, its next try always 4.2 s after the moment its status is read: the test
+    does not depend on how long the app took to start."""
+
+    @property
+    def status(self) -> FeedStatus:
+        return FeedStatus(
+            state="reconnecting", attempt=3, next_try_at=time.monotonic() + 4.2, reconnects=2
+        )
+
+
 async def test_reconnecting_shows_the_attempt_and_the_next_try(app_for: AppFactory) -> None:
-    status = FeedStatus(
-        state="reconnecting", attempt=3, next_try_at=time.monotonic() + 4.2, reconnects=2
-    )
-    app = app_for(FixtureSource(seconds=30, hang=True, status=status))
+    app = app_for(Reconnecting(seconds=30, hang=True))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         app.refresh_now()

@@ -1,4 +1,4 @@
-"""Every key of PRODUCT.md, pressed the way a user does, on the recorded session."""
+"""Every key of the app, pressed the way a user does, on the recorded session."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ async def test_a_runs_the_tests_off_the_ui_thread_and_fills_the_panel(
     real = jobs.stationarity
     threads: list[str] = []
 
-    def held(*args: object, **kwargs: object) -> jobs.StationarityResult:
+    def held(*args: object, **kwargs: object) -> jobs.WindowTests:
         threads.append(threading.current_thread().name)
         release.wait(10)
         return real(*args, **kwargs)  # type: ignore[arg-type]

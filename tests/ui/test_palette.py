@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from textual.screen import Screen
 
+from pairs_tui.alerts import rule_name
+from pairs_tui.config import AlertRule
 from pairs_tui.ui.app import PairsApp
 from pairs_tui.ui.screens.backtest import BacktestScreen
 from pairs_tui.ui.screens.help import HelpScreen
@@ -51,15 +53,20 @@ COMMANDS: list[tuple[str, Callable[[PairsApp], bool]]] = [
     ("Theme: ansi-dark", lambda app: app.theme == "ansi-dark"),
     (
         "Alerts: add zscore abs> 1.5 cooldown=60",
-        lambda app: "zscore abs> 1.5" in [rule_title(r) for r in app.pipeline.alerts.rules],
-    ),  # type: ignore[union-attr]
+        lambda app: "zscore abs> 1.5" in [rule_title(r) for r in rules(app)],
+    ),
 ]
 
 
-def rule_title(rule: object) -> str:
-    from pairs_tui.alerts import rule_name
+def rule_title(rule: AlertRule) -> str:
+    return rule_name(rule)
 
-    return rule_name(rule)  # type: ignore[arg-type]
+
+def rules(app: PairsApp) -> tuple[AlertRule, ...]:
+    """The rules the running pipeline evaluates (the palette edits the app's alert book)."""
+    assert app.pipeline is not None and app.alerts is not None
+    assert app.pipeline.alerts is app.alerts
+    return app.alerts.rules
 
 
 @pytest.mark.parametrize(("title", "done"), COMMANDS, ids=[t for t, _ in COMMANDS])
@@ -108,9 +115,9 @@ async def test_a_removed_alert_rule_is_gone(app_for: AppFactory) -> None:
             "Alerts: add spread > 0.01 name=wide",
             "Alerts: add rule spread > 0.01 name=wide",
         )
-        assert [rule_title(r) for r in app.pipeline.alerts.rules] == ["wide"]  # type: ignore[union-attr]
+        assert [rule_title(r) for r in rules(app)] == ["wide"]
         await run_command(app, pilot, 'Alerts: remove rule "wide"')
-        assert app.pipeline.alerts.rules == ()  # type: ignore[union-attr]
+        assert rules(app) == ()
         assert isinstance(app.screen, Screen)
 
 
@@ -119,5 +126,5 @@ async def test_a_bad_alert_rule_says_what_is_wrong(app_for: AppFactory) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await run_command(app, pilot, "Alerts: add zscore >> 2", "Alerts: add rule zscore >> 2")
-        assert app.pipeline.alerts.rules == ()  # type: ignore[union-attr]
+        assert rules(app) == ()
         assert any("unknown operator" in n for n in notifications(app))

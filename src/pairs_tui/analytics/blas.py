@@ -71,7 +71,7 @@ def pin_blas_to_one_thread() -> str:
     import numpy  # noqa: F401  (load numpy's BLAS first, so there is something to pin)
 
     try:
-        from threadpoolctl import threadpool_limits  # type: ignore[import-not-found]
+        from threadpoolctl import threadpool_limits
     except ImportError:
         pass
     else:

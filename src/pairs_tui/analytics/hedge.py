@@ -145,7 +145,7 @@ class HuberHedge:
             positive scale (e.g. more than half the residuals exactly zero).
         """
         # Imported here: statsmodels costs about a second to import and only this method uses it.
-        import statsmodels.api as sm  # type: ignore[import-untyped]
+        import statsmodels.api as sm
 
         x_mean = float(x.mean())
         y_mean = float(y.mean())
@@ -155,7 +155,7 @@ class HuberHedge:
         sxx = float(xc @ xc)
         if sd <= 0.0 or sxx <= 0.0:
             return None
-        from statsmodels.tools.sm_exceptions import (  # type: ignore[import-untyped]
+        from statsmodels.tools.sm_exceptions import (
             ConvergenceWarning,
         )
 

@@ -95,11 +95,6 @@ class WindowSums:
         return len(self.xs) == self.window
 
     @property
-    def returns_full(self) -> bool:
-        """Whether the window holds ``window`` returns (``window + 1`` bars seen)."""
-        return len(self.ras) == self.window
-
-    @property
     def flat_a(self) -> bool:
         """Leg A has the same close on every bar of the window."""
         return self.run_a >= self.window
@@ -108,16 +103,6 @@ class WindowSums:
     def flat_b(self) -> bool:
         """Leg B has the same close on every bar of the window."""
         return self.run_b >= self.window
-
-    @property
-    def returns_flat_a(self) -> bool:
-        """Every log return of leg A in the window is zero."""
-        return self.run_a > self.window
-
-    @property
-    def returns_flat_b(self) -> bool:
-        """Every log return of leg B in the window is zero."""
-        return self.run_b > self.window
 
     def push(self, a: float, b: float) -> None:
         """Add the next bar's closes, dropping the oldest bar once the window is full.

@@ -262,7 +262,7 @@ _executor: ThreadPoolExecutor | None = None
 
 def _worker_start() -> None:
     # statsmodels pulls in scipy and its own OpenBLAS: load both, then pin them.
-    from statsmodels.tsa import adfvalues  # type: ignore[import-untyped]  # noqa: F401
+    from statsmodels.tsa import adfvalues  # noqa: F401
 
     from pairs_tui.analytics.blas import pin_blas_to_one_thread
 
@@ -390,7 +390,7 @@ def _qr_r(a: np.ndarray) -> np.ndarray | None:
 def _statsmodels_adf(
     x: np.ndarray, regression: str, maxlag: int, autolag: str | None
 ) -> tuple[float, int, int] | None:
-    from statsmodels.tsa.stattools import adfuller  # type: ignore[import-untyped]
+    from statsmodels.tsa.stattools import adfuller
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -405,7 +405,7 @@ def _statsmodels_adf(
 def _mackinnon() -> tuple[Any, Any]:
     """statsmodels' MacKinnon p-value and critical-value functions (imported on first use:
     statsmodels takes over a second to import)."""
-    from statsmodels.tsa.adfvalues import (  # type: ignore[import-untyped]
+    from statsmodels.tsa.adfvalues import (
         mackinnoncrit,
         mackinnonp,
     )

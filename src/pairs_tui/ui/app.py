@@ -3,7 +3,8 @@
 The data path stays outside Textual. One asyncio worker runs ``open_source`` → pipeline; the
 app reads ``pipeline.snapshot()`` on two timers — numbers at ``ui.refresh_hz`` (at most 10 Hz),
 plots at ``ui.plot_hz`` and only when a bar has closed — inside ``batch_update()``. Slow work
-(stationarity tests, exports) runs in thread workers that post a message when done.
+(stationarity tests, backtests, exports: :mod:`pairs_tui.ui.jobs`) runs in thread workers that
+return their result; one ``Worker.StateChanged`` handler shows it, or says what went wrong.
 """
 
 from __future__ import annotations
@@ -17,22 +18,24 @@ from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
-import polars as pl
-from textual import on, work
+from textual import on
 from textual.app import App, InvalidThemeError, SystemCommand
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
+from pairs_tui.alerts import AlertBook
+from pairs_tui.backtest.session import SessionBacktest, export_backtest
+from pairs_tui.config import Options, UsageError
+from pairs_tui.export import ExportFormat, take_session, write_session
 from pairs_tui.feed.source import TradeSource
-from pairs_tui.feed.status import FeedStatus
+from pairs_tui.launcher import alert_book, build_pipeline, open_source
 from pairs_tui.pipeline import Pipeline
-from pairs_tui.records import TIMEFRAMES
-from pairs_tui.session import Options, UsageError, build_pipeline, open_source
-from pairs_tui.snapshot import BAR_SCHEMA, Snapshot
-from pairs_tui.ui import jobs
+from pairs_tui.records import TIMEFRAMES, Timeframe
+from pairs_tui.snapshot import Snapshot
+from pairs_tui.ui import jobs, keys, view
 from pairs_tui.ui.commands import AlertCommands
-from pairs_tui.ui.messages import ExportDone, StationarityDone
 from pairs_tui.ui.screens.backtest import BacktestScreen
 from pairs_tui.ui.screens.help import HelpScreen
 from pairs_tui.ui.screens.monitor import MonitorScreen
@@ -46,8 +49,8 @@ WINDOW_STEP = 1.25
 """``+`` and ``-`` multiply or divide the window by this."""
 WINDOW_PRESETS = (100, 300, 600, 1000, 3000)
 """Windows the palette offers directly."""
-TIMEFRAME_KEYS = Binding.Group("timeframe")
-WINDOW_KEYS = Binding.Group("window")
+EXPORTS = ("export", "backtest-export")
+"""The worker groups that write files: the session's export and the backtest's."""
 MAX_REFRESH_HZ = 10.0
 COUNTERS_HZ = 2.0
 """How often the header and status line redraw while the feed's state stays the same."""
@@ -64,89 +67,7 @@ class PairsApp(App[None]):
 
     TITLE = "pairs-tui"
     COMMANDS = App.COMMANDS | {AlertCommands}
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "1",
-            "timeframe('1s')",
-            "1s",
-            tooltip="1-second bars",
-            id="timeframe_1s",
-            group=TIMEFRAME_KEYS,
-        ),
-        Binding(
-            "2",
-            "timeframe('1m')",
-            "1m",
-            tooltip="1-minute bars",
-            id="timeframe_1m",
-            group=TIMEFRAME_KEYS,
-        ),
-        Binding(
-            "3",
-            "timeframe('5m')",
-            "5m",
-            tooltip="5-minute bars",
-            id="timeframe_5m",
-            group=TIMEFRAME_KEYS,
-        ),
-        Binding(
-            "plus,equals_sign",
-            "window(1)",
-            "wider",
-            tooltip="Widen the window by 25%",
-            id="window_wider",
-            group=WINDOW_KEYS,
-        ),
-        Binding(
-            "minus",
-            "window(-1)",
-            "narrower",
-            tooltip="Narrow the window by 20%",
-            id="window_narrower",
-            group=WINDOW_KEYS,
-        ),
-        Binding(
-            "a",
-            "stationarity",
-            "ADF",
-            tooltip="Run ADF and cointegration on the current window",
-            id="stationarity",
-        ),
-        Binding(
-            "b",
-            "backtest",
-            "backtest",
-            show=False,
-            id="backtest",
-            tooltip="Backtest the z-score signal on this session's bars",
-        ),
-        Binding(
-            "e",
-            "export('parquet')",
-            "export",
-            tooltip="Export ticks, bars and analytics as Parquet",
-            id="export",
-        ),
-        Binding(
-            "p",
-            "pause",
-            "pause",
-            tooltip="Pause or resume the display (data keeps flowing)",
-            id="pause",
-        ),
-        Binding("question_mark", "help", "help", tooltip="This screen", id="help"),
-        Binding(
-            "ctrl+p",
-            "command_palette",
-            "palette",
-            tooltip="Command palette",
-            id="command_palette",
-            priority=True,
-        ),
-        Binding("q", "quit", "quit", tooltip="Quit", id="quit"),
-        # PRODUCT.md: Ctrl-C always exits cleanly (Textual would only hint at ctrl+q).
-        Binding("ctrl+c", "quit", show=False, priority=True, system=True),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = keys.BINDINGS
 
     paused: reactive[bool] = reactive(False, init=False)
     """The display is frozen; the pipeline keeps running underneath."""
@@ -158,6 +79,8 @@ class PairsApp(App[None]):
         self._source_factory = source_factory or open_source
         self.pipeline: Pipeline | None = None
         """The running pipeline, once the source is open."""
+        self.alerts: AlertBook | None = None
+        """The pipeline's alert rules, which the palette edits; once the source is open."""
         self.stopped: str | None = None
         """Why the feed stopped, when it stopped on an error."""
         self.usage_error: str | None = None
@@ -170,7 +93,7 @@ class PairsApp(App[None]):
         self._bar: tuple[object, ...] = ()
         self._plotted: tuple[object, ...] = ()
         self._frozen: Snapshot | None = None
-        self._empty = _empty_snapshot(options)
+        self._empty = view.empty_snapshot(options)
 
     def get_default_screen(self) -> Screen[None]:
         return MonitorScreen(self.options.symbols, entry_z=self.settings.analytics.entry_z)
@@ -203,7 +126,8 @@ class PairsApp(App[None]):
         """Open the source and run the pipeline until the source ends or the app exits."""
         try:
             async with self._source_factory(self.options) as source:
-                self.pipeline = build_pipeline(self.options, source)
+                self.alerts = alert_book(self.options)
+                self.pipeline = build_pipeline(self.options, source, alerts=self.alerts)
                 await self.pipeline.run()
         except UsageError as exc:
             self.usage_error = str(exc)
@@ -282,7 +206,7 @@ class PairsApp(App[None]):
 
     # -- keys ----------------------------------------------------------------------------------
 
-    def action_timeframe(self, timeframe: str) -> None:
+    def action_timeframe(self, timeframe: Timeframe) -> None:
         """Show bars of ``timeframe`` (1s, 1m, 5m)."""
         if self.pipeline is not None:
             self.pipeline.set_timeframe(timeframe)
@@ -317,36 +241,22 @@ class PairsApp(App[None]):
         data = None if pipeline is None else pipeline.window_data()
         snap = self.snapshot()
         if data is None:
-            from pairs_tui.ui.view import warm_up
-
-            self.monitor.stationarity_failed(f"needs a full window — {warm_up(snap).message()}")
+            self.monitor.stationarity_failed(
+                f"needs a full window — {view.warm_up(snap).message()}"
+            )
             return
         until = snap.latest.bar.ts if snap.latest is not None else 0
         self.monitor.stationarity_running(len(data.residuals), snap.timeframe)
-        self._run_stationarity(data, snap.timeframe, snap.window, until)
-
-    @work(thread=True, exclusive=True, group="stationarity", exit_on_error=False)
-    def _run_stationarity(self, data: object, timeframe: str, window: int, until: int) -> None:
-        try:
-            result = jobs.stationarity(data, timeframe=timeframe, window=window, until_ms=until)
-        except Exception as exc:
-            log.exception("stationarity tests failed")
-            self.post_message(StationarityDone(None, jobs.why(exc)))
-        else:
-            self.post_message(StationarityDone(result))
-
-    @on(StationarityDone)
-    def _stationarity_done(self, message: StationarityDone) -> None:
-        result = message.result
-        if result is None:
-            self.monitor.stationarity_failed(message.error or "failed")
-            return
-        self.monitor.stationarity_done(result)
-        pipeline = self.pipeline
-        on_stationarity = getattr(getattr(pipeline, "alerts", None), "on_stationarity", None)
-        if pipeline is not None and on_stationarity is not None:  # the adf_p alert rules
-            pipeline.add_alerts(on_stationarity(result.adf.pvalue, result.until_ms))
-            self.refresh_numbers()
+        self._start(
+            partial(
+                jobs.stationarity,
+                data,
+                timeframe=snap.timeframe,
+                window=snap.window,
+                until_ms=until,
+            ),
+            "stationarity",
+        )
 
     def action_backtest(self) -> None:
         """Backtest the z-score signal on the active timeframe's bars; show it in a modal."""
@@ -357,36 +267,77 @@ class PairsApp(App[None]):
             return
         self.push_screen(BacktestScreen(jobs.take_backtest(self.pipeline), self.settings))
 
-    def action_export(self, fmt: str = "parquet") -> None:
+    def action_export(self, fmt: ExportFormat = "parquet") -> None:
         """Write ticks, bars and analytics of the session to the export folder."""
         if self.pipeline is None:
             self.notify("nothing to export yet", severity="warning")
             return
-        try:
-            frames = jobs.take_export(self.pipeline)
-        except jobs.NotAvailable as exc:
-            self.notify(str(exc), severity="warning")
-            return
+        frames = take_session(self.pipeline)
         self.notify(f"exporting {fmt}…", timeout=2)
-        self._run_export(frames, fmt, Path(self.settings.export.folder).expanduser())
+        self._start(partial(write_session, frames, self._export_folder(), fmt), "export")
 
-    @work(thread=True, exclusive=True, group="export", exit_on_error=False)
-    def _run_export(self, frames: object, fmt: str, folder: Path) -> None:
-        try:
-            paths = jobs.export(frames, fmt, folder)
-        except Exception as exc:
-            log.exception("export failed")
-            self.post_message(ExportDone([], jobs.why(exc)))
-        else:
-            self.post_message(ExportDone(paths))
+    @on(BacktestScreen.RunAsked)
+    def _run_backtest(self, message: BacktestScreen.RunAsked) -> None:
+        self._start(partial(jobs.backtest, message.request, self.settings), "backtest")
 
-    @on(ExportDone)
-    def _export_done(self, message: ExportDone) -> None:
-        if message.error:
-            self.notify(f"export failed: {message.error}", severity="error", timeout=8)
+    @on(BacktestScreen.ExportAsked)
+    def _export_backtest(self, message: BacktestScreen.ExportAsked) -> None:
+        job = partial(export_backtest, message.session, self._export_folder())
+        self._start(job, "backtest-export")
+
+    def _export_folder(self) -> Path:
+        return Path(self.settings.export.folder).expanduser()
+
+    # -- slow work ---------------------------------------------------------------------------
+
+    def _start(self, job: Callable[[], object], group: str) -> None:
+        """Run ``job`` in a thread worker; a newer one of the same group replaces it."""
+        self.run_worker(
+            job, name=group, group=group, thread=True, exclusive=True, exit_on_error=False
+        )
+
+    @on(Worker.StateChanged)
+    def _job_changed(self, event: Worker.StateChanged) -> None:
+        """Where every worker of the app ends: a result is shown, an error is said."""
+        worker = event.worker
+        if event.state == WorkerState.SUCCESS:
+            self._job_done(worker.group, worker.result)
+        elif event.state == WorkerState.ERROR and worker.error is not None:
+            self._job_failed(worker.group, worker.error)
+
+    def _job_done(self, group: str, result: object) -> None:
+        match result:
+            case jobs.WindowTests():
+                self.monitor.stationarity_done(result)
+                if self.pipeline is not None and self.alerts is not None:  # the adf_p rules
+                    fired = self.alerts.on_stationarity(result.adf_pvalue, result.until_ms)
+                    self.pipeline.add_alerts(fired)
+                    self.refresh_numbers()
+            case SessionBacktest():
+                screen = self._backtest_screen()
+                if screen is not None:  # else it was closed before the backtest finished
+                    screen.show(result)
+            case list() if group in EXPORTS:
+                self.exports.extend(result)
+                self.notify(jobs.describe_export(result), title="export", timeout=8)
+
+    def _job_failed(self, group: str, error: BaseException) -> None:
+        screen = self._backtest_screen()
+        if group == "backtest" and isinstance(error, ValueError):
+            # Levels in the config that do not make a strategy: the user's to fix, not a bug.
+            if screen is not None:
+                screen.failed(f"check [analytics] in config.toml: {error}")
             return
-        self.exports.extend(message.paths)
-        self.notify(jobs.describe_export(message.paths), title="export", timeout=8)
+        log.error("%s failed", group, exc_info=error)
+        if group == "stationarity":
+            self.monitor.stationarity_failed(jobs.why(error))
+        elif group == "backtest" and screen is not None:
+            screen.failed(jobs.why(error))
+        elif group in EXPORTS:
+            self.notify(f"export failed: {jobs.why(error)}", severity="error", timeout=8)
+
+    def _backtest_screen(self) -> BacktestScreen | None:
+        return next((s for s in self.screen_stack if isinstance(s, BacktestScreen)), None)
 
     # -- the command palette ---------------------------------------------------------------
 
@@ -439,24 +390,6 @@ class PairsApp(App[None]):
                 f"Switch to the {theme} theme",
                 partial(setattr, self, "theme", theme),
             )
-
-
-def _empty_snapshot(options: Options) -> Snapshot:
-    """What the screen shows before the source is open: nothing yet, connecting."""
-    settings = options.settings.analytics
-    return Snapshot(
-        symbols=(options.symbols[0].upper(), options.symbols[1].upper()),
-        timeframe=options.timeframe,
-        window=options.window,
-        price=settings.price,
-        hedge=settings.hedge,
-        feed=FeedStatus(),
-        quotes=(None, None),
-        bars=pl.DataFrame(schema=BAR_SCHEMA),
-        latest=None,
-        bar_count=0,
-        messages_per_second=0.0,
-    )
 
 
 def make_app(options: Options, *, source_factory: SourceFactory | None = None) -> PairsApp:

@@ -12,8 +12,8 @@ import math
 import numpy as np
 import polars as pl
 
-from pairs_tui.backtest import BacktestTrade
-from pairs_tui.backtest_session import SessionBacktest
+from pairs_tui.backtest.results import BacktestTrade
+from pairs_tui.backtest.session import SessionBacktest
 from pairs_tui.ui import formatting, plotting
 from pairs_tui.ui.jobs import BacktestRequest
 from pairs_tui.ui.view import HEDGE_NAMES

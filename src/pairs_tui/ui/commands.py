@@ -8,12 +8,14 @@ reads the query itself.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
+from textual.app import App
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-if TYPE_CHECKING:
-    from pairs_tui.ui.app import PairsApp
+from pairs_tui.alerts import AlertBook, parse_rule, rule_name
+from pairs_tui.config import ConfigError
 
 _PREFIX = re.compile(r"^\s*(alerts?\s*:?\s*)?(add\s*(rule)?\s*:?\s*)?", re.IGNORECASE)
 EXAMPLE = "zscore abs> 2 hysteresis=0.5 cooldown=60 bell"
@@ -25,19 +27,21 @@ def rule_text(query: str) -> str:
     return _PREFIX.sub("", query, count=1).strip()
 
 
+@runtime_checkable
+class AlertsApp(Protocol):
+    """An app whose alert rules the palette edits (the pairs-tui app is one)."""
+
+    @property
+    def alerts(self) -> AlertBook | None:
+        """The running pipeline's alert book; None until the source is open."""
+        ...
+
+
 class AlertCommands(Provider):
     """``Alerts: add rule …`` from the typed text, ``Alerts: remove rule "…"`` per rule."""
 
-    @property
-    def _app(self) -> PairsApp:
-        from pairs_tui.ui.app import PairsApp
-
-        app = self.app
-        assert isinstance(app, PairsApp)
-        return app
-
-    def _book(self) -> Any:
-        return getattr(self._app.pipeline, "alerts", None)
+    def _book(self) -> AlertBook | None:
+        return self.app.alerts if isinstance(self.app, AlertsApp) else None
 
     async def discover(self) -> Hits:
         yield DiscoveryHit(
@@ -78,20 +82,18 @@ class AlertCommands(Provider):
         book = self._book()
         if book is None:
             return []
-        from pairs_tui.alerts import rule_name
-
         return [rule_name(rule) for rule in book.rules]
 
     def _explain(self) -> None:
         self.app.notify(f"type the rule after it, e.g. Alerts: add {EXAMPLE}", timeout=8)
 
-    def _adder(self, text: str) -> Any:
+    def _adder(self, text: str) -> Callable[[], None]:
         def add() -> None:
-            add_rule(self._app, text)
+            add_rule(self.app, self._book(), text)
 
         return add
 
-    def _remover(self, name: str) -> Any:
+    def _remover(self, name: str) -> Callable[[], None]:
         def remove() -> None:
             book = self._book()
             if book is not None and book.remove_rule(name):
@@ -100,15 +102,17 @@ class AlertCommands(Provider):
         return remove
 
 
-def add_rule(app: PairsApp, text: str) -> None:
-    """Add the alert rule ``text`` to the running pipeline's alert book, or say why not."""
-    book = getattr(app.pipeline, "alerts", None)
+def add_rule(app: App[object], book: AlertBook | None, text: str) -> None:
+    """Add the alert rule ``text`` to the running pipeline's alert book, or say why not.
+
+    Args:
+        app: Where to say what happened.
+        book: The alert book; None before the source is open.
+        text: The rule as typed, e.g. ``zscore abs> 2 cooldown=60 bell``.
+    """
     if book is None:
         app.notify("alerts are not running yet", severity="warning")
         return
-    from pairs_tui.alerts import parse_rule, rule_name
-    from pairs_tui.config import ConfigError
-
     try:
         rule = parse_rule(text)
         book.add_rule(rule)

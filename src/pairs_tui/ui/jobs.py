@@ -1,84 +1,68 @@
-"""The slow things a key starts — stationarity tests, backtests, exports — as plain functions.
+"""The slow things a key starts — stationarity tests, backtests, exports — as blocking functions.
 
-They run in thread workers, off the UI's thread, and talk only in the small result records
-below, so the screen does not depend on the exact shapes of the analytics and export modules.
-Nothing here imports Textual.
+The app runs each in a thread worker, off the UI's thread, and takes what it returns (or raises)
+in one ``Worker.StateChanged`` handler. Nothing here imports Textual.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from pairs_tui.analytics import InsufficientData, StationarityReport, WindowData
+from pairs_tui.analytics.stationarity import TestOutcome, stationarity_executor, stationarity_report
+from pairs_tui.backtest.engine import backtest_history
+from pairs_tui.backtest.session import SessionBacktest
+from pairs_tui.config import Settings
+from pairs_tui.export import ExportError
+from pairs_tui.pipeline import Pipeline
+from pairs_tui.records import HedgeMethod, PriceMode, Timeframe
 from pairs_tui.ui import view
 
-if TYPE_CHECKING:
-    from pairs_tui.backtest_session import SessionBacktest
-    from pairs_tui.config import Settings
-    from pairs_tui.pipeline import Pipeline
-
-
-class NotAvailable(Exception):
-    """A part of the program this build does not have (yet)."""
-
 
 @dataclass(frozen=True, slots=True)
-class StationarityLine:
-    """One test as the panel shows it.
-
-    Attributes:
-        statistic, pvalue, lags, n: The test's figures; None when it did not run.
-        verdict: Plain words (or why the test did not run).
-        ran: The test ran (enough data, nothing degenerate).
-    """
-
-    statistic: float | None
-    pvalue: float | None
-    lags: int | None
-    n: int
-    verdict: str
-    ran: bool
-
-
-@dataclass(frozen=True, slots=True)
-class StationarityResult:
+class WindowTests:
     """ADF on the window's residuals and Engle-Granger on its legs, for one window."""
 
-    adf: StationarityLine
-    coint: StationarityLine
-    timeframe: str
+    report: StationarityReport
+    """Both tests, as the analytics ran them."""
+    timeframe: Timeframe
+    """The window's timeframe."""
     window: int
+    """Bars in the window."""
     until_ms: int
     """Start of the window's last bar, ms UTC."""
+
+    @property
+    def adf(self) -> TestOutcome:
+        """ADF on the in-sample residuals."""
+        return self.report.adf
+
+    @property
+    def coint(self) -> TestOutcome:
+        """Engle-Granger on the two legs."""
+        return self.report.coint
+
+    @property
+    def adf_pvalue(self) -> float | None:
+        """ADF's p-value, what the ``adf_p`` alert rules watch; None when it did not run."""
+        return None if isinstance(self.adf, InsufficientData) else self.adf.pvalue
 
     @property
     def tone(self) -> str:
         """``good``, ``weak`` or ``bad`` by the Engle-Granger p-value (``none`` if it did not
         run): that p-value accounts for a hedge fitted on the same window; ADF's does not."""
-        p = self.coint.pvalue
-        if p is None:
+        if isinstance(self.coint, InsufficientData):
             return "none"
+        p = self.coint.pvalue
         return "good" if p < 0.05 else "weak" if p < 0.10 else "bad"
 
 
-def _line(outcome: Any) -> StationarityLine:
-    """A :mod:`pairs_tui.analytics.stationarity` outcome as a panel line."""
-    ran = hasattr(outcome, "pvalue")
-    return StationarityLine(
-        statistic=getattr(outcome, "statistic", None),
-        pvalue=getattr(outcome, "pvalue", None),
-        lags=getattr(outcome, "lags", None),
-        n=int(getattr(outcome, "n", 0)),
-        verdict=str(getattr(outcome, "verdict", "")),
-        ran=ran,
-    )
-
-
-def stationarity(data: Any, *, timeframe: str, window: int, until_ms: int) -> StationarityResult:
+def stationarity(
+    data: WindowData, *, timeframe: Timeframe, window: int, until_ms: int
+) -> WindowTests:
     """Run ADF and Engle-Granger on one window (blocking: call it from a thread worker).
 
     The tests run on the analytics' own one-thread executor, whose BLAS is pinned to one thread
@@ -86,40 +70,15 @@ def stationarity(data: Any, *, timeframe: str, window: int, until_ms: int) -> St
 
     Args:
         data: The pipeline's ``window_data()``.
-        timeframe, window, until_ms: What the window is, for the panel.
+        timeframe: The window's timeframe, for the panel.
+        window: Bars in the window, for the panel.
+        until_ms: Start of the window's last bar, for the panel.
 
-    Raises:
-        NotAvailable: The stationarity module is not in this build.
+    Returns:
+        Both tests and what window they ran on.
     """
-    try:
-        tests = importlib.import_module("pairs_tui.analytics.stationarity")
-    except ImportError as exc:
-        raise NotAvailable("stationarity tests not available in this build") from exc
-    report = tests.stationarity_executor().submit(tests.stationarity_report, data).result()
-    return StationarityResult(_line(report.adf), _line(report.coint), timeframe, window, until_ms)
-
-
-def take_export(pipeline: Any) -> Any:
-    """The session's frames for an export, taken on the pipeline's thread (cheap, no copy).
-
-    Raises:
-        NotAvailable: The export module is not in this build.
-    """
-    try:
-        module = importlib.import_module("pairs_tui.export")
-    except ImportError as exc:
-        raise NotAvailable("export not available in this build") from exc
-    return module.take_session(pipeline)
-
-
-def export(frames: Any, fmt: str, folder: Path) -> list[Path]:
-    """Write taken frames as ticks, bars and analytics files, all or none (blocking).
-
-    Raises:
-        pairs_tui.export.ExportError: a file could not be written; nothing is left behind.
-    """
-    module = importlib.import_module("pairs_tui.export")
-    return [Path(p) for p in module.write_session(frames, folder, fmt)]
+    report = stationarity_executor().submit(stationarity_report, data).result()
+    return WindowTests(report, timeframe, window, until_ms)
 
 
 def describe_export(paths: list[Path]) -> str:
@@ -143,10 +102,15 @@ class BacktestRequest:
     """What a backtest of the running session reads, taken on the pipeline's thread."""
 
     symbols: tuple[str, str]
-    timeframe: str
+    """The pair, target leg first."""
+    timeframe: Timeframe
+    """The active timeframe."""
     window: int
-    price: str
-    hedge: str
+    """The analytics window."""
+    price: PriceMode
+    """Log or raw prices."""
+    hedge: HedgeMethod
+    """The hedge method."""
     bars: pl.DataFrame
     """The active timeframe's history: the bars and the very z-score the screen showed."""
     total_bars: int
@@ -175,12 +139,16 @@ def take_backtest(pipeline: Pipeline) -> BacktestRequest:
 def backtest(request: BacktestRequest, settings: Settings) -> SessionBacktest:
     """Run the backtest ``--backtest`` runs, with the config's levels and fees (blocking).
 
+    Args:
+        request: The history and what it is.
+        settings: Where the levels and the fees come from.
+
+    Returns:
+        The backtest and what it ran on.
+
     Raises:
         ValueError: levels in the config that do not make a strategy.
     """
-    from pairs_tui.backtest import backtest_history
-    from pairs_tui.backtest_session import SessionBacktest
-
     result = backtest_history(request.bars, settings, request.timeframe)
     return SessionBacktest(
         request.symbols,
@@ -193,20 +161,8 @@ def backtest(request: BacktestRequest, settings: Settings) -> SessionBacktest:
     )
 
 
-def export_backtest(session: SessionBacktest, folder: Path) -> list[Path]:
-    """Write the trades and the equity curve as Parquet and CSV, four files, all or none,
-    exactly as ``--backtest`` does (blocking).
-
-    Raises:
-        pairs_tui.export.ExportError: a file could not be written; nothing is left behind.
-    """
-    from pairs_tui.backtest_session import export_backtest as write
-
-    return write(session, folder)
-
-
 def why(exc: BaseException) -> str:
-    """An error in one line: our own errors speak for themselves, others get their type."""
-    if isinstance(exc, NotAvailable) or type(exc).__name__ == "ExportError":
+    """An error in one line: our own export errors speak for themselves, others get their type."""
+    if isinstance(exc, ExportError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"

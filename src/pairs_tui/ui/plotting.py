@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-import plotext  # type: ignore[import-untyped]
+import plotext
 
 from pairs_tui.ui import formatting
 

@@ -1,4 +1,4 @@
-"""What the screen reads out of a :class:`~pairs_tui.pipeline.Snapshot`; nothing from Textual.
+"""What the screen reads out of a :class:`~pairs_tui.snapshot.Snapshot`; nothing from Textual.
 
 The widgets ask these functions for columns and states instead of reaching into the
 snapshot's frame themselves, so the questions "how many bars are still needed" and "which bars
@@ -8,13 +8,14 @@ does a plot span" are answered in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import polars as pl
 
 from pairs_tui.analytics import PairStats
-from pairs_tui.snapshot import Snapshot
+from pairs_tui.config import Options
+from pairs_tui.feed.status import FeedStatus
+from pairs_tui.snapshot import BAR_SCHEMA, AlertEvent, Snapshot
 from pairs_tui.ui import formatting
 
 MIN_PLOT_SPAN = 60
@@ -57,6 +58,24 @@ class WarmUp:
         return text if short else f"{text} (≈ {formatting.duration(self.seconds)})"
 
 
+def empty_snapshot(options: Options) -> Snapshot:
+    """What the screen shows before the source is open: nothing yet, connecting."""
+    settings = options.settings.analytics
+    return Snapshot(
+        symbols=(options.symbols[0].upper(), options.symbols[1].upper()),
+        timeframe=options.timeframe,
+        window=options.window,
+        price=settings.price,
+        hedge=settings.hedge,
+        feed=FeedStatus(),
+        quotes=(None, None),
+        bars=pl.DataFrame(schema=BAR_SCHEMA),
+        latest=None,
+        bar_count=0,
+        messages_per_second=0.0,
+    )
+
+
 def latest_stats(snapshot: Snapshot) -> PairStats | None:
     """The analytics of the latest final bar of the shown timeframe.
 
@@ -78,9 +97,8 @@ def warm_up(snapshot: Snapshot) -> WarmUp:
     if stats is None:
         needed = snapshot.window + 1
         return WarmUp(needed, needed * seconds_per_bar, first_bar=False)
-    explicit = getattr(stats, "bars_needed", None)
-    if explicit is not None:
-        needed = int(explicit)
+    if stats.bars_needed is not None:
+        needed = stats.bars_needed
     elif stats.zscore is not None:
         needed = 0
     else:
@@ -118,35 +136,17 @@ def model_text(snapshot: Snapshot, *, short: bool = False) -> str:
     return f"{hedge} on {snapshot.price} prices"
 
 
-def _field(event: Any, *names: str) -> Any:
-    for name in names:
-        if isinstance(event, dict) and name in event:
-            return event[name]
-        if hasattr(event, name):
-            return getattr(event, name)
-    return None
+def alert_time(event: AlertEvent) -> int:
+    """When an alert fired, ms UTC: the bar's start, or the exchange clock for silence."""
+    return event.time
 
 
-def alert_time(event: Any) -> int | None:
-    """When an alert fired (bar time, ms UTC), if the event says."""
-    value = _field(event, "ts", "time", "bar_ts", "at")
-    return int(value) if isinstance(value, int | float) else None
-
-
-def alert_text(event: Any) -> str:
-    """One line for an alert event: its own message, or the rule written out."""
-    message = _field(event, "message", "text")
-    if message:
-        return str(message)
-    metric = _field(event, "metric") or "alert"
-    value = _field(event, "value")
-    threshold = _field(event, "threshold")
-    name = _field(event, "name", "rule")
-    text = str(metric)
-    if isinstance(value, int | float):
-        text += f" {formatting.compact(float(value))}"
-    if isinstance(threshold, int | float):
-        text += f" crossed {formatting.compact(float(threshold))}"
-    if name:
-        text += f'  (rule "{name}")'
-    return text if (value is not None or name) else str(event)
+def alert_text(event: AlertEvent) -> str:
+    """One line for an alert event: its own message, or else the rule written out."""
+    if event.message:
+        return event.message
+    text = f"{event.metric or 'alert'} {formatting.compact(event.value)}"
+    text += f" crossed {formatting.compact(event.threshold)}"
+    if event.rule:
+        text += f'  (rule "{event.rule}")'
+    return text

@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pairs_tui.records import PairBar, Trade
+from pairs_tui.records import MarkPrice, PairBar, Trade
 from sources import session_b_frame
 
 
@@ -54,6 +54,9 @@ class Recorder:
 
     def on_bar(self, bar: PairBar, timeframe_ms: int) -> None:
         self.bars.append((bar, timeframe_ms))
+
+    def on_mark(self, mark: MarkPrice) -> None:
+        raise AssertionError("a replay has no mark prices")
 
     def hold(self, symbol: str, from_time_ms: int) -> None:
         raise AssertionError("a replay never holds")

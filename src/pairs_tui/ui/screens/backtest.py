@@ -2,35 +2,32 @@
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
+from dataclasses import dataclass
 from typing import ClassVar
 
-from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import ModalScreen
 
-from pairs_tui.backtest_session import SessionBacktest
+from pairs_tui.backtest.session import SessionBacktest
 from pairs_tui.config import Settings
-from pairs_tui.ui import backtest_view, jobs
+from pairs_tui.ui import backtest_view
 from pairs_tui.ui.jobs import BacktestRequest
-from pairs_tui.ui.messages import BacktestDone, ExportDone
 from pairs_tui.ui.widgets.backtest_summary import BacktestSummary
 from pairs_tui.ui.widgets.plot_panel import PlotPanel
 from pairs_tui.ui.widgets.text_panel import TextPanel
 from pairs_tui.ui.widgets.trade_table import MAX_ROWS, TradeTable
-
-log = logging.getLogger("pairs_tui.ui")
 
 
 class BacktestScreen(ModalScreen[None]):
     """The z-score signal traded over the active timeframe's history, with the config's entry,
     exit, stop and fees, by the engine ``--backtest`` uses.
 
-    The backtest runs in a thread worker as soon as the screen opens; until it is done, or when
-    there is nothing to backtest yet, the summary says so in words.
+    Once mounted, the screen asks the app to run the backtest (:class:`RunAsked`); the app runs
+    it in a thread worker and hands the result to :meth:`show`, or the error to :meth:`failed`.
+    Until then, or when there is nothing to backtest yet, the summary says so in words.
 
     Args:
         request: The history and what it is, taken on the pipeline's thread.
@@ -70,6 +67,21 @@ class BacktestScreen(ModalScreen[None]):
         Binding("escape,q", "dismiss", "close", show=False),
     ]
 
+    @dataclass
+    class RunAsked(Message):
+        """The screen is up: the app runs the backtest off the UI thread."""
+
+        request: BacktestRequest
+        """The history to backtest."""
+
+    @dataclass
+    class ExportAsked(Message):
+        """The user asked to export the backtest; the app writes it, as it does every export,
+        so it says where the files went even when this screen was closed meanwhile."""
+
+        session: SessionBacktest
+        """The backtest to write."""
+
     def __init__(self, request: BacktestRequest, settings: Settings) -> None:
         super().__init__(classes="-waiting")
         self.request = request
@@ -92,7 +104,7 @@ class BacktestScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         self.query_one(Vertical).border_subtitle = "escape close"
         self.summary.running(self.request)
-        self._run(self.request, self.settings)
+        self.post_message(self.RunAsked(self.request))
 
     def _offer_export(self) -> None:
         """``e export Parquet + CSV · escape close`` under the box, the key as the keymap has
@@ -107,25 +119,12 @@ class BacktestScreen(ModalScreen[None]):
         )
         self.query_one(Vertical).border_subtitle = f"{export} export Parquet + CSV · escape close"
 
-    @work(thread=True, exclusive=True, group="backtest", exit_on_error=False)
-    def _run(self, request: BacktestRequest, settings: Settings) -> None:
-        try:
-            session = jobs.backtest(request, settings)
-        except ValueError as exc:  # levels in the config that do not make a strategy
-            self.post_message(BacktestDone(None, f"check [analytics] in config.toml: {exc}"))
-        except Exception as exc:
-            log.exception("the backtest failed")
-            self.post_message(BacktestDone(None, jobs.why(exc)))
-        else:
-            self.post_message(BacktestDone(session))
+    def failed(self, why: str) -> None:
+        """The backtest could not run: say why."""
+        self.summary.failed(why)
 
-    @on(BacktestDone)
-    def _done(self, message: BacktestDone) -> None:
-        message.stop()
-        session = message.session
-        if session is None:
-            self.summary.failed(message.error or "failed")
-            return
+    def show(self, session: SessionBacktest) -> None:
+        """Show a finished backtest: summary, equity curve, trades."""
         self.session = session
         if session.result.metrics.bars == 0:
             self.summary.waiting(
@@ -156,19 +155,7 @@ class BacktestScreen(ModalScreen[None]):
             self.notify("nothing to export yet: no backtest", severity="warning")
             return
         self.notify("exporting the backtest…", timeout=2)
-        self._export(session, Path(self.settings.export.folder).expanduser(), self.app)
-
-    @work(thread=True, exclusive=True, group="backtest-export", exit_on_error=False)
-    def _export(self, session: SessionBacktest, folder: Path, app: App[object]) -> None:
-        # Told to the app, like every export: it says where the files went and keeps the list
-        # of exports, even when this screen was closed meanwhile.
-        try:
-            paths = jobs.export_backtest(session, folder)
-        except Exception as exc:
-            log.exception("the backtest export failed")
-            app.post_message(ExportDone([], jobs.why(exc)))
-        else:
-            app.post_message(ExportDone(paths))
+        self.post_message(self.ExportAsked(session))
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)

@@ -8,15 +8,16 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from pairs_tui.analytics import PairStats
 from pairs_tui.snapshot import Snapshot
 from pairs_tui.ui import formatting, plotting, view
-from pairs_tui.ui.jobs import StationarityResult
+from pairs_tui.ui.jobs import WindowTests
 from pairs_tui.ui.widgets.alert_banner import AlertBanner
 from pairs_tui.ui.widgets.alert_list import AlertList
 from pairs_tui.ui.widgets.header_bar import HeaderBar
 from pairs_tui.ui.widgets.hedge_panel import HedgePanel
-from pairs_tui.ui.widgets.leg_quote import LegQuote
 from pairs_tui.ui.widgets.plot_panel import PlotPanel
+from pairs_tui.ui.widgets.quote_panel import QuotePanel
 from pairs_tui.ui.widgets.stationarity_panel import StationarityPanel
 from pairs_tui.ui.widgets.status_line import StatusLine
 
@@ -67,8 +68,8 @@ class MonitorScreen(Screen[None]):
         # Built here, not in compose, so a snapshot that arrives before they are mounted
         # still has somewhere to go.
         self.header = HeaderBar()
-        self.leg_a = LegQuote(symbols[0], id="leg-a")
-        self.leg_b = LegQuote(symbols[1], id="leg-b")
+        self.leg_a = QuotePanel(symbols[0], id="leg-a")
+        self.leg_b = QuotePanel(symbols[1], id="leg-b")
         self.zscore = PlotPanel("z-score", id="zscore")
         self.spread = PlotPanel("spread", id="spread")
         self.hedge = HedgePanel()
@@ -124,8 +125,8 @@ class MonitorScreen(Screen[None]):
         self.hedge.show(stats, warm, bar_seconds=seconds)
         self._show_alerts(snapshot)
 
-    def _zscore_text(self, stats: object, warm: view.WarmUp) -> Content:
-        z = getattr(stats, "zscore", None)
+    def _zscore_text(self, stats: PairStats | None, warm: view.WarmUp) -> Content:
+        z = None if stats is None else stats.zscore
         if z is None:
             return Content.styled(formatting.DASH, "$text-muted")
         tone = "bold $warning" if abs(z) >= self.entry_z else "bold"
@@ -138,10 +139,9 @@ class MonitorScreen(Screen[None]):
         events = snapshot.alerts
         if len(events) > self._alerts_seen:
             newest = events[-1]
-            ts = view.alert_time(newest)
-            when = f"{formatting.clock(ts)}  " if ts is not None else ""
+            when = f"{formatting.clock(view.alert_time(newest))}  "
             self.banner.alert(when + view.alert_text(newest))
-            if self.app.is_headless is False and getattr(newest, "bell", False):
+            if self.app.is_headless is False and newest.bell:
                 self.app.bell()
         self._alerts_seen = len(events)
         self.alert_list.show(events)
@@ -181,6 +181,6 @@ class MonitorScreen(Screen[None]):
         """The tests could not run."""
         self.stationarity.failed(why)
 
-    def stationarity_done(self, result: StationarityResult) -> None:
+    def stationarity_done(self, result: WindowTests) -> None:
         """The tests finished."""
         self.stationarity.show(result)

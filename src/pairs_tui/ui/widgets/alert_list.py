@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from textual.content import Content
 
+from pairs_tui.snapshot import AlertEvent
 from pairs_tui.ui import formatting, view
 from pairs_tui.ui.widgets.text_panel import TextPanel
 
@@ -22,7 +22,7 @@ class AlertList(TextPanel):
     }
     """
 
-    def show(self, events: Sequence[Any]) -> None:
+    def show(self, events: Sequence[AlertEvent]) -> None:
         """Show the newest events that fit."""
         rows = max(1, self.content_size.height or 3)
         if not events:
@@ -30,9 +30,8 @@ class AlertList(TextPanel):
             return
         lines: list[str | tuple[str, str]] = []
         for event in list(events)[-rows:][::-1]:
-            ts = view.alert_time(event)
             lines += [
-                (formatting.clock(ts) if ts is not None else formatting.DASH, "bold"),
+                (formatting.clock(view.alert_time(event)), "bold"),
                 f"  {view.alert_text(event)}\n",
             ]
         self.set(Content.assemble(*lines).rstrip())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.content import Content
 
-from pairs_tui.backtest_session import SessionBacktest
+from pairs_tui.backtest.session import SessionBacktest
 from pairs_tui.ui import backtest_view
 from pairs_tui.ui.jobs import BacktestRequest
 from pairs_tui.ui.widgets.text_panel import TextPanel

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from textual.content import Content
 
+from pairs_tui.analytics import InsufficientData
+from pairs_tui.analytics.stationarity import TestOutcome
 from pairs_tui.ui import formatting
-from pairs_tui.ui.jobs import StationarityLine, StationarityResult
+from pairs_tui.ui.jobs import WindowTests
 from pairs_tui.ui.widgets.text_panel import TextPanel
 
 IDLE = "ADF and cointegration: press a to test the current window"
@@ -43,14 +45,16 @@ class StationarityPanel(TextPanel):
         self.set_classes("-failed")
         self.set(f"ADF and cointegration: {why}", layout=True)
 
-    def show(self, result: StationarityResult) -> None:
+    def show(self, result: WindowTests) -> None:
         """Show a finished run: both tests, then the verdict of Engle-Granger."""
         self.set_classes("-done")
         tone = {"good": "$success", "weak": "$warning", "bad": "$error"}.get(
             result.tone, "$text-muted"
         )
         verdict = (
-            result.coint.verdict if result.coint.ran else (f"coint not run: {result.coint.verdict}")
+            f"coint not run: {result.coint.verdict}"
+            if isinstance(result.coint, InsufficientData)
+            else result.coint.verdict
         )
         self.set(
             Content.assemble(
@@ -69,15 +73,14 @@ class StationarityPanel(TextPanel):
         )
 
 
-def _test(name: str, line: StationarityLine) -> list[str | tuple[str, str]]:
+def _test(name: str, outcome: TestOutcome) -> list[str | tuple[str, str]]:
     """``ADF  stat -3.41  p 0.011  lags 2  n 300`` (or why it did not run)."""
-    if not line.ran:
-        return [(name, "bold"), f"  {line.verdict}"]
-    lags = formatting.DASH if line.lags is None else str(line.lags)
+    if isinstance(outcome, InsufficientData):
+        return [(name, "bold"), f"  {outcome.verdict}"]
     return [
         (name, "bold"),
-        f"  stat {formatting.number(line.statistic, 2)}",
+        f"  stat {formatting.number(outcome.statistic, 2)}",
         "  p ",
-        (formatting.p_value(line.pvalue), "bold"),
-        f"  lags {lags}  n {line.n:,}",
+        (formatting.p_value(outcome.pvalue), "bold"),
+        f"  lags {outcome.lags}  n {outcome.n:,}",
     ]

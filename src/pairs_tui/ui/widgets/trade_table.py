@@ -6,7 +6,7 @@ from rich.console import JustifyMethod
 from rich.text import Text
 from textual.widgets import DataTable
 
-from pairs_tui.backtest_session import SessionBacktest
+from pairs_tui.backtest.session import SessionBacktest
 from pairs_tui.ui import backtest_view
 
 MAX_ROWS = 1_000

@@ -7,8 +7,10 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pairs_tui.backtest import BacktestResult, run
-from test_backtest import Row, bars_frame
+from pairs_tui.backtest.engine import run
+from pairs_tui.backtest.results import BacktestResult
+
+from .test_engine import Row, bars_frame
 
 rows_st = st.tuples(
     st.one_of(st.none(), st.floats(-4.5, 4.5)),

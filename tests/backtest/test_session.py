@@ -16,19 +16,18 @@ import msgspec
 import polars as pl
 import pytest
 
-from pairs_tui.backtest_session import (
+from pairs_tui.backtest.session import (
     BacktestReport,
     SessionBacktest,
     backtest_source,
     export_backtest,
     report,
 )
-from pairs_tui.config import AnalyticsSettings, ExportSettings, Settings
+from pairs_tui.config import AnalyticsSettings, ExportSettings, Options, Settings
 from pairs_tui.export import ExportError
-from pairs_tui.session import Options
 from sources import PAIR, ListSource, session_b_trades
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parent.parent / "fixtures"
 SESSION_B = FIXTURES / "sessionB_2024-08-08T2354Z_2024-08-09T0000Z_trade_envelopes.ndjson.gz"
 
 
@@ -299,7 +298,7 @@ async def test_a_failed_export_leaves_nothing(
 
 async def test_run_backtest_replays_prints_and_exports(tmp_path: Path) -> None:
     pytest.importorskip("pairs_tui.feed.replay", reason="the replay reader has not landed")
-    from pairs_tui.backtest_session import run_backtest
+    from pairs_tui.backtest.session import run_backtest
 
     options = options_for(AnalyticsSettings(window=30, stop_z=3.0, backtest_export=True), tmp_path)
     out = io.StringIO()

@@ -1,4 +1,4 @@
-"""A session: what the user asked for on the command line, turned into a running source.
+"""Options → the running source and pipeline: what the command line asked for, started.
 
 The TUI, headless mode and the backtest all start here, so ``--demo``, ``--replay`` and live
 mean the same thing everywhere.
@@ -10,44 +10,18 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pairs_tui.config import Settings
+from pairs_tui.config import DEMO_SYMBOLS, Options, Settings, UsageError
 from pairs_tui.feed.source import TradeSource
 
 if TYPE_CHECKING:
+    from pairs_tui.alerts import AlertBook
+    from pairs_tui.exchange.tape import TradeTape
     from pairs_tui.pipeline import Pipeline
 
-log = logging.getLogger("pairs_tui.session")
-
-DEMO_SYMBOLS = ("BTCUSDT", "ETHUSDT")
-"""The pair of the recording that ships with the package."""
-
-
-class UsageError(Exception):
-    """A bad argument or input, reported in one line with exit code 2."""
-
-
-@dataclass
-class Options:
-    """Everything that decides what a run does; the CLI fills it from arguments and config."""
-
-    settings: Settings
-    symbols: tuple[str, str]
-    demo: bool = False
-    replay: list[Path] = field(default_factory=list)
-    speed: float = 0.0
-    headless: bool = False
-    backtest: bool = False
-    record: Path | None = None
-    url: str = "wss://fstream.binance.com"
-    rest_url: str | None = None
-    stream: str = "aggTrade"
-    timeframe: str = "1s"
-    window: int = 300
-    duration: float | None = None
+log = logging.getLogger("pairs_tui.launcher")
 
 
 async def check_symbols(options: Options) -> None:
@@ -118,37 +92,39 @@ async def open_source(options: Options) -> AsyncIterator[TradeSource]:
         await exchange.stop()
 
 
-def build_pipeline(options: Options, source: TradeSource) -> Pipeline:
+def build_pipeline(
+    options: Options, source: TradeSource, *, alerts: AlertBook | None = None
+) -> Pipeline:
     """The pipeline for a run, with what the options attach to it (alerts, recording).
 
     Headless mode and the TUI both build their pipeline here, so both get:
 
-    - ``pipeline.alerts``: an :class:`~pairs_tui.alerts.AlertBook` with the configured rules,
-      appending to the alert log (see :func:`alert_log_path`); the palette adds rules to it.
+    - ``pipeline.alerts``: ``alerts``, or else a new :func:`alert_book`; the palette adds rules
+      to the one the TUI passes in.
     - with ``--record DIR``, a :class:`~pairs_tui.record.Recorder` listening to every trade.
       It runs alongside :meth:`Pipeline.run` and has written its last trade when run returns,
       however run ends (end of replay, ``--duration``, Ctrl-C, cancellation).
 
+    Args:
+        options: What the run does.
+        source: The open trade source.
+        alerts: The alert book to evaluate; None builds one from the settings.
+
+    Returns:
+        The pipeline, not yet running.
+
     Raises:
         UsageError: the ``--record`` folder cannot be created.
     """
-    from pairs_tui.alerts import AlertBook
     from pairs_tui.pipeline import Pipeline
 
-    settings = options.settings
-    book = AlertBook(
-        settings.alerts.rules,
-        alert_log_path(settings),
-        pair=options.symbols,
-        keep=settings.alerts.keep,
-    )
     pipeline = Pipeline(
-        settings,
+        options.settings,
         source,
         options.symbols,
         timeframe=options.timeframe,
         window=options.window,
-        alerts=book,
+        alerts=alerts if alerts is not None else alert_book(options),
     )
     if options.record is not None:
         from pairs_tui.record import Recorder
@@ -164,15 +140,29 @@ def build_pipeline(options: Options, source: TradeSource) -> Pipeline:
     return pipeline
 
 
+def alert_book(options: Options) -> AlertBook:
+    """The configured alert rules, appending to the alert log (see :func:`alert_log_path`)."""
+    from pairs_tui.alerts import AlertBook
+
+    settings = options.settings
+    return AlertBook(
+        settings.alerts.rules,
+        alert_log_path(settings),
+        pair=options.symbols,
+        keep=settings.alerts.keep,
+    )
+
+
 def alert_log_path(settings: Settings) -> Path | None:
-    """The alert log: ``alerts.log`` inside the export folder unless absolute; None if empty."""
+    """The alert log: ``alerts.log`` of the settings, inside the export folder unless absolute;
+    None when the setting is empty."""
     if not settings.alerts.log:
         return None
     path = Path(settings.alerts.log).expanduser()
     return path if path.is_absolute() else Path(settings.export.folder).expanduser() / path
 
 
-def demo_tape(options: Options) -> object:
+def demo_tape(options: Options) -> TradeTape:
     """The demo's trades: the shipped recording for its own pair, else a seeded simulation."""
     from pairs_tui.exchange.simulation import simulated_tape
     from pairs_tui.exchange.tape import recorded_tape

@@ -9,7 +9,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from pairs_tui.backtest import EQUITY_SCHEMA, TRADE_SCHEMA, BacktestTrade, run
+from pairs_tui.backtest.engine import run
+from pairs_tui.backtest.results import EQUITY_SCHEMA, TRADE_SCHEMA, BacktestTrade
 
 # One row per 1-second bar: zscore, beta (the fit through this bar), close_a, close_b.
 # The beta that sizes a trade is the one on the row *before* its signal bar.

@@ -1,6 +1,6 @@
 """The mean-reversion backtest of the z-score signal: a pure function over the bar history.
 
-:func:`run` reads the same bar history the screen draws (:data:`pairs_tui.pipeline.BAR_SCHEMA`,
+:func:`run` reads the same bar history the screen draws (:data:`pairs_tui.snapshot.BAR_SCHEMA`,
 from ``Pipeline.history()``), so the live screen and ``--backtest`` share one engine and the
 backtest trades exactly the no-look-ahead z-score the user watched. Nothing here imports Textual,
 the feed or the pipeline.
@@ -24,7 +24,7 @@ the bar that produced it. A decision on the last bar has no fill. A position sti
 is marked at the last close, without exit fees, and reported with ``exit_reason = "open"``.
 
 Sizing: the hedge ratio in force at the signal, i.e. the very hedge the signal bar's ``spread``
-and ``zscore`` were computed with (PRODUCT.md: the fit through the previous bar, no look-ahead).
+and ``zscore`` were computed with: the fit through the previous bar, so no look-ahead.
 The analytics publish it as ``hedge_beta`` on the signal bar's own row (the held OLS fit, or the
 Kalman prior with ``hedge = "kalman"``); a history without that column falls back to ``beta`` of
 the bar *before* the signal, which is the same number for the OLS hedge. Either is known at the
@@ -40,208 +40,31 @@ Long the spread is long A and short ``beta`` of B; a negative ``beta`` makes the
 Fees: ``fee_bps`` basis points of each leg's traded notional (``|qty| * price``), at every fill:
 two legs on entry, two on exit.
 
-Metrics are over the *evaluation period*: from the first bar with a z-score to the last bar.
-
-- Equity: closed trades' net P&L plus the open trade's, marked at each bar's close (its entry
-  fees already paid); 0 before the first fill.
-- Bar P&L: the change of equity over one bar (fees land on the fill bar).
-- Sharpe: mean over standard deviation (ddof 1) of the bar P&L, per bar; annualised by
-  ``sqrt(bars per year)`` with 365 days of 24 hours (perpetuals trade around the clock). In log
-  mode the bar P&L is a return on 1 USDT of A; in raw mode Sharpe is the same as for a return on
-  one unit of A at a fixed price, since the ratio does not depend on the scale.
-- Maximum drawdown: the largest fall of equity from its running peak (peak starts at 0), in the
-  P&L units above, reported as a positive number.
-- Time in market: the share of the period's bars held with an open position.
-- Hit rate and average trade P&L: over closed trades; total P&L includes the open one.
+The records it returns are in :mod:`pairs_tui.backtest.results`, the summary figures in
+:mod:`pairs_tui.backtest.metrics`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
 
-import msgspec
 import numpy as np
 import polars as pl
 
+from pairs_tui.backtest.metrics import summarise
+from pairs_tui.backtest.results import (
+    EQUITY_SCHEMA,
+    BacktestParams,
+    BacktestResult,
+    BacktestTrade,
+    ExitReason,
+)
 from pairs_tui.config import Settings
-from pairs_tui.records import TIMEFRAMES, PriceMode
-
-if TYPE_CHECKING:
-    from pairs_tui.session import Options
-
-Side = Literal["long", "short"]
-ExitReason = Literal["exit", "stop", "open"]
-
-MS_PER_YEAR = 365 * 24 * 3600 * 1000
-"""Milliseconds in a year of round-the-clock trading, for annualising Sharpe."""
+from pairs_tui.records import TICK, TIMEFRAMES, PriceMode, Timeframe
 
 _NO_EXIT, _EXIT, _STOP = 0, 1, 2
 _REASONS: dict[int, ExitReason] = {_EXIT: "exit", _STOP: "stop"}
-
-
-class BacktestParams(msgspec.Struct, frozen=True, kw_only=True):
-    """What the backtest was run with."""
-
-    entry: float = 2.0
-    """Enter when ``|z|`` goes beyond this."""
-    exit: float = 0.0
-    """Exit a short when ``z <= exit``, a long when ``z >= -exit``."""
-    stop: float | None = None
-    """Stop a short when ``z >= stop``, a long when ``z <= -stop``; None for no stop."""
-    fee_bps: float = 4.0
-    """Basis points of each leg's notional, at every fill."""
-    price_mode: PriceMode = "log"
-    """How positions are sized: ``log`` dollar-weighted, ``raw`` unit-weighted."""
-    hedge_column: str = "hedge_beta"
-    """Where the hedge ratio came from: ``hedge_beta`` on the signal bar, or ``beta`` on the bar
-    before it."""
-    bar_ms: int | None = None
-    """Bar length in ms, for annualising Sharpe; None infers it from ``ts``."""
-
-    def check(self) -> None:
-        """Raise ValueError when the levels do not make a strategy.
-
-        Raises:
-            ValueError: a non-finite level, ``entry < 0``, ``exit >= entry``, ``stop <= entry``
-                or negative fees.
-        """
-        levels = [self.entry, self.exit, self.fee_bps] + ([] if self.stop is None else [self.stop])
-        if not all(math.isfinite(v) for v in levels):
-            raise ValueError("backtest levels must be finite numbers")
-        if self.entry < 0:
-            raise ValueError(f"entry_z must be >= 0, got {self.entry}")
-        if self.exit >= self.entry:
-            raise ValueError(f"exit_z ({self.exit}) must be below entry_z ({self.entry})")
-        if self.stop is not None and self.stop <= self.entry:
-            raise ValueError(f"stop_z ({self.stop}) must be above entry_z ({self.entry})")
-        if self.fee_bps < 0:
-            raise ValueError(f"fee_bps must be >= 0, got {self.fee_bps}")
-        if self.price_mode not in ("log", "raw"):
-            raise ValueError(f"price mode must be 'log' or 'raw', got {self.price_mode!r}")
-
-
-class BacktestTrade(msgspec.Struct, frozen=True, kw_only=True):
-    """One round trip. Times are bar labels (bar start, ms UTC), as in the history; a fill
-    happens at the close of its bar, i.e. at ``entry_ts`` plus the bar length."""
-
-    side: Side
-    """``long`` the spread (long A, short ``hedge`` of B) or ``short`` it."""
-    signal_ts: int
-    """The bar whose z-score decided the entry."""
-    entry_ts: int
-    """The bar at whose close the entry filled: the bar after ``signal_ts``."""
-    entry_z: float
-    """The z-score that decided the entry."""
-    hedge: float
-    """The hedge ratio sizing the B leg: the one the signal bar's z-score used."""
-    qty_a: float
-    """Signed quantity of A held (units of the contract)."""
-    qty_b: float
-    """Signed quantity of B held."""
-    entry_price_a: float
-    entry_price_b: float
-    exit_signal_ts: int | None
-    """The bar whose z-score decided the exit; None while open."""
-    exit_ts: int | None
-    """The bar at whose close the exit filled; None while open."""
-    exit_z: float | None
-    """The z-score that decided the exit; None while open."""
-    exit_price_a: float
-    """Exit fill price of A, or the last close an open trade is marked at."""
-    exit_price_b: float
-    exit_reason: ExitReason
-    """``exit`` (z crossed the exit level), ``stop``, or ``open`` (marked at the last close)."""
-    pnl_a: float
-    """Price P&L of the A leg, before fees."""
-    pnl_b: float
-    """Price P&L of the B leg, before fees."""
-    fees: float
-    """Fees of both legs and both fills (entry only while open)."""
-    pnl: float
-    """``pnl_a + pnl_b - fees``."""
-    bars_held: int
-    """Bars from the entry fill to the exit fill (or the last bar)."""
-    holding_ms: int
-    """Time from the entry fill to the exit fill (or the last bar's close)."""
-
-
-class BacktestMetrics(msgspec.Struct, frozen=True, kw_only=True):
-    """The summary. P&L figures are in the units of the price mode (see the module doc)."""
-
-    bars: int
-    """Bars in the evaluation period (first bar with a z-score to the last bar)."""
-    start_ts: int | None
-    """First bar of the period; None when no bar has a z-score."""
-    end_ts: int | None
-    """Last bar of the period."""
-    trades: int
-    """Round trips, the open one included."""
-    closed_trades: int
-    total_pnl: float
-    """Equity at the last bar: closed trades plus the open one marked at the last close."""
-    fees: float
-    """Fees paid."""
-    avg_trade_pnl: float | None
-    """Mean net P&L of closed trades."""
-    hit_rate: float | None
-    """Share of closed trades with a positive net P&L."""
-    sharpe: float | None
-    """Per-bar Sharpe ratio of the bar P&L; None when it has no variance."""
-    sharpe_annualised: float | None
-    """``sharpe * sqrt(bars per year)``."""
-    max_drawdown: float
-    """Largest fall of equity from its running peak, as a positive number."""
-    time_in_market: float | None
-    """Share of the period's bars held with a position."""
-    avg_holding_ms: float | None
-    """Mean holding time of closed trades."""
-    bar_ms: int | None
-    """Bar length used to annualise."""
-
-
-EQUITY_SCHEMA: dict[str, type[pl.DataType]] = {
-    "ts": pl.Int64,
-    "zscore": pl.Float64,
-    "target": pl.Int8,
-    "position": pl.Int8,
-    "equity": pl.Float64,
-    "pnl": pl.Float64,
-    "drawdown": pl.Float64,
-}
-"""Columns of the equity curve, one row per input bar: the bar label, its z-score, the position
-decided at its close (``target``: 1 long, -1 short, 0 flat), the position held after its close
-(``position``, which is the previous bar's ``target``), equity, bar P&L and drawdown."""
-
-TRADE_SCHEMA: dict[str, type[pl.DataType]] = {
-    name: (
-        pl.String
-        if name in ("side", "exit_reason")
-        else pl.Int64
-        if name.endswith("_ts") or name in ("bars_held", "holding_ms")
-        else pl.Float64
-    )
-    for name in BacktestTrade.__struct_fields__
-}
-"""Columns of the trade list as a frame, in :class:`BacktestTrade`'s field order."""
-
-
-@dataclass(frozen=True, slots=True)
-class BacktestResult:
-    """Everything one backtest produced."""
-
-    params: BacktestParams
-    trades: list[BacktestTrade]
-    """Round trips in entry order; the last may be open."""
-    equity: pl.DataFrame
-    """The equity curve (:data:`EQUITY_SCHEMA`), one row per input bar."""
-    metrics: BacktestMetrics
-
-    def trades_frame(self) -> pl.DataFrame:
-        """The trades as a frame (:data:`TRADE_SCHEMA`), for exports."""
-        rows = [msgspec.structs.astuple(trade) for trade in self.trades]
-        return pl.DataFrame(rows, schema=TRADE_SCHEMA, orient="row")
 
 
 def run(
@@ -303,7 +126,7 @@ def run(
 def backtest_history(
     bars: pl.DataFrame,
     settings: Settings,
-    timeframe: str | None = None,
+    timeframe: Timeframe | None = None,
 ) -> BacktestResult:
     """Run :func:`run` with the levels, fees and price mode of ``settings``.
 
@@ -313,7 +136,7 @@ def backtest_history(
         bars: The pipeline's history of one timeframe.
         settings: Where ``entry_z``, ``exit_z``, ``stop_z``, ``fee_bps`` and ``price`` live.
         timeframe: The history's timeframe (``1s``, ``1m``, ``5m``), for annualising; None
-            infers the bar length from ``ts``.
+            (or ``tick``, whose rows have no one length) infers the bar length from ``ts``.
 
     Raises:
         ValueError: levels in ``settings`` that do not make a strategy.
@@ -326,7 +149,7 @@ def backtest_history(
         stop=analytics.stop_z,
         fee_bps=analytics.fee_bps,
         price_mode=analytics.price,
-        bar_ms=TIMEFRAMES.get(timeframe) if timeframe else None,
+        bar_ms=None if timeframe is None or timeframe == TICK else TIMEFRAMES[timeframe],
     )
 
 
@@ -461,7 +284,7 @@ def _execute(
         },
         schema=EQUITY_SCHEMA,
     ).with_columns(pl.col("zscore").fill_nan(None))
-    metrics = _metrics(params, ts, z, position, equity, trades, fees_paid)
+    metrics = summarise(params, ts, z, position, equity, trades, fees_paid)
     return BacktestResult(params, trades, curve, metrics)
 
 
@@ -528,51 +351,6 @@ def _trade(
     )
 
 
-def _metrics(
-    params: BacktestParams,
-    ts: np.ndarray,
-    z: np.ndarray,
-    position: np.ndarray,
-    equity: np.ndarray,
-    trades: list[BacktestTrade],
-    fees: float,
-) -> BacktestMetrics:
-    """Summaries over the evaluation period (first bar with a z-score to the end)."""
-    known = np.flatnonzero(np.isfinite(z))
-    closed = [t for t in trades if t.exit_reason != "open"]
-    start = int(known[0]) if len(known) else len(ts)
-    period = equity[start:]
-    steps = np.diff(period)
-    # A position held after bar i - 1's close is in the market during bar i.
-    held = position[start:-1] != 0 if len(steps) else np.zeros(0, dtype=bool)
-    sharpe = None
-    if len(steps) >= 2:
-        sd = float(np.std(steps, ddof=1))
-        if sd > 0.0:
-            sharpe = float(np.mean(steps)) / sd
-    annual = None
-    if sharpe is not None and params.bar_ms:
-        annual = sharpe * math.sqrt(MS_PER_YEAR / params.bar_ms)
-    peak = np.maximum.accumulate(np.maximum(period, 0.0)) if len(period) else period
-    return BacktestMetrics(
-        bars=len(period),
-        start_ts=int(ts[start]) if len(period) else None,
-        end_ts=int(ts[-1]) if len(period) else None,
-        trades=len(trades),
-        closed_trades=len(closed),
-        total_pnl=float(equity[-1]) if len(equity) else 0.0,
-        fees=float(fees),
-        avg_trade_pnl=float(np.mean([t.pnl for t in closed])) if closed else None,
-        hit_rate=sum(t.pnl > 0 for t in closed) / len(closed) if closed else None,
-        sharpe=sharpe,
-        sharpe_annualised=annual,
-        max_drawdown=float(np.max(peak - period)) if len(period) else 0.0,
-        time_in_market=float(np.mean(held)) if len(steps) else None,
-        avg_holding_ms=float(np.mean([t.holding_ms for t in closed])) if closed else None,
-        bar_ms=params.bar_ms,
-    )
-
-
 def _floats(series: pl.Series) -> np.ndarray:
     """A float64 array with NaN for null, whatever the series' float type."""
     return series.cast(pl.Float64).fill_null(float("nan")).to_numpy().astype(np.float64)
@@ -586,15 +364,4 @@ def _bar_ms(bars: pl.DataFrame) -> int | None:
     steps = steps.filter(steps > 0)
     if steps.is_empty():
         return None
-    return int(steps.mode().min())  # type: ignore[arg-type]
-
-
-async def run_backtest(options: Options) -> None:
-    """``pairs-tui A B --backtest --replay FILE...``: replay, backtest, print JSON, export.
-
-    Lives in :mod:`pairs_tui.backtest_session`; imported late so the engine stays free of the
-    feed and the pipeline.
-    """
-    from pairs_tui.backtest_session import run_backtest as run_session
-
-    await run_session(options)
+    return int(steps.mode().sort()[0])  # the shortest of equally common steps

@@ -19,10 +19,13 @@ from typing import TextIO
 import msgspec
 import polars as pl
 
-from pairs_tui.backtest import BacktestMetrics, BacktestResult, BacktestTrade, backtest_history
+from pairs_tui.backtest.engine import backtest_history
+from pairs_tui.backtest.results import BacktestMetrics, BacktestResult, BacktestTrade
+from pairs_tui.config import Options, UsageError
 from pairs_tui.export import ExportError, ExportFormat, remove_leftovers, write_all
 from pairs_tui.feed.source import TradeSource
-from pairs_tui.session import Options, UsageError, build_pipeline, open_source
+from pairs_tui.launcher import build_pipeline, open_source
+from pairs_tui.records import HedgeMethod, PriceMode, Timeframe
 
 log = logging.getLogger("pairs_tui.backtest")
 
@@ -64,13 +67,19 @@ class SessionBacktest:
     """A backtest of one session and what it ran on."""
 
     symbols: tuple[str, str]
-    timeframe: str
+    """The pair, target leg first."""
+    timeframe: Timeframe
+    """The timeframe of the bars."""
     window: int
-    price: str
-    hedge: str
+    """The analytics window the z-score was computed on."""
+    price: PriceMode
+    """Log or raw prices, as the analytics used them."""
+    hedge: HedgeMethod
+    """The hedge method of the analytics."""
     bars: pl.DataFrame
     """The pipeline's history of ``timeframe`` that the engine read."""
     result: BacktestResult
+    """The trades, the equity curve and the metrics."""
 
 
 async def backtest_source(options: Options, source: TradeSource) -> SessionBacktest:

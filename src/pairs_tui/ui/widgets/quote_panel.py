@@ -7,12 +7,12 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
 
-from pairs_tui.snapshot import LegQuote as Quote
+from pairs_tui.snapshot import LegQuote
 from pairs_tui.ui import formatting, plotting
 from pairs_tui.ui.widgets.text_panel import TextPanel
 
 
-class LegQuote(Horizontal):
+class QuotePanel(Horizontal):
     """``BTCUSDT  61,812.40  +0.12%  ▁▂▃▅▆▇▆▅``, one line.
 
     The price and the sparkline are two panels, so a new price (ten times a second) repaints a
@@ -24,7 +24,7 @@ class LegQuote(Horizontal):
     """
 
     DEFAULT_CSS = """
-    LegQuote {
+    QuotePanel {
         width: 1fr;
         height: 1;
         padding: 0 1;
@@ -44,7 +44,7 @@ class LegQuote(Horizontal):
         yield self._price
         yield self._spark
 
-    def show(self, quote: Quote | None) -> None:
+    def show(self, quote: LegQuote | None) -> None:
         """Show the latest trade (ten times a second)."""
         if quote is None:
             self._price.set(

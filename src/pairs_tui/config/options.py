@@ -1,0 +1,54 @@
+"""What one run does: the command line's arguments over the config's settings.
+
+The CLI fills :class:`Options` from its arguments and :class:`~pairs_tui.config.settings.Settings`;
+the TUI, headless mode and the backtest all start from it (:mod:`pairs_tui.launcher`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pairs_tui.config.settings import Settings, StreamKind
+from pairs_tui.records import Timeframe
+
+DEMO_SYMBOLS = ("BTCUSDT", "ETHUSDT")
+"""The pair of the recording that ships with the package."""
+
+
+class UsageError(Exception):
+    """A bad argument or input, reported in one line with exit code 2."""
+
+
+@dataclass
+class Options:
+    """Everything that decides what a run does; the CLI fills it from arguments and config."""
+
+    settings: Settings
+    """The config file's settings (defaults where it is silent)."""
+    symbols: tuple[str, str]
+    """The pair, target leg first."""
+    demo: bool = False
+    """Run against the embedded exchange on loopback."""
+    replay: list[Path] = field(default_factory=list)
+    """Recorded trades or bars to feed instead of a live socket."""
+    speed: float = 0.0
+    """Replay speed in trade time; 0 as fast as possible."""
+    headless: bool = False
+    """No screen: one JSON line per closed bar on stdout."""
+    backtest: bool = False
+    """Backtest the z-score signal on the replayed session."""
+    record: Path | None = None
+    """Also write every trade to Parquet under this folder."""
+    url: str = "wss://fstream.binance.com"
+    """WebSocket base URL."""
+    rest_url: str | None = None
+    """REST base URL; None derives it from ``url``."""
+    stream: StreamKind = "aggTrade"
+    """The trade stream subscribed to."""
+    timeframe: Timeframe = "1s"
+    """The timeframe shown at start."""
+    window: int = 300
+    """The analytics window at start."""
+    duration: float | None = None
+    """Stop cleanly after this many seconds; None runs until the source ends or the user quits."""

@@ -1,0 +1,59 @@
+"""The status line in an app of its own: the feed's state and every counter."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+
+from pairs_tui.feed.status import FeedStatus
+from pairs_tui.ui.widgets.status_line import StatusLine
+
+from .snapshots import snapshot
+
+COUNTERS = "1,203 msg/s · latency 38 ms · gaps 0 · late 0 · bars 344 · reconnects 0"
+
+
+class StatusApp(App[None]):
+    """One status line on a clock stopped at 100 s."""
+
+    def compose(self) -> ComposeResult:
+        yield StatusLine(monotonic=lambda: 100.0)
+
+
+async def shown(**changes: object) -> str:
+    """What the status line reads after showing a snapshot with ``changes``."""
+    paused = bool(changes.pop("paused", False))
+    stopped = changes.pop("stopped", None)
+    assert stopped is None or isinstance(stopped, str)
+    app = StatusApp()
+    async with app.run_test(size=(160, 3)) as pilot:
+        line = app.query_one(StatusLine)
+        line.show(snapshot(**changes), paused=paused, stopped=stopped)
+        await pilot.pause()
+        return str(line.render())
+
+
+async def test_a_live_feed_shows_its_state_and_every_counter() -> None:
+    assert await shown() == f"● live · {COUNTERS}"
+
+
+async def test_reconnecting_says_which_attempt_and_when_the_next_one_is() -> None:
+    feed = FeedStatus(state="reconnecting", attempt=3, next_try_at=104.6, latency_ms=38.0)
+    text = await shown(feed=feed)
+    assert text == f"◌ reconnecting (attempt 3, next try in 5 s) · {COUNTERS}"
+
+
+async def test_a_stopped_feed_says_why_instead_of_the_last_event() -> None:
+    feed = FeedStatus(state="live", latency_ms=38.0, detail="reconnected after 2 s")
+    text = await shown(feed=feed, stopped="ConnectionError: refused")
+    assert text == f"■ feed stopped: ConnectionError: refused · {COUNTERS}"
+
+
+async def test_the_last_event_and_malformed_frames_are_appended() -> None:
+    feed = FeedStatus(state="live", latency_ms=38.0, malformed=2, detail="stream stalled")
+    text = await shown(feed=feed)
+    assert text == f"● live · {COUNTERS} · malformed 2 · stream stalled"
+
+
+async def test_a_finished_replay_and_a_paused_display_say_so_first() -> None:
+    text = await shown(finished=True, paused=True)
+    assert text == f"display paused (p) · ■ replay finished · {COUNTERS}"
