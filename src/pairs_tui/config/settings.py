@@ -143,6 +143,17 @@ class DemoSettings(_Section):
     """Seed of the simulation."""
 
 
+class HistorySettings(_Section):
+    """The local store of past bars, which the warm start, the scanner and the history backtest
+    read and fill from the exchange's klines."""
+
+    enabled: bool = True
+    """Fetch and keep history; ``false`` starts every run from its first live trade."""
+    folder: str = ""
+    """The store's folder (``~`` expanded); empty means ``$XDG_CACHE_HOME/pairs-tui/history``
+    (``~/.cache`` when the variable is unset)."""
+
+
 class Settings(_Section):
     """Everything ``config.toml`` holds."""
 
@@ -155,6 +166,7 @@ class Settings(_Section):
     export: ExportSettings = msgspec.field(default_factory=ExportSettings)
     ui: UiSettings = msgspec.field(default_factory=UiSettings)
     demo: DemoSettings = msgspec.field(default_factory=DemoSettings)
+    history: HistorySettings = msgspec.field(default_factory=HistorySettings)
     keys: dict[str, str] = msgspec.field(default_factory=dict)
     """Key remapping: binding id → keys, e.g. ``export = "ctrl+e"``."""
 
