@@ -12,7 +12,6 @@ more is asked until then, and what was fetched before it is kept.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -23,8 +22,6 @@ import polars as pl
 from pairs_tui.feed.rest import BinanceApiError
 from pairs_tui.history.klines import PAGE_LIMIT, KlineRow, Page, klines_to_bars, pages
 from pairs_tui.history.store import HistoryStore, clip, grid_ceil, timeframe_ms
-
-log = logging.getLogger("pairs_tui.history")
 
 Progress = Callable[[int, int], None]
 """Told ``(requests done, requests planned)``: once before the first request, then as each ends."""
@@ -311,30 +308,35 @@ class History:
     ) -> Sequence[KlineRow]:
         async with self._slots:
             self._check_stopped()
-            try:
-                if fetch.timeframe == "1s":
-                    rows = await self.rest.continuous_klines(
-                        fetch.symbol,
-                        "1s",
-                        contract_type="PERPETUAL",
-                        start_ms=page.start_ms,
-                        end_ms=page.last_open_ms,
-                        limit=page.limit,
-                    )
-                else:
-                    rows = await self.rest.klines(
-                        fetch.symbol,
-                        fetch.timeframe,
-                        start_ms=page.start_ms,
-                        end_ms=page.last_open_ms,
-                        limit=page.limit,
-                    )
-            except BinanceApiError as exc:
-                if exc.status == 418:
-                    raise self._stop(exc) from exc
-                raise
+            if fetch.timeframe == "1s":
+                asked = self.rest.continuous_klines(
+                    fetch.symbol,
+                    "1s",
+                    contract_type="PERPETUAL",
+                    start_ms=page.start_ms,
+                    end_ms=page.last_open_ms,
+                    limit=page.limit,
+                )
+            else:
+                asked = self.rest.klines(
+                    fetch.symbol,
+                    fetch.timeframe,
+                    start_ms=page.start_ms,
+                    end_ms=page.last_open_ms,
+                    limit=page.limit,
+                )
+            rows = await self._unless_banned(asked)
         finished()
         return rows
+
+    async def _unless_banned(self, request: Awaitable[_T]) -> _T:
+        """The answer to ``request``; a 418 becomes :class:`HistoryStopped`."""
+        try:
+            return await request
+        except BinanceApiError as exc:
+            if exc.status == 418:
+                raise self._stop(exc) from exc
+            raise
 
     async def _closed_until(self, end_ms: int, step: int) -> int:
         """The end of the closed bars of ``step`` up to ``end_ms``.
@@ -345,7 +347,7 @@ class History:
         stays true.
         """
         if end_ms > self._closed_ms:
-            now = int(await self.rest.server_time_ms())
+            now = int(await self._unless_banned(self.rest.server_time_ms()))
             self._closed_ms = max(self._closed_ms, now - SETTLE_MS)
         closed = self._closed_ms - self._closed_ms % step
         return min(end_ms, closed)
@@ -354,9 +356,8 @@ class History:
         if self.stopped is None or self.stopped.until_ms <= time.time() * 1000.0:
             until = getattr(exc, "until_ms", None) or time.time() * 1000.0 + MIN_BAN_MS
             self.stopped = HistoryStopped(
-                f"the exchange banned this IP for too many requests (HTTP 418: {exc.msg})", until
+                "the exchange banned this IP for too many requests (HTTP 418)", until
             )
-            log.error("%s", self.stopped)
         return self.stopped
 
     def _check_stopped(self) -> None:
