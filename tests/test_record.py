@@ -20,7 +20,7 @@ from polars.testing import assert_frame_equal
 
 from pairs_tui.cli import main
 from pairs_tui.config import Options, Settings, UsageError
-from pairs_tui.launcher import build_pipeline
+from pairs_tui.launcher import build_desk
 from pairs_tui.pipeline import Pipeline
 from pairs_tui.record import RECORD_SCHEMA, Recorder
 from pairs_tui.records import Trade
@@ -56,8 +56,8 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pipeline]:
     """Session B through the real pipeline with --record, as headless mode and the TUI do."""
     folder = tmp_path_factory.mktemp("rec") / "session"
     options = Options(settings=Settings(), symbols=PAIR, record=folder, window=30)
-    pipeline = build_pipeline(options, ListSource(session_b_trades(), yield_every=5_000))
-    asyncio.run(pipeline.run())
+    desk, (pipeline,) = build_desk(options, ListSource(session_b_trades(), yield_every=5_000))
+    asyncio.run(desk.run())
     return folder, pipeline
 
 
@@ -263,7 +263,7 @@ def test_record_folder_that_cannot_be_created_is_a_usage_error(tmp_path: Path) -
     blocker.write_text("")
     options = Options(settings=Settings(), symbols=PAIR, record=blocker / "rec")
     with pytest.raises(UsageError, match=f"--record {blocker / 'rec'}: cannot create it"):
-        build_pipeline(options, ListSource([]))
+        build_desk(options, ListSource([]))
 
 
 def test_recorder_rejects_a_slot_that_does_not_divide_a_day(tmp_path: Path) -> None:

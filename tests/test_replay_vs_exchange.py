@@ -28,9 +28,10 @@ WAIT_S = 60.0
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    """A config without alert rules, so lines differ only if bars or analytics do."""
+    """A config without alert rules or carry (a replay has no mark prices), so lines differ
+    only if bars or analytics do."""
     path = tmp_path / "config.toml"
-    path.write_text(f'[export]\nfolder = "{tmp_path / "exports"}"\n')
+    path.write_text(f'[export]\nfolder = "{tmp_path / "exports"}"\n[carry]\nenabled = false\n')
     return path
 
 

@@ -25,6 +25,7 @@ from pairs_tui.config import (
     find_config,
     load_settings,
 )
+from pairs_tui.config.settings import parse_pair
 from pairs_tui.launcher import state_dir
 from pairs_tui.records import TIMEFRAMES
 
@@ -88,6 +89,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--duration", type=float, metavar="SECONDS", help="stop cleanly after this long"
     )
+    parser.add_argument(
+        "--watch",
+        nargs="+",
+        metavar="A/B",
+        help="watch several pairs at once (TARGET/HEDGE each); with --headless, lines for all",
+    )
+    parser.add_argument(
+        "--no-history",
+        action="store_true",
+        help="no warm start: analytics start empty and fill as bars close",
+    )
     parser.add_argument("--version", action="version", version=f"pairs-tui {__version__}")
     return parser
 
@@ -101,7 +113,10 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     """
     args = build_parser().parse_args(argv)
     settings = load_settings(find_config(args.config))
+    watch = _watch_pairs(args.watch or [])
     symbols = [s.upper() for s in args.symbols]
+    if watch and not symbols:
+        symbols = list(watch[0])
     if len(symbols) not in (0, 2):
         raise UsageError(
             f"give two symbols (target, then hedge), got {len(symbols)}: " + " ".join(args.symbols)
@@ -140,7 +155,24 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         timeframe=args.timeframe or settings.bars.timeframe,
         window=args.window or settings.analytics.window,
         duration=args.duration,
+        watch=tuple(dict.fromkeys(((symbols[0], symbols[1]), *watch))) if watch else (),
+        history=not args.no_history,
     )
+
+
+def _watch_pairs(texts: Sequence[str]) -> list[tuple[str, str]]:
+    """``--watch`` pairs, upper case.
+
+    Raises:
+        UsageError: one is not ``TARGET/HEDGE``; the message names it.
+    """
+    pairs = []
+    for text in texts:
+        try:
+            pairs.append(parse_pair(text))
+        except ValueError as exc:
+            raise UsageError(f"--watch {exc}") from None
+    return pairs
 
 
 def _setup_logging(to_stderr: bool) -> Path:
@@ -175,15 +207,24 @@ def _setup_logging(to_stderr: bool) -> Path:
 
 
 async def run_headless(options: Options) -> None:
-    """Headless mode: JSON lines on stdout until the source ends, ``--duration``, or a signal."""
-    from pairs_tui.headless import HeadlessWriter
-    from pairs_tui.launcher import build_pipeline, open_source
+    """Headless mode: JSON lines on stdout until the source ends, ``--duration``, or a signal.
+
+    With several pairs (``--watch``) every pair's lines come in bar order, then pair order.
+    """
+    from pairs_tui.headless import HeadlessWriter, WatchWriter
+    from pairs_tui.launcher import build_desk, open_source
 
     async with open_source(options) as source:
-        pipeline = build_pipeline(options, source)
+        desk, pipelines = build_desk(options, source)
         writer = HeadlessWriter(sys.stdout)
-        pipeline.add_bar_listener(writer)
-        await _run_until_stopped(pipeline.run(), options.duration)
+        watch = WatchWriter(writer, len(pipelines)) if len(pipelines) > 1 else None
+        for n, pipeline in enumerate(pipelines):
+            pipeline.add_bar_listener(writer if watch is None else watch.listener(n))
+        try:
+            await _run_until_stopped(desk.run(), options.duration)
+        finally:
+            if watch is not None:
+                watch.flush()
 
 
 async def _run_until_stopped(work: Coroutine[Any, Any, None], duration: float | None) -> None:

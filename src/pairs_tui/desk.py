@@ -84,6 +84,7 @@ class Desk:
         self._trade_route: dict[str, Callable[[Trade], None]] = {}
         self._mark_route: dict[str, Callable[[MarkPrice], None]] = {}
         self._companions: list[Companion] = []
+        self._trade_listeners: list[Callable[[Trade], None]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._running = False
         for member in members:
@@ -126,6 +127,12 @@ class Desk:
         """
         self._companions.append(companion)
 
+    def add_trade_listener(self, listener: Callable[[Trade], None]) -> None:
+        """Call ``listener`` with every trade of every pair's symbols, once, in arrival order
+        (e.g. a recorder)."""
+        self._trade_listeners.append(listener)
+        self._route()
+
     def _add(self, member: Member) -> None:
         if any(m.symbols == member.symbols for m in self._members):
             raise ValueError(f"{'/'.join(member.symbols)} is on the desk already")
@@ -140,6 +147,8 @@ class Desk:
             for symbol in dict.fromkeys(member.symbols):
                 trades.setdefault(symbol, []).append(member.on_trade)
                 marks.setdefault(symbol, []).append(member.on_mark)
+        for targets in trades.values():
+            targets.extend(self._trade_listeners)
         self._trade_route = {s: _fan_out(fs) for s, fs in trades.items()}
         self._mark_route = {s: _fan_out(fs) for s, fs in marks.items()}
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +18,7 @@ from pairs_tui.feed.source import TradeSource
 
 if TYPE_CHECKING:
     from pairs_tui.alerts import AlertBook
+    from pairs_tui.desk import Desk
     from pairs_tui.exchange.tape import TradeTape
     from pairs_tui.pipeline import Pipeline
 
@@ -92,40 +93,40 @@ async def open_source(options: Options) -> AsyncIterator[TradeSource]:
         await exchange.stop()
 
 
-def build_pipeline(
-    options: Options, source: TradeSource, *, alerts: AlertBook | None = None
-) -> Pipeline:
-    """The pipeline for a run, with what the options attach to it (alerts, recording).
+def build_desk(
+    options: Options,
+    source: TradeSource,
+    books: Mapping[tuple[str, str], AlertBook] | None = None,
+) -> tuple[Desk, list[Pipeline]]:
+    """Every pair of the run on one desk, with what the options attach to them.
 
-    Headless mode and the TUI both build their pipeline here, so both get:
+    Headless mode, the TUI and the backtest all build here, so all get:
 
-    - ``pipeline.alerts``: ``alerts``, or else a new :func:`alert_book`; the palette adds rules
-      to the one the TUI passes in.
-    - with ``--record DIR``, a :class:`~pairs_tui.record.Recorder` listening to every trade.
-      It runs alongside :meth:`Pipeline.run` and has written its last trade when run returns,
-      however run ends (end of replay, ``--duration``, Ctrl-C, cancellation).
+    - one :class:`~pairs_tui.pipeline.Pipeline` per pair of :attr:`Options.pairs`, each with
+      its alert book (``books[pair]``, or a new :func:`alert_book`; the palette edits the ones
+      the TUI passes in);
+    - with ``--record DIR``, one :class:`~pairs_tui.record.Recorder` of every symbol, which
+      runs alongside the desk and has written its last trade when the desk's run returns,
+      however it ends (end of replay, ``--duration``, Ctrl-C, cancellation).
 
     Args:
         options: What the run does.
         source: The open trade source.
-        alerts: The alert book to evaluate; None builds one from the settings.
+        books: Alert books by pair; a pair without one gets a new book.
 
     Returns:
-        The pipeline, not yet running.
+        The desk, not yet running, and its pipelines in :attr:`Options.pairs` order.
 
     Raises:
         UsageError: the ``--record`` folder cannot be created.
     """
-    from pairs_tui.pipeline import Pipeline
+    from pairs_tui.desk import Desk
 
-    pipeline = Pipeline(
-        options.settings,
-        source,
-        options.symbols,
-        timeframe=options.timeframe,
-        window=options.window,
-        alerts=alerts if alerts is not None else alert_book(options),
-    )
+    books = books or {}
+    pipelines = [
+        build_pipeline(options, source, pair, alerts=books.get(pair)) for pair in options.pairs
+    ]
+    desk = Desk(source, pipelines)
     if options.record is not None:
         from pairs_tui.record import Recorder
 
@@ -133,22 +134,55 @@ def build_pipeline(
             options.record.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"--record {options.record}: cannot create it ({exc})") from None
-        recorder = Recorder(options.record, options.symbols)
-        pipeline.add_trade_listener(recorder.on_trade)
-        pipeline.add_companion(recorder.run)
+        recorder = Recorder(options.record, desk.symbols())
+        desk.add_trade_listener(recorder.on_trade)
+        desk.add_companion(recorder.run)
         log.info("recording trades to %s", options.record)
-    return pipeline
+    return desk, pipelines
 
 
-def alert_book(options: Options) -> AlertBook:
-    """The configured alert rules, appending to the alert log (see :func:`alert_log_path`)."""
+def build_pipeline(
+    options: Options,
+    source: TradeSource,
+    pair: tuple[str, str] | None = None,
+    *,
+    alerts: AlertBook | None = None,
+) -> Pipeline:
+    """One pair's pipeline, as the options and the settings make it.
+
+    Args:
+        options: What the run does (timeframe, window, carry).
+        source: The open trade source.
+        pair: The pair; the monitored one (:attr:`Options.symbols`) by default.
+        alerts: The alert book to evaluate; None builds one from the settings.
+
+    Returns:
+        The pipeline, not yet on a desk.
+    """
+    from pairs_tui.pipeline import Pipeline
+
+    pair = pair or options.symbols
+    return Pipeline(
+        options.settings,
+        source,
+        pair,
+        timeframe=options.timeframe,
+        window=options.window,
+        alerts=alerts if alerts is not None else alert_book(options, pair),
+        carry=options.settings.carry.enabled and not options.replay,
+    )
+
+
+def alert_book(options: Options, pair: tuple[str, str] | None = None) -> AlertBook:
+    """The configured alert rules of one pair (the monitored one by default), appending to the
+    alert log (see :func:`alert_log_path`)."""
     from pairs_tui.alerts import AlertBook
 
     settings = options.settings
     return AlertBook(
         settings.alerts.rules,
         alert_log_path(settings),
-        pair=options.symbols,
+        pair=pair or options.symbols,
         keep=settings.alerts.keep,
     )
 

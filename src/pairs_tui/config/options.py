@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pairs_tui.config.settings import Settings, StreamKind
+from pairs_tui.config.settings import Settings, StreamKind, parse_pair
 from pairs_tui.records import Timeframe
 
 DEMO_SYMBOLS = ("BTCUSDT", "ETHUSDT")
@@ -52,3 +52,17 @@ class Options:
     """The analytics window at start."""
     duration: float | None = None
     """Stop cleanly after this many seconds; None runs until the source ends or the user quits."""
+    watch: tuple[tuple[str, str], ...] = ()
+    """The pairs of ``--watch`` (the monitored pair is the first); empty without it."""
+    history: bool = True
+    """Warm start from exchange history (``--no-history`` turns it off)."""
+
+    @property
+    def pairs(self) -> tuple[tuple[str, str], ...]:
+        """Every pair the run follows: ``--watch``'s, or the monitored pair and, on screen,
+        the config's watchlist (headless output is for the pairs asked for on the command
+        line only)."""
+        if self.watch:
+            return self.watch
+        listed = () if self.headless else map(parse_pair, self.settings.watchlist.pairs)
+        return tuple(dict.fromkeys((self.symbols, *listed)))

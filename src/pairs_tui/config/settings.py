@@ -143,6 +143,26 @@ class DemoSettings(_Section):
     """Seed of the simulation."""
 
 
+PAIR_PATTERN = re.compile(r"^[A-Z0-9]{2,30}/[A-Z0-9]{2,30}$")
+"""A pair as the watchlist writes it: ``BTCUSDT/ETHUSDT`` (target, then hedge), upper case."""
+
+
+class WatchlistSettings(_Section):
+    """Several pairs at once (the ``w`` screen, ``--watch``)."""
+
+    pairs: list[str] = msgspec.field(default_factory=list)
+    """Pairs watched beside the monitored one, each ``TARGET/HEDGE``, e.g.
+    ``["BTCUSDT/ETHUSDT", "SOLUSDT/AVAXUSDT"]``."""
+
+
+class CarrySettings(_Section):
+    """Perpetual funding of both legs and the carry of the spread."""
+
+    enabled: bool = True
+    """Subscribe each leg's mark-price stream and show funding, the next funding time and
+    ``carry_bp_day`` (headless lines carry them too)."""
+
+
 class HistorySettings(_Section):
     """The local store of past bars, which the warm start, the scanner and the history backtest
     read and fill from the exchange's klines."""
@@ -166,6 +186,8 @@ class Settings(_Section):
     export: ExportSettings = msgspec.field(default_factory=ExportSettings)
     ui: UiSettings = msgspec.field(default_factory=UiSettings)
     demo: DemoSettings = msgspec.field(default_factory=DemoSettings)
+    watchlist: WatchlistSettings = msgspec.field(default_factory=WatchlistSettings)
+    carry: CarrySettings = msgspec.field(default_factory=CarrySettings)
     history: HistorySettings = msgspec.field(default_factory=HistorySettings)
     keys: dict[str, str] = msgspec.field(default_factory=dict)
     """Key remapping: binding id → keys, e.g. ``export = "ctrl+e"``."""
@@ -309,6 +331,10 @@ def _check_values(settings: Settings, text: str, source: str) -> None:
         fail(["symbols"], f"must name exactly two symbols, got {len(settings.symbols)}")
     if settings.alerts.keep < 1:
         fail(["alerts", "keep"], "must be at least 1")
+    for i, pair in enumerate(settings.watchlist.pairs):
+        problem = pair_problem(pair)
+        if problem:
+            fail(["watchlist", "pairs"], f"entry {i + 1}: {problem}")
     names: set[str] = set()
     for i, rule in enumerate(settings.alerts.rules):
         for key, why in rule_problems(rule):
@@ -316,6 +342,30 @@ def _check_values(settings: Settings, text: str, source: str) -> None:
         if rule.name and rule.name in names:
             fail(["alerts", "rules", i, "name"], f"{rule.name!r} names two rules")
         names.add(rule.name)
+
+
+def parse_pair(text: str) -> tuple[str, str]:
+    """``btcusdt/ethusdt`` → ``("BTCUSDT", "ETHUSDT")``.
+
+    Raises:
+        ValueError: not ``TARGET/HEDGE`` with two different symbols; the message says why.
+    """
+    problem = pair_problem(text)
+    if problem:
+        raise ValueError(problem)
+    a, b = text.upper().split("/")
+    return a, b
+
+
+def pair_problem(text: str) -> str:
+    """What is wrong with a pair as written (``""`` when nothing is)."""
+    shown = repr(text)
+    if not PAIR_PATTERN.match(text.upper()):
+        return f"{shown} is not TARGET/HEDGE with symbols of 2 to 30 letters and digits"
+    a, b = text.upper().split("/")
+    if a == b:
+        return f"{shown}: the two legs must differ"
+    return ""
 
 
 def rule_problems(rule: AlertRule) -> list[tuple[str, str]]:

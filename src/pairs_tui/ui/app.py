@@ -28,9 +28,10 @@ from textual.worker import Worker, WorkerState
 from pairs_tui.alerts import AlertBook
 from pairs_tui.backtest.session import SessionBacktest, export_backtest
 from pairs_tui.config import Options, UsageError
+from pairs_tui.desk import Desk
 from pairs_tui.export import ExportFormat, take_session, write_session
 from pairs_tui.feed.source import TradeSource
-from pairs_tui.launcher import alert_book, build_pipeline, open_source
+from pairs_tui.launcher import alert_book, build_desk, open_source
 from pairs_tui.pipeline import Pipeline
 from pairs_tui.records import TIMEFRAMES, Timeframe
 from pairs_tui.snapshot import Snapshot
@@ -77,10 +78,14 @@ class PairsApp(App[None]):
         self.options = options
         self.settings = options.settings
         self._source_factory = source_factory or open_source
-        self.pipeline: Pipeline | None = None
-        """The running pipeline, once the source is open."""
-        self.alerts: AlertBook | None = None
-        """The pipeline's alert rules, which the palette edits; once the source is open."""
+        self.desk: Desk | None = None
+        """Every pair of the run on one source, once the source is open."""
+        self.pipelines: dict[tuple[str, str], Pipeline] = {}
+        """The pipeline of each pair on the desk."""
+        self.books: dict[tuple[str, str], AlertBook] = {}
+        """Each pair's alert rules, which the palette edits."""
+        self.pair: tuple[str, str] = options.symbols
+        """The pair the monitor shows."""
         self.stopped: str | None = None
         """Why the feed stopped, when it stopped on an error."""
         self.usage_error: str | None = None
@@ -122,13 +127,24 @@ class PairsApp(App[None]):
 
     # -- the data path -----------------------------------------------------------------------
 
+    @property
+    def pipeline(self) -> Pipeline | None:
+        """The monitored pair's pipeline, once the source is open."""
+        return self.pipelines.get(self.pair)
+
+    @property
+    def alerts(self) -> AlertBook | None:
+        """The monitored pair's alert rules."""
+        return self.books.get(self.pair)
+
     async def _run_feed(self) -> None:
-        """Open the source and run the pipeline until the source ends or the app exits."""
+        """Open the source and run every pair until the source ends or the app exits."""
         try:
             async with self._source_factory(self.options) as source:
-                self.alerts = alert_book(self.options)
-                self.pipeline = build_pipeline(self.options, source, alerts=self.alerts)
-                await self.pipeline.run()
+                self.books = {pair: alert_book(self.options, pair) for pair in self.options.pairs}
+                self.desk, pipelines = build_desk(self.options, source, self.books)
+                self.pipelines = {p.symbols: p for p in pipelines}
+                await self.desk.run()
         except UsageError as exc:
             self.usage_error = str(exc)
             self.exit(return_code=2)
