@@ -28,6 +28,7 @@ import math
 import os
 import shlex
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +47,9 @@ BAR_METRICS = frozenset({"zscore", "spread", "corr", "beta", "half_life"})
 """Metrics read from the analytics of each final bar."""
 _QUIET_STATES = frozenset({"done", "stopped"})
 """Feed states in which silence is expected, not an alarm."""
+
+AlertListener = Callable[[AlertEvent, tuple[str, str], str | None], None]
+"""Called with every event, the pair, and the timeframe (None for ``stale``)."""
 
 
 def rule_name(rule: AlertRule) -> str:
@@ -124,6 +128,7 @@ class AlertBook:
         self._timeframe: str | None = None
         self._silent_since: float | None = None
         """Exchange time of the first clock tick, standing in for a last trade before any."""
+        self._listeners: list[AlertListener] = []
         for rule in rules:
             self.add_rule(rule)
 
@@ -152,6 +157,12 @@ class AlertBook:
         before = len(self._states)
         self._states = [state for state in self._states if state.name != name]
         return len(self._states) != before
+
+    def add_listener(self, listener: AlertListener) -> None:
+        """Call ``listener(event, pair, timeframe)`` with every event the book emits (bar
+        rules, ``stale``, ``adf_p``), e.g. the alert sinks' queue. It runs on the data path,
+        so it must return at once."""
+        self._listeners.append(listener)
 
     @property
     def recent(self) -> tuple[AlertEvent, ...]:
@@ -224,7 +235,8 @@ class AlertBook:
                 event = self._check(state, pvalue, ts_ms, ts_ms, "")
                 if event is not None:
                     fired.append(event)
-        return self._emit(fired, None)
+        # The test ran on the window of the timeframe on screen: the last one with a bar.
+        return self._emit(fired, self._timeframe)
 
     def _check(
         self,
@@ -266,6 +278,8 @@ class AlertBook:
         for event in events:
             self._recent.append(event)
             self._append_to_log(event, timeframe)
+            for listener in self._listeners:
+                listener(event, self.pair, timeframe)
         return events
 
     def _append_to_log(self, event: AlertEvent, timeframe: str | None) -> None:

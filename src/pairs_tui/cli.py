@@ -28,6 +28,7 @@ from pairs_tui.config import (
 from pairs_tui.config.settings import parse_pair
 from pairs_tui.launcher import state_dir
 from pairs_tui.records import TIMEFRAMES
+from pairs_tui.sinks import AlertsUndelivered
 
 log = logging.getLogger("pairs_tui")
 
@@ -213,18 +214,26 @@ async def run_headless(options: Options) -> None:
     """
     from pairs_tui.headless import HeadlessWriter, WatchWriter
     from pairs_tui.launcher import build_desk, open_source
+    from pairs_tui.sinks.delivery import build_delivery, check_delivered
 
+    # Desktop notifications go to /dev/tty: stdout carries the JSON lines.
+    delivery = build_delivery(options.settings.alerts.sinks)
     async with open_source(options) as source:
-        desk, pipelines = build_desk(options, source)
+        desk, pipelines = build_desk(options, source, delivery=delivery)
         writer = HeadlessWriter(sys.stdout)
         watch = WatchWriter(writer, len(pipelines)) if len(pipelines) > 1 else None
         for n, pipeline in enumerate(pipelines):
             pipeline.add_bar_listener(writer if watch is None else watch.listener(n))
+        if delivery is not None:
+            desk.add_companion(delivery.run)
         try:
             await _run_until_stopped(desk.run(), options.duration)
         finally:
             if watch is not None:
                 watch.flush()
+            if delivery is not None:  # a run can end before its companions ever start
+                await delivery.close()
+    check_delivered(delivery)
 
 
 async def _run_until_stopped(work: Coroutine[Any, Any, None], duration: float | None) -> None:
@@ -282,6 +291,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"pairs-tui: error: {exc}", file=sys.stderr)
         return 2
+    except AlertsUndelivered as exc:  # already logged by the sinks, with the details
+        print(f"pairs-tui: error: {exc} (see {log_path})", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 0
     except BrokenPipeError:

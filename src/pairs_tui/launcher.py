@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from pairs_tui.desk import Desk
     from pairs_tui.exchange.tape import TradeTape
     from pairs_tui.pipeline import Pipeline
+    from pairs_tui.sinks.delivery import AlertDelivery
 
 log = logging.getLogger("pairs_tui.launcher")
 
@@ -97,6 +98,8 @@ def build_desk(
     options: Options,
     source: TradeSource,
     books: Mapping[tuple[str, str], AlertBook] | None = None,
+    *,
+    delivery: AlertDelivery | None = None,
 ) -> tuple[Desk, list[Pipeline]]:
     """Every pair of the run on one desk, with what the options attach to them.
 
@@ -105,6 +108,10 @@ def build_desk(
     - one :class:`~pairs_tui.pipeline.Pipeline` per pair of :attr:`Options.pairs`, each with
       its alert book (``books[pair]``, or a new :func:`alert_book`; the palette edits the ones
       the TUI passes in);
+    - with ``delivery`` (:func:`~pairs_tui.sinks.delivery.build_delivery` of
+      ``[[alerts.sinks]]``), every event of every pair's book queued for the sinks. The caller
+      runs the service for as long as alerts can fire (headless: the desk's run; the TUI: the
+      app, since on-demand tests fire alerts after a replay ends) and closes it;
     - with ``--record DIR``, one :class:`~pairs_tui.record.Recorder` of every symbol, which
       runs alongside the desk and has written its last trade when the desk's run returns,
       however it ends (end of replay, ``--duration``, Ctrl-C, cancellation).
@@ -113,6 +120,7 @@ def build_desk(
         options: What the run does.
         source: The open trade source.
         books: Alert books by pair; a pair without one gets a new book.
+        delivery: Where every alert also goes (one service for every pair).
 
     Returns:
         The desk, not yet running, and its pipelines in :attr:`Options.pairs` order.
@@ -123,9 +131,12 @@ def build_desk(
     from pairs_tui.desk import Desk
 
     books = books or {}
-    pipelines = [
-        build_pipeline(options, source, pair, alerts=books.get(pair)) for pair in options.pairs
-    ]
+    pipelines = []
+    for pair in options.pairs:
+        book = books.get(pair) or alert_book(options, pair)
+        if delivery is not None:
+            book.add_listener(delivery.notify)
+        pipelines.append(build_pipeline(options, source, pair, alerts=book))
     desk = Desk(source, pipelines)
     if options.record is not None:
         from pairs_tui.record import Recorder

@@ -9,6 +9,7 @@ import asyncio
 import json
 import urllib.error
 import urllib.request
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -40,9 +41,46 @@ async def assert_silent(ws: ClientConnection, request_id: int) -> None:
 
 def http_get(url: str) -> tuple[int, dict[str, object] | list[object]]:
     """``GET url`` without proxies: the status and the decoded JSON body, errors included."""
+    status, _, body = http_call(url)
+    return status, body
+
+
+def http_call(url: str) -> tuple[int, dict[str, str], Any]:
+    """``GET url`` without proxies: the status, the headers (lower-case names) and the decoded
+    JSON body, errors included."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
         with opener.open(url, timeout=5) as response:
-            return response.status, json.loads(response.read())
+            headers = {k.lower(): v for k, v in response.headers.items()}
+            return response.status, headers, json.loads(response.read())
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+        headers = {k.lower(): v for k, v in exc.headers.items()}
+        return exc.code, headers, json.loads(exc.read())
+
+
+async def rest(ex: EmbeddedExchange, path: str) -> tuple[int, dict[str, str], Any]:
+    """``GET`` a REST path of ``ex`` (with its query) off the event loop."""
+    return await asyncio.to_thread(http_call, ex.rest_url + path)
+
+
+class ManualClock:
+    """A wall clock that moves only when told (for the weight minutes and bans)."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+        """Seconds since the epoch."""
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def paged_klines(ex: EmbeddedExchange, path: str, start_ms: int, end_ms: int) -> list[Any]:
+    """Every kline of ``path`` (a klines or continuousKlines path with its query) opening in
+    ``[start_ms, end_ms]``, paged 1,500 at a time."""
+    rows: list[Any] = []
+    while True:
+        _, _, page = await rest(ex, f"{path}&startTime={start_ms}&endTime={end_ms}&limit=1500")
+        rows += page
+        if len(page) < 1500:
+            return rows
+        start_ms = page[-1][0] + 1

@@ -48,7 +48,7 @@ async def test_rest_errors_are_binance_json(exchange: EmbeddedExchange) -> None:
     url = f"{base}/fapi/v1/aggTrades?symbol=BTCUSDT&limit=5000"
     status, body = await asyncio.to_thread(http_get, url)
     assert status == 400 and body["code"] == -1130  # type: ignore[call-overload]
-    status, body = await asyncio.to_thread(http_get, f"{base}/fapi/v1/klines")
+    status, body = await asyncio.to_thread(http_get, f"{base}/fapi/v1/depth")
     assert status == 404
     exchange.faults.rest_unavailable = True
     with pytest.raises(BinanceApiError) as unavailable:

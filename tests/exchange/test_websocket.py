@@ -8,9 +8,9 @@ import json
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from pairs_tui.exchange.connection import parse_route
 from pairs_tui.exchange.server import EmbeddedExchange
 from pairs_tui.exchange.tape import TradeTape
-from pairs_tui.exchange.websocket import parse_route
 
 from .conftest import AGG_KEYS_2026, assert_silent, open_stream, receive
 

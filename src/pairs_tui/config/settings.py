@@ -19,6 +19,13 @@ import msgspec
 from msgspec import Meta
 
 from pairs_tui.records import HedgeMethod, PriceMode, Timeframe
+from pairs_tui.sinks.settings import (
+    DesktopEscape,
+    SinkKind,
+    SinkSettings,
+    WebhookFormat,
+    sink_problems,
+)
 
 StreamKind = Literal["aggTrade", "trade"]
 AlertMetric = Literal["zscore", "spread", "corr", "beta", "half_life", "adf_p", "stale"]
@@ -112,6 +119,9 @@ class AlertSettings(_Section):
     """Alert log (NDJSON), relative to the export folder unless absolute; empty: no log."""
     keep: int = 200
     """Alerts kept for the screen's list, newest last."""
+    sinks: list[SinkSettings] = msgspec.field(default_factory=list)
+    """Where every fired alert is also delivered: ``[[alerts.sinks]]`` entries, each a
+    ``webhook``, ``command`` or ``desktop`` (see :mod:`pairs_tui.sinks.settings`)."""
 
 
 class ExportSettings(_Section):
@@ -250,7 +260,13 @@ def parse_settings(text: str, source: str = "config.toml") -> Settings:
     return settings
 
 
-_CHOICES: dict[str, object] = {"metric": AlertMetric, "op": AlertOp}
+_CHOICES: dict[str, object] = {
+    "metric": AlertMetric,
+    "op": AlertOp,
+    "kind": SinkKind,
+    "format": WebhookFormat,
+    "escape": DesktopEscape,
+}
 """Keys whose allowed values an error lists, because a rule is often typed by hand."""
 _PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _UNKNOWN = re.compile(r"Object contains unknown field `(?P<field>[^`]+)`")
@@ -265,7 +281,8 @@ def _explain(message: str, text: str, source: str) -> str:
     if unknown:
         parts = [*parts, unknown["field"]]
         what = "unknown key"
-    choices = _CHOICES.get(str(parts[-1])) if parts and what.startswith("Invalid enum") else None
+    invalid = what.startswith(("Invalid enum", "Invalid value"))  # "value": a union's tag
+    choices = _CHOICES.get(str(parts[-1])) if parts and invalid else None
     if choices:
         what += f"; one of {', '.join(get_args(choices))}"
     key = key_name(parts) or "(top level)"
@@ -323,7 +340,8 @@ def _check_values(settings: Settings, text: str, source: str) -> None:
     """Range checks that types alone do not express."""
 
     def fail(parts: list[str | int], why: str) -> None:
-        line = line_of(text, parts)
+        # A key that is missing has no line: name the line of its table instead.
+        line = line_of(text, parts) or line_of(text, parts[:-1])
         where = f"{source}, line {line}" if line else source
         raise ConfigError(f"{where}: {key_name(parts)}: {why}")
 
@@ -342,6 +360,9 @@ def _check_values(settings: Settings, text: str, source: str) -> None:
         if rule.name and rule.name in names:
             fail(["alerts", "rules", i, "name"], f"{rule.name!r} names two rules")
         names.add(rule.name)
+    for i, sink in enumerate(settings.alerts.sinks):
+        for key, why in sink_problems(sink):
+            fail(["alerts", "sinks", i, key], why)
 
 
 def parse_pair(text: str) -> tuple[str, str]:

@@ -44,6 +44,13 @@ class Faults:
     them, so only a backfill recovers them."""
     rest_unavailable: bool = False
     """Answer ``/fapi/v1/aggTrades`` with HTTP 503, so that gaps cannot be backfilled."""
+    too_many_requests: int = 0
+    """Answer the next N REST requests with HTTP 429 and ``Retry-After: retry_after_s`` (counts
+    down); a request sent before that wait is over is banned with 418, as Binance does."""
+    retry_after_s: int = 1
+    """``Retry-After`` of the forced 429s, seconds (0: retry at once)."""
+    ban_next: bool = False
+    """Answer the next REST request with HTTP 418: a real ban of the exchange's ban period."""
 
 
 GARBAGE_KINDS = 6

@@ -3,10 +3,15 @@
 One port serves both the WebSocket routes (:mod:`pairs_tui.exchange.websocket`) and the REST
 calls the client needs (:mod:`pairs_tui.exchange.rest`), as Binance has them since the 2026
 route split. Trades are published on the exchange's own timeline
-(:mod:`pairs_tui.exchange.timeline`) from a :class:`~pairs_tui.exchange.tape.TradeTape` (the
-recording that ships with the package, or a seeded cointegrated simulation from
-:mod:`pairs_tui.exchange.simulation`). Trades published while nobody listens go to the history
-only, exactly like a real exchange, so a client must backfill them over REST.
+(:mod:`pairs_tui.exchange.timeline`) from a :class:`~pairs_tui.exchange.tape.Tape` (the
+recording that ships with the package, a seeded cointegrated pair from
+:mod:`pairs_tui.exchange.simulation`, or the simulated universe of
+:mod:`pairs_tui.exchange.market`), after hours of past as 1-second bars when the tape has one.
+Trades published while nobody listens go to the history only, exactly like a real exchange, so
+a client must backfill them over REST.
+
+The demo runs ``EmbeddedExchange(demo_tape(source, symbols, seed=seed), speed=speed,
+rebase=True, loop=True, lead_in_s=DEMO_LEAD_IN_S)``.
 
 :class:`~pairs_tui.exchange.faults.Faults` makes the exchange misbehave on purpose; tests set its
 fields, also while running, and :meth:`EmbeddedExchange.drop_connections` and
@@ -19,25 +24,36 @@ import asyncio
 import contextlib
 import http
 import logging
+import time
 from collections.abc import Callable
 from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
 
+import websockets.http11
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
+from pairs_tui.exchange.connection import MAX_STREAMS, CountingConnection, parse_route
 from pairs_tui.exchange.faults import Faults
-from pairs_tui.exchange.rest import RestApi, error_response
-from pairs_tui.exchange.tape import TapeTrade, TradeTape
+from pairs_tui.exchange.funding import FundingModel
+from pairs_tui.exchange.klines import KlineTrades
+from pairs_tui.exchange.rest import TRADE_RETENTION_MS, RestApi, error_response
+from pairs_tui.exchange.tape import Tape, TapeTrade
 from pairs_tui.exchange.timeline import Timeline
-from pairs_tui.exchange.websocket import CountingConnection, StreamHub, parse_route
+from pairs_tui.exchange.websocket import StreamHub
+from pairs_tui.exchange.weights import BAN_S, WEIGHT_LIMIT, RequestWeights, RestCall
 
 log = logging.getLogger("pairs_tui.exchange")
+DEMO_LEAD_IN_S = 300.0
+"""The demo starts with this many seconds of recent trades (before them, hours of bars)."""
 _wire_log = logging.getLogger("pairs_tui.exchange.wire")
 """websockets' own logger for the server: one line per request and connection, so it starts
 at WARNING (lower it to see every handshake and REST call)."""
 if _wire_log.level == logging.NOTSET:
     _wire_log.setLevel(logging.WARNING)
+# 1,024 streams in a URL take about 25 KB; websockets reads request lines up to 8 KiB unless
+# told otherwise (it reads this module global at each request). Raised, never lowered.
+websockets.http11.MAX_LINE_LENGTH = max(websockets.http11.MAX_LINE_LENGTH, 64 * 1024)
 
 
 class EmbeddedExchange:
@@ -51,12 +67,13 @@ class EmbeddedExchange:
         host: Interface to listen on.
         port: Port, 0 for an ephemeral one.
         speed: Timeline speed: 1 real time, 10 ten times faster, 0 as fast as clients read.
-        rebase: Shift trade times so that the first trade is "now" (the demo); False keeps the
-            tape's own times (tests compare against them).
+        rebase: Shift trade times so that the first trade (after the lead-in) is "now" (the
+            demo); False keeps the tape's own times (tests compare against them).
         clock_skew_ms: With ``rebase``, how far the exchange's clock runs ahead of the local
             one (negative: behind), for its trade times, event times and ``/fapi/v1/time``
             alike; a desktop clock is often a second or more off Binance's.
-        loop: When the tape ends, go on with it again, later in time and with ids continuing.
+        loop: When the tape ends, go on with it again, later in time, with ids continuing and
+            each leg re-based to continue from its last price.
         wait_for_subscriber: Start the timeline when the first client subscribes to a stream
             that has data, so that a test or the demo does not miss the start; False starts it
             with the server.
@@ -65,6 +82,18 @@ class EmbeddedExchange:
             (Binance: 10 minutes).
         history_limit: Aggregate trades kept per symbol for ``/fapi/v1/aggTrades``.
         faults: Misbehaviour to show; a fresh :class:`Faults` (none) by default.
+        weight_limit: REST request weight allowed per UTC minute (Binance: 2400), reported in
+            exchangeInfo's ``rateLimits``.
+        ban_s: How long a 418 ban lasts, seconds.
+        weight_clock: The wall clock the weight minutes and bans follow, seconds since the epoch
+            (``time.time``; tests pass one they control).
+        lead_in_s: Seconds of the tape published at once when the timeline starts, with times
+            before "now": the exchange starts with that much recent trade history (the demo).
+        funding: The funding model (rates, mark and index prices); by default one seeded with 7
+            over the tape's listings.
+        kline_trades: What a kline's trade count counts: ``"fills"`` as Binance does, or
+            ``"aggregates"`` (what a client counting aggregate trades builds).
+        trade_retention_ms: How far back ``/fapi/v1/aggTrades`` can be searched by time.
 
     Raises:
         ValueError: ``speed`` is negative (the timeline refuses it).
@@ -72,7 +101,7 @@ class EmbeddedExchange:
 
     def __init__(
         self,
-        tape: TradeTape,
+        tape: Tape,
         *,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -85,6 +114,13 @@ class EmbeddedExchange:
         ping_timeout_s: float | None = 600.0,
         history_limit: int = 1_000_000,
         faults: Faults | None = None,
+        weight_limit: int = WEIGHT_LIMIT,
+        ban_s: float = BAN_S,
+        weight_clock: Callable[[], float] = time.time,
+        lead_in_s: float = 0.0,
+        funding: FundingModel | None = None,
+        kline_trades: KlineTrades = "fills",
+        trade_retention_ms: int = TRADE_RETENTION_MS,
     ) -> None:
         self.tape = tape
         """What the exchange publishes."""
@@ -100,9 +136,22 @@ class EmbeddedExchange:
             loop=loop,
             history_limit=history_limit,
             changed=self._changed,
+            lead_in_ms=round(lead_in_s * 1000),
         )
         self._hub = StreamHub(tape.specs, self._faults, self._changed)
-        self._rest = RestApi(tape, self._timeline, self._faults)
+        weights = RequestWeights(weight_limit, ban_s, self._faults, weight_clock)
+        self.funding = funding or FundingModel(tape.listings)
+        """The funding model: rates, mark and index prices."""
+        self._rest = RestApi(
+            tape,
+            self._timeline,
+            self._faults,
+            weights,
+            self.funding,
+            kline_trades=kline_trades,
+            trade_retention_ms=trade_retention_ms,
+        )
+        self._timeline.on_second = self._publish_marks
         self._host = host
         self._port = port
         self._wait_for_subscriber = wait_for_subscriber
@@ -227,9 +276,24 @@ class EmbeddedExchange:
         """Pongs received that answered the exchange's own pings."""
         return self._hub.pongs
 
+    @property
+    def rest_calls(self) -> list[RestCall]:
+        """Every REST request answered (path, query, weight, status, used weight), in order."""
+        return self._rest.calls
+
+    @property
+    def weight_used(self) -> int:
+        """REST weight used in the current minute (what ``X-MBX-USED-WEIGHT-1M`` says)."""
+        return self._rest.weights.used
+
     def now_ms(self) -> float:
         """The exchange's timeline clock, ms (what ``/fapi/v1/time`` answers)."""
         return self._timeline.now_ms()
+
+    def trades_from_ms(self) -> int:
+        """Time of the first trade as printed: the exchange's past (1-second bars) ends here
+        and its trades begin (with a lead-in, that long before the timeline started)."""
+        return self._timeline.trades_from_ms()
 
     def published(self, symbol: str) -> int:
         """Aggregate trades of ``symbol`` published so far (sent or not)."""
@@ -286,6 +350,14 @@ class EmbeddedExchange:
         log.info("fault: closing %d connection(s) with %d %s", closed, code, reason)
         return closed
 
+    def mark_payload(self, symbol: str, second_ms: int) -> str | None:
+        """The ``markPriceUpdate`` payload of ``symbol`` at a whole second, as streamed."""
+        return self._rest.funding.payload(symbol.upper(), second_ms)
+
+    def _publish_marks(self, second_ms: int) -> None:
+        funding = self._rest.funding
+        self._hub.publish_marks(second_ms, lambda symbol: funding.payload(symbol, second_ms))
+
     # -- HTTP -----------------------------------------------------------------------------------
 
     def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
@@ -294,9 +366,13 @@ class EmbeddedExchange:
         self._changed.set()
         url = urlsplit(request.path)
         if url.path.startswith("/fapi/"):
-            return self._rest.answer(url.path, parse_qs(url.query))
-        if parse_route(request.path) is None:
+            return self._rest.answer(url.path, parse_qs(url.query), url.query)
+        route = parse_route(request.path)
+        if route is None:
             return error_response(404, -5000, f"Path {url.path} is invalid")
+        if len(set(route.names)) > MAX_STREAMS:
+            msg = f"Too many streams: {len(set(route.names))}, at most {MAX_STREAMS}"
+            return error_response(400, -1102, msg)
         if self._faults.refuse_handshakes > 0:
             self._faults.refuse_handshakes -= 1
             return conn.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "Service Unavailable\n")

@@ -1,10 +1,12 @@
-"""The tape: what an exchange will print, aggregate trades in publication order.
+"""The tape: what an exchange will print, aggregate trades in publication order, and what it
+lists and has printed before.
 
 Binance aggregates fills of one symbol with the same trade time, price and taker side and
 contiguous trade ids into one aggregate trade (``@aggTrade``, ``/fapi/v1/aggTrades``), and
 still prints each fill on ``@trade``. A :class:`TradeTape` keeps both views: every aggregate
 trade with the fills it holds. :func:`recorded_tape` is the real recording that ships with the
-package.
+package. Any :class:`Tape` may carry a past (1-second bars before its first trade,
+:class:`PastSeconds`) and the listings exchangeInfo shows (:class:`Listing`).
 """
 
 from __future__ import annotations
@@ -15,8 +17,12 @@ import importlib.resources
 import itertools
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
 import msgspec
+import numpy as np
+from numpy.typing import NDArray
 
 from pairs_tui.feed.schemas.ws import MalformedFrame, TradePayload, decode_frame
 
@@ -71,6 +77,150 @@ class TapeTrade(msgspec.Struct, frozen=True, gc=False):
         return self.first_trade_id + len(self.fill_qtys) - 1
 
 
+PERPETUAL_DELIVERY_MS = 4_133_404_800_000
+"""The ``deliveryDate`` Binance gives every perpetual (2100-12-25)."""
+
+
+class Listing(msgspec.Struct, frozen=True):
+    """How exchangeInfo (and fundingInfo) list one symbol."""
+
+    symbol: str
+    """Upper-case symbol."""
+    pair: str
+    """The underlying pair (``BTCUSDT`` for ``BTCUSDT`` and its quarterlies)."""
+    base_asset: str
+    """``BTC``."""
+    quote_asset: str = "USDT"
+    """``USDT`` or ``USDC``."""
+    margin_asset: str = "USDT"
+    """The margin asset."""
+    contract_type: str = "PERPETUAL"
+    """``PERPETUAL``, ``CURRENT_QUARTER``, ``NEXT_QUARTER``."""
+    status: str = "TRADING"
+    """``TRADING``, ``SETTLING``, ``PENDING_TRADING``, ..."""
+    delivery_ms: int = PERPETUAL_DELIVERY_MS
+    """``deliveryDate``."""
+    onboard_ms: int = 1_569_398_400_000
+    """``onboardDate`` (BTCUSDT's, 2019-09-25)."""
+    funding_hours: int = 8
+    """Hours between fundings (Binance: 8, some 4)."""
+    funding_cap: str | None = None
+    """An adjusted funding-rate cap (and minus it, the floor): listed in fundingInfo."""
+
+
+def usdt_perpetual(symbol: str) -> Listing:
+    """The listing of a plain USDT-margined perpetual."""
+    return Listing(symbol, symbol, symbol.removesuffix("USDT"))
+
+
+@dataclass
+class PastSeconds:
+    """One symbol's past as 1-second bars, oldest first, ending where its trades begin.
+
+    Prices are in ticks and quantities in steps. An empty second (``fills == 0``) has ``open =
+    high = low = close`` = the previous close. Quote volumes are not kept: they are the volumes
+    at the bar's typical price ``(high + low) // 2`` ticks.
+    """
+
+    open: NDArray[np.int32]
+    """Open, ticks."""
+    high: NDArray[np.int32]
+    """High, ticks."""
+    low: NDArray[np.int32]
+    """Low, ticks."""
+    close: NDArray[np.int32]
+    """Close, ticks."""
+    volume: NDArray[np.int32]
+    """Volume, steps."""
+    taker_buy: NDArray[np.int32]
+    """Volume bought by takers, steps."""
+    fills: NDArray[np.int32]
+    """Trades (fills)."""
+    aggs: NDArray[np.int32]
+    """Aggregate trades."""
+
+    def __len__(self) -> int:
+        return len(self.close)
+
+    def quote(self, lo: int, hi: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Quote volume and taker-buy quote volume of seconds ``lo:hi``, tick·step units."""
+        typical = (self.high[lo:hi].astype(np.int64) + self.low[lo:hi]) // 2
+        return typical * self.volume[lo:hi], typical * self.taker_buy[lo:hi]
+
+
+class Past(Protocol):
+    """Hours of 1-second bars before the tape's first trade, every symbol's of one length."""
+
+    seconds: int
+    """Length of the past, seconds (it ends at the second of the tape's first trade)."""
+
+    def has(self, symbol: str) -> bool:
+        """Whether ``symbol`` has a past."""
+        ...
+
+    def bars(self, symbol: str) -> PastSeconds:
+        """The symbol's past (it may be drawn on first use)."""
+        ...
+
+    def end_close(self, symbol: str) -> int:
+        """The close the symbol's past ends at, ticks (without drawing it when possible)."""
+        ...
+
+
+class FixedPast:
+    """A past given as bars.
+
+    Args:
+        bars: Every symbol's past, all of one length.
+
+    Raises:
+        ValueError: Pasts of different lengths.
+    """
+
+    def __init__(self, bars: Mapping[str, PastSeconds]) -> None:
+        lengths = {len(b) for b in bars.values()}
+        if len(lengths) > 1:
+            raise ValueError("every symbol's past must be of one length")
+        self.seconds = lengths.pop() if lengths else 0
+        """Length of the past, seconds."""
+        self._bars = dict(bars)
+
+    def has(self, symbol: str) -> bool:
+        """Whether ``symbol`` has a past."""
+        return symbol in self._bars
+
+    def bars(self, symbol: str) -> PastSeconds:
+        """The symbol's past."""
+        return self._bars[symbol]
+
+    def end_close(self, symbol: str) -> int:
+        """The close the symbol's past ends at, ticks."""
+        return int(self._bars[symbol].close[-1])
+
+
+class Tape(Protocol):
+    """What an exchange publishes: a finite :class:`TradeTape`, or an endless simulation."""
+
+    name: str
+    """A short description for logs."""
+    specs: dict[str, SymbolSpec]
+    """Exchange info of every symbol with trades or a past, by upper-case symbol."""
+    listings: dict[str, Listing]
+    """How exchangeInfo lists each symbol of ``specs``."""
+    start_ms: int
+    """Time of the first trade, ms."""
+
+    @property
+    def past(self) -> Past | None:
+        """The 1-second bars before ``start_ms``'s second, or None."""
+        ...
+
+    def passes(self, shift_ms: int, loop: bool) -> Iterator[TapeTrade]:
+        """The trades as printed, times shifted by ``shift_ms``; ``loop`` repeats a finite tape
+        (later in time, ids continuing, each leg re-based to continue from its last price)."""
+        ...
+
+
 class TradeTape:
     """What an exchange will print: aggregate trades of one or more symbols in publication order.
 
@@ -78,10 +228,18 @@ class TradeTape:
         trades: Aggregate trades in publication order (trade time, ties in arrival order).
         specs: Exchange info of every symbol on the tape.
         name: A short description for logs.
+        past: The 1-second bars before the first trade's second, or None.
+        listings: How exchangeInfo lists the symbols; USDT perpetuals by default.
     """
 
     def __init__(
-        self, trades: Sequence[TapeTrade], specs: Mapping[str, SymbolSpec], name: str = "tape"
+        self,
+        trades: Sequence[TapeTrade],
+        specs: Mapping[str, SymbolSpec],
+        name: str = "tape",
+        *,
+        past: Past | None = None,
+        listings: Mapping[str, Listing] | None = None,
     ) -> None:
         if not trades:
             raise ValueError("a tape needs at least one trade")
@@ -104,6 +262,16 @@ class TradeTape:
         """Aggregate trades per symbol."""
         self.fill_counts = fills
         """Fills (``@trade`` prints) per symbol."""
+        self.past = past
+        """The 1-second bars before the first trade's second, or None."""
+        self.listings: dict[str, Listing] = {
+            s: (listings or {}).get(s) or usdt_perpetual(s) for s in self.specs
+        }
+        """How exchangeInfo lists each symbol."""
+
+    def with_past(self, past: Past) -> TradeTape:
+        """The same tape with a past."""
+        return TradeTape(self.trades, self.specs, self.name, past=past, listings=self.listings)
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -158,29 +326,52 @@ class TradeTape:
         trades = [g.close() if isinstance(g, _Group) else g for g in out]
         return cls(trades, specs, name)
 
-    def passes(self, shift_ms: int, loop: bool) -> Iterator[tuple[TapeTrade, int, int, int]]:
-        """The tape's trades with the shifts of each pass: ``(trade, dt_ms, da, df)``.
+    def passes(self, shift_ms: int, loop: bool) -> Iterator[TapeTrade]:
+        """The tape's trades as printed, pass after pass when looping.
+
+        Each pass comes later in time (one mean inter-trade interval after the previous, so a
+        loop looks like more of the same market rather than a pause), with aggregate and trade
+        ids continuing, and each leg's prices scaled so that its first price equals its last
+        price of the previous pass: the seam makes no jump the market did not make.
 
         Args:
             shift_ms: Time shift of the first pass (``rebase``), ms.
-            loop: Repeat forever, each pass later in time and with ids continuing.
+            loop: Repeat forever.
 
         Yields:
-            The trade as on the tape, its time shift, its aggregate-id shift and its trade-id
-            shift (the last two depend on the symbol).
+            The trades, times, ids and prices shifted.
         """
         span = self.end_ms - self.start_ms
-        # One mean inter-trade interval between passes, so that a loop looks like more of
-        # the same market rather than a pause.
         gap = max(1, round(span / len(self.trades)))
         fill_span = {s: self._fill_span(s) for s in self.specs}
+        first: dict[str, float] = {}
+        for t in self.trades:
+            first.setdefault(t.symbol, t.price)
+        factor = dict.fromkeys(self.specs, 1.0)
+        last = dict(first)
+        replace = msgspec.structs.replace
         for k in itertools.count():
             dt = shift_ms + k * (span + gap)
             for trade in self.trades:
                 s = trade.symbol
-                yield trade, dt, k * self.counts.get(s, 0), k * fill_span[s]
+                price = trade.price
+                if factor[s] != 1.0:
+                    spec = self.specs[s]
+                    tick = float(spec.tick_size)
+                    price = round(round(price * factor[s] / tick) * tick, spec.price_decimals)
+                if dt or k:
+                    trade = replace(
+                        trade,
+                        time=trade.time + dt,
+                        id=trade.id + k * self.counts.get(s, 0),
+                        first_trade_id=trade.first_trade_id + k * fill_span[s],
+                        price=price,
+                    )
+                last[s] = price
+                yield trade
             if not loop:
                 return
+            factor = {s: last[s] / first[s] if s in first else 1.0 for s in self.specs}
 
     def _fill_span(self, symbol: str) -> int:
         ids = [t for t in self.trades if t.symbol == symbol]

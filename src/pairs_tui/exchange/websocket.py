@@ -5,14 +5,19 @@ Binance's routes since the 2026 split:
 - ``/market/stream?streams=a@aggTrade/b@aggTrade`` (combined envelope) and
   ``/market/ws/a@aggTrade/b@aggTrade`` (bare payload) serve ``aggTrade``;
 - ``/public/stream?streams=a@trade`` and ``/public/ws/...`` serve ``@trade``;
+- ``/market`` also serves ``<symbol>@markPrice@1s`` (every second), ``<symbol>@markPrice``
+  (every 3 s) and ``!markPrice@arr[@1s]`` (every symbol), on the same combined connection;
 - the retired ``/stream`` and ``/ws`` accept, acknowledge and then send nothing for ``aggTrade``
   (``@trade`` still flows there, as measured on Binance); upper-case names are acknowledged and
   silent; SUBSCRIBE, UNSUBSCRIBE, LIST_SUBSCRIPTIONS, SET_PROPERTY and GET_PROPERTY are answered;
   more than 10 incoming messages in a second (requests, pings and unsolicited pongs, as Binance
-  counts them) close the socket with 1008 "Too many requests".
+  counts them) close the socket with 1008 "Too many requests"; a SUBSCRIBE that would take a
+  connection past 1,024 streams is answered with an error and adds nothing (a handshake asking
+  for more is refused with HTTP 400 by the server).
 
-:class:`StreamHub` holds the open connections: the timeline hands it every published trade
-(:meth:`StreamHub.publish`), and each connection's writer sends what is queued for it.
+:class:`StreamHub` holds the open connections (:mod:`pairs_tui.exchange.connection`): the
+timeline hands it every published trade (:meth:`StreamHub.publish`) and every whole second
+(:meth:`StreamHub.publish_marks`), and each connection's writer sends what is queued for it.
 """
 
 from __future__ import annotations
@@ -21,181 +26,30 @@ import asyncio
 import functools
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from typing import Literal
-from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
-from websockets.frames import Frame, Opcode
-from websockets.protocol import Event
 
+from pairs_tui.exchange.connection import (
+    MAX_STREAMS,
+    Connection,
+    CountingConnection,
+    json_bool,
+    parse_route,
+    request_decoder,
+)
 from pairs_tui.exchange.faults import Faults, garbage
 from pairs_tui.exchange.tape import SymbolSpec, TapeTrade
 
 log = logging.getLogger("pairs_tui.exchange")
-
-Category = Literal["market", "public", "private", "legacy"]
-"""The route family a stream path starts with; ``legacy`` for the retired ``/stream``, ``/ws``."""
 
 CONTROL_LIMIT = 10
 """Incoming messages per second Binance tolerates before closing with 1008."""
 OUTBOX_HIGH = 10_000
 """Frames queued for one connection before the timeline waits for it to read."""
 _METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")
-
-
-class Route(msgspec.Struct, frozen=True):
-    """What a WebSocket handshake asks for."""
-
-    category: Category
-    """The route family."""
-    combined: bool
-    """True for ``/stream?streams=`` (envelopes), False for ``/ws/...`` (bare payloads)."""
-    names: tuple[str, ...]
-    """The stream names in the path or query, as written."""
-
-
-def parse_route(target: str) -> Route | None:
-    """Which WebSocket route a request target asks for.
-
-    Args:
-        target: Path and query, e.g. ``/market/stream?streams=btcusdt@aggTrade``.
-
-    Returns:
-        The route, or None for a path that is not a stream route.
-    """
-    url = urlsplit(target)
-    parts = [p for p in url.path.split("/") if p]
-    category: Category = "legacy"
-    if parts and parts[0] in ("market", "public", "private"):
-        category = parts.pop(0)  # type: ignore[assignment]
-    if not parts:
-        return None
-    if parts[0] == "stream" and len(parts) == 1:
-        streams = parse_qs(url.query).get("streams", [""])[0]
-        return Route(category, True, tuple(s for s in streams.split("/") if s))
-    if parts[0] == "ws":
-        return Route(category, False, tuple(parts[1:]))
-    return None
-
-
-class _Request(msgspec.Struct):
-    method: str
-    params: list[object] = []
-    id: int | None = None
-
-
-_request_decoder = msgspec.json.Decoder(_Request)
-
-
-class CountingConnection(ServerConnection):
-    """A server socket that reports the client's pings and pongs.
-
-    Binance counts PING and PONG frames with JSON requests against its limit of 10 incoming
-    messages a second; websockets handles them below the handler, so they are seen here.
-    """
-
-    on_control_frame: Callable[[bool], None] | None = None
-    """Called for every ping or pong with True when it counts against the limit (a ping, or a
-    pong that answers no ping of ours) and False for a pong that answers one."""
-
-    def process_event(self, event: Event) -> None:
-        kind = None
-        if isinstance(event, Frame) and self.request is not None:
-            if event.opcode is Opcode.PING:
-                kind = True
-            elif event.opcode is Opcode.PONG:
-                kind = bytes(event.data) not in self.pending_pings
-        super().process_event(event)
-        if kind is not None and self.on_control_frame is not None:
-            self.on_control_frame(kind)
-
-
-class Connection:
-    """One client socket: its route, its subscriptions and the frames waiting to be sent.
-
-    Args:
-        ws: The socket.
-        route: What its handshake asked for.
-        specs: The exchange's symbols.
-        silent: Symbols whose streams this connection acknowledges and never sends.
-    """
-
-    def __init__(
-        self,
-        ws: ServerConnection,
-        route: Route,
-        specs: Mapping[str, SymbolSpec],
-        silent: frozenset[str] = frozenset(),
-    ) -> None:
-        self.ws = ws
-        """The socket."""
-        self.category = route.category
-        """The route family, which decides what data a subscription produces."""
-        self.combined = route.combined
-        """Envelopes (True) or bare payloads; SET_PROPERTY may change it."""
-        self.specs = specs
-        """The exchange's symbols."""
-        self.subscriptions: list[str] = []
-        """Stream names subscribed to, in order, whether they produce data or not."""
-        self.agg_symbols: frozenset[str] = frozenset()
-        """Upper-case symbols whose ``@aggTrade`` this connection is sent."""
-        self.trade_symbols: frozenset[str] = frozenset()
-        """Upper-case symbols whose ``@trade`` this connection is sent."""
-        self.outbox: deque[tuple[str | None, str]] = deque()
-        """Frames to send, each with its symbol (None for a control reply)."""
-        self.wake = asyncio.Event()
-        """Set when a frame is queued."""
-        self.drained = asyncio.Event()
-        """Set when the outbox is empty (or the connection is closed)."""
-        self.closed = False
-        """The socket is closed or closing."""
-        self.sent = 0
-        """Data frames sent."""
-        self.incoming: deque[float] = deque()
-        """Monotonic times of the incoming messages of the last second."""
-        self.silent = silent
-        """Symbols acknowledged and never sent (the ``silent_symbol`` fault)."""
-        self.subscribe(route.names)
-
-    def subscribe(self, names: Iterable[str]) -> None:
-        """Add stream names, keeping the order and skipping those already subscribed."""
-        for name in names:
-            if name not in self.subscriptions:
-                self.subscriptions.append(name)
-        self._resolve()
-
-    def unsubscribe(self, names: Iterable[str]) -> None:
-        """Remove stream names."""
-        gone = set(names)
-        self.subscriptions = [n for n in self.subscriptions if n not in gone]
-        self._resolve()
-
-    def _resolve(self) -> None:
-        # Which names actually produce data on this route. Everything else was acknowledged
-        # and stays silent, as on Binance: wrong route, upper-case symbol, unknown symbol.
-        agg: set[str] = set()
-        trade: set[str] = set()
-        for name in self.subscriptions:
-            symbol, _, kind = name.partition("@")
-            if symbol != symbol.lower() or symbol.upper() not in self.specs:
-                continue
-            if symbol.upper() in self.silent:
-                continue  # the fault: acknowledged, listed, and never sent
-            if kind == "aggTrade" and self.category == "market":
-                agg.add(symbol.upper())
-            elif kind == "trade" and self.category in ("public", "legacy"):
-                trade.add(symbol.upper())
-        self.agg_symbols = frozenset(agg)
-        self.trade_symbols = frozenset(trade)
-
-    def push(self, symbol: str | None, text: str) -> None:
-        """Queue a frame: data of ``symbol``, or a control reply when ``symbol`` is None."""
-        self.outbox.append((symbol, text))
-        self.wake.set()
 
 
 class Print:
@@ -291,16 +145,49 @@ class StreamHub:
                 payload = pr.agg_payload()
                 if conn.combined:
                     stream = f"{symbol.lower()}@aggTrade"
-                    conn.push(symbol, f'{{"stream":"{stream}","data":{payload}}}')
+                    conn.push(symbol, f'{{"stream":"{stream}","data":{payload}}}', "trade")
                 else:
-                    conn.push(symbol, payload)
+                    conn.push(symbol, payload, "trade")
             if symbol in conn.trade_symbols:
                 stream = f"{symbol.lower()}@trade"
                 for payload in pr.trade_payloads():
                     if conn.combined:
-                        conn.push(symbol, f'{{"stream":"{stream}","data":{payload}}}')
+                        conn.push(symbol, f'{{"stream":"{stream}","data":{payload}}}', "trade")
                     else:
-                        conn.push(symbol, payload)
+                        conn.push(symbol, payload, "trade")
+
+    def publish_marks(self, second_ms: int, payload: Callable[[str], str | None]) -> None:
+        """Queue the mark-price frames due at a whole second on every connection subscribed:
+        ``@markPrice@1s`` every second, ``@markPrice`` every third, ``!markPrice@arr[@1s]``
+        with every symbol; unless a fault holds them back.
+
+        Args:
+            second_ms: The second, ms (the frames' event time).
+            payload: A symbol's ``markPriceUpdate`` payload at that second, None without one.
+        """
+        faults = self.faults
+        if faults.freeze:
+            return
+        stalled = faults.stall_symbol.upper() if faults.stall_symbol else None
+        made: dict[str, str | None] = {}
+
+        def data_of(symbol: str) -> str | None:
+            if symbol not in made:
+                made[symbol] = payload(symbol) if symbol != stalled else None
+            return made[symbol]
+
+        for conn in self.connections:
+            for name, (symbol, period) in conn.mark_streams.items():
+                if second_ms // 1000 % period:
+                    continue
+                if symbol == "!":
+                    rows = [p for p in map(data_of, self.specs) if p is not None]
+                    data: str | None = "[" + ",".join(rows) + "]"
+                else:
+                    data = data_of(symbol)
+                if data is not None:
+                    text = f'{{"stream":"{name}","data":{data}}}' if conn.combined else data
+                    conn.push(symbol, text, "mark")
 
     def backlogged(self) -> list[Connection]:
         """The connections with more than :data:`OUTBOX_HIGH` frames queued."""
@@ -346,7 +233,7 @@ class StreamHub:
             ws.on_control_frame = functools.partial(self._on_control_frame, conn)
         self.connections.add(conn)
         self._changed.set()
-        if conn.agg_symbols or conn.trade_symbols:
+        if conn.has_data:
             self.subscribed.set()
         writer = asyncio.create_task(self._write(conn), name="exchange-writer")
         lifetime = self.faults.close_after_s
@@ -378,10 +265,11 @@ class StreamHub:
                     conn.wake.clear()
                     await conn.wake.wait()
                     continue
-                symbol, text = conn.outbox.popleft()
+                symbol, text, kind = conn.outbox.popleft()
                 if symbol is not None:
                     faults = self.faults
-                    if faults.garbage_every and (conn.sent + 1) % faults.garbage_every == 0:
+                    every = faults.garbage_every if kind == "trade" else None
+                    if every and (conn.sent + 1) % every == 0:
                         await ws.send(garbage(bad_sent, text))
                         bad_sent += 1
                     await ws.send(text)
@@ -431,7 +319,7 @@ class StreamHub:
             await conn.ws.close(1008, "Too many requests")
             return False
         try:
-            req = _request_decoder.decode(message)
+            req = request_decoder.decode(message)
         except msgspec.DecodeError:
             conn.push(None, _error(3, "Invalid JSON: expected value at line 1 column 1", None))
             return True
@@ -445,8 +333,11 @@ class StreamHub:
             return True
         names = [p for p in req.params if isinstance(p, str)]
         if req.method == "SUBSCRIBE":
-            conn.subscribe(names)
-            if conn.agg_symbols or conn.trade_symbols:
+            if not conn.subscribe(names):
+                msg = f"Invalid request: too many streams, at most {MAX_STREAMS} per connection"
+                conn.push(None, _error(2, msg, req.id))
+                return True
+            if conn.has_data:
                 self.subscribed.set()
             conn.push(None, f'{{"result":null,"id":{req.id}}}')
         elif req.method == "UNSUBSCRIBE":
@@ -477,11 +368,6 @@ class StreamHub:
 async def _close_after(ws: ServerConnection, lifetime_s: float) -> None:
     await asyncio.sleep(lifetime_s)
     await ws.close(1000, "lifetime reached")
-
-
-def json_bool(value: bool) -> str:
-    """``true`` or ``false``, as JSON writes it."""
-    return "true" if value else "false"
 
 
 def _error(code: int, msg: str, request_id: int | None) -> str:

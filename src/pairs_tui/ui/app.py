@@ -34,12 +34,14 @@ from pairs_tui.feed.source import TradeSource
 from pairs_tui.launcher import alert_book, build_desk, open_source
 from pairs_tui.pipeline import Pipeline
 from pairs_tui.records import TIMEFRAMES, Timeframe
+from pairs_tui.sinks.delivery import AlertDelivery, build_delivery, check_delivered
 from pairs_tui.snapshot import Snapshot
 from pairs_tui.ui import jobs, keys, view
 from pairs_tui.ui.commands import AlertCommands
 from pairs_tui.ui.screens.backtest import BacktestScreen
 from pairs_tui.ui.screens.help import HelpScreen
 from pairs_tui.ui.screens.monitor import MonitorScreen
+from pairs_tui.ui.terminal import terminal_writer
 
 log = logging.getLogger("pairs_tui.ui")
 
@@ -86,13 +88,16 @@ class PairsApp(App[None]):
         """Each pair's alert rules, which the palette edits."""
         self.pair: tuple[str, str] = options.symbols
         """The pair the monitor shows."""
+        self.delivery: AlertDelivery | None = None
+        """Delivers every pair's alerts to the ``[[alerts.sinks]]``; desktop notifications go
+        through the driver, between frames."""
         self.stopped: str | None = None
         """Why the feed stopped, when it stopped on an error."""
         self.usage_error: str | None = None
         """A bad argument found while opening the source: the app exits with code 2."""
         self.exports: list[Path] = []
         """Files written by exports this session."""
-        self._shown_version: tuple[int, int] = (0, -1)
+        self._shown_version: tuple[int, int, int] = (0, -1, 0)
         self._state: tuple[object, ...] = ()
         self._counters_at = 0.0
         self._bar: tuple[object, ...] = ()
@@ -142,7 +147,13 @@ class PairsApp(App[None]):
         try:
             async with self._source_factory(self.options) as source:
                 self.books = {pair: alert_book(self.options, pair) for pair in self.options.pairs}
-                self.desk, pipelines = build_desk(self.options, source, self.books)
+                sinks = self.settings.alerts.sinks
+                self.delivery = build_delivery(sinks, terminal=terminal_writer(self))
+                if self.delivery is not None:  # for as long as the app runs: see on_unmount
+                    self.run_worker(self.delivery.run(), name="alert sinks", group="alerts")
+                self.desk, pipelines = build_desk(
+                    self.options, source, self.books, delivery=self.delivery
+                )
                 self.pipelines = {p.symbols: p for p in pipelines}
                 await self.desk.run()
         except UsageError as exc:
@@ -155,6 +166,12 @@ class PairsApp(App[None]):
             self.monitor.show_error(f"feed stopped: {self.stopped}")
         self.refresh_numbers(force=not self.paused)
         self.refresh_plots(force=not self.paused)
+
+    async def on_unmount(self) -> None:
+        # Textual cancels the workers without waiting for them: the queued alerts get their
+        # grace here, while the driver can still write desktop notifications.
+        if self.delivery is not None:
+            await self.delivery.close()
 
     def snapshot(self) -> Snapshot:
         """The pipeline's latest snapshot, or an empty one before the source is open."""
@@ -174,7 +191,8 @@ class PairsApp(App[None]):
         if self.return_code is not None or (self.paused and not force):
             return  # exiting (the widgets may be gone), or paused
         snap = self.shown_snapshot()
-        version = (id(self.pipeline), snap.version)
+        undelivered = 0 if self.delivery is None else self.delivery.stats.undelivered
+        version = (id(self.pipeline), snap.version, undelivered)
         if version == self._shown_version and not force:
             return
         self._shown_version = version
@@ -187,13 +205,16 @@ class PairsApp(App[None]):
             snap.timeframe,
             snap.window,
             id(self.pipeline),
+            undelivered,
         )
         bar = (state, snap.bar_count, len(snap.alerts), snap.alerts[-1:])
         with self.batch_update():
             self.monitor.show_quotes(snap)
             if force or state != self._state or now - self._counters_at >= 1 / COUNTERS_HZ:
                 self._state, self._counters_at = state, now
-                self.monitor.show_counters(snap, paused=self.paused, stopped=self.stopped)
+                self.monitor.show_counters(
+                    snap, paused=self.paused, stopped=self.stopped, undelivered=undelivered
+                )
             if force or bar != self._bar:
                 self._bar = bar
                 self.monitor.show_bar(snap)
@@ -424,3 +445,4 @@ def run_app(options: Options) -> None:
         app.run()
     if app.usage_error:
         raise UsageError(app.usage_error)
+    check_delivered(app.delivery)

@@ -100,10 +100,12 @@ class MonitorScreen(Screen[None]):
         self.leg_a.show(snapshot.quotes[0])
         self.leg_b.show(snapshot.quotes[1])
 
-    def show_counters(self, snapshot: Snapshot, *, paused: bool, stopped: str | None) -> None:
+    def show_counters(
+        self, snapshot: Snapshot, *, paused: bool, stopped: str | None, undelivered: int = 0
+    ) -> None:
         """Redraw the header and the status line: the feed's state and counters."""
         self.header.show(snapshot, paused=paused, stopped=stopped)
-        self.status.show(snapshot, paused=paused, stopped=stopped)
+        self.status.show(snapshot, paused=paused, stopped=stopped, undelivered=undelivered)
 
     def show_bar(self, snapshot: Snapshot) -> None:
         """Redraw what changes when a bar closes: statistics, sparklines, alerts."""

@@ -40,8 +40,17 @@ class StatusLine(TextPanel):
         super().__init__("", id=id)
         self._monotonic = monotonic
 
-    def show(self, snapshot: Snapshot, *, paused: bool, stopped: str | None) -> None:
-        """Show the feed's state and counters."""
+    def show(
+        self, snapshot: Snapshot, *, paused: bool, stopped: str | None, undelivered: int = 0
+    ) -> None:
+        """Show the feed's state and counters.
+
+        Args:
+            snapshot: What to show.
+            paused: The display is frozen.
+            stopped: Why the feed stopped, if it did.
+            undelivered: Alerts the sinks gave up on; shown up front when there are any.
+        """
         feed = snapshot.feed
         mark, tone = state_mark(feed.state)
         head: list[str | tuple[str, str]]
@@ -59,6 +68,8 @@ class StatusLine(TextPanel):
             head = [(mark, tone), " ", feed.state]
         if paused:
             head = [("display paused (p)", "bold $warning"), " · ", *head]
+        if undelivered:
+            head = [*head, " · ", (f"alerts: {undelivered:,} undelivered", "$error")]
         parts = [
             f"{formatting.count(snapshot.messages_per_second)} msg/s",
             f"latency {formatting.latency(feed.latency_ms)}",

@@ -1,0 +1,1 @@
+"""Alerts that reach you: the sinks, their queues, their settings."""
