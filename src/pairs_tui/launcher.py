@@ -13,13 +13,13 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pairs_tui.config import DEMO_SYMBOLS, Options, Settings, UsageError
+from pairs_tui.config import Options, Settings, UsageError
 from pairs_tui.feed.source import TradeSource
 
 if TYPE_CHECKING:
     from pairs_tui.alerts import AlertBook
     from pairs_tui.desk import Desk
-    from pairs_tui.exchange.tape import TradeTape
+    from pairs_tui.exchange.tape import Tape
     from pairs_tui.pipeline import Pipeline
     from pairs_tui.sinks.delivery import AlertDelivery
 
@@ -75,10 +75,14 @@ async def open_source(options: Options) -> AsyncIterator[TradeSource]:
         )
         return
 
-    from pairs_tui.exchange.server import EmbeddedExchange
+    from pairs_tui.exchange.server import DEMO_LEAD_IN_S, EmbeddedExchange
 
     exchange = EmbeddedExchange(
-        demo_tape(options), speed=options.settings.demo.speed, rebase=True, loop=True
+        demo_tape(options),
+        speed=options.settings.demo.speed,
+        rebase=True,
+        loop=True,
+        lead_in_s=DEMO_LEAD_IN_S,
     )
     await exchange.start()
     try:
@@ -207,15 +211,14 @@ def alert_log_path(settings: Settings) -> Path | None:
     return path if path.is_absolute() else Path(settings.export.folder).expanduser() / path
 
 
-def demo_tape(options: Options) -> TradeTape:
-    """The demo's trades: the shipped recording for its own pair, else a seeded simulation."""
-    from pairs_tui.exchange.simulation import simulated_tape
-    from pairs_tui.exchange.tape import recorded_tape
+def demo_tape(options: Options) -> Tape:
+    """The demo's market, with hours of past: the simulated universe (the default), or the
+    shipped recording for its own pair, looped and re-based at every seam."""
+    from pairs_tui.exchange.market import demo_tape as market
 
     demo = options.settings.demo
-    if demo.source == "recording" and options.symbols == DEMO_SYMBOLS:
-        return recorded_tape()
-    return simulated_tape(options.symbols, seed=demo.seed)
+    symbols = [s for pair in options.pairs for s in pair]
+    return market(demo.source, symbols, seed=demo.seed)
 
 
 def state_dir() -> Path:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from statsmodels.tsa.stattools import coint  # type: ignore[import-untyped]
+from statsmodels.tsa.stattools import coint
 
 from pairs_tui.exchange.market import demo_tape, simulated_market
 from pairs_tui.exchange.server import EmbeddedExchange

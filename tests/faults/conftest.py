@@ -25,7 +25,7 @@ from pairs_tui.config import Settings
 from pairs_tui.exchange.faults import Faults
 from pairs_tui.exchange.server import EmbeddedExchange
 from pairs_tui.exchange.simulation import simulated_tape
-from pairs_tui.exchange.tape import TapeTrade, TradeTape
+from pairs_tui.exchange.tape import Tape, TapeTrade, TradeTape
 from pairs_tui.feed.binance import BinanceFeed
 from pairs_tui.feed.status import FeedStatus
 from pairs_tui.headless import HeadlessWriter
@@ -71,7 +71,7 @@ class Accounting:
         )
 
 
-def printed(trade: TapeTrade, tape: TradeTape) -> Trade:
+def printed(trade: TapeTrade, tape: Tape) -> Trade:
     """A tape trade as the client decodes it (price and quantity as the exchange prints them)."""
     spec = tape.specs[trade.symbol]
     return Trade(

@@ -194,7 +194,11 @@ class Soak:
             ping_interval_s=0.2,  # Binance: 3 minutes; answered or the client is dropped
             ping_timeout_s=2.0,
             history_limit=60_000,
+            # Request weight is budgeted per wall-clock minute; the soak's minute passes
+            # `speed` times faster, and so may its budget.
+            weight_limit=round(2_400 * speed),
         )
+        self.tape = tape
         self.feed: BinanceFeed | None = None
         self.ledger = Ledger()
         self.out = NullOut()
@@ -301,7 +305,7 @@ class Soak:
             backfilled, gaps, late, malformed = self.counters()
             return SoakReport(
                 wall_s=time.monotonic() - started,
-                exchange_hours=(ex.tape.end_ms - ex.tape.start_ms) / 3_600_000,
+                exchange_hours=(self.tape.end_ms - self.tape.start_ms) / 3_600_000,
                 speed=self.speed,
                 published=self.published(),
                 delivered=self.ledger.delivered,

@@ -145,8 +145,10 @@ class UiSettings(_Section):
 class DemoSettings(_Section):
     """What ``--demo`` plays."""
 
-    source: Literal["recording", "simulation"] = "recording"
-    """The real recording shipped with the package, looped, or a seeded simulation."""
+    source: Literal["recording", "simulation"] = "simulation"
+    """A seeded simulation of a universe of USDT perpetuals (some pairs cointegrated, the rest
+    independent), with hours of past; or the real BTCUSDT/ETHUSDT recording shipped with the
+    package, looped and re-based at every seam so that no leg jumps."""
     speed: Annotated[float, Meta(ge=0, le=10_000)] = 1.0
     """Replay speed of the demo exchange (1 = real time)."""
     seed: int = 7
