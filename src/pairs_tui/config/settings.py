@@ -175,6 +175,17 @@ class CarrySettings(_Section):
     ``carry_bp_day`` (headless lines carry them too)."""
 
 
+class HistorySettings(_Section):
+    """The local store of past bars, which the warm start, the scanner and the history backtest
+    read and fill from the exchange's klines."""
+
+    enabled: bool = True
+    """Fetch and keep history; ``false`` starts every run from its first live trade."""
+    folder: str = ""
+    """The store's folder (``~`` expanded); empty means ``$XDG_CACHE_HOME/pairs-tui/history``
+    (``~/.cache`` when the variable is unset)."""
+
+
 class Settings(_Section):
     """Everything ``config.toml`` holds."""
 
@@ -189,6 +200,7 @@ class Settings(_Section):
     demo: DemoSettings = msgspec.field(default_factory=DemoSettings)
     watchlist: WatchlistSettings = msgspec.field(default_factory=WatchlistSettings)
     carry: CarrySettings = msgspec.field(default_factory=CarrySettings)
+    history: HistorySettings = msgspec.field(default_factory=HistorySettings)
     keys: dict[str, str] = msgspec.field(default_factory=dict)
     """Key remapping: binding id → keys, e.g. ``export = "ctrl+e"``."""
 
