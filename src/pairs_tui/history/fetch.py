@@ -19,7 +19,7 @@ from typing import Final, Protocol, TypeVar
 
 import polars as pl
 
-from pairs_tui.feed.rest import BinanceApiError
+from pairs_tui.feed.errors import BinanceApiError
 from pairs_tui.history.klines import PAGE_LIMIT, KlineRow, Page, klines_to_bars, pages
 from pairs_tui.history.store import HistoryStore, clip, grid_ceil, timeframe_ms
 
