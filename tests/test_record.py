@@ -56,9 +56,9 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pipeline]:
     """Session B through the real pipeline with --record, as headless mode and the TUI do."""
     folder = tmp_path_factory.mktemp("rec") / "session"
     options = Options(settings=Settings(), symbols=PAIR, record=folder, window=30)
-    desk, (pipeline,) = build_desk(options, ListSource(session_b_trades(), yield_every=5_000))
-    asyncio.run(desk.run())
-    return folder, pipeline
+    run = build_desk(options, ListSource(session_b_trades(), yield_every=5_000))
+    asyncio.run(run.desk.run())
+    return folder, run.pipelines[0]
 
 
 def test_every_trade_is_recorded_once_in_the_documented_layout(

@@ -23,6 +23,7 @@ from pairs_tui.exchange.tape import recorded_tape
 from sources import ENVELOPES
 
 ARGS = ["btcusdt", "ethusdt", "--headless", "--window", "60"]
+LIVE = ["--no-history"]  # lines from the first trade on, as the replay gives them
 WAIT_S = 60.0
 
 
@@ -49,6 +50,7 @@ async def exchange_lines(config: Path, stream: str, expected: int) -> list[dict[
             "-m",
             "pairs_tui",
             *ARGS,
+            *LIVE,
             "--config",
             str(config),
             "--url",

@@ -219,7 +219,8 @@ async def run_headless(options: Options) -> None:
     # Desktop notifications go to /dev/tty: stdout carries the JSON lines.
     delivery = build_delivery(options.settings.alerts.sinks)
     async with open_source(options) as source:
-        desk, pipelines = build_desk(options, source, delivery=delivery)
+        run = build_desk(options, source, delivery=delivery)
+        desk, pipelines = run.desk, run.pipelines
         writer = HeadlessWriter(sys.stdout)
         watch = WatchWriter(writer, len(pipelines)) if len(pipelines) > 1 else None
         for n, pipeline in enumerate(pipelines):

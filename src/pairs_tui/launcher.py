@@ -10,6 +10,7 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from pairs_tui.alerts import AlertBook
     from pairs_tui.desk import Desk
     from pairs_tui.exchange.tape import Tape
+    from pairs_tui.live import LiveStart
     from pairs_tui.pipeline import Pipeline
     from pairs_tui.sinks.delivery import AlertDelivery
 
@@ -66,14 +68,21 @@ async def open_source(options: Options) -> AsyncIterator[TradeSource]:
     from pairs_tui.feed.binance import BinanceFeed
     from pairs_tui.feed.routes import rest_url_for
 
+    symbols = [s for pair in options.pairs for s in pair]
+    marks = options.settings.carry.enabled
     if not options.demo:
-        yield BinanceFeed(
-            options.symbols,
+        feed = BinanceFeed(
+            dict.fromkeys(symbols),
             url=options.url,
             rest_url=rest_url_for(options.url, options.rest_url),
             stream=options.stream,
             watchdog_s=options.settings.feed.watchdog_seconds,
+            marks=marks,
         )
+        try:
+            yield feed
+        finally:
+            await feed.rest.aclose()
         return
 
     from pairs_tui.exchange.server import DEMO_LEAD_IN_S, EmbeddedExchange
@@ -84,19 +93,41 @@ async def open_source(options: Options) -> AsyncIterator[TradeSource]:
         rebase=True,
         loop=True,
         lead_in_s=DEMO_LEAD_IN_S,
+        wait_for_subscriber=False,  # the market runs whether or not anyone watches
     )
     await exchange.start()
     try:
         log.info("demo exchange on %s", exchange.url)
-        yield BinanceFeed(
-            options.symbols,
+        feed = BinanceFeed(
+            dict.fromkeys(symbols),
             url=exchange.url,
             rest_url=exchange.rest_url,
             stream=options.stream,
             watchdog_s=options.settings.feed.watchdog_seconds,
+            marks=marks,
         )
+        try:
+            yield feed
+        finally:
+            await feed.rest.aclose()
     finally:
         await exchange.stop()
+
+
+@dataclass
+class Run:
+    """What a run is made of once its source is open."""
+
+    options: Options
+    """What the run does."""
+    desk: Desk
+    """Every pair on the one source."""
+    pipelines: list[Pipeline]
+    """Each pair's pipeline, in :attr:`Options.pairs` order (pairs added later are appended)."""
+    live: LiveStart | None = None
+    """How a pair on a live feed starts (warm start, funding); None for a replay."""
+    delivery: AlertDelivery | None = None
+    """Where every alert also goes."""
 
 
 def build_desk(
@@ -105,7 +136,7 @@ def build_desk(
     books: Mapping[tuple[str, str], AlertBook] | None = None,
     *,
     delivery: AlertDelivery | None = None,
-) -> tuple[Desk, list[Pipeline]]:
+) -> Run:
     """Every pair of the run on one desk, with what the options attach to them.
 
     Headless mode, the TUI and the backtest all build here, so all get:
@@ -127,22 +158,28 @@ def build_desk(
         books: Alert books by pair; a pair without one gets a new book.
         delivery: Where every alert also goes (one service for every pair).
 
+    A pair on a live feed also starts from history (the warm start) and with its legs' funding
+    (:class:`~pairs_tui.live.LiveStart`).
+
     Returns:
-        The desk, not yet running, and its pipelines in :attr:`Options.pairs` order.
+        The run: the desk, not yet running, and its pipelines.
 
     Raises:
         UsageError: the ``--record`` folder cannot be created.
     """
     from pairs_tui.desk import Desk
+    from pairs_tui.feed.source import LiveSource
 
+    live = None
+    if isinstance(source, LiveSource):
+        from pairs_tui.live import LiveStart
+
+        live = LiveStart(options, source)
     books = books or {}
-    pipelines = []
+    run = Run(options, Desk(source), [], live, delivery)
     for pair in options.pairs:
-        book = books.get(pair) or alert_book(options, pair)
-        if delivery is not None:
-            book.add_listener(delivery.notify)
-        pipelines.append(build_pipeline(options, source, pair, alerts=book))
-    desk = Desk(source, pipelines)
+        add_pair(run, pair, books.get(pair))
+    desk = run.desk
     if options.record is not None:
         from pairs_tui.record import Recorder
 
@@ -154,7 +191,41 @@ def build_desk(
         desk.add_trade_listener(recorder.on_trade)
         desk.add_companion(recorder.run)
         log.info("recording trades to %s", options.record)
-    return desk, pipelines
+    return run
+
+
+def add_pair(run: Run, pair: tuple[str, str], book: AlertBook | None = None) -> Pipeline:
+    """Put a pair on the desk, also while it runs (the palette's ``Pair:``, the scanner's Enter).
+
+    On a live feed its symbols are subscribed on the running connection (if new) and it starts
+    from history, keeping the run's timeframe and window.
+
+    Args:
+        run: The run.
+        pair: The pair, target first, upper case.
+        book: Its alert rules; None makes them from the settings.
+
+    Returns:
+        The pair's pipeline (the one already on the desk, if the pair is there).
+    """
+    for pipeline in run.pipelines:
+        if pipeline.symbols == pair:
+            return pipeline
+    book = book or alert_book(run.options, pair)
+    if run.delivery is not None:
+        book.add_listener(run.delivery.notify)
+    pipeline = build_pipeline(run.options, run.desk.source, pair, alerts=book)
+    if run.live is not None:
+        run.live.attach(pipeline)
+    run.desk.add(pipeline)
+    run.pipelines.append(pipeline)
+    return pipeline
+
+
+def drop_pair(run: Run, pipeline: Pipeline) -> None:
+    """Take a pair off the desk; symbols no other pair trades are unsubscribed."""
+    run.desk.remove(pipeline)
+    run.pipelines.remove(pipeline)
 
 
 def build_pipeline(

@@ -1,17 +1,19 @@
 """The warm start: a pipeline begins with the bars its window needs, stitched to the live stream.
 
-The stitch is a 1-second boundary ``H`` a second before the exchange's clock when the warm start
-begins. Every bar strictly before ``H`` comes from history (klines, through the local store);
-every aggregate trade at or after ``H`` comes from the feed — the ones published before the
-live stream delivered them from ``GET /fapi/v1/aggTrades`` (the feed's catch-up), the rest live.
-No trade is counted twice and none is missing, because history ends where the trades begin and
-the feed delivers each aggregate-trade id once.
+The stitch ``H`` is the start of the shown timeframe's bucket a second before the exchange's
+clock when the warm start begins (see :func:`stitch_time`). Every bar strictly before ``H``
+comes from history (klines, through the local store); every aggregate trade at or after ``H``
+comes from the feed — the ones published before the live stream delivered them from
+``GET /fapi/v1/aggTrades`` (the feed's catch-up), the rest live. No trade is counted twice and
+none is missing, because history ends where the trades begin and the feed delivers each
+aggregate-trade id once.
 
-Each timeframe's bars come from klines of that timeframe, up to the bucket that holds ``H``;
-that bucket is still open, and is completed by folding the next shorter timeframe's bars from
-its start to ``H`` (1m from 1s klines, 5m from 1m klines) and then the trades. The pipeline
-keeps every bar waiting (a hold) until history is in, so the first bar it publishes is the one
-holding ``H``, with the analytics a run that had watched the whole window would show.
+Each timeframe's bars come from klines of that timeframe, up to the bucket that holds ``H``.
+A longer timeframe's bucket may still be open at ``H``; it is completed by folding the next
+shorter timeframe's bars from its start to ``H`` (1m from 1s klines, 5m from 1m klines) and then
+the trades. The pipeline keeps every bar waiting (a hold) until history is in, so the first bar
+it publishes is the one starting at ``H``, with the analytics a run that had watched the whole
+window would show.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Protocol
 
 import polars as pl
 
-from pairs_tui.records import TIMEFRAMES, BarTimeframe, PairBar
+from pairs_tui.records import TICK, TIMEFRAMES, BarTimeframe, PairBar, Timeframe
 from pairs_tui.snapshot import HistoryProgress
 
 log = logging.getLogger("pairs_tui.warm")
@@ -56,6 +58,8 @@ class WarmPipeline(Protocol):
     def symbols(self) -> tuple[str, str]: ...
     @property
     def window(self) -> int: ...
+    @property
+    def timeframe(self) -> Timeframe: ...
     def hold_for_history(self) -> None: ...
     def seed(self, stitch_ms: int, bars: dict[BarTimeframe, list[PairBar]]) -> None: ...
     def release_history(self) -> None: ...
@@ -69,14 +73,18 @@ PairBars = Callable[[pl.DataFrame, pl.DataFrame, int, int, int], list[PairBar]]
 """Both legs' bars on one grid (:func:`pairs_tui.history.pair_bars`)."""
 
 
-def stitch_time(exchange_now_ms: float) -> int:
-    """The stitch: the 1-second boundary a second before ``exchange_now_ms``.
+def stitch_time(exchange_now_ms: float, timeframe: Timeframe = "1s") -> int:
+    """The stitch: the start of the shown timeframe's bucket a second before the exchange clock.
 
     A second of margin keeps every trade at or after it out of the klines' closed buckets even
-    when the klines are read a moment after the exchange closed that second.
+    when the klines are read a moment after the exchange closed that second. Starting at the
+    shown timeframe's bucket makes its first bar entirely of trades: a kline's trade count is
+    the fills it holds, a bar's the aggregate trades, so a bar part kline and part trades would
+    count its trades in two units (its prices and volume would still be exact).
     """
-    now = int(exchange_now_ms)
-    return now - now % 1000 - 1000
+    before = int(exchange_now_ms) - 1000
+    ms = TIMEFRAMES.get(timeframe, 1000) if timeframe != TICK else 1000
+    return before - before % ms
 
 
 def plan(stitch_ms: int, window: int) -> dict[BarTimeframe, tuple[int, int]]:
@@ -137,7 +145,7 @@ class WarmStart:
         pipeline.set_history(HistoryProgress("loading", 0, total))
         catch_up: list[asyncio.Task[None]] = []
         try:
-            stitch = stitch_time(await self._clock())
+            stitch = stitch_time(await self._clock(), pipeline.timeframe)
             ranges = plan(stitch, pipeline.window)
             catch_up = [
                 asyncio.create_task(self.feed.catch_up_from(symbol, stitch))

@@ -44,7 +44,7 @@ from pairs_tui.exchange.websocket import StreamHub
 from pairs_tui.exchange.weights import BAN_S, WEIGHT_LIMIT, RequestWeights, RestCall
 
 log = logging.getLogger("pairs_tui.exchange")
-DEMO_LEAD_IN_S = 300.0
+DEMO_LEAD_IN_S = 420.0
 """The demo starts with this many seconds of recent trades (before them, hours of bars)."""
 _wire_log = logging.getLogger("pairs_tui.exchange.wire")
 """websockets' own logger for the server: one line per request and connection, so it starts
@@ -182,6 +182,11 @@ class EmbeddedExchange:
         self._running = asyncio.create_task(
             self._timeline.run(self._hub, self._wait_for_subscriber), name="exchange-timeline"
         )
+        if not self._wait_for_subscriber:
+            # A client may ask for the recent past at once: it must all be there.
+            started = asyncio.ensure_future(self._timeline.started.wait())
+            await asyncio.wait({started, self._running}, return_when=asyncio.FIRST_COMPLETED)
+            started.cancel()
         log.info("embedded exchange on %s publishing %s", self.url, self.tape.name)
 
     async def stop(self) -> None:

@@ -74,6 +74,9 @@ class Timeline:
         self.on_second = on_second
         """Called with every whole second the live clock reaches."""
         self.finished = asyncio.Event()
+        """Set when the whole tape has been published."""
+        self.started = asyncio.Event()
+        """Set once the lead-in is published: from then on REST answers hold the recent past."""
         """Set when the whole tape has been published (never, when looping)."""
         self._history_limit = history_limit
         self._changed = changed
@@ -199,6 +202,7 @@ class Timeline:
                 if n % 512 == 511:
                     await asyncio.sleep(0)
                 continue
+            self.started.set()
             await self._advance(t)
             if self.speed > 0:
                 event_time = max(t, int(self.now_ms()))
@@ -212,6 +216,7 @@ class Timeline:
             if slow:
                 await hub.wait_drained(slow)
         self._pending_ms = None
+        self.started.set()
         self.finished.set()
         if self.speed > 0 and self.on_second is not None:
             while True:  # the clock goes on after the tape, and so do the seconds

@@ -49,6 +49,9 @@ from pairs_tui.feed.schemas.rest import (
 from pairs_tui.feed.weight import FUNDING_ROUTES, RequestCount, WeightBudget, weight_of
 
 log = logging.getLogger("pairs_tui.feed")
+# httpx logs every request at INFO, URL and query included: noise on stderr in headless mode,
+# and a webhook's token in the log (see pairs_tui.sinks.webhook).
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 MAX_AGG_TRADES_LIMIT = 1000
 """The most rows ``/fapi/v1/aggTrades`` returns per call."""

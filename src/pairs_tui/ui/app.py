@@ -28,10 +28,9 @@ from textual.worker import Worker, WorkerState
 from pairs_tui.alerts import AlertBook
 from pairs_tui.backtest.session import SessionBacktest, export_backtest
 from pairs_tui.config import Options, UsageError
-from pairs_tui.desk import Desk
 from pairs_tui.export import ExportFormat, take_session, write_session
 from pairs_tui.feed.source import TradeSource
-from pairs_tui.launcher import alert_book, build_desk, open_source
+from pairs_tui.launcher import Run, alert_book, build_desk, open_source
 from pairs_tui.pipeline import Pipeline
 from pairs_tui.records import TIMEFRAMES, Timeframe
 from pairs_tui.sinks.delivery import AlertDelivery, build_delivery, check_delivered
@@ -80,7 +79,7 @@ class PairsApp(App[None]):
         self.options = options
         self.settings = options.settings
         self._source_factory = source_factory or open_source
-        self.desk: Desk | None = None
+        self.running: Run | None = None
         """Every pair of the run on one source, once the source is open."""
         self.pipelines: dict[tuple[str, str], Pipeline] = {}
         """The pipeline of each pair on the desk."""
@@ -151,11 +150,9 @@ class PairsApp(App[None]):
                 self.delivery = build_delivery(sinks, terminal=terminal_writer(self))
                 if self.delivery is not None:  # for as long as the app runs: see on_unmount
                     self.run_worker(self.delivery.run(), name="alert sinks", group="alerts")
-                self.desk, pipelines = build_desk(
-                    self.options, source, self.books, delivery=self.delivery
-                )
-                self.pipelines = {p.symbols: p for p in pipelines}
-                await self.desk.run()
+                self.running = build_desk(self.options, source, self.books, delivery=self.delivery)
+                self.pipelines = {p.symbols: p for p in self.running.pipelines}
+                await self.running.desk.run()
         except UsageError as exc:
             self.usage_error = str(exc)
             self.exit(return_code=2)
