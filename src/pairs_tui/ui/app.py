@@ -258,6 +258,9 @@ class PairsApp(App[None]):
             return
         bounded = max(20, min(int(window), self.settings.bars.history))
         self.pipeline.set_window(bounded)
+        live = None if self.running is None else self.running.live
+        if live is not None:  # a wider window needs older bars: from history, off the screen
+            self.run_worker(live.widen(self.pipeline), group="history", exit_on_error=False)
         self.refresh_now()
 
     def action_pause(self) -> None:
