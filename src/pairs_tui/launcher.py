@@ -29,7 +29,7 @@ log = logging.getLogger("pairs_tui.launcher")
 
 
 async def check_symbols(options: Options) -> None:
-    """Before a live run: the exchange must list both symbols (skipped when unreachable).
+    """Before a live run: the exchange must list every symbol (skipped when unreachable).
 
     Raises:
         UsageError: the exchange does not list a symbol; the message names it.
@@ -40,11 +40,13 @@ async def check_symbols(options: Options) -> None:
 
     rest = BinanceRest(rest_url_for(options.url, options.rest_url), timeout_s=5)
     try:
-        await rest.check_symbols(options.symbols)
+        await rest.check_symbols(dict.fromkeys(s for pair in options.pairs for s in pair))
     except UnknownSymbolError as exc:
         raise UsageError(str(exc)) from None
     except RestError as exc:
         log.warning("could not check the symbols with the exchange: %s", exc)
+    finally:
+        await rest.aclose()
 
 
 @contextlib.asynccontextmanager
@@ -65,24 +67,13 @@ async def open_source(options: Options) -> AsyncIterator[TradeSource]:
         yield source
         return
 
-    from pairs_tui.feed.binance import BinanceFeed
-    from pairs_tui.feed.routes import rest_url_for
-
-    symbols = [s for pair in options.pairs for s in pair]
-    marks = options.settings.carry.enabled
     if not options.demo:
-        feed = BinanceFeed(
-            dict.fromkeys(symbols),
-            url=options.url,
-            rest_url=rest_url_for(options.url, options.rest_url),
-            stream=options.stream,
-            watchdog_s=options.settings.feed.watchdog_seconds,
-            marks=marks,
-        )
-        try:
+        from pairs_tui.feed.routes import rest_url_for
+
+        async with _live_feed(
+            options, options.url, rest_url_for(options.url, options.rest_url)
+        ) as feed:
             yield feed
-        finally:
-            await feed.rest.aclose()
         return
 
     from pairs_tui.exchange.server import DEMO_LEAD_IN_S, EmbeddedExchange
@@ -98,20 +89,30 @@ async def open_source(options: Options) -> AsyncIterator[TradeSource]:
     await exchange.start()
     try:
         log.info("demo exchange on %s", exchange.url)
-        feed = BinanceFeed(
-            dict.fromkeys(symbols),
-            url=exchange.url,
-            rest_url=exchange.rest_url,
-            stream=options.stream,
-            watchdog_s=options.settings.feed.watchdog_seconds,
-            marks=marks,
-        )
-        try:
+        async with _live_feed(options, exchange.url, exchange.rest_url) as feed:
             yield feed
-        finally:
-            await feed.rest.aclose()
     finally:
         await exchange.stop()
+
+
+@contextlib.asynccontextmanager
+async def _live_feed(options: Options, url: str, rest_url: str) -> AsyncIterator[TradeSource]:
+    """The WebSocket feed of every symbol of the run (with mark prices when carry is on);
+    its REST client closed on exit."""
+    from pairs_tui.feed.binance import BinanceFeed
+
+    feed = BinanceFeed(
+        dict.fromkeys(s for pair in options.pairs for s in pair),
+        url=url,
+        rest_url=rest_url,
+        stream=options.stream,
+        watchdog_s=options.settings.feed.watchdog_seconds,
+        marks=options.settings.carry.enabled,
+    )
+    try:
+        yield feed
+    finally:
+        await feed.rest.aclose()
 
 
 @dataclass
