@@ -19,15 +19,12 @@ from typing import Final, Protocol, TypeVar
 
 import polars as pl
 
-from pairs_tui.feed.errors import BinanceApiError
+from pairs_tui.feed.errors import IpBanned
 from pairs_tui.history.klines import PAGE_LIMIT, KlineRow, Page, klines_to_bars, pages
 from pairs_tui.history.store import HistoryStore, clip, grid_ceil, timeframe_ms
 
 Progress = Callable[[int, int], None]
 """Told ``(requests done, requests planned)``: once before the first request, then as each ends."""
-
-MIN_BAN_MS: Final = 120_000
-"""Binance's shortest IP ban: how long a 418 that does not say stops history."""
 
 SETTLE_MS: Final = 1_000
 """How far past a bar's end the exchange clock must be before the bar is stored: the stitch's
@@ -154,6 +151,7 @@ class History:
         self._slots = asyncio.Semaphore(concurrency)
         self._closed_ms = 0
         """The latest exchange clock read less :data:`SETTLE_MS`: bars ending by it are closed."""
+        self._clock_lock = asyncio.Lock()
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     async def bars(
@@ -333,30 +331,30 @@ class History:
         """The answer to ``request``; a 418 becomes :class:`HistoryStopped`."""
         try:
             return await request
-        except BinanceApiError as exc:
-            if exc.status == 418:
-                raise self._stop(exc) from exc
-            raise
+        except IpBanned as exc:
+            raise self._stop(exc.until_ms) from exc
 
     async def _closed_until(self, end_ms: int, step: int) -> int:
         """The end of the closed bars of ``step`` up to ``end_ms``.
 
         A bar counts as closed once the exchange clock is :data:`SETTLE_MS` past its end (a
         trade is stamped a moment before the exchange folds it). The clock is read only when
-        ``end_ms`` is past what the last reading closed: it only moves on, so an older reading
-        stays true.
+        ``end_ms`` is past what the last reading closed (it only moves on, so an older reading
+        stays true), and once for calls that need it at the same time (the warm start asks for
+        every timeframe of both legs at once).
         """
         if end_ms > self._closed_ms:
-            now = int(await self._unless_banned(self.rest.server_time_ms()))
-            self._closed_ms = max(self._closed_ms, now - SETTLE_MS)
+            async with self._clock_lock:
+                if end_ms > self._closed_ms:
+                    now = int(await self._unless_banned(self.rest.server_time_ms()))
+                    self._closed_ms = max(self._closed_ms, now - SETTLE_MS)
         closed = self._closed_ms - self._closed_ms % step
         return min(end_ms, closed)
 
-    def _stop(self, exc: BinanceApiError) -> HistoryStopped:
+    def _stop(self, until_ms: float) -> HistoryStopped:
         if self.stopped is None or self.stopped.until_ms <= time.time() * 1000.0:
-            until = getattr(exc, "until_ms", None) or time.time() * 1000.0 + MIN_BAN_MS
             self.stopped = HistoryStopped(
-                "the exchange banned this IP for too many requests (HTTP 418)", until
+                "the exchange banned this IP for too many requests (HTTP 418)", until_ms
             )
         return self.stopped
 
