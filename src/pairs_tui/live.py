@@ -10,8 +10,12 @@ the other, and neither holds up the live stream.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import functools
 import logging
+import shutil
+import tempfile
+from pathlib import Path
 
 from pairs_tui.config import Options
 from pairs_tui.feed.errors import RestError
@@ -21,6 +25,13 @@ from pairs_tui.pipeline import Pipeline
 from pairs_tui.warm import WarmStart
 
 log = logging.getLogger("pairs_tui.live")
+
+
+def _demo_root() -> Path:
+    """A store for this demo run only, removed when the process ends."""
+    root = Path(tempfile.mkdtemp(prefix="pairs-tui-demo-history-"))
+    atexit.register(shutil.rmtree, root, True)
+    return root
 
 
 class LiveStart:
@@ -37,7 +48,10 @@ class LiveStart:
         self.warm: WarmStart | None = None
         """The warm start; None with ``--no-history`` or ``[history] enabled = false``."""
         if options.history and settings.history.enabled:
-            store = HistoryStore(history_root(settings.history.folder))
+            # The demo's market is made up: its bars must never join the real store, which a
+            # later live run of the same symbols would trust.
+            root = _demo_root() if options.demo else history_root(settings.history.folder)
+            store = HistoryStore(root)
             self.warm = WarmStart(
                 History(feed.rest, store), feed, pair_bars, feed.rest.server_time_ms
             )

@@ -53,3 +53,12 @@ async def test_the_demo_shows_a_zscore_at_every_timeframe_without_waiting_a_wind
         await pilot.press("3")
         assert has_zscore(demo, "5m")
         assert demo.pipeline is not None and demo.pipeline.history("5m").height >= 301
+
+
+async def test_the_demo_never_writes_its_made_up_bars_into_the_history_store(
+    demo: PairsApp, tmp_path: Path
+) -> None:
+    async with demo.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: demo.snapshot().history.state == "done")
+    store = tmp_path / "cache" / "pairs-tui" / "history"
+    assert not store.exists() or not any(store.rglob("*.parquet"))
