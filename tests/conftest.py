@@ -1,9 +1,11 @@
-"""Every test runs with its own XDG folders, so none reads or writes the user's; the tapes and
-the embedded exchanges on loopback that the exchange, feed and fault tests share."""
+"""Every test runs with its own XDG folders, so none reads or writes the user's, and leaves no log
+handler behind; the tapes and the embedded exchanges on loopback that the exchange, feed and fault
+tests share."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,17 @@ def private_xdg(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mo
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
     return home
+
+
+@pytest.fixture(autouse=True)
+def own_log_handlers() -> Iterator[None]:
+    """A test that runs ``cli.main`` in this process leaves the log handlers it installed,
+    one of them on the stderr pytest captured for that test and closes after it: remove them."""
+    yield
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "_pairs_tui", False)]:
+        root.removeHandler(handler)
+        handler.close()
 
 
 @pytest.fixture(scope="session")
