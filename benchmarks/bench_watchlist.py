@@ -246,7 +246,14 @@ def main(argv: list[str]) -> None:
         _run_app(url, rest_url, mode, args.seconds, args.warmup, args.out)
         return
     exchange = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.bench_watchlist", "--exchange", "--rate", str(args.rate)],
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.bench_watchlist",
+            "--exchange",
+            "--rate",
+            str(args.rate),
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

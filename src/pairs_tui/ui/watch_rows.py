@@ -31,10 +31,10 @@ class Column:
 
 
 COLUMNS = (
-    Column("pair", "pair", 19, right=False),
-    Column("close_a", "last A", 11),
-    Column("close_b", "last B", 11),
-    Column("beta", "β", 7),
+    Column("pair", "pair", 17, right=False),
+    Column("close_a", "last A", 10),
+    Column("close_b", "last B", 10),
+    Column("beta", "β", 6),
     Column("zscore", "z", 6),
     Column("spark", "z, last bars", SPARK_BARS, right=False),
     Column("half_life", "half-life", 9),
@@ -84,7 +84,8 @@ class WatchRow:
         alert = formatting.DASH
         if self.alert is not None:
             when = formatting.clock(view.alert_time(self.alert))
-            alert = f"{when} {view.alert_text(self.alert)}"
+            # The rule's name says what fired in the least room; the banner has the rest.
+            alert = f"{when} {self.alert.rule or view.alert_text(self.alert)}"
         return {
             "pair": ("/".join(self.pair), "bold"),
             "close_a": (formatting.price(self.close_a), ""),

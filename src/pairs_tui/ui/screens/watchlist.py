@@ -13,12 +13,13 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import Footer, Static
 
 from pairs_tui.records import Timeframe
 from pairs_tui.snapshot import Glance
 from pairs_tui.ui import keys, watch_rows
 from pairs_tui.ui.watch_rows import COLUMNS, SPARK_BARS, WatchRow
+from pairs_tui.ui.widgets.watch_table import WatchTable
 
 Pair = tuple[str, str]
 
@@ -35,8 +36,9 @@ class WatchlistScreen(Screen[Pair | None]):
 
     Rows are sorted by |z| (largest first) until a column header is clicked; clicking it again
     reverses the order. Cells are updated in place at the refresh rate: only those whose text
-    changed, and the rows are re-ordered only when the order changed. Enter dismisses the
-    screen with the highlighted pair; Escape with None.
+    changed are repainted (:class:`~pairs_tui.ui.widgets.watch_table.WatchTable`), and the rows
+    are re-ordered only when the order changed. Enter dismisses the screen with the highlighted
+    pair; Escape with None.
 
     Args:
         pairs: The pairs of the desk, read at every refresh (pairs come and go).
@@ -49,7 +51,7 @@ class WatchlistScreen(Screen[Pair | None]):
     WatchlistScreen {
         layout: vertical;
         & > #title { height: 1; background: $panel; padding: 0 1; text-wrap: nowrap; }
-        & > DataTable { height: 1fr; }
+        & > WatchTable { height: 1fr; }
         & Footer.-compact FooterLabel { margin: 0 1 0 0; }
     }
     """
@@ -74,12 +76,10 @@ class WatchlistScreen(Screen[Pair | None]):
         """The column the rows are sorted on."""
         self.descending = True
         """Largest first."""
-        self.table: DataTable[Text] = DataTable(cursor_type="row", fixed_columns=1)
+        self.table = WatchTable(COLUMNS)
         self._title = Static("", id="title")
         self._title_text = ""
-        self._shown: dict[Pair, dict[str, str]] = {}
         self._sparks: dict[Pair, tuple[str, int, deque[float]]] = {}
-        self._order: list[Pair] = []
         self._rows: list[WatchRow] = []
 
     def compose(self) -> ComposeResult:
@@ -88,18 +88,15 @@ class WatchlistScreen(Screen[Pair | None]):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        for column in COLUMNS:
-            label = Text(column.label, justify="right" if column.right else "left")
-            self.table.add_column(label, width=column.width, key=column.key)
         self.refresh_rows()
         self.set_interval(1 / self._refresh_hz, self.refresh_rows, name="watchlist")
-        if self._monitored in self._shown:
-            self.table.move_cursor(row=self.table.get_row_index("/".join(self._monitored)))
+        self.table.move_to(self._monitored)
+        self.table.focus()
 
     @property
     def order(self) -> list[Pair]:
         """The pairs, top row first."""
-        return list(self._order)
+        return list(self.table.order)
 
     def refresh_rows(self) -> None:
         """Update the cells that changed, add and remove pairs, re-order if the order changed."""
@@ -111,34 +108,13 @@ class WatchlistScreen(Screen[Pair | None]):
             rows.append(row)
             cells = row.texts(self.entry_z)
             cells["spark"] = (watch_rows.spark(self._zscores(pair, pipeline, glance)), "")
-            self._show(row.pair, cells)
-        for gone in set(self._shown) - set(pairs):
-            self.table.remove_row("/".join(gone))
-            del self._shown[gone]
-            self._order.remove(gone)
+            self.table.set_row(pair, cells)
+        for gone in set(self.table.order) - set(pairs):
+            self.table.remove_row(gone)
             self._sparks.pop(gone, None)
         self._rows = rows
         self._sort()
         self._show_title(rows)
-
-    def _show(self, pair: Pair, cells: dict[str, tuple[str, str]]) -> None:
-        key = "/".join(pair)
-        shown = self._shown.get(pair)
-        if shown is None:
-            self.table.add_row(*(self._cell(c.key, *cells[c.key]) for c in COLUMNS), key=key)
-            self._shown[pair] = {k: text for k, (text, _) in cells.items()}
-            self._order.append(pair)
-            return
-        for column in COLUMNS:
-            text, style = cells[column.key]
-            if shown[column.key] != text:
-                self.table.update_cell(key, column.key, self._cell(column.key, text, style))
-                shown[column.key] = text
-
-    @staticmethod
-    def _cell(key: str, text: str, style: str) -> Text:
-        column = next(c for c in COLUMNS if c.key == key)
-        return Text(text, style=style, justify="right" if column.right else "left")
 
     def _zscores(self, pair: Pair, pipeline: WatchedPair, glance: Glance) -> np.ndarray:
         """The pair's latest z-scores: one more when one bar closed, else read from history."""
@@ -163,14 +139,8 @@ class WatchlistScreen(Screen[Pair | None]):
 
     def _sort(self) -> None:
         wanted = watch_rows.order(self._rows, self.sort_key, descending=self.descending)
-        if wanted == self._order:
-            return
-        cursor = self._order[self.table.cursor_row] if self._order else None
-        rank = {"/".join(pair): i for i, pair in enumerate(wanted)}
-        self.table.sort("pair", key=lambda cell: rank[cell.plain])
-        self._order = wanted
-        if cursor is not None and cursor in wanted:
-            self.table.move_cursor(row=wanted.index(cursor), animate=False)
+        self.table.reorder(wanted)
+        self.table.mark_sorted(self.sort_key, descending=self.descending)
 
     def _show_title(self, rows: list[WatchRow]) -> None:
         column = next(c for c in COLUMNS if c.key == self.sort_key)
@@ -190,10 +160,10 @@ class WatchlistScreen(Screen[Pair | None]):
 
     # -- keys and clicks -------------------------------------------------------------------
 
-    @on(DataTable.HeaderSelected)
-    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
-        key = str(event.column_key.value)
-        if key == self.sort_key:
+    @on(WatchTable.HeaderClicked)
+    def _header_clicked(self, event: WatchTable.HeaderClicked) -> None:
+        key = event.key
+        if key == self.sort_key or (key == "spark" and self.sort_key == "zscore"):
             self.descending = not self.descending
         else:
             self.sort_key, self.descending = key, key != "pair"
@@ -206,15 +176,16 @@ class WatchlistScreen(Screen[Pair | None]):
         self._sort()
         self._show_title(self._rows)
 
-    @on(DataTable.RowSelected)
-    def _row_chosen(self, event: DataTable.RowSelected) -> None:
+    @on(WatchTable.Chosen)
+    def _row_chosen(self, event: WatchTable.Chosen) -> None:
         event.stop()
-        self.action_show_pair()
+        self.dismiss(event.pair)
 
     def action_show_pair(self) -> None:
         """Back to the monitor, showing the highlighted pair."""
-        if self._order:
-            self.dismiss(self._order[self.table.cursor_row])
+        pair = self.table.highlighted
+        if pair is not None:
+            self.dismiss(pair)
 
     def action_close(self) -> None:
         """Back to the monitor, unchanged."""
