@@ -93,7 +93,9 @@ class WatchTable(Widget, can_focus=True):
         self.cells_repainted = 0
         """Cells repainted alone (a changed value)."""
         self.full_repaints = 0
-        """Repaints of the whole table (rows added, re-ordered, resized)."""
+        """Repaints of the whole table (rows added or removed, the cursor moved, resized)."""
+        self.lines_repainted = 0
+        """Rows repainted whole (another pair moved onto their line)."""
         self._cells: dict[Pair, dict[str, Cell]] = {}
         self._top = 0
         self._placed: list[_Placed] = []
@@ -137,12 +139,22 @@ class WatchTable(Widget, can_focus=True):
         """Show the rows in ``order``, the cursor staying on its pair."""
         if order == self.order:
             return
+        before, top = self.order, self._top
         current = self.order[self.cursor] if self.order else None
         self.order = list(order)
         if current is not None and current in self.order:
             self.cursor = self.order.index(current)
         self._scroll_to_cursor()
-        self._repaint()
+        if self._top != top or len(before) != len(order):
+            self._repaint()
+            return
+        # Mostly neighbours swap places as their |z| cross: repaint the lines that changed.
+        for row, (old, new) in enumerate(zip(before, order, strict=True)):
+            y = row - self._top + 1
+            if old != new and 1 <= y < self.size.height:
+                self.lines_repainted += 1
+                self._lines.pop(y, None)
+                self.refresh(Region(0, y, self.size.width, 1))
 
     def mark_sorted(self, key: str, *, descending: bool) -> None:
         """Mark the sorted column in the header."""
