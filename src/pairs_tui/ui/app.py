@@ -231,8 +231,7 @@ class PairsApp(App[None]):
 
     def _covered(self) -> bool:
         """A full screen (the watchlist) hides the monitor: drawing it would be wasted."""
-        screen = self.screen
-        return screen is not self.monitor and not screen.is_modal
+        return any(not screen.is_modal for screen in self.screen_stack[1:])
 
     def refresh_now(self) -> None:
         """Redraw everything at once (after a key changed the view)."""
