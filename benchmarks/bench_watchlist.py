@@ -87,7 +87,9 @@ async def _serve(rate: float) -> None:
 # -- the app process ---------------------------------------------------------------------------
 
 
-def _run_app(url: str, rest_url: str, mode: str, seconds: float, warmup: float, out: Path) -> None:
+def _run_app(
+    url: str, rest_url: str, mode: str, seconds: float, warmup: float, out: Path, refresh_hz: float
+) -> None:
     from textual.screen import Screen
 
     from pairs_tui.config import Options, Settings
@@ -111,8 +113,10 @@ def _run_app(url: str, rest_url: str, mode: str, seconds: float, warmup: float, 
     timed(Screen, "_on_timer_update", "frame")
     timed(WatchlistScreen, "refresh_rows", "rows")
     pairs = watch_pairs() if mode.endswith("-20") else watch_pairs()[:1]
+    settings = Settings()
+    settings.ui.refresh_hz = refresh_hz
     options = Options(
-        settings=Settings(),
+        settings=settings,
         symbols=pairs[0],
         url=url,
         rest_url=rest_url,
@@ -162,14 +166,25 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def measure(url: str, rest_url: str, mode: str, seconds: float, warmup: float) -> dict[str, object]:
-    """One app run under a 160x50 pty: its CPU and bytes after the warm-up."""
+def measure(
+    url: str,
+    rest_url: str,
+    mode: str,
+    seconds: float,
+    warmup: float,
+    *,
+    refresh_hz: float = 10.0,
+    dump: Path | None = None,
+) -> dict[str, object]:
+    """One app run under a 160x50 pty: its CPU and bytes after the warm-up (``dump``: append
+    them to that file)."""
     stats_file = Path(tempfile.mkstemp(suffix=".json")[1])
     env = {k: v for k, v in os.environ.items() if k not in ("COLORTERM", "NO_COLOR")}
     env.update(TERM="xterm-256color", COLORTERM="truecolor", PYTHONPATH=str(ROOT))
     env["LINES"], env["COLUMNS"] = str(SIZE[1]), str(SIZE[0])
     argv = [sys.executable, "-m", "benchmarks.bench_watchlist", "--app", url, rest_url, mode]
     argv += ["--seconds", str(seconds), "--warmup", str(warmup), "--out", str(stats_file)]
+    argv += ["--refresh-hz", str(refresh_hz)]
     pid, fd = pty.fork()
     if pid == 0:  # the app
         import fcntl
@@ -196,6 +211,9 @@ def measure(url: str, rest_url: str, mode: str, seconds: float, warmup: float) -
             tail = (tail + data)[-4096:]
             if first is not None:
                 warm_bytes += len(data)
+                if dump is not None:
+                    with dump.open("ab") as raw:
+                        raw.write(data)
         now = time.monotonic()
         try:
             sample = (now, _cpu_seconds(pid))
@@ -237,13 +255,15 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="measured span")
     parser.add_argument("--warmup", type=float, default=70.0, help="left out at the start")
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    parser.add_argument("--refresh-hz", type=float, default=10.0, help="ui.refresh_hz")
+    parser.add_argument("--dump", type=Path, help="append what the app writes after warm-up")
     args = parser.parse_args(argv)
     if args.exchange:
         asyncio.run(_serve(args.rate))
         return
     if args.app:
         url, rest_url, mode = args.app
-        _run_app(url, rest_url, mode, args.seconds, args.warmup, args.out)
+        _run_app(url, rest_url, mode, args.seconds, args.warmup, args.out, args.refresh_hz)
         return
     exchange = subprocess.Popen(
         [
@@ -261,12 +281,26 @@ def main(argv: list[str]) -> None:
     try:
         assert exchange.stdout is not None
         url, rest_url = exchange.stdout.readline().split()
-        rows = [measure(url, rest_url, m, args.seconds, args.warmup) for m in args.modes]
+        rows = [
+            measure(
+                url,
+                rest_url,
+                m,
+                args.seconds,
+                args.warmup,
+                refresh_hz=args.refresh_hz,
+                dump=args.dump,
+            )
+            for m in args.modes
+        ]
     finally:
         exchange.send_signal(signal.SIGTERM)
         exchange.wait(10)
     base = next((r for r in rows if r["mode"] == "monitor-1"), None)
-    print(f"feed: the simulated universe at {args.rate:,.0f} aggregate trades/s; 160x50, truecolor")
+    print(
+        f"feed: the simulated universe at {args.rate:,.0f} aggregate trades/s; 160x50, "
+        f"truecolor; ui.refresh_hz {args.refresh_hz:g}"
+    )
     print(
         f"{'mode':<14}{'pairs':>6}{'warm':>5}{'msg/s':>8}{'CPU':>8}{'x base':>8}"
         f"{'KiB/s':>7}{'fps':>6}{'frame p50':>10}{'rows p50':>9}"

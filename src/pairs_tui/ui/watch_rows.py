@@ -87,7 +87,7 @@ class WatchRow:
             # The rule's name says what fired in the least room; the banner has the rest.
             alert = f"{when} {self.alert.rule or view.alert_text(self.alert)}"
         return {
-            "pair": ("/".join(self.pair), "bold"),
+            "pair": ("/".join(self.pair), ""),  # plain: a price change is written from here
             "close_a": (formatting.price(self.close_a), ""),
             "close_b": (formatting.price(self.close_b), ""),
             "beta": (formatting.number(self.beta, 3), ""),

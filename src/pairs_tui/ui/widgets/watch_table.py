@@ -255,7 +255,10 @@ class WatchTable(Widget, can_focus=True):
             fitted = fitted.ljust(placed.width)
             segments.append(Segment(fitted, style + Style.parse(tone) if tone else style))
             segments.append(Segment(" " * GAP, style))
-        return Strip(segments).crop_extend(0, width, style)
+        # Textual writes a changed cell from the start of the widget's line, so every change
+        # of style on the way costs a full SGR sequence (about 40 bytes in truecolor): runs of
+        # one style go out as one segment.
+        return Strip(segments).crop_extend(0, width, style).simplify()
 
     # -- keys and mouse --------------------------------------------------------------------
 
