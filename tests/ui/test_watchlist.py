@@ -218,3 +218,26 @@ def test_watchlist_100x30(snap_compare: SnapCompare, app_for: AppFactory) -> Non
 def test_watchlist_80x24(snap_compare: SnapCompare, app_for: AppFactory) -> None:
     app = desk_app(app_for)
     assert snap_compare(app, terminal_size=(80, 24), run_before=opened(app))
+
+
+async def test_bar_keys_apply_to_every_pair_and_ticks_follow_the_monitor(
+    app_for: AppFactory,
+) -> None:
+    app = desk_app(app_for)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("2")
+        assert {p.snapshot().timeframe for p in app.pipelines.values()} == {"1m"}
+        await pilot.press("plus")
+        assert {p.snapshot().window for p in app.pipelines.values()} == {38}
+        await pilot.press("0")
+        shown = {pair: p.snapshot().timeframe for pair, p in app.pipelines.items()}
+        assert shown.pop(PAIRS[0]) == "tick" and set(shown.values()) == {"1m"}
+        await pilot.press("w")
+        await pilot.pause()
+        other = next(p for p in table(app).order if p != PAIRS[0])
+        table(app).move_to(other)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.pair == other and app.snapshot().timeframe == "tick"
+        assert app.pipelines[PAIRS[0]].snapshot().timeframe == "1m"

@@ -249,9 +249,13 @@ class PairsApp(App[None]):
 
     def action_timeframe(self, timeframe: Timeframe) -> None:
         """Show bars of ``timeframe`` (1s, 1m, 5m), or one row per trade (tick)."""
-        # Every pair of the desk: the watchlist compares pairs on one timeframe and window.
-        for pipeline in self.pipelines.values():
-            pipeline.set_timeframe(timeframe)
+        # Bars: every pair of the desk, as the watchlist compares pairs on one timeframe. Ticks:
+        # the monitored pair only, as a row per trade costs per trade (and a switch rebuilds
+        # the rows from every trade kept).
+        shown = [self.pipeline] if timeframe == TICK else self.pipelines.values()
+        for pipeline in shown:
+            if pipeline is not None:
+                pipeline.set_timeframe(timeframe)
         self.refresh_now()
 
     def action_window(self, direction: int) -> None:
@@ -302,6 +306,11 @@ class PairsApp(App[None]):
         if pair not in self.pipelines:
             return False
         if pair != self.pair:
+            old, new = self.pipeline, self.pipelines[pair]
+            if old is not None and old.timeframe == TICK:  # ticks follow the monitor
+                bars = new.timeframe
+                new.set_timeframe(TICK)
+                old.set_timeframe(bars)
             self.pair = pair
             self.monitor.show_pair(pair)
             self.refresh_now()

@@ -146,7 +146,7 @@ class WatchlistScreen(Screen[Pair | None]):
         column = next(c for c in COLUMNS if c.key == self.sort_key)
         by = "|z|" if self.sort_key in ("zscore", "spark") else column.label
         arrow = "↓" if self.descending else "↑"
-        timeframe = rows[0].timeframe if rows else ""
+        timeframe = ", ".join(dict.fromkeys(r.timeframe for r in rows))
         title = Text.assemble(
             ("watchlist", "bold"),
             f"  {len(rows)} pair{'s' if len(rows) != 1 else ''}",
