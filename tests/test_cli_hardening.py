@@ -153,3 +153,52 @@ def test_backtest_with_headless_prints_the_backtest(tmp_path: Path) -> None:
     assert len(lines) == 1
     summary = json.loads(lines[0])
     assert "metrics" in summary and "trades" in summary
+
+
+def test_failed_backtest_export_still_prints_the_result(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the export folder should be\n")
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f"[analytics]\nbacktest_export = true\n\n[export]\nfolder = {str(blocker / 'x')!r}\n"
+    )
+    done = run_cli(tmp_path, "--config", str(config), "--replay", str(ENVELOPES), "--backtest")
+    assert done.returncode == 1
+    summary = json.loads(done.stdout)  # the result is not lost
+    assert "metrics" in summary and summary["exports"] == []
+    errors = error_lines(done.stderr)
+    assert len(errors) == 1 and "export" in errors[0] and str(blocker) in errors[0], errors
+    assert "Traceback" not in done.stderr
+
+
+def test_without_a_config_the_two_zscore_rules_hold(tmp_path: Path) -> None:
+    done = run_cli(tmp_path, "--replay", str(ENVELOPES), "--headless")
+    assert done.returncode == 0, done.stderr
+    fired = [a for line in done.stdout.splitlines() for a in json.loads(line)["alerts"]]
+    assert fired, "no alert fired on session B with the default rules"
+    assert {a["rule"] for a in fired} <= {"z above 2", "z below -2"}
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--demo", "--headless", "--duration", "4"],
+        ["--replay", str(ENVELOPES), "--headless"],
+        ["--replay", str(ENVELOPES), "--backtest"],
+    ],
+    ids=["demo", "replay", "backtest"],
+)
+def test_nothing_is_written_into_the_current_folder_unasked(
+    tmp_path: Path, argv: list[str]
+) -> None:
+    # The user's config (in $XDG_CONFIG_HOME) has alert rules, so alerts fire and are logged.
+    config = tmp_path / "config" / "pairs-tui" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(
+        '[[alerts.rules]]\nmetric = "zscore"\nop = "abs>"\nthreshold = 2.0\nhysteresis = 0.5\n'
+    )
+    done = run_cli(tmp_path, *argv)
+    assert done.returncode == 0, done.stderr
+    assert list((tmp_path / "cwd").iterdir()) == []
+    if argv[0] == "--replay" and "--headless" in argv:  # alerts fired: their log is kept
+        assert (tmp_path / "state" / "pairs-tui" / "alerts.ndjson").is_file()

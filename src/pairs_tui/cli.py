@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -207,8 +208,8 @@ def _setup_logging(to_stderr: bool) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "pairs-tui.log"
         handler: logging.Handler = logging.FileHandler(path, encoding="utf-8")
-    except OSError:
-        path = Path("pairs-tui.log").resolve()
+    except OSError:  # never the current folder: the temporary one, per user
+        path = Path(tempfile.gettempdir()) / f"pairs-tui-{os.getuid()}.log"
         handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handlers = [handler]

@@ -21,7 +21,7 @@ import polars as pl
 
 from pairs_tui.backtest.engine import backtest_history
 from pairs_tui.backtest.results import BacktestMetrics, BacktestResult, BacktestTrade
-from pairs_tui.config import Options, UsageError
+from pairs_tui.config import NotWritten, Options, UsageError
 from pairs_tui.export import ExportError, ExportFormat, remove_leftovers, write_all
 from pairs_tui.feed.source import TradeSource
 from pairs_tui.launcher import build_pipeline, open_source
@@ -201,17 +201,24 @@ async def run_backtest(options: Options, out: TextIO | None = None) -> SessionBa
 
     Raises:
         UsageError: no replay, an unreadable file, or bad backtest levels.
+        NotWritten: the export failed; the summary was printed before.
     """
     if not options.replay:
         raise UsageError("--backtest needs --replay FILE...")
     async with open_source(options) as source:
         session = await backtest_source(options, source)
     exports: list[Path] = []
+    failed: ExportError | None = None
     if options.settings.analytics.backtest_export:
-        exports = export_backtest(session, options.settings.export.folder)
+        try:
+            exports = export_backtest(session, options.settings.export.folder)
+        except ExportError as exc:
+            failed = exc  # the summary is printed all the same: the result is not lost
         for path in exports:
             log.info("wrote %s", path)
     stream = out if out is not None else sys.stdout
     stream.write(msgspec.json.encode(report(session, exports)).decode() + "\n")
     stream.flush()
+    if failed is not None:
+        raise NotWritten(f"backtest export: {failed} (the summary is on stdout)") from failed
     return session

@@ -113,13 +113,37 @@ class AlertRule(_Section, kw_only=True):
     """Ring the terminal bell when it fires."""
 
 
+def default_rules() -> list[AlertRule]:
+    """The rules that hold when the config names none: the z-score leaving its ±2 band."""
+    return [
+        AlertRule(
+            name="z above 2",
+            metric="zscore",
+            op=">",
+            threshold=2.0,
+            hysteresis=0.5,
+            cooldown_seconds=30.0,
+        ),
+        AlertRule(
+            name="z below -2",
+            metric="zscore",
+            op="<",
+            threshold=-2.0,
+            hysteresis=0.5,
+            cooldown_seconds=30.0,
+        ),
+    ]
+
+
 class AlertSettings(_Section):
     """Alert rules and their log."""
 
-    rules: list[AlertRule] = msgspec.field(default_factory=list)
-    """The rules, evaluated on every final bar."""
+    rules: list[AlertRule] = msgspec.field(default_factory=default_rules)
+    """The rules, evaluated on every final bar; left out, the two z-score rules of
+    :func:`default_rules` (``rules = []`` for none)."""
     log: str = "alerts.ndjson"
-    """Alert log (NDJSON), relative to the export folder unless absolute; empty: no log."""
+    """Alert log (NDJSON), relative to ``$XDG_STATE_HOME/pairs-tui`` unless absolute; empty:
+    no log."""
     keep: int = 200
     """Alerts kept for the screen's list, newest last."""
     sinks: list[SinkSettings] = msgspec.field(default_factory=list)
