@@ -202,3 +202,31 @@ def test_nothing_is_written_into_the_current_folder_unasked(
     assert list((tmp_path / "cwd").iterdir()) == []
     if argv[0] == "--replay" and "--headless" in argv:  # alerts fired: their log is kept
         assert (tmp_path / "state" / "pairs-tui" / "alerts.ndjson").is_file()
+
+
+def test_headless_counts_are_never_null_and_volumes_are_rounded(tmp_path: Path) -> None:
+    ticks = tmp_path / "ticks.ndjson"
+    rows = [
+        ("btcusdt", 1723161256100, 61800.3, 0.1),
+        ("btcusdt", 1723161256200, 61800.4, 0.2),  # 0.1 + 0.2 is 0.30000000000000004
+        ("btcusdt", 1723161257100, 61800.5, 0.578),
+        ("ethusdt", 1723161258200, 2680.1, 0.1),
+        ("btcusdt", 1723161258300, 61800.5, 0.1),
+        ("ethusdt", 1723161259200, 2680.1, 0.1),
+        ("btcusdt", 1723161259300, 61800.5, 0.1),
+    ]
+    ticks.write_text(
+        "".join(
+            json.dumps({"symbol": s, "ts": t, "price": p, "size": q}) + "\n" for s, t, p, q in rows
+        )
+    )
+    done = run_cli(tmp_path, "--replay", str(ticks), "--headless")
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(lines) == 4
+    first = lines[0]
+    assert first["trades_b"] == 0 and first["close_b"] is None and first["volume_b"] == 0
+    assert first["volume_a"] == 0.3 and first["trades_a"] == 2
+    for line in lines:
+        assert all(line[k] is not None for k in ("trades_a", "trades_b", "volume_a", "volume_b"))
+        assert all(v is not None for v in line["feed"].values())

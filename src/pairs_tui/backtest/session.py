@@ -22,7 +22,13 @@ import polars as pl
 from pairs_tui.backtest.engine import backtest_history
 from pairs_tui.backtest.results import BacktestMetrics, BacktestResult, BacktestTrade
 from pairs_tui.config import NotWritten, Options, UsageError
-from pairs_tui.export import ExportError, ExportFormat, remove_leftovers, write_all
+from pairs_tui.export import (
+    ExportError,
+    ExportFormat,
+    remove_leftovers,
+    with_datetimes,
+    write_all,
+)
 from pairs_tui.feed.source import TradeSource
 from pairs_tui.launcher import build_pipeline, open_source
 from pairs_tui.records import HedgeMethod, PriceMode, Timeframe
@@ -170,7 +176,10 @@ def export_backtest(
     except OSError as exc:
         raise ExportError(f"export folder {folder}: cannot create it ({exc})") from None
     remove_leftovers(folder)
-    frames = {"trades": session.result.trades_frame(), "equity": session.result.equity}
+    frames = {
+        "trades": with_datetimes(session.result.trades_frame()),
+        "equity": with_datetimes(session.result.equity),
+    }
     paths = _free_paths(session, folder, now or datetime.now(UTC))
     return write_all({path: (frames[kind], fmt) for (kind, fmt), path in paths.items()})
 
