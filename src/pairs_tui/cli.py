@@ -310,7 +310,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     log_path = _setup_logging(to_stderr=options.headless or options.backtest)
     try:
-        run(options)
+        try:
+            run(options)
+        finally:
+            _check_recorded(options)
     except UsageError as exc:
         print(f"pairs-tui: error: {exc}", file=sys.stderr)
         return 2
@@ -334,6 +337,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         _settle_stdout()
     return 0
+
+
+def _check_recorded(options: Options) -> None:
+    """Raise :class:`NotWritten` when ``--record`` could not write every trade to its folder.
+
+    Raises:
+        NotWritten: naming how many trades missed the folder and where they went.
+    """
+    if options.record is None:
+        return
+    from pairs_tui.record import take_shortfalls
+
+    shortfalls = take_shortfalls()
+    if shortfalls:
+        raise NotWritten("; ".join(shortfalls))
 
 
 def _settle_stdout() -> None:
