@@ -126,7 +126,12 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     )
     if problem:
         raise UsageError(problem)
-    settings = load_settings(find_config(args.config))
+    config_path = find_config(args.config)
+    settings = load_settings(config_path)
+    if settings.keys and not (args.headless or args.backtest):
+        from pairs_tui.keymap import check_keys  # Textual's key names: the TUI path only
+
+        check_keys(settings, config_path)
     watch = _watch_pairs(args.watch or [])
     symbols = [s.upper() for s in args.symbols]
     if watch and not symbols:
