@@ -191,8 +191,6 @@ def _research(args: argparse.Namespace) -> dict[str, Any]:
     """
     from pairs_tui.backtest.grid import check_fraction, parse_grid, parse_time
 
-    if args.backtest and not (args.replay or args.backtest_from):
-        raise UsageError("--backtest needs --replay FILE... or --from TIME")
     for flag, given in (("--from", args.backtest_from), ("--sweep", args.sweep)):
         if given is not None and not args.backtest:
             raise UsageError(f"{flag} needs --backtest")
@@ -200,6 +198,8 @@ def _research(args: argparse.Namespace) -> dict[str, Any]:
         raise UsageError("--from and --replay exclude each other")
     if args.backtest_to is not None and args.backtest_from is None:
         raise UsageError("--to needs --from")
+    if args.backtest and not (args.replay or args.backtest_from):
+        raise UsageError("--backtest needs --replay FILE... or --from TIME")
     if args.oos is not None and not args.sweep:
         raise UsageError("--oos needs --sweep")
     start = None if args.backtest_from is None else parse_time(args.backtest_from, "--from")

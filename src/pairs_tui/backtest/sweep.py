@@ -78,6 +78,8 @@ class ComboResult:
     """Its metrics (in-sample with ``--oos``)."""
     held_out: BacktestMetrics | None = None
     """Its metrics on the held-out part; None without ``--oos``."""
+    price: PriceMode = "log"
+    """Its price mode, which says what a P&L figure is measured in."""
 
 
 @dataclass(frozen=True)
@@ -328,7 +330,7 @@ def _levels_job(job: _Levels) -> list[ComboResult]:
         if job.split is not None:
             held_out = run(job.bars[job.split :], **kwargs).metrics
         line = msgspec.json.encode(body).decode()
-        out.append(ComboResult(index, swept, line, result.metrics, held_out))
+        out.append(ComboResult(index, swept, line, result.metrics, held_out, job.price))
     return out
 
 
@@ -352,11 +354,13 @@ def _oos(
         "out_of_sample_bars": n - split,
         "split_ts": first,
         "params": best.params,
+        "index": best.index,
         "in_sample": msgspec.to_builtins(best.metrics),
         "out_of_sample": msgspec.to_builtins(best.held_out),
         "out_of_sample_rank": rank,
         "out_of_sample_best": {
             "params": top.params,
+            "index": top.index,
             "total_pnl": None if top.held_out is None else top.held_out.total_pnl,
         },
     }
@@ -370,7 +374,7 @@ def table(results: list[ComboResult], oos: dict[str, Any] | None = None) -> str:
     rows = []
     for rank, r in enumerate(ranked, 1):
         m = r.metrics
-        log_units = r.params.get("price", _unit_of(r)) == "log"
+        log_units = r.price == "log"
         rows.append(
             [
                 str(rank),
@@ -386,6 +390,7 @@ def table(results: list[ComboResult], oos: dict[str, Any] | None = None) -> str:
     lines = ["  ".join(h.rjust(w) for h, w in zip(head, widths, strict=True))]
     lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
     if oos is not None:
+        units = {r.index: r.price == "log" for r in results}
         held = oos["out_of_sample"]
         chosen = " ".join(f"{k}={_value_text(v)}" for k, v in oos["params"].items())
         top = oos["out_of_sample_best"]
@@ -395,15 +400,12 @@ def table(results: list[ComboResult], oos: dict[str, Any] | None = None) -> str:
             "",
             f"ranked on the first {oos['in_sample_bars']:,} bars; held out: the last "
             f"{oos['out_of_sample_bars']:,} bars, from {since} UTC",
-            f"in-sample best {chosen}: held-out total P&L {held['total_pnl']:+.6g} "
+            f"in-sample best {chosen}: held-out total P&L "
+            f"{_pnl(held['total_pnl'], units[oos['index']])} "
             f"(rank {oos['out_of_sample_rank']} of {oos['combinations']})",
-            f"held-out best {best}: total P&L {top['total_pnl']:+.6g}",
+            f"held-out best {best}: total P&L {_pnl(top['total_pnl'], units[top['index']])}",
         ]
     return "\n".join(lines) + "\n"
-
-
-def _unit_of(result: ComboResult) -> str:
-    return str(msgspec.json.decode(result.line).get("price", "log"))
 
 
 def _value_text(value: Value) -> str:
