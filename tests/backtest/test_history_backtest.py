@@ -110,6 +110,13 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> dict[str, An
     return result
 
 
+def sweep_lines(args: list[str], capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    code = main(args)
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return [json.loads(line) for line in out.splitlines()]
+
+
 @pytest.fixture(scope="module")
 def tape() -> TradeTape:
     return simulated_tape(PAIR, duration_s=TAPE_S, seed=5, start_ms=START_MS)
@@ -132,6 +139,8 @@ async def test_history_backtest_equals_the_replayed_trades_backtest_and_charges_
         first_klines = [r for r in exchange.requests if "klines" in r.lower()]
         asked = len(exchange.requests)
         charged = await asyncio.to_thread(run_cli, [*history, *url, "--config", str(on)], capsys)
+        sweep = [*history, *url, "--config", str(on), "--sweep", "entry_z=1,1.5"]
+        swept = await asyncio.to_thread(sweep_lines, sweep, capsys)
         again = exchange.requests[asked:]
         rest = BinanceRest(exchange.rest_url)
         try:
@@ -183,3 +192,29 @@ async def test_history_backtest_equals_the_replayed_trades_backtest_and_charges_
     assert charged["metrics"]["total_pnl"] == pytest.approx(
         got["metrics"]["total_pnl"] + paid, rel=1e-9
     )
+
+    # 3. A sweep over the same history (from the store): its entry 1 line is that backtest.
+    assert [line["params"] for line in swept] == [{"entry_z": 1.0}, {"entry_z": 1.5}]
+    assert {k: v for k, v in swept[0].items() if k != "params"} == charged
+
+
+async def test_history_backtest_on_1s_bars_equals_the_replay(
+    tape: TradeTape, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = [*PAIR, "--backtest", "--timeframe", "1s", "--window", "60"]
+    start, end = START_MS + 5 * 60_000, START_MS + 15 * 60_000
+    off = config(tmp_path, "off.toml", carry=False)
+    replay_file = trades_file(tape, tmp_path / "trades.ndjson", start, end)
+    async with EmbeddedExchange(
+        tape, speed=1, lead_in_s=TAPE_S, wait_for_subscriber=False
+    ) as exchange:
+        history = [*common, "--from", iso(start), "--to", iso(end), "--url", exchange.url]
+        got = await asyncio.to_thread(run_cli, [*history, "--config", str(off)], capsys)
+        assert [r for r in exchange.requests if "continuousKlines" in r]
+    want = await asyncio.to_thread(
+        run_cli, [*common, "--replay", str(replay_file), "--config", str(off)], capsys
+    )
+    assert got["history_bars"] == want["history_bars"] == 600
+    assert len(want["trades"]) >= 3
+    for key in ("trades", "metrics", "equity"):
+        assert_close(got[key], want[key], key)
