@@ -55,8 +55,10 @@ log = logging.getLogger("pairs_tui.backtest")
 
 RANK_METRIC = "total_pnl"
 """What the table is ranked by and ``--oos`` chooses on."""
-SMALL_WORK = 300_000
-"""Bars times combinations under which the sweep runs in this process."""
+SMALL_WORK = 1_000_000
+"""Bars times combinations under which the sweep runs in this process: about 1.5 to 3 s of
+work on one core (``benchmarks/bench_sweep.py``), where spawning workers (0.5 to 1 s) would not
+pay."""
 ENGINE_COLUMNS = ("ts", "zscore", "hedge_beta", "close_a", "close_b")
 """What the engine reads of the analysed bars: all a worker is sent."""
 
