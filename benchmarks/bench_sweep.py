@@ -4,8 +4,9 @@ The bars: a seeded cointegrated pair of 1m bars (log A = log B + an AR(1) spread
 walk), loaded once, as ``--backtest --sweep`` has them after the replay or the history. The grid:
 ``window=60,120,300,600 entry_z=1,1.5,2,2.5 exit_z=0,0.5`` (32 combinations, 4 analytics
 settings). The same sweep runs with ``processes=1`` (this process) and with one spawned worker
-per core, interleaved run by run; both print the same lines (checked). Figures: the median and best wall
-time of each, and their ratio per run (the baseline is the one-process sweep of the same run).
+per core, interleaved run by run; both print the same lines (checked). Figures: the median and
+best wall time of each, and their ratio per run (the baseline: the one-process sweep of the same
+run).
 
     python -m benchmarks.bench_sweep [--bars N] [--repeats R]
 """
