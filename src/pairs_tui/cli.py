@@ -194,8 +194,9 @@ def _research(args: argparse.Namespace) -> dict[str, Any]:
     for flag, given in (("--from", args.backtest_from), ("--sweep", args.sweep)):
         if given is not None and not args.backtest:
             raise UsageError(f"{flag} needs --backtest")
-    if args.backtest_from and args.replay:
-        raise UsageError("--from and --replay exclude each other")
+    for flag, given in (("--replay", args.replay), ("--demo", args.demo)):
+        if args.backtest_from and given:
+            raise UsageError(f"--from and {flag} exclude each other")
     if args.backtest_to is not None and args.backtest_from is None:
         raise UsageError("--to needs --from")
     if args.backtest and not (args.replay or args.backtest_from):

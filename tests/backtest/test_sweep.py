@@ -212,3 +212,20 @@ def test_bad_history_ranges_exit_2(
     assert main(["btcusdt", "ethusdt", "--backtest", *args]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--sweep", "entry_z=1,2"], "--sweep needs --backtest"),
+        (["--from", "2026-12-01"], "--from needs --backtest"),
+        (["--backtest", "--from", "2026-12-01", "--demo"], "--from and --demo exclude each other"),
+        (["--backtest"], "--backtest needs --replay FILE... or --from TIME"),
+    ],
+)
+def test_research_options_without_what_they_need_exit_2(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["btcusdt", "ethusdt", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
