@@ -140,25 +140,7 @@ def adf_test(
     if x.max() == x.min():
         return InsufficientData(test="adf", n=n, min_n=min_n, reason="the series is constant")
     fitted = _adf(x, regression, maxlag, autolag)
-    if fitted is None:
-        return InsufficientData(
-            test="adf", n=n, min_n=min_n, reason="degenerate regression (exact fit)"
-        )
-    stat, lags, nobs = fitted
-    mackinnonp, mackinnoncrit = _mackinnon()
-
-    pvalue = float(mackinnonp(stat, regression=regression, N=1))
-    crit = mackinnoncrit(N=1, regression=regression, nobs=nobs)
-    return StationarityResult(
-        test="adf",
-        statistic=stat,
-        pvalue=pvalue,
-        lags=lags,
-        n=n,
-        nobs=nobs,
-        critical_values=_crit_dict(crit),
-        verdict=adf_verdict(pvalue),
-    )
+    return _judged("adf", fitted, n=n, min_n=min_n, regression=regression, legs=1)
 
 
 def coint_test(
@@ -217,25 +199,37 @@ def coint_test(
             reason="legs are (almost) perfectly collinear: the test is not reliable",
         )
     fitted = _adf(resid, "n", maxlag, autolag)
+    return _judged("coint", fitted, n=n, min_n=min_n, regression=trend, legs=2)
+
+
+def _judged(
+    test: Literal["adf", "coint"],
+    fitted: tuple[float, int, int] | None,
+    *,
+    n: int,
+    min_n: int,
+    regression: Literal["c", "n", "ct"],
+    legs: Literal[1, 2],
+) -> TestOutcome:
+    """An ADF fit judged against MacKinnon's tables for ``legs`` series (1: ADF, 2: coint)."""
     if fitted is None:
         return InsufficientData(
-            test="coint", n=n, min_n=min_n, reason="degenerate regression (exact fit)"
+            test=test, n=n, min_n=min_n, reason="degenerate regression (exact fit)"
         )
     stat, lags, nobs = fitted
     mackinnonp, mackinnoncrit = _mackinnon()
-
-    pvalue = float(mackinnonp(stat, regression=trend, N=2))
-    # n - 1, not nobs: statsmodels does this to match Stata's egranger.
-    crit = mackinnoncrit(N=2, regression=trend, nobs=n - 1)
+    pvalue = float(mackinnonp(stat, regression=regression, N=legs))
+    # coint's critical values use n - 1, not nobs: statsmodels does this to match Stata's egranger.
+    crit = mackinnoncrit(N=legs, regression=regression, nobs=nobs if legs == 1 else n - 1)
     return StationarityResult(
-        test="coint",
+        test=test,
         statistic=stat,
         pvalue=pvalue,
         lags=lags,
         n=n,
         nobs=nobs,
         critical_values=_crit_dict(crit),
-        verdict=coint_verdict(pvalue),
+        verdict=adf_verdict(pvalue) if legs == 1 else coint_verdict(pvalue),
     )
 
 

@@ -31,7 +31,18 @@ from pairs_tui.sinks.settings import (
 )
 
 StreamKind = Literal["aggTrade", "trade"]
-AlertMetric = Literal["zscore", "spread", "corr", "beta", "half_life", "adf_p", "stale"]
+AlertMetric = Literal[
+    "zscore",
+    "spread",
+    "corr",
+    "beta",
+    "half_life",
+    "adf_p",
+    "stale",
+    "carry_bp_day",
+    "funding_a",
+    "funding_b",
+]
 AlertOp = Literal[">", ">=", "<", "<=", "abs>", "abs>="]
 
 

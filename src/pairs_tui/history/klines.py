@@ -24,6 +24,7 @@ from typing import Final, Protocol
 
 import polars as pl
 
+from pairs_tui.feed import weight
 from pairs_tui.history.store import BARS_SCHEMA, empty_bars, grid_ceil
 
 PAGE_LIMIT: Final = 499
@@ -73,11 +74,7 @@ def kline_weight(limit: int) -> int:
     """
     if not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit must be 1 to {MAX_LIMIT}, not {limit}")
-    if limit < 100:
-        return 1
-    if limit < 500:
-        return 2
-    return 5 if limit <= 1000 else 10
+    return weight.kline_weight(limit)
 
 
 @dataclass(frozen=True)
