@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-
-from textual.app import App
-from textual.binding import Binding, BindingType
-from textual.keys import Keys, _character_to_key, key_to_character
+from typing import TYPE_CHECKING
 
 from pairs_tui.config import Settings
 from pairs_tui.config.keymap import BoundKeys, check_keymap
+
+if TYPE_CHECKING:
+    from textual.binding import BindingType
+
+# Textual is imported inside the functions: importing this module (the CLI does, lazily, on the
+# TUI path only) costs nothing, and the data path stays free of Textual (tests/test_import_rules).
 
 MODIFIERS = frozenset({"ctrl", "shift", "alt", "meta", "super", "hyper"})
 """The modifiers a key may carry, joined with ``+`` (``ctrl+shift+e``)."""
@@ -27,6 +30,8 @@ def check_keys(settings: Settings, path: Path | None) -> None:
         ConfigError: an unknown binding id, a key Textual cannot parse, or a key already bound
             to another action; the message names the entry and its line.
     """
+    from textual.app import App
+
     from pairs_tui.ui.keys import BINDINGS
     from pairs_tui.ui.screens.backtest import BacktestScreen
 
@@ -45,6 +50,8 @@ def parse_keys(value: str) -> tuple[str, ...]:
     Raises:
         ValueError: an empty key, an unknown modifier or a key name Textual does not know.
     """
+    from textual.keys import _character_to_key, key_to_character
+
     keys = []
     for part in value.split(","):
         token = part.strip()
@@ -65,6 +72,8 @@ def parse_keys(value: str) -> tuple[str, ...]:
 @cache
 def _key_names() -> frozenset[str]:
     """Key names Textual sends: its named keys and every printable ASCII character's name."""
+    from textual.keys import Keys, _character_to_key
+
     named = {key.value.rpartition("+")[2] for key in Keys}
     printable = {_character_to_key(chr(code)) for code in range(33, 127)}
     return frozenset(named | printable | {"space"})
@@ -72,6 +81,8 @@ def _key_names() -> frozenset[str]:
 
 def _bound(bindings: list[BindingType]) -> list[BoundKeys]:
     """Each binding with its default keys in Textual's long names."""
+    from textual.binding import Binding
+
     out = []
     for item in bindings:
         binding = item if isinstance(item, Binding) else Binding(*item)
