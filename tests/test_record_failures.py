@@ -120,3 +120,14 @@ def test_headless_record_that_misses_a_partition_exits_1_naming_the_fallback(
     btc = pl.scan_parquet(record / "symbol=BTCUSDT", hive_partitioning=True).collect()
     assert set(eth["symbol"]) == {"ETHUSDT"} and btc.height > 0  # BTC written, ETH diverted
     assert f"{eth.height:,} trades not recorded" in line
+
+
+async def test_closing_twice_reports_the_refused_trades_once(tmp_path: Path) -> None:
+    _, folder = blocked_folder(tmp_path)
+    recorder = Recorder(folder, PAIR)  # no fallback: the trades are lost, and said so
+    for t in trades(3):
+        recorder.on_trade(t)
+    await recorder.close()
+    await recorder.close()
+    (shortfall,) = take_shortfalls()
+    assert "3 trades not recorded" in shortfall and "lost" in shortfall

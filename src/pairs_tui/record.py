@@ -358,9 +358,10 @@ class Recorder:
                 self.shortfall = f"{missed}; the fallback {path} could not be written: lost"
             else:
                 self.shortfall = f"{missed}; they are in {path} instead"
-                for seg in self._dirty:
-                    seg.written, seg.dirty = seg.frame.height, False
-                self._dirty = []
+        # Said once: a second close does not report (or divert) the same trades again.
+        for seg in self._dirty:
+            seg.written, seg.dirty = seg.frame.height, False
+        self._dirty = []
         # The CLI says it on stderr when the run ends (take_shortfalls): the log file only here.
         log.error("%s", self.shortfall, extra={"file_only": True})
         _SHORTFALLS.append(self.shortfall)
