@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import resource
 import subprocess
@@ -49,7 +50,9 @@ def _feed_forever(fifo: Path, text: bytes, stop: threading.Event) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", [b"1723161257000,61800.3,0.5," * 1000, b'{"symbol":"BTCUSDT","price":1' * 1000]
+    "text",
+    [b"1723161257000,61800.3,0.5," * 1000, b'{"symbol":"BTCUSDT","price":1' * 1000],
+    ids=["csv", "json"],
 )
 def test_endless_input_without_line_ends_is_refused(tmp_path: Path, text: bytes) -> None:
     fifo = tmp_path / "endless"
@@ -67,3 +70,15 @@ def test_endless_input_without_line_ends_is_refused(tmp_path: Path, text: bytes)
         writer.join(5)
     assert done.returncode == 2, done.stderr[-500:]
     assert done.stderr.count("\n") == 1 and str(fifo) in done.stderr
+
+
+def test_gzip_that_inflates_to_an_endless_line_is_refused(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.csv.gz"
+    with gzip.open(bomb, "wb", compresslevel=1) as out:
+        out.write(b"1723161257000,61800.3,0.5\n")
+        block = b"7" * 2**20
+        for _ in range(2048):  # 2 GiB of one line, a few MB on disk
+            out.write(block)
+    done = replay(tmp_path, bomb)
+    assert done.returncode == 2, done.stderr[-500:]
+    assert done.stderr.count("\n") == 1 and "line 2" in done.stderr

@@ -39,6 +39,8 @@ SNIFF_BYTES = 64 * 1024
 MAX_LINE_BYTES = 2**20
 """The longest line a text replay file may have (a trade is a hundred bytes or so)."""
 _CHUNK_BYTES = 2**20
+_INFLATE_BYTES = 2**25
+"""Decompressed bytes taken at a time from a gzip member."""
 
 
 class ReplayError(Exception):
@@ -165,25 +167,46 @@ def _read_bounded(path: Path, name: str) -> bytes:
         text = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
         if text.strip():
             sniff(text, name)
+        guard = _LineGuard(name)
+        guard.take(head)
         chunks = [head]
-        tail = len(head) - 1 - head.rfind(b"\n")  # bytes since the last line end
-        lines = head.count(b"\n")
         while chunk := stream.read(_CHUNK_BYTES):
+            guard.take(chunk)
             chunks.append(chunk)
-            end = chunk.rfind(b"\n")
-            if end < 0:
-                tail += len(chunk)
-            else:
-                lines += chunk.count(b"\n")
-                tail = len(chunk) - 1 - end
-            if tail > MAX_LINE_BYTES:
-                raise ReplayError(
-                    f"{name} line {lines + 1}: longer than {MAX_LINE_BYTES // 2**20} MiB "
-                    f"without a line end; not a trade file; {EXPECTED}",
-                    path=name,
-                    line=lines + 1,
-                )
     return b"".join(chunks)
+
+
+class _LineGuard:
+    """Watches text go by a chunk at a time and stops a line longer than
+    :data:`MAX_LINE_BYTES`: what makes reading an endless, line-less input bounded."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.tail = 0
+        """Bytes since the last line end."""
+        self.lines = 0
+        """Line ends seen."""
+
+    def take(self, chunk: bytes) -> None:
+        """Account for the next chunk.
+
+        Raises:
+            ReplayError: the current line has grown past the limit.
+        """
+        end = chunk.rfind(b"\n")
+        if end < 0:
+            self.tail += len(chunk)
+        else:
+            self.lines += chunk.count(b"\n")
+            self.tail = len(chunk) - 1 - end
+        if self.tail > MAX_LINE_BYTES:
+            line = self.lines + 1
+            raise ReplayError(
+                f"{self.name} line {line}: longer than {MAX_LINE_BYTES // 2**20} MiB without a "
+                f"line end; not a trade file; {EXPECTED}",
+                path=self.name,
+                line=line,
+            )
 
 
 def gunzip(raw: bytes, name: str) -> bytes:
@@ -199,11 +222,20 @@ def gunzip(raw: bytes, name: str) -> bytes:
     """
     parts: list[bytes] = []
     rest = raw
+    guard = _LineGuard(name)
     while True:
-        # One decompress call over the whole member: zlib releases the GIL and needs no loop.
+        # Big pieces (zlib releases the GIL), each checked for an endless line: a small file
+        # that inflates to gigabytes without a line end (a gzip bomb) stops at the first piece.
         inflater = zlib.decompressobj(wbits=31)
         try:
-            parts.append(inflater.decompress(rest))
+            pending = rest
+            while True:
+                piece = inflater.decompress(pending, _INFLATE_BYTES)
+                guard.take(piece)
+                parts.append(piece)
+                pending = inflater.unconsumed_tail
+                if inflater.eof or (not pending and len(piece) < _INFLATE_BYTES):
+                    break
         except zlib.error as exc:
             got = sum(map(len, parts))
             raise ReplayError(
