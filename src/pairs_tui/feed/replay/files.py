@@ -167,40 +167,41 @@ def _read_bounded(path: Path, name: str) -> bytes:
         text = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
         if text.strip():
             sniff(text, name)
-        guard = _LineGuard(name)
-        guard.take(head)
-        chunks = [head]
-        while chunk := stream.read(_CHUNK_BYTES):
+        chunks: list[bytes] = []
+        guard = _LineGuard(name, chunks)
+        chunk = head
+        while chunk:
             guard.take(chunk)
             chunks.append(chunk)
+            chunk = stream.read(_CHUNK_BYTES)
     return b"".join(chunks)
 
 
 class _LineGuard:
     """Watches text go by a chunk at a time and stops a line longer than
-    :data:`MAX_LINE_BYTES`: what makes reading an endless, line-less input bounded."""
+    :data:`MAX_LINE_BYTES`: what makes reading an endless, line-less input bounded.
 
-    def __init__(self, name: str) -> None:
+    Args:
+        name: The file, for the message.
+        seen: The chunks taken so far (the caller's list), counted only to name the line.
+    """
+
+    def __init__(self, name: str, seen: list[bytes]) -> None:
         self.name = name
+        self.seen = seen
         self.tail = 0
         """Bytes since the last line end."""
-        self.lines = 0
-        """Line ends seen."""
 
     def take(self, chunk: bytes) -> None:
-        """Account for the next chunk.
+        """Account for the next chunk (one backwards search: cheap on text with lines).
 
         Raises:
             ReplayError: the current line has grown past the limit.
         """
         end = chunk.rfind(b"\n")
-        if end < 0:
-            self.tail += len(chunk)
-        else:
-            self.lines += chunk.count(b"\n")
-            self.tail = len(chunk) - 1 - end
+        self.tail = self.tail + len(chunk) if end < 0 else len(chunk) - 1 - end
         if self.tail > MAX_LINE_BYTES:
-            line = self.lines + 1
+            line = sum(c.count(b"\n") for c in self.seen) + chunk.count(b"\n") + 1
             raise ReplayError(
                 f"{self.name} line {line}: longer than {MAX_LINE_BYTES // 2**20} MiB without a "
                 f"line end; not a trade file; {EXPECTED}",
@@ -222,7 +223,7 @@ def gunzip(raw: bytes, name: str) -> bytes:
     """
     parts: list[bytes] = []
     rest = raw
-    guard = _LineGuard(name)
+    guard = _LineGuard(name, parts)
     while True:
         # Big pieces (zlib releases the GIL), each checked for an endless line: a small file
         # that inflates to gigabytes without a line end (a gzip bomb) stops at the first piece.
