@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -20,11 +21,13 @@ from pairs_tui import __version__
 from pairs_tui.config import (
     DEMO_SYMBOLS,
     ConfigError,
+    NotWritten,
     Options,
     UsageError,
     find_config,
     load_settings,
 )
+from pairs_tui.config.checks import argument_problems
 from pairs_tui.config.settings import parse_pair
 from pairs_tui.launcher import state_dir
 from pairs_tui.records import TIMEFRAMES
@@ -135,6 +138,16 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         ConfigError: a bad config file.
     """
     args = build_parser().parse_args(argv)
+    problem = argument_problems(
+        symbols=args.symbols,
+        url=args.url,
+        rest_url=args.rest_url,
+        window=args.window,
+        duration=args.duration,
+        speed=args.speed,
+    )
+    if problem:
+        raise UsageError(problem)
     settings = load_settings(find_config(args.config))
     watch = _watch_pairs(args.watch or [])
     symbols = [s.upper() for s in args.symbols]
@@ -153,12 +166,8 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     if args.demo and args.replay:
         raise UsageError("--demo and --replay exclude each other")
     research = _research(args)
-    if args.speed is not None and (args.speed < 0 or not args.replay):
-        raise UsageError("--speed needs --replay and a value >= 0")
-    if args.window is not None and args.window < 3:
-        raise UsageError(f"--window must be at least 3, got {args.window}")
-    if args.duration is not None and args.duration <= 0:
-        raise UsageError(f"--duration must be positive, got {args.duration}")
+    if args.speed is not None and not args.replay:
+        raise UsageError("--speed needs --replay")
     for path in args.replay or []:
         if not path.exists():
             raise UsageError(f"--replay {path}: no such file or directory")
@@ -232,6 +241,18 @@ def _watch_pairs(texts: Sequence[str]) -> list[tuple[str, str]]:
     return pairs
 
 
+class _OneLine(logging.Formatter):
+    """A record on stderr is its one line: tracebacks go to the log file only."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return " ".join(self.formatMessage(self._with_message(record)).split("\n"))
+
+    @staticmethod
+    def _with_message(record: logging.LogRecord) -> logging.LogRecord:
+        record.message = record.getMessage()
+        return record
+
+
 def _setup_logging(to_stderr: bool) -> Path:
     """Log to a file always, and to stderr in headless mode. Returns the log's path.
 
@@ -243,14 +264,15 @@ def _setup_logging(to_stderr: bool) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "pairs-tui.log"
         handler: logging.Handler = logging.FileHandler(path, encoding="utf-8")
-    except OSError:
-        path = Path("pairs-tui.log").resolve()
+    except OSError:  # never the current folder: the temporary one, per user
+        path = Path(tempfile.gettempdir()) / f"pairs-tui-{os.getuid()}.log"
         handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handlers = [handler]
     if to_stderr:
         err = logging.StreamHandler(sys.stderr)
-        err.setFormatter(logging.Formatter("pairs-tui: %(levelname)s %(message)s"))
+        err.setFormatter(_OneLine("pairs-tui: %(levelname)s %(message)s"))
+        err.addFilter(lambda record: not getattr(record, "file_only", False))
         handlers.append(err)
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "_pairs_tui", False)]:
@@ -352,7 +374,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"pairs-tui: error: {exc}", file=sys.stderr)
         return 2
-    except AlertsUndelivered as exc:  # already logged by the sinks, with the details
+    except (AlertsUndelivered, NotWritten) as exc:
+        log.error("%s", exc, exc_info=True, extra={"file_only": True})
         print(f"pairs-tui: error: {exc} (see {log_path})", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -362,13 +385,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as exc:
-        log.exception("pairs-tui stopped on an error")
+        log.exception("pairs-tui stopped on an error", extra={"file_only": True})
         print(
             f"pairs-tui: error: {type(exc).__name__}: {exc} (details in {log_path})",
             file=sys.stderr,
         )
         return 1
+    finally:
+        _settle_stdout()
     return 0
+
+
+def _settle_stdout() -> None:
+    """Flush stdout now; if it cannot take more (``> /dev/full``), point it at /dev/null so
+    that the interpreter's own flush at exit adds no second message and no traceback."""
+    try:
+        sys.stdout.flush()
+    except OSError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 if __name__ == "__main__":

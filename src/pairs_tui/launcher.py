@@ -276,12 +276,12 @@ def alert_book(options: Options, pair: tuple[str, str] | None = None) -> AlertBo
 
 
 def alert_log_path(settings: Settings) -> Path | None:
-    """The alert log: ``alerts.log`` of the settings, inside the export folder unless absolute;
-    None when the setting is empty."""
+    """The alert log: ``alerts.log`` of the settings, under :func:`state_dir` unless absolute
+    (never the current folder unasked); None when the setting is empty."""
     if not settings.alerts.log:
         return None
     path = Path(settings.alerts.log).expanduser()
-    return path if path.is_absolute() else Path(settings.export.folder).expanduser() / path
+    return path if path.is_absolute() else state_dir() / path
 
 
 def demo_tape(options: Options) -> Tape:

@@ -23,8 +23,14 @@ import polars as pl
 from pairs_tui.backtest.engine import backtest_history
 from pairs_tui.backtest.history import ResearchBars, analyse, load_history, replayed
 from pairs_tui.backtest.results import BacktestMetrics, BacktestResult, BacktestTrade
-from pairs_tui.config import Options, UsageError
-from pairs_tui.export import ExportError, ExportFormat, remove_leftovers, write_all
+from pairs_tui.config import NotWritten, Options, UsageError
+from pairs_tui.export import (
+    ExportError,
+    ExportFormat,
+    remove_leftovers,
+    with_datetimes,
+    write_all,
+)
 from pairs_tui.feed.source import TradeSource
 from pairs_tui.launcher import build_pipeline, open_source
 from pairs_tui.records import TICK, HedgeMethod, PriceMode, Timeframe
@@ -241,7 +247,10 @@ def export_backtest(
     except OSError as exc:
         raise ExportError(f"export folder {folder}: cannot create it ({exc})") from None
     remove_leftovers(folder)
-    frames = {"trades": session.result.trades_frame(), "equity": session.result.equity}
+    frames = {
+        "trades": with_datetimes(session.result.trades_frame()),
+        "equity": with_datetimes(session.result.equity),
+    }
     paths = _free_paths(session, folder, now or datetime.now(UTC))
     return write_all({path: (frames[kind], fmt) for (kind, fmt), path in paths.items()})
 
@@ -273,6 +282,7 @@ async def run_backtest(options: Options, out: TextIO | None = None) -> SessionBa
 
     Raises:
         UsageError: no replay nor ``--from``, an unreadable file, or bad backtest levels.
+        NotWritten: the export failed; the summary was printed before.
     """
     if options.backtest_from is not None:
         session = backtest_bars(options, await research_bars(options))
@@ -282,11 +292,17 @@ async def run_backtest(options: Options, out: TextIO | None = None) -> SessionBa
         async with open_source(options) as source:
             session = await backtest_source(options, source)
     exports: list[Path] = []
+    failed: ExportError | None = None
     if options.settings.analytics.backtest_export:
-        exports = export_backtest(session, options.settings.export.folder)
+        try:
+            exports = export_backtest(session, options.settings.export.folder)
+        except ExportError as exc:
+            failed = exc  # the summary is printed all the same: the result is not lost
         for path in exports:
             log.info("wrote %s", path)
     stream = out if out is not None else sys.stdout
     stream.write(msgspec.json.encode(report(session, exports)).decode() + "\n")
     stream.flush()
+    if failed is not None:
+        raise NotWritten(f"backtest export: {failed} (the summary is on stdout)") from failed
     return session

@@ -20,6 +20,13 @@ class UsageError(Exception):
     """A bad argument or input, reported in one line with exit code 2."""
 
 
+class NotWritten(Exception):
+    """Something the run was asked to write (a recording, an export) is not all on disk.
+
+    The message is one line naming what was lost and where the rest went; the run exits 1.
+    """
+
+
 @dataclass
 class Options:
     """Everything that decides what a run does; the CLI fills it from arguments and config."""

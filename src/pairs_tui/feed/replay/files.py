@@ -34,6 +34,11 @@ _OTHER_COMPRESSION = {
 _PREFIXED = re.compile(rb"^\d+(?:\.\d+)?:\s*\{")
 _SNIFF_LINES = 50
 """How many leading lines may be unreadable before a file counts as not NDJSON at all."""
+SNIFF_BYTES = 64 * 1024
+"""The start of a file that decides its format before the rest is read."""
+MAX_LINE_BYTES = 2**20
+"""The longest line a text replay file may have (a trade is a hundred bytes or so)."""
+_CHUNK_BYTES = 2**20
 
 
 class ReplayError(Exception):
@@ -105,7 +110,7 @@ def open_input(path: Path | str) -> ReplayInput:
             )
         return ReplayInput(name, path, Format.PARQUET)
     try:
-        raw = path.read_bytes()
+        raw = _read_bounded(path, name)
     except FileNotFoundError:
         raise ReplayError(f"{name}: no such file", path=name) from None
     except OSError as exc:
@@ -136,6 +141,49 @@ def open_input(path: Path | str) -> ReplayInput:
         raise ReplayError(f"{name}: the file is empty{how}", path=name)
     fmt = sniff(data, name)
     return ReplayInput(name, path, fmt, data, inner)
+
+
+def _read_bounded(path: Path, name: str) -> bytes:
+    """The file's bytes, read so that an endless input cannot fill memory.
+
+    The first :data:`SNIFF_BYTES` decide: Parquet, gzip and zip by their magic bytes (read
+    whole; they are files of a known size), anything else must look like a text format there
+    already (:func:`sniff`), so ``/dev/zero`` or a binary file stops at once. Text is then read
+    in chunks, and a line longer than :data:`MAX_LINE_BYTES` stops it: an endless, line-less
+    input (a pipe of zeros, a stuck generator) is refused after a megabyte, not gigabytes.
+
+    Raises:
+        ReplayError: the start is no known format, or a line is too long.
+        OSError: the file cannot be read.
+    """
+    with open(path, "rb") as stream:
+        head = stream.read(SNIFF_BYTES)
+        if not head:
+            return b""
+        if head.startswith((_PARQUET, _GZIP, _ZIP, *_OTHER_COMPRESSION)):
+            return head + stream.read()
+        text = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
+        if text.strip():
+            sniff(text, name)
+        chunks = [head]
+        tail = len(head) - 1 - head.rfind(b"\n")  # bytes since the last line end
+        lines = head.count(b"\n")
+        while chunk := stream.read(_CHUNK_BYTES):
+            chunks.append(chunk)
+            end = chunk.rfind(b"\n")
+            if end < 0:
+                tail += len(chunk)
+            else:
+                lines += chunk.count(b"\n")
+                tail = len(chunk) - 1 - end
+            if tail > MAX_LINE_BYTES:
+                raise ReplayError(
+                    f"{name} line {lines + 1}: longer than {MAX_LINE_BYTES // 2**20} MiB "
+                    f"without a line end; not a trade file; {EXPECTED}",
+                    path=name,
+                    line=lines + 1,
+                )
+    return b"".join(chunks)
 
 
 def gunzip(raw: bytes, name: str) -> bytes:

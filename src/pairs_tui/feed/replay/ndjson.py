@@ -29,6 +29,7 @@ from pairs_tui.feed.replay.table import (
     TRADE_SCHEMA,
     ParsedTrades,
     Problems,
+    epoch_to_ms,
     finish_trades,
 )
 from pairs_tui.feed.schemas.ws import (
@@ -222,6 +223,8 @@ def _read_frames(source: ReplayInput) -> ParsedTrades:
     ).with_columns(
         pl.col("symbol").str.to_uppercase(),
         pl.Series("kind", is_odd).replace_strict(kinds, return_dtype=pl.String),
+        # Binance sends ms, but captures re-stamped in µs or ns exist: the CSV readers' rule.
+        epoch_to_ms(pl.col("time")),
     )
     return finish_trades(source, frame, problems, _EXPECTED[fmt], other_events=odd.other)
 
