@@ -45,7 +45,7 @@ import polars as pl
 
 from pairs_tui.backtest.engine import run
 from pairs_tui.backtest.grid import ANALYTICS_KEYS, Grid, Value, check_fraction, parse_grid
-from pairs_tui.backtest.history import ResearchBars, analyse
+from pairs_tui.backtest.history import ResearchBars, engine_bars
 from pairs_tui.backtest.results import BacktestMetrics, BacktestParams, FundingEvent
 from pairs_tui.backtest.session import SessionBacktest, report, research_bars
 from pairs_tui.config import Options, UsageError
@@ -59,8 +59,6 @@ SMALL_WORK = 1_000_000
 """Bars times combinations under which the sweep runs in this process: about 1.5 to 3 s of
 work on one core (``benchmarks/bench_sweep.py``), where spawning workers (0.5 to 1 s) would not
 pay."""
-ENGINE_COLUMNS = ("ts", "zscore", "hedge_beta", "close_a", "close_b")
-"""What the engine reads of the analysed bars: all a worker is sent."""
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -294,8 +292,7 @@ def _map(pool: Executor, fn: Callable[[_T], _R], jobs: Sequence[_T]) -> list[_R]
 
 def _analyse_job(job: _Analysis) -> pl.DataFrame:
     """The engine's columns of the bars analysed under one setting."""
-    bars = analyse(job.bars, job.timeframe, job.window, job.price, job.hedge)
-    return bars.select(ENGINE_COLUMNS)
+    return engine_bars(job.bars, job.timeframe, job.window, job.price, job.hedge)
 
 
 def _levels_job(job: _Levels) -> list[ComboResult]:
