@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from pairs_tui.backtest.grid import parse_grid
-from pairs_tui.backtest.history import ResearchBars, analyse, engine_bars
+from pairs_tui.backtest.history import ResearchBars, analyse, closes_of, engine_bars
 from pairs_tui.backtest.session import backtest_bars, report
 from pairs_tui.backtest.sweep import run_sweep
 from pairs_tui.cli import main
@@ -105,8 +105,9 @@ def test_oos_picks_on_the_first_part_and_reports_the_held_out_rest() -> None:
 @pytest.mark.parametrize(("hedge", "price"), [("ols", "log"), ("kalman", "raw"), ("ols0", "log")])
 def test_a_sweeps_analysis_is_the_timeframes_own(hedge: str, price: str) -> None:
     research = sine_pair(800, lambda _: 0.01)
+    research.bars[:5] = [PairBar(bar.ts, None, bar.b) for bar in research.bars[:5]]  # A late
     full = analyse(research.bars, "1m", 50, price, hedge)  # type: ignore[arg-type]
-    slim = engine_bars(research.bars, "1m", 50, price, hedge)  # type: ignore[arg-type]
+    slim = engine_bars(closes_of(research.bars), "1m", 50, price, hedge)  # type: ignore[arg-type]
     assert slim.equals(full.select(slim.columns))
     assert slim["zscore"].drop_nulls().len() > 600
 

@@ -41,15 +41,16 @@ from datetime import UTC, datetime
 from typing import Any, TextIO, TypeVar
 
 import msgspec
+import numpy as np
 import polars as pl
 
 from pairs_tui.backtest.engine import run
 from pairs_tui.backtest.grid import ANALYTICS_KEYS, Grid, Value, check_fraction, parse_grid
-from pairs_tui.backtest.history import ResearchBars, engine_bars
+from pairs_tui.backtest.history import ResearchBars, closes_of, engine_bars
 from pairs_tui.backtest.results import BacktestMetrics, BacktestParams, FundingEvent
 from pairs_tui.backtest.session import SessionBacktest, report, research_bars
 from pairs_tui.config import Options, UsageError
-from pairs_tui.records import TIMEFRAMES, BarTimeframe, HedgeMethod, PairBar, PriceMode
+from pairs_tui.records import TIMEFRAMES, BarTimeframe, HedgeMethod, PriceMode
 
 log = logging.getLogger("pairs_tui.backtest")
 
@@ -102,7 +103,7 @@ class SweepOutcome:
 class _Analysis:
     """One analytics setting to compute over the bars (a worker's job)."""
 
-    bars: list[PairBar]
+    closes: tuple[np.ndarray, np.ndarray, np.ndarray]
     timeframe: BarTimeframe
     window: int
     price: PriceMode
@@ -204,9 +205,10 @@ def run_sweep(
         cores = 1
     workers = max(1, min(cores, len(combos)))
     started = time.perf_counter()
+    closes = closes_of(research.bars)
     with _executor(workers) as pool:
         jobs = [
-            _Analysis(research.bars, research.timeframe, int(w), _price(p), _hedge(h))  # type: ignore[arg-type]
+            _Analysis(closes, research.timeframe, int(w), _price(p), _hedge(h))  # type: ignore[arg-type]
             for w, h, p in groups
         ]
         analysed = _map(pool, _analyse_job, jobs)
@@ -292,7 +294,7 @@ def _map(pool: Executor, fn: Callable[[_T], _R], jobs: Sequence[_T]) -> list[_R]
 
 def _analyse_job(job: _Analysis) -> pl.DataFrame:
     """The engine's columns of the bars analysed under one setting."""
-    return engine_bars(job.bars, job.timeframe, job.window, job.price, job.hedge)
+    return engine_bars(job.closes, job.timeframe, job.window, job.price, job.hedge)
 
 
 def _levels_job(job: _Levels) -> list[ComboResult]:
