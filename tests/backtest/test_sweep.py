@@ -239,3 +239,16 @@ def test_research_options_without_what_they_need_exit_2(
     assert main(["btcusdt", "ethusdt", *args]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
+
+
+def test_the_grid_varies_the_analytics_keys_slowest_whatever_the_order_given() -> None:
+    research = sine_pair(400, lambda _: 0.01)
+    grid = parse_grid(["entry_z=0.5,1", "window=50,60"])
+    out = io.StringIO()
+    run_sweep(research, OPTIONS, grid, out=out, processes=1)
+    assert [json.loads(line)["params"] for line in out.getvalue().splitlines()] == [
+        {"window": 50, "entry_z": 0.5},
+        {"window": 50, "entry_z": 1.0},
+        {"window": 60, "entry_z": 0.5},
+        {"window": 60, "entry_z": 1.0},
+    ]

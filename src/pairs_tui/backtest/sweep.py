@@ -9,8 +9,10 @@ forked: Polars' thread pool does not survive a fork), or in this process when th
 or the grid is small (fewer than :data:`SMALL_WORK` bar-combinations), where starting workers
 would cost more than it saves.
 
-Output: one JSON object a line per combination, in grid order (the last key varying fastest):
-the object a single ``--backtest`` prints, plus ``params``, the combination's swept settings. On
+Output: one JSON object a line per combination, in grid order (``window``, ``hedge``, ``price``
+vary slowest, then ``entry_z``, ``exit_z``, ``stop_z``, ``fee_bps``, the last fastest), each
+written as soon as it and those before it are done: the object a single ``--backtest`` prints,
+plus ``params``, the combination's swept settings. On
 a terminal, a table ranked by total P&L instead. A combination whose levels do not make a
 strategy (``exit_z >= entry_z``, ``stop_z <= entry_z``) is skipped and counted in a warning.
 
@@ -28,13 +30,14 @@ rather than Sharpe, because Sharpe is withheld on short samples (:mod:`.metrics`
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 import multiprocessing
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -74,7 +77,8 @@ class ComboResult:
     params: dict[str, Value]
     """The swept settings."""
     line: str
-    """The JSON object printed for it (over the in-sample part with ``--oos``)."""
+    """The JSON object printed for it (over the in-sample part with ``--oos``); emptied once
+    written."""
     metrics: BacktestMetrics
     """Its metrics (in-sample with ``--oos``)."""
     held_out: BacktestMetrics | None = None
@@ -211,7 +215,7 @@ def run_sweep(
             _Analysis(closes, research.timeframe, int(w), _price(p), _hedge(h))  # type: ignore[arg-type]
             for w, h, p in groups
         ]
-        analysed = _map(pool, _analyse_job, jobs)
+        analysed = list(_map(pool, _analyse_job, jobs))
         level_jobs: list[_Levels] = []
         chunks = max(1, 4 * workers // len(groups))
         for job, frame, members in zip(jobs, analysed, groups.values(), strict=True):
@@ -231,10 +235,17 @@ def run_sweep(
                         research.source,
                     )
                 )
-        results = sorted(
-            (r for batch in _map(pool, _levels_job, level_jobs) for r in batch),
-            key=lambda r: r.index,
-        )
+        # Jobs are in grid order (the analytics keys vary slowest), and so are their answers:
+        # each line is written as its batch comes in, and only the metrics are kept.
+        results: list[ComboResult] = []
+        lines = not out.isatty()
+        for batch in _map(pool, _levels_job, level_jobs):
+            for result in batch:
+                assert result.index == len(results), "a sweep's answers out of grid order"
+                if lines:
+                    out.write(result.line + "\n")
+                results.append(dataclasses.replace(result, line=""))
+            out.flush()
     seconds = time.perf_counter() - started
     log.info(
         "swept %d combinations on %d bars in %.2f s on %d process(es)",
@@ -245,13 +256,10 @@ def run_sweep(
     )
     first_held_out = analysed[0]["ts"][split] if split is not None and analysed else None
     summary = _oos(results, oos, split, n, first_held_out) if oos is not None else None
-    if out.isatty():
+    if not lines:
         out.write(table(results, summary))
-    else:
-        for result in results:
-            out.write(result.line + "\n")
-        if summary is not None:
-            out.write(msgspec.json.encode({"oos": summary}).decode() + "\n")
+    elif summary is not None:
+        out.write(msgspec.json.encode({"oos": summary}).decode() + "\n")
     out.flush()
     return SweepOutcome(results, skipped, summary, workers if workers > 1 else 1, seconds)
 
@@ -286,10 +294,11 @@ def _executor(workers: int) -> Executor:
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
 
 
-def _map(pool: Executor, fn: Callable[[_T], _R], jobs: Sequence[_T]) -> list[_R]:
+def _map(pool: Executor, fn: Callable[[_T], _R], jobs: Sequence[_T]) -> Iterator[_R]:
+    """``fn`` of each job, in the jobs' order, as each is ready."""
     if isinstance(pool, _InProcess) or len(jobs) <= 1:
-        return [fn(job) for job in jobs]
-    return list(pool.map(fn, jobs))
+        return (fn(job) for job in jobs)
+    return pool.map(fn, jobs)
 
 
 def _analyse_job(job: _Analysis) -> pl.DataFrame:
