@@ -279,6 +279,11 @@ def run(options: Options) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``pairs-tui`` entry point. Returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["scan"]:
+        from pairs_tui.scan_command import main as scan_main
+
+        return scan_main(args[1:], _setup_logging)
     try:
         options = parse_options(argv)
     except (UsageError, ConfigError) as exc:
