@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import logging
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
@@ -166,14 +167,16 @@ async def _scan(args: argparse.Namespace, settings: Settings, request: ScanReque
         from pairs_tui.exchange.server import EmbeddedExchange
 
         market = simulated_market(seed=settings.demo.seed)
-        async with EmbeddedExchange(
-            market, speed=1.0, rebase=True, wait_for_subscriber=False
-        ) as ex:
-            rest = BinanceRest(ex.rest_url)
-            try:
-                return await run_scan(rest, store, request, progress=progress)
-            finally:
-                await rest.aclose()
+        # The demo's market is made up: its bars must never join the real store.
+        with tempfile.TemporaryDirectory(prefix="pairs-tui-demo-history-") as folder:
+            async with EmbeddedExchange(
+                market, speed=1.0, rebase=True, wait_for_subscriber=False
+            ) as ex:
+                rest = BinanceRest(ex.rest_url)
+                try:
+                    return await run_scan(rest, HistoryStore(folder), request, progress=progress)
+                finally:
+                    await rest.aclose()
     url = (args.url or settings.feed.url).rstrip("/")
     rest = BinanceRest(rest_url_for(url, args.rest_url or settings.feed.rest_url))
     try:
