@@ -40,6 +40,7 @@ from pairs_tui.ui.commands import AlertCommands
 from pairs_tui.ui.screens.backtest import BacktestScreen
 from pairs_tui.ui.screens.help import HelpScreen
 from pairs_tui.ui.screens.monitor import MonitorScreen
+from pairs_tui.ui.screens.scanner import ScannerScreen, scan_job
 from pairs_tui.ui.terminal import terminal_writer
 
 log = logging.getLogger("pairs_tui.ui")
@@ -303,6 +304,21 @@ class PairsApp(App[None]):
             self.notify("nothing to backtest yet: the feed is not open", severity="warning")
             return
         self.push_screen(BacktestScreen(jobs.take_backtest(self.pipeline), self.settings))
+
+    def action_scan(self) -> None:
+        """Open the scanner on the ``[scan]`` universe; Enter there switches the pair."""
+        if isinstance(self.screen, ScannerScreen):
+            return
+        job, title = scan_job(self.options, self.running)
+        self.push_screen(ScannerScreen(job, title), callback=self._scanned)
+
+    def _scanned(self, pair: tuple[str, str] | None) -> None:
+        if pair is not None and pair != self.pair:
+            self.switch_pair(pair)
+
+    def switch_pair(self, pair: tuple[str, str]) -> None:
+        """Watch ``pair`` instead (target, hedge). A stand-in until the monitor can switch."""
+        self.notify(f"picked {pair[0]}/{pair[1]}: run pairs-tui {pair[0]} {pair[1]} to watch it")
 
     def action_export(self, fmt: ExportFormat = "parquet") -> None:
         """Write ticks, bars and analytics of the session to the export folder."""
