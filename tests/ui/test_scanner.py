@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import DataTable, ProgressBar
+from textual.widgets.data_table import ColumnKey
 
 from pairs_tui.config import Settings
 from pairs_tui.config.settings import HistorySettings, ScanSettings
@@ -62,13 +63,13 @@ async def test_s_scans_sorts_and_enter_picks_the_pair(app_for: AppFactory, tmp_p
             assert column(table, "symbol_b")[0] == "BTCUSDT"
             assert screen.query_one(ProgressBar).percentage == 1.0
             # A heading sorts by its column; again, the other way.
-            p = table.columns["coint_p"]
+            p = table.columns[ColumnKey("coint_p")]
             for reverse in (False, True):
                 table.post_message(DataTable.HeaderSelected(table, p.key, 3, p.label))
                 await pilot.pause()
                 shown = [float(v) for v in column(table, "coint_p")]
                 assert shown == sorted(shown, reverse=reverse)
-            carry = table.columns["carry_bp_day"]
+            carry = table.columns[ColumnKey("carry_bp_day")]
             table.post_message(DataTable.HeaderSelected(table, carry.key, 11, carry.label))
             await pilot.pause()
             assert column(table, "carry_bp_day") == sorted(column(table, "carry_bp_day"), key=float)
