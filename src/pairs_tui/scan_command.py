@@ -50,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--output", type=Path, metavar="FILE", help="also write the rows to FILE.parquet or .csv"
     )
+    parser.add_argument(
+        "--screen",
+        type=int,
+        metavar="K",
+        help="test exactly only the K pairs a cheap lag-0 statistic ranks best (default: all)",
+    )
     parser.add_argument("--engine", choices=("local", "dask"), help="where the pairs are tested")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler (default: local)")
     parser.add_argument("--demo", action="store_true", help="scan the embedded exchange's universe")
@@ -89,6 +95,7 @@ def parse_request(argv: Sequence[str]) -> tuple[argparse.Namespace, Settings, Sc
             scheduler=args.scheduler or conf.scheduler or None,
             price=settings.analytics.price,
             carry=settings.carry.enabled,
+            screen=args.screen,
         )
     except BadScan as exc:
         raise UsageError(str(exc)) from None

@@ -258,3 +258,23 @@ async def test_dask_engine_gives_the_local_rows(
     )
     assert dask.code == 0, dask.err
     assert dask.rows() == local.rows()
+    screened = await scan(
+        ex,
+        config,
+        *symbols,
+        "--json",
+        "--bars",
+        "200",
+        "--engine",
+        "dask",
+        "--scheduler",
+        scheduler,
+        "--screen",
+        "2",
+    )
+    assert screened.code == 0, screened.err
+    assert {frozenset((r["symbol_a"], r["symbol_b"])) for r in screened.rows()} == {
+        frozenset(("ETHUSDT", "BTCUSDT")),
+        frozenset(("SOLUSDT", "AVAXUSDT")),
+    }
+    assert "4 pairs left out (4 screened out)" in screened.err

@@ -76,6 +76,8 @@ class ScanRequest:
     """Prices tested, as ``[analytics] price``."""
     carry: bool = True
     """Add each row's ``carry_bp_day`` from the funding rates in force."""
+    screen: int | None = None
+    """Test exactly only this many pairs, the best by a cheap statistic; None tests them all."""
 
     def __post_init__(self) -> None:
         upper = tuple(s.strip().upper() for s in self.symbols)
@@ -96,6 +98,8 @@ class ScanRequest:
             )
         if self.bars < 30:
             raise BadScan(f"--bars must be at least 30, got {self.bars}")
+        if self.screen is not None and self.screen < 1:
+            raise BadScan(f"--screen must keep at least 1 pair, got {self.screen}")
         if self.engine not in ("local", "dask"):
             raise BadScan(f"engine must be local or dask, not {self.engine!r}")
 
@@ -245,6 +249,7 @@ async def run_scan(
         engine=request.engine,
         scheduler=request.scheduler,
         progress=lambda done, total: tell("pairs", done, total),
+        screen=request.screen,
     )
     notes: list[str] = []
     carry: tuple[float | None, ...] = ()
