@@ -20,7 +20,7 @@ from pairs_tui.ui.app import PairsApp
 from pairs_tui.ui.screens.monitor import MonitorScreen
 from pairs_tui.ui.screens.scanner import ScannerScreen
 
-from .conftest import AppFactory, notifications, settle, wait_for_workers
+from .conftest import AppFactory, notifications, run_command, settle, wait_for_workers
 
 START_MS = 1_764_892_800_000
 SYMBOLS = ["ETHUSDT", "BTCUSDT", "SOLUSDT", "AVAXUSDT"]
@@ -122,3 +122,16 @@ def scanned(app: PairsApp) -> Callable[[Pilot[None]], Awaitable[None]]:
 def test_scanner_screen(snap_compare: SnapCompare, app_for: AppFactory, tmp_path: Path) -> None:
     app = app_for(settings=scan_settings(tmp_path))
     assert snap_compare(app, terminal_size=(100, 30), run_before=scanned(app))
+
+
+async def test_the_palette_opens_the_scanner(app_for: AppFactory, tmp_path: Path) -> None:
+    ex = await exchange()
+    try:
+        app = app_for(settings=scan_settings(tmp_path), rest_url=ex.rest_url)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(app, pilot)
+            await run_command(app, pilot, "Run: scan for cointegrated pairs")
+            assert isinstance(app.screen, ScannerScreen)
+            assert app.screen.query_one(DataTable).row_count == 6
+    finally:
+        await ex.stop()

@@ -434,6 +434,11 @@ class PairsApp(App[None]):
             self.action_backtest,
         )
         yield SystemCommand(
+            "Run: scan for cointegrated pairs",
+            "Rank every pair of the [scan] universe (config.toml); Enter picks one",
+            self.action_scan,
+        )
+        yield SystemCommand(
             "Display: pause or resume", "Freeze the screen; data keeps flowing", self.action_pause
         )
         yield SystemCommand("Help: keys", "Every key and what it does", self.action_help)
