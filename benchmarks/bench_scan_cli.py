@@ -78,7 +78,7 @@ def main() -> None:
         warms.append(warm)
         engines.append(engine)
     pairs = report.result.pairs
-    print(f"universe {len(report.universe)} symbols × {args.bars} 1m bars, {pairs:,} pairs")
+    print(f"universe {len(report.universe)} symbols x {args.bars} 1m bars, {pairs:,} pairs")
     print(f"kline requests, cold store: {klines}; warm store: 0")
     for name, values in (("cold", colds), ("warm", warms), ("engine alone", engines)):
         print(f"{name:>13}: {statistics.median(values):6.2f} s median ({min(values):.2f} best)")
