@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line: two symbols and the options of a run, each with its help line."""
     parser = _Parser(
         prog="pairs-tui",
-        description="Watch a pair of Binance USD-M perpetual futures for stat-arb signals.",
+        description="Watch a pair of Binance USD-M perpetual futures for stat-arb signals. "
+        "`pairs-tui scan --help`: rank every pair of a universe by cointegration.",
         epilog="Keys: 1 2 3 timeframe · + - window · a ADF/coint · e export · p pause · "
         "? help · ctrl+p palette · q quit",
     )
