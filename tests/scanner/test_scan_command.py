@@ -104,13 +104,19 @@ async def test_json_ranks_the_cointegrated_pairs_first(ex: EmbeddedExchange, con
     assert "pairs 45/45" in run.err
 
 
-async def test_rows_equal_statsmodels_on_the_same_klines(
-    ex: EmbeddedExchange, config: Path
-) -> None:
-    run = await scan(ex, config, "ETHUSDT", "BTCUSDT", "SOLUSDT", "--json", "--bars", "300")
-    assert run.code == 0, run.err
-    rows = run.rows()
-    assert len(rows) == 3
+async def test_every_row_equals_statsmodels_on_the_same_klines(config: Path) -> None:
+    """Symbols the scanner has never seen (the exchange lists them as independent walks)."""
+    unseen = ["QRSUSDT", "KLMUSDT"]
+    market = simulated_market(unseen, start_ms=START_MS, past_s=6 * 3_600, duration_s=1.0)
+    async with EmbeddedExchange(market, speed=0, wait_for_subscriber=False) as ex:
+        await asyncio.wait_for(ex.finished.wait(), 20)
+        run = await scan(ex, config, "ETHUSDT", "BTCUSDT", *unseen, "--json", "--bars", "300")
+        assert run.code == 0, run.err
+        await check_rows(ex, run.rows())
+
+
+async def check_rows(ex: EmbeddedExchange, rows: list[dict[str, Any]]) -> None:
+    assert len(rows) == 6
     async with httpx.AsyncClient(base_url=ex.rest_url) as client:
         for row in rows:
             legs = []
