@@ -80,6 +80,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="backtest the z-score signal on the replayed session",
     )
     parser.add_argument(
+        "--from",
+        dest="backtest_from",
+        metavar="TIME",
+        help="with --backtest: exchange history from this ISO 8601 date or time (UTC)",
+    )
+    parser.add_argument(
+        "--to", dest="backtest_to", metavar="TIME", help="with --from: up to this time (now)"
+    )
+    parser.add_argument(
+        "--sweep",
+        nargs="+",
+        metavar="KEY=V1,V2",
+        help="with --backtest: every combination of window, entry_z, exit_z, stop_z, fee_bps, "
+        "hedge, price",
+    )
+    parser.add_argument(
+        "--oos",
+        type=float,
+        metavar="FRACTION",
+        help="with --sweep: choose on the first bars, report on this held-out last share",
+    )
+    parser.add_argument(
         "--record", type=Path, metavar="DIR", help="also write every trade to Parquet under DIR"
     )
     parser.add_argument("--url", metavar="BASE", help="WebSocket base URL")
@@ -131,8 +153,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         raise UsageError(f"the two legs must differ, got {symbols[0]} twice")
     if args.demo and args.replay:
         raise UsageError("--demo and --replay exclude each other")
-    if args.backtest and not args.replay:
-        raise UsageError("--backtest needs --replay FILE...")
+    research = _research(args)
     if args.speed is not None and (args.speed < 0 or not args.replay):
         raise UsageError("--speed needs --replay and a value >= 0")
     if args.window is not None and args.window < 3:
@@ -159,7 +180,42 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         duration=args.duration,
         watch=tuple(dict.fromkeys(((symbols[0], symbols[1]), *watch))) if watch else (),
         history=not args.no_history,
+        **research,
     )
+
+
+def _research(args: argparse.Namespace) -> dict[str, Any]:
+    """``--backtest``'s own options, checked (:mod:`pairs_tui.backtest.grid`).
+
+    Raises:
+        UsageError: one used without what it needs, or a bad time, key or value.
+    """
+    from pairs_tui.backtest.grid import check_fraction, parse_grid, parse_time
+
+    for flag, given in (("--from", args.backtest_from), ("--sweep", args.sweep)):
+        if given is not None and not args.backtest:
+            raise UsageError(f"{flag} needs --backtest")
+    for flag, given in (("--replay", args.replay), ("--demo", args.demo)):
+        if args.backtest_from and given:
+            raise UsageError(f"--from and {flag} exclude each other")
+    if args.backtest_to is not None and args.backtest_from is None:
+        raise UsageError("--to needs --from")
+    if args.backtest and not (args.replay or args.backtest_from):
+        raise UsageError("--backtest needs --replay FILE... or --from TIME")
+    if args.oos is not None and not args.sweep:
+        raise UsageError("--oos needs --sweep")
+    start = None if args.backtest_from is None else parse_time(args.backtest_from, "--from")
+    end = None if args.backtest_to is None else parse_time(args.backtest_to, "--to")
+    if start is not None and end is not None and end <= start:
+        raise UsageError(f"--to {args.backtest_to} must be after --from {args.backtest_from}")
+    if args.sweep:
+        parse_grid(args.sweep)
+    return {
+        "backtest_from": start,
+        "backtest_to": end,
+        "sweep": tuple(args.sweep or ()),
+        "oos": None if args.oos is None else check_fraction(args.oos),
+    }
 
 
 def _watch_pairs(texts: Sequence[str]) -> list[tuple[str, str]]:
@@ -266,12 +322,16 @@ def run(options: Options) -> None:
 
     if not (options.demo or options.replay):
         asyncio.run(check_symbols(options))
-    if options.headless:
-        asyncio.run(run_headless(options))
+    if options.backtest and options.sweep:  # --headless changes nothing in a backtest
+        from pairs_tui.backtest.sweep import run_sweep_command
+
+        run_sweep_command(options)
     elif options.backtest:
         from pairs_tui.backtest.session import run_backtest
 
         asyncio.run(run_backtest(options))
+    elif options.headless:
+        asyncio.run(run_headless(options))
     else:
         from pairs_tui.ui.app import run_app
 

@@ -185,7 +185,8 @@ async def test_session_b_matches_an_independent_loop(analytics: AnalyticsSetting
     assert result.equity["equity"].to_list() == pytest.approx(ref["equity"], rel=1e-9, abs=1e-12)
     m = result.metrics
     assert m.total_pnl == pytest.approx(ref["total"], rel=1e-9, abs=1e-12)
-    assert m.sharpe == pytest.approx(ref["sharpe"], rel=1e-7)
+    # Under 1,000 bars are too few for a Sharpe ratio that means something: hidden, and said why.
+    assert m.sharpe is None and m.sharpe_note is not None and f"{m.bars} bars" in m.sharpe_note
     assert m.max_drawdown == pytest.approx(ref["max_drawdown"], rel=1e-9, abs=1e-12)
     assert m.hit_rate == pytest.approx(ref["hit_rate"])
     assert m.time_in_market == pytest.approx(ref["time_in_market"])
