@@ -7,16 +7,18 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import pytest
 from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import DataTable, ProgressBar
 from textual.widgets.data_table import ColumnKey
 
+from pairs_tui.cli import parse_options
 from pairs_tui.config import Settings
 from pairs_tui.config.settings import HistorySettings, ScanSettings
 from pairs_tui.exchange.market import simulated_market
 from pairs_tui.exchange.server import EmbeddedExchange
-from pairs_tui.ui.app import PairsApp
+from pairs_tui.ui.app import PairsApp, make_app
 from pairs_tui.ui.screens.monitor import MonitorScreen
 from pairs_tui.ui.screens.scanner import ScannerScreen
 
@@ -135,3 +137,30 @@ async def test_the_palette_opens_the_scanner(app_for: AppFactory, tmp_path: Path
             assert app.screen.query_one(DataTable).row_count == 6
     finally:
         await ex.stop()
+
+
+async def test_in_the_demo_the_scan_shares_the_feed_and_never_touches_the_real_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "config.toml"
+    config.write_text(f"[scan]\nsymbols = {SYMBOLS!r}\nbars = 300\n".replace("'", '"'))
+    app = make_app(parse_options(["--demo", "--config", str(config)]))
+    async with app.run_test(size=(100, 30)) as pilot:
+        async with asyncio.timeout(30):
+            while app.running is None or app.running.live is None:
+                await pilot.pause(0.05)
+        assert app.running is not None and app.running.live is not None
+        rest = app.running.live.feed.rest
+        before = rest.requests
+        await pilot.press("s")
+        screen = app.screen
+        assert isinstance(screen, ScannerScreen)
+        async with asyncio.timeout(30):
+            while screen.report is None:
+                await pilot.pause(0.05)
+        assert screen.query_one(DataTable).row_count == 6
+        assert rest.requests >= before + 4  # the scan's klines went through the feed's client
+    store = tmp_path / "cache" / "pairs-tui" / "history"
+    assert not store.exists() or not any(store.rglob("*.parquet"))
