@@ -237,7 +237,9 @@ async def run_scan(
         planned = total
         tell("history", done, total)
 
-    await history.bars_of(universe, request.timeframe, start, end, progress=fetched)
+    # Only what the store lacks is fetched; the bars themselves are read by the scan.
+    plan = await history.plan(universe, request.timeframe, start, end)
+    await history.fetch(plan, progress=fetched)
     result = await asyncio.to_thread(
         scan_store,
         store.root,
