@@ -284,3 +284,28 @@ async def test_dask_engine_gives_the_local_rows(
         frozenset(("SOLUSDT", "AVAXUSDT")),
     }
     assert "4 pairs left out (4 screened out)" in screened.err
+
+
+async def test_hourly_bars_come_from_hourly_klines(config: Path) -> None:
+    market = simulated_market(start_ms=START_MS, past_s=32 * 3_600, duration_s=1.0)
+    async with EmbeddedExchange(market, speed=0, wait_for_subscriber=False) as ex:
+        await asyncio.wait_for(ex.finished.wait(), 20)
+        run = await scan(
+            ex,
+            config,
+            "ETHUSDT",
+            "BTCUSDT",
+            "SOLUSDT",
+            "--json",
+            "--timeframe",
+            "1h",
+            "--bars",
+            "30",
+        )
+        assert run.code == 0, run.err
+        klines = [c.query for c in ex.rest_calls if c.path == "/fapi/v1/klines"]
+    rows = run.rows()
+    assert len(rows) == 3 and {r["timeframe"] for r in rows} == {"1h"}
+    assert {r["bars"] for r in rows} == {30}
+    assert rows[0]["end_ts"] - rows[0]["start_ts"] == 29 * 3_600_000
+    assert len(klines) == 3 and all("interval=1h" in q for q in klines)

@@ -27,6 +27,7 @@ from pairs_tui.history import History, HistoryStore
 from pairs_tui.history.store import timeframe_ms
 from pairs_tui.records import PriceMode
 from pairs_tui.scanner.engine import Engine, scan_store
+from pairs_tui.scanner.plan import MIN_BARS, MIN_BARS_FLOOR
 from pairs_tui.scanner.rows import ScanResult, ScanRow
 
 log = logging.getLogger("pairs_tui.scanner")
@@ -96,8 +97,8 @@ class ScanRequest:
             raise BadScan(
                 f"timeframe {self.timeframe!r} is not one of {', '.join(SCAN_TIMEFRAMES)}"
             )
-        if self.bars < 30:
-            raise BadScan(f"--bars must be at least 30, got {self.bars}")
+        if self.bars < MIN_BARS_FLOOR:
+            raise BadScan(f"--bars must be at least {MIN_BARS_FLOOR}, got {self.bars}")
         if self.screen is not None and self.screen < 1:
             raise BadScan(f"--screen must keep at least 1 pair, got {self.screen}")
         if self.engine not in ("local", "dask"):
@@ -248,6 +249,8 @@ async def run_scan(
         request.bars,
         end=end,
         price=request.price,
+        # Bars the user asked for are enough: fewer than the default minimum only if asked.
+        min_bars=min(MIN_BARS, request.bars),
         engine=request.engine,
         scheduler=request.scheduler,
         progress=lambda done, total: tell("pairs", done, total),
