@@ -135,6 +135,11 @@ async def test_the_palette_opens_the_scanner(app_for: AppFactory, tmp_path: Path
             await run_command(app, pilot, "Run: scan for cointegrated pairs")
             assert isinstance(app.screen, ScannerScreen)
             assert app.screen.query_one(DataTable).row_count == 6
+            await pilot.press("escape")
+            await run_command(app, pilot, "Run: scan the top 20 by volume")
+            assert isinstance(app.screen, ScannerScreen)
+            # The simulated exchange lists 13 USDT perpetuals that trade.
+            assert app.screen.query_one(DataTable).row_count == 13 * 12 // 2
     finally:
         await ex.stop()
 

@@ -58,6 +58,8 @@ MAX_REFRESH_HZ = 10.0
 COUNTERS_HZ = 2.0
 """How often the header and status line redraw while the feed's state stays the same."""
 MAX_PLOT_HZ = 4.0
+SCAN_TOPS = (20, 50, 100)
+"""Universes the palette offers the scanner, by 24 h quote volume."""
 
 
 class PairsApp(App[None]):
@@ -305,11 +307,12 @@ class PairsApp(App[None]):
             return
         self.push_screen(BacktestScreen(jobs.take_backtest(self.pipeline), self.settings))
 
-    def action_scan(self) -> None:
-        """Open the scanner on the ``[scan]`` universe; Enter there switches the pair."""
+    def action_scan(self, top: int | None = None) -> None:
+        """Open the scanner on the ``[scan]`` universe (or the ``top`` symbols by volume);
+        Enter there switches the pair."""
         if isinstance(self.screen, ScannerScreen):
             return
-        job, title = scan_job(self.options, self.running)
+        job, title = scan_job(self.options, self.running, top=top)
         self.push_screen(ScannerScreen(job, title), callback=self._scanned)
 
     def _scanned(self, pair: tuple[str, str] | None) -> None:
@@ -438,6 +441,12 @@ class PairsApp(App[None]):
             "Rank every pair of the [scan] universe (config.toml); Enter picks one",
             self.action_scan,
         )
+        for top in SCAN_TOPS:
+            yield SystemCommand(
+                f"Run: scan the top {top} by volume",
+                f"Rank every pair of the {top} USDT perpetuals with most 24 h quote volume",
+                partial(self.action_scan, top),
+            )
         yield SystemCommand(
             "Display: pause or resume", "Freeze the screen; data keeps flowing", self.action_pause
         )

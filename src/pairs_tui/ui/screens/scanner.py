@@ -200,7 +200,9 @@ class ScannerScreen(Screen[tuple[str, str] | None]):
         self.dismiss(None)
 
 
-def scan_job(options: Options, running: Run | None) -> tuple[ScanJob, str]:
+def scan_job(
+    options: Options, running: Run | None, *, top: int | None = None
+) -> tuple[ScanJob, str]:
     """The scan the ``s`` key runs, from ``[scan]``, and its title.
 
     On a live feed (Binance or the demo's exchange) the scan shares the feed's REST client (one
@@ -210,6 +212,7 @@ def scan_job(options: Options, running: Run | None) -> tuple[ScanJob, str]:
     Args:
         options: The run's options.
         running: The run, once its source is open.
+        top: Scan the ``top`` USDT perpetuals by volume instead of ``[scan]``'s universe.
 
     Returns:
         The job, and what it scans in a few words.
@@ -222,8 +225,8 @@ def scan_job(options: Options, running: Run | None) -> tuple[ScanJob, str]:
     settings = options.settings
     conf = settings.scan
     request = ScanRequest(
-        symbols=tuple(conf.symbols),
-        top=conf.top,
+        symbols=() if top is not None else tuple(conf.symbols),
+        top=conf.top if top is None else top,
         timeframe=conf.timeframe,
         bars=conf.bars,
         engine=conf.engine,
