@@ -169,3 +169,18 @@ async def test_in_the_demo_the_scan_shares_the_feed_and_never_touches_the_real_s
         assert rest.requests >= before + 4  # the scan's klines went through the feed's client
     store = tmp_path / "cache" / "pairs-tui" / "history"
     assert not store.exists() or not any(store.rglob("*.parquet"))
+
+
+async def test_the_scan_key_is_remappable(app_for: AppFactory, tmp_path: Path) -> None:
+    settings = scan_settings(tmp_path)
+    settings.keys = {"scan": "f5"}
+    app = app_for(settings=settings, rest_url="http://127.0.0.1:9")  # nothing listens there
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("s")
+        assert isinstance(app.screen, MonitorScreen)
+        await pilot.press("f5")
+        assert isinstance(app.screen, ScannerScreen)
+        await wait_for_workers(app)
+        await pilot.pause()
+        assert "scan failed" in str(app.screen.query_one("#scan-status").render())
