@@ -14,7 +14,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import ClassVar, NoReturn, TextIO
 
 from pairs_tui.config import ConfigError, UsageError, find_config, load_settings
 from pairs_tui.config.settings import Settings
@@ -195,27 +195,27 @@ async def _scan(args: argparse.Namespace, settings: Settings, request: ScanReque
 class StderrProgress:
     """Progress on stderr: one line per stage, redrawn in place on a terminal."""
 
+    LINES: ClassVar[dict[Stage, str]] = {
+        "history": "history {done}/{total} requests",
+        "pairs": "pairs {done}/{total} tested",
+        "carry": "funding rates {done}/{total}",
+    }
+    """What each stage says (choosing the universe is quick: it says nothing)."""
+
     def __init__(self, out: TextIO) -> None:
         self.out = out
         self._tty = out.isatty()
-        self._stage: Stage | None = None
 
     def __call__(self, stage: Stage, done: int, total: int) -> None:
-        labels = {
-            "universe": "universe",
-            "history": "history",
-            "pairs": "pairs",
-            "carry": "funding",
-        }
-        unit = {"history": " requests", "pairs": " pairs"}.get(stage, "")
-        line = f"pairs-tui: {labels[stage]} {done}/{total}{unit}"
+        text = self.LINES.get(stage)
+        if text is None:
+            return
+        line = "pairs-tui: " + text.format(done=done, total=total)
         if self._tty:
-            end = "\n" if done >= total else ""
-            self.out.write(f"\r{line}{end}")
+            self.out.write(f"\r{line}" + ("\n" if done >= total else ""))
         elif done >= total:
             self.out.write(f"{line}\n")
         self.out.flush()
-        self._stage = stage
 
 
 def print_table(report: ScanReport, out: TextIO) -> None:

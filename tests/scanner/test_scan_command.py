@@ -191,6 +191,7 @@ async def test_output_files_hold_the_rows_and_the_store_is_reused(
     second = await scan(ex, config, *symbols, "--json", "--bars", "300", "--output", str(csv))
     assert second.code == 0, second.err
     assert kline_requests(ex) == fetched  # every bar came from the store
+    assert "history 4/4 requests" in first.err and "history 0/0 requests" in second.err
     rows = first.rows()
     assert second.rows() == rows and len(rows) == 6
     for frame in (pl.read_parquet(parquet), pl.read_csv(csv)):
