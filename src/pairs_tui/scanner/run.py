@@ -231,16 +231,9 @@ async def run_scan(
     # One bar more than asked for: the latest may not be closed yet, and history leaves it out.
     start = end - (request.bars + 1) * step
     history = History(rest, store)
-    planned = 0
-
-    def fetched(done: int, total: int) -> None:
-        nonlocal planned
-        planned = total
-        tell("history", done, total)
-
     # Only what the store lacks is fetched; the bars themselves are read by the scan.
     plan = await history.plan(universe, request.timeframe, start, end)
-    await history.fetch(plan, progress=fetched)
+    await history.fetch(plan, progress=lambda done, total: tell("history", done, total))
     result = await asyncio.to_thread(
         scan_store,
         store.root,
@@ -266,7 +259,7 @@ async def run_scan(
             notes.append(f"carry_bp_day left empty: funding rates unavailable ({exc})")
             log.warning("scan: funding rates unavailable: %s", exc)
         tell("carry", 1, 1)
-    return ScanReport(result, universe, carry, planned, end, notes)
+    return ScanReport(result, universe, carry, plan.requests, end, notes)
 
 
 async def _carry(
