@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line: two symbols and the options of a run, each with its help line."""
     parser = _Parser(
         prog="pairs-tui",
-        description="Watch a pair of Binance USD-M perpetual futures for stat-arb signals.",
+        description="Watch a pair of Binance USD-M perpetual futures for stat-arb signals. "
+        "`pairs-tui scan --help`: rank every pair of a universe by cointegration.",
         epilog="Keys: 1 2 3 timeframe · + - window · a ADF/coint · e export · p pause · "
         "? help · ctrl+p palette · q quit",
     )
@@ -361,6 +362,11 @@ def run(options: Options) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``pairs-tui`` entry point. Returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["scan"]:
+        from pairs_tui.scan_command import main as scan_main
+
+        return scan_main(args[1:], _setup_logging)
     try:
         options = parse_options(argv)
     except (UsageError, ConfigError) as exc:

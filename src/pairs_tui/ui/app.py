@@ -40,6 +40,7 @@ from pairs_tui.ui.commands import AlertCommands
 from pairs_tui.ui.screens.backtest import BacktestScreen
 from pairs_tui.ui.screens.help import HelpScreen
 from pairs_tui.ui.screens.monitor import MonitorScreen
+from pairs_tui.ui.screens.scanner import ScannerScreen, scan_job
 from pairs_tui.ui.terminal import terminal_writer
 
 log = logging.getLogger("pairs_tui.ui")
@@ -57,6 +58,8 @@ MAX_REFRESH_HZ = 10.0
 COUNTERS_HZ = 2.0
 """How often the header and status line redraw while the feed's state stays the same."""
 MAX_PLOT_HZ = 4.0
+SCAN_TOPS = (20, 50, 100)
+"""Universes the palette offers the scanner, by 24 h quote volume."""
 
 
 class PairsApp(App[None]):
@@ -304,6 +307,22 @@ class PairsApp(App[None]):
             return
         self.push_screen(BacktestScreen(jobs.take_backtest(self.pipeline), self.settings))
 
+    def action_scan(self, top: int | None = None) -> None:
+        """Open the scanner on the ``[scan]`` universe (or the ``top`` symbols by volume);
+        Enter there switches the pair."""
+        if isinstance(self.screen, ScannerScreen):
+            return
+        job, title = scan_job(self.options, self.running, top=top)
+        self.push_screen(ScannerScreen(job, title), callback=self._scanned)
+
+    def _scanned(self, pair: tuple[str, str] | None) -> None:
+        if pair is not None and pair != self.pair:
+            self.switch_pair(pair)
+
+    def switch_pair(self, pair: tuple[str, str]) -> None:
+        """Watch ``pair`` instead (target, hedge). A stand-in until the monitor can switch."""
+        self.notify(f"picked {pair[0]}/{pair[1]}: run pairs-tui {pair[0]} {pair[1]} to watch it")
+
     def action_export(self, fmt: ExportFormat = "parquet") -> None:
         """Write ticks, bars and analytics of the session to the export folder."""
         if self.pipeline is None:
@@ -417,6 +436,17 @@ class PairsApp(App[None]):
             "active timeframe's bars with the config's levels and fees",
             self.action_backtest,
         )
+        yield SystemCommand(
+            "Run: scan for cointegrated pairs",
+            "Rank every pair of the [scan] universe (config.toml); Enter picks one",
+            self.action_scan,
+        )
+        for top in SCAN_TOPS:
+            yield SystemCommand(
+                f"Run: scan the top {top} by volume",
+                f"Rank every pair of the {top} USDT perpetuals with most 24 h quote volume",
+                partial(self.action_scan, top),
+            )
         yield SystemCommand(
             "Display: pause or resume", "Freeze the screen; data keeps flowing", self.action_pause
         )
