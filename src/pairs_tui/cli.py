@@ -30,7 +30,7 @@ from pairs_tui.config import (
 from pairs_tui.config.checks import argument_problems
 from pairs_tui.config.settings import parse_pair
 from pairs_tui.launcher import state_dir
-from pairs_tui.records import TIMEFRAMES
+from pairs_tui.records import TICK, TIMEFRAMES
 from pairs_tui.sinks import AlertsUndelivered
 
 log = logging.getLogger("pairs_tui")
@@ -49,8 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="pairs-tui",
         description="Watch a pair of Binance USD-M perpetual futures for stat-arb signals. "
         "`pairs-tui scan --help`: rank every pair of a universe by cointegration.",
-        epilog="Keys: 1 2 3 timeframe · + - window · a ADF/coint · e export · p pause · "
-        "? help · ctrl+p palette · q quit",
+        epilog="Keys: 1 2 3 timeframe (0 ticks) · + - window · a ADF/coint · e export · "
+        "s scanner · w watchlist · p pause · ? help · ctrl+p palette · q quit",
     )
     parser.add_argument(
         "symbols",
@@ -110,7 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--url", metavar="BASE", help="WebSocket base URL")
     parser.add_argument("--rest-url", metavar="BASE", help="REST base URL")
     parser.add_argument("--stream", choices=("aggTrade", "trade"), help="trade stream")
-    parser.add_argument("--timeframe", choices=tuple(TIMEFRAMES), help="starting timeframe")
+    parser.add_argument(
+        "--timeframe",
+        choices=(TICK, *TIMEFRAMES),
+        help="starting timeframe (tick: one row per trade, noisy)",
+    )
     parser.add_argument("--window", type=int, metavar="N", help="starting analytics window")
     parser.add_argument("--config", metavar="FILE", help="config file")
     parser.add_argument(

@@ -45,6 +45,7 @@ from pairs_tui.snapshot import (
     AlertEvent,
     Carry,
     ClosedBar,
+    Glance,
     HistoryProgress,
     LegQuote,
     Snapshot,
@@ -540,12 +541,7 @@ class Pipeline:
         if cached is not None and cached.version == version:
             return cached
         frame = self._frame(self.timeframe)
-        quotes = tuple(
-            None
-            if trade is None or first is None
-            else LegQuote(trade.symbol, trade.price, trade.time, first)
-            for trade, first in zip(self._last, self._first_price, strict=True)
-        )
+        quotes = self._quotes()
         latest = frame.latest
         self._snapshot = Snapshot(
             symbols=self._symbols,
@@ -554,7 +550,7 @@ class Pipeline:
             price=self.price,
             hedge=self.hedge,
             feed=self.status,
-            quotes=(quotes[0], quotes[1]),
+            quotes=quotes,
             bars=frame.history.frame(),
             latest=latest,
             bar_count=frame.count,
@@ -569,6 +565,28 @@ class Pipeline:
             history=self._history,
         )
         return self._snapshot
+
+    def glance(self) -> Glance:
+        """The pair at a glance (last prices, last bar's analytics, last alert): what a
+        watchlist row shows, without copying out the bar history as :meth:`snapshot` does."""
+        frame = self._frame(self.timeframe)
+        return Glance(
+            symbols=self._symbols,
+            timeframe=self.timeframe,
+            quotes=self._quotes(),
+            latest=frame.latest,
+            bar_count=frame.count,
+            last_alert=self._fired[-1] if self._fired else None,
+        )
+
+    def _quotes(self) -> tuple[LegQuote | None, LegQuote | None]:
+        a, b = (
+            None
+            if trade is None or first is None
+            else LegQuote(trade.symbol, trade.price, trade.time, first)
+            for trade, first in zip(self._last, self._first_price, strict=True)
+        )
+        return a, b
 
 
 def _start(ts: int, ms: int) -> int:

@@ -32,7 +32,7 @@ from pairs_tui.export import ExportFormat, take_session, write_session
 from pairs_tui.feed.source import TradeSource
 from pairs_tui.launcher import Run, alert_book, build_desk, open_source
 from pairs_tui.pipeline import Pipeline
-from pairs_tui.records import TIMEFRAMES, Timeframe
+from pairs_tui.records import TICK, TIMEFRAMES, Timeframe
 from pairs_tui.sinks.delivery import AlertDelivery, build_delivery, check_delivered
 from pairs_tui.snapshot import Snapshot
 from pairs_tui.ui import jobs, keys, view
@@ -41,6 +41,7 @@ from pairs_tui.ui.screens.backtest import BacktestScreen
 from pairs_tui.ui.screens.help import HelpScreen
 from pairs_tui.ui.screens.monitor import MonitorScreen
 from pairs_tui.ui.screens.scanner import ScannerScreen, scan_job
+from pairs_tui.ui.screens.watchlist import WatchlistScreen
 from pairs_tui.ui.terminal import terminal_writer
 
 log = logging.getLogger("pairs_tui.ui")
@@ -188,8 +189,8 @@ class PairsApp(App[None]):
         and otherwise at most :data:`COUNTERS_HZ` (a latency redrawn ten times a second is
         unreadable and costs bytes); statistics, sparklines and alerts when a bar closes.
         """
-        if self.return_code is not None or (self.paused and not force):
-            return  # exiting (the widgets may be gone), or paused
+        if self.return_code is not None or (self.paused and not force) or self._covered():
+            return  # exiting (the widgets may be gone), paused, or out of sight
         snap = self.shown_snapshot()
         undelivered = 0 if self.delivery is None else self.delivery.stats.undelivered
         version = (id(self.pipeline), snap.version, undelivered)
@@ -221,13 +222,19 @@ class PairsApp(App[None]):
 
     def refresh_plots(self, *, force: bool = False) -> None:
         """Redraw the plots if a bar closed or the view changed (the plot timer)."""
+        if self.return_code is not None or self._covered():
+            return
         snap = self.shown_snapshot()
         key = (snap.timeframe, snap.window, snap.bar_count, snap.finished, id(self.pipeline))
-        if self.return_code is not None or (not force and (self.paused or key == self._plotted)):
+        if not force and (self.paused or key == self._plotted):
             return
         self._plotted = key
         with self.batch_update():
             self.monitor.show_plots(snap)
+
+    def _covered(self) -> bool:
+        """A full screen (the watchlist) hides the monitor: drawing it would be wasted."""
+        return any(not screen.is_modal for screen in self.screen_stack[1:])
 
     def refresh_now(self) -> None:
         """Redraw everything at once (after a key changed the view)."""
@@ -244,10 +251,11 @@ class PairsApp(App[None]):
     # -- keys ----------------------------------------------------------------------------------
 
     def action_timeframe(self, timeframe: Timeframe) -> None:
-        """Show bars of ``timeframe`` (1s, 1m, 5m)."""
-        if self.pipeline is not None:
-            self.pipeline.set_timeframe(timeframe)
-            self.refresh_now()
+        """Show bars of ``timeframe`` (1s, 1m, 5m), or one row per trade (tick)."""
+        # Every pair of the desk: the watchlist compares pairs on one timeframe and window.
+        for pipeline in self.pipelines.values():
+            pipeline.set_timeframe(timeframe)
+        self.refresh_now()
 
     def action_window(self, direction: int) -> None:
         """Widen (``direction`` > 0) or narrow the analytics window by :data:`WINDOW_STEP`."""
@@ -260,15 +268,47 @@ class PairsApp(App[None]):
         if self.pipeline is None:
             return
         bounded = max(20, min(int(window), self.settings.bars.history))
-        self.pipeline.set_window(bounded)
         live = None if self.running is None else self.running.live
-        if live is not None:  # a wider window needs older bars: from history, off the screen
-            self.run_worker(live.widen(self.pipeline), group="history", exit_on_error=False)
+        for pipeline in self.pipelines.values():  # every pair of the desk, as the timeframe
+            pipeline.set_window(bounded)
+            if live is not None:  # a wider window needs older bars: from history, off screen
+                self.run_worker(live.widen(pipeline), group="history", exit_on_error=False)
         self.refresh_now()
 
     def action_pause(self) -> None:
         """Freeze or unfreeze the display."""
         self.paused = not self.paused
+
+    def action_watchlist(self) -> None:
+        """Every pair of the desk on one screen; Enter there shows a pair on the monitor."""
+        if isinstance(self.screen, WatchlistScreen):
+            return
+        screen = WatchlistScreen(
+            lambda: self.pipelines,
+            monitored=self.pair,
+            entry_z=self.settings.analytics.entry_z,
+            refresh_hz=min(MAX_REFRESH_HZ, self.settings.ui.refresh_hz),
+        )
+        self.push_screen(screen, callback=self._watchlist_closed)
+
+    def _watchlist_closed(self, pair: tuple[str, str] | None) -> None:
+        if pair is not None:
+            self.show_pair(pair)
+        self.refresh_now()  # the monitor was not drawn while the watchlist covered it
+
+    def show_pair(self, pair: tuple[str, str]) -> bool:
+        """Show ``pair``, a pair on the desk, on the monitor (its pipeline runs already).
+
+        Returns:
+            False when the pair is not on the desk (nothing changes).
+        """
+        if pair not in self.pipelines:
+            return False
+        if pair != self.pair:
+            self.pair = pair
+            self.monitor.show_pair(pair)
+            self.refresh_now()
+        return True
 
     def action_help(self) -> None:
         """Show every key, as remapped."""
@@ -413,6 +453,11 @@ class PairsApp(App[None]):
             yield SystemCommand(
                 f"Timeframe: {name}", f"Show {name} bars", partial(self.action_timeframe, name)
             )
+        yield SystemCommand(
+            "Timeframe: tick",
+            "One row per trade of either leg (noisy: the Epps effect)",
+            partial(self.action_timeframe, TICK),
+        )
         yield SystemCommand(
             "Window: wider", "Widen the window by 25%", partial(self.action_window, 1)
         )
