@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-import polars as pl
-
 from pairs_tui.feed.status import FeedStatus
 from pairs_tui.records import MarkPrice, PairBar, Trade
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from pairs_tui.feed.rest import BinanceRest
 
 
