@@ -78,7 +78,7 @@ class BulkOnly(BarBuilder):
         raise AssertionError("a replay-ordered batch went row by row")
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tape=tapes(), tf=st.sampled_from([1_000, 60_000, 300_000]), data=st.data())
 def test_bulk_bars_equal_the_live_builder(tape: list[Trade], tf: int, data: st.DataObject) -> None:
     live = BarBuilder(PAIR, tf)
@@ -98,6 +98,28 @@ def test_bulk_bars_equal_the_live_builder(tape: list[Trade], tf: int, data: st.D
     more = Trade(PAIR[1], (tape[-1].time if tape else 0) + 3 * tf, 50.0, 1.0, False, 10**9)
     assert bulk.add(more) == live.add(more)
     assert bulk.flush() == live.flush()
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tape=tapes(), tf=st.sampled_from([1_000, 60_000]), data=st.data())
+def test_batches_and_single_trades_mix(tape: list[Trade], tf: int, data: st.DataObject) -> None:
+    """A screen may switch to tick rows and back during a replay: the pipeline then gives the
+    builder single trades between batches. The two paths hand their state to each other."""
+    live = BarBuilder(PAIR, tf)
+    expected = live.add_many(tape) + live.flush()
+    mixed = BarBuilder(PAIR, tf)
+    got: list[PairBar] = []
+    frame = frame_of(tape)
+    cuts = [0, *data.draw(st.lists(st.integers(0, len(tape)), max_size=6)), len(tape)]
+    cuts.sort()
+    for a, b in itertools.pairwise(cuts):
+        if data.draw(st.booleans()):
+            got.extend(mixed.add_frame(frame.slice(a, b - a)))
+        else:
+            got.extend(mixed.add_many(tape[a:b]))
+    got.extend(mixed.flush())
+    assert got == expected
+    assert mixed.late == live.late
 
 
 class RowByRow(Pipeline):
@@ -147,7 +169,7 @@ async def replayed(
 T0 = 1_723_161_600_000
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tape=tapes(), timeframe=st.sampled_from(["1s", "1m", "5m"]))
 def test_bulk_replay_writes_the_same_headless_lines(
     tape: list[Trade], timeframe: BarTimeframe
