@@ -158,6 +158,9 @@ def _read_frames(source: ReplayInput) -> ParsedTrades:
     """
     fmt = source.format
     data = source.data
+    if source.rest is not None and b'"e":"aggTrade"' not in data and b'"e":"trade"' not in data:
+        data = b"".join(source.pieces())  # no trade in the first MB: decide on the whole
+        source = ReplayInput(source.name, source.path, fmt, data, source.inner_name)
     enveloped = fmt is not Format.PAYLOADS
     agg, trade = data.find(b'"e":"aggTrade"'), data.find(b'"e":"trade"')
     kind = "aggTrade" if agg >= 0 and (trade < 0 or agg < trade) else "trade"
@@ -166,7 +169,9 @@ def _read_frames(source: ReplayInput) -> ParsedTrades:
     prefixed = fmt is Format.PREFIXED
     chunks: list[pl.DataFrame] = []
     rows = 0
-    for first, lines in _blocks(data):
+    total = 0
+    for first, lines in _blocks(source.pieces()):
+        total = first + len(lines) - 1
         symbol: list[str] = []
         time: list[int] = []
         price: list[float] = []
@@ -210,7 +215,6 @@ def _read_frames(source: ReplayInput) -> ParsedTrades:
                 schema=_ROW_SCHEMA,
             )
         )
-    total = data.count(b"\n") + 1
     problems = odd.problems
     # Frames of other streams are not malformed, so they do not count against the limit.
     problems.records = total - odd.blank - odd.other
@@ -229,22 +233,28 @@ def _read_frames(source: ReplayInput) -> ParsedTrades:
     return finish_trades(source, frame, problems, _EXPECTED[fmt], other_events=odd.other)
 
 
-def _blocks(data: bytes) -> Iterator[tuple[int, list[bytes]]]:
-    """The lines of ``data`` a block at a time, with the number of each block's first line.
+def _blocks(pieces: Iterator[bytes]) -> Iterator[tuple[int, list[bytes]]]:
+    """The lines of the content a block at a time, with the number of each block's first line.
 
     Splitting the whole file at once would hold a bytes object per line (more than the file
-    itself); a block keeps that small and in cache.
+    itself); a block keeps that small and in cache. The content may come in pieces (a gzip
+    file decompressed as it is read); the lines are those of the whole, split on ``\\n``.
     """
     lineno = 1
-    pos = 0
-    while True:
-        end = data.find(b"\n", pos + _BLOCK)
-        lines = (data[pos:] if end < 0 else data[pos:end]).split(b"\n")
-        yield lineno, lines
-        if end < 0:
-            return
-        lineno += len(lines)
-        pos = end + 1
+    buffer = b""
+    for piece in pieces:
+        data = buffer + piece if buffer else piece
+        pos = 0
+        while len(data) - pos >= _BLOCK:
+            end = data.find(b"\n", pos + _BLOCK)
+            if end < 0:
+                break
+            lines = data[pos:end].split(b"\n")
+            yield lineno, lines
+            lineno += len(lines)
+            pos = end + 1
+        buffer = data[pos:]
+    yield lineno, buffer.split(b"\n")
 
 
 def _is_other_frame(line: bytes) -> bool:
