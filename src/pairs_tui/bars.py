@@ -110,21 +110,9 @@ class _Folded:
         self.held: list[_Bucket] = []
         """The open buckets before the batch's first, as they are."""
         self.batch: (
-            tuple[
-                int,
-                list[int],
-                np.ndarray,
-                np.ndarray,
-                np.ndarray,
-                np.ndarray,
-                np.ndarray,
-                np.ndarray,
-                np.ndarray,
-                _Bucket | None,
-            ]
-            | None
+            tuple[int, list[int], np.ndarray, np.ndarray, list[np.ndarray], _Bucket | None] | None
         ) = None
-        """Where the batch's buckets come from: their first and last rows in the leg's
+        """Where the batch's buckets come from: their first and last rows in the batch's
         columns, and the open bucket the first one continues."""
 
     def bucket(self, j: int) -> _Bucket:
@@ -132,10 +120,11 @@ class _Folded:
         if j < len(self.held):
             return self.held[j]
         assert self.batch is not None
-        offset, keys, first, last, t, p, q, m, i, carried = self.batch
+        offset, keys, first, last, cols, carried = self.batch
         g = j - offset
         a, z = int(first[g]), int(last[g])
         bar = self.bars[j]
+        _, t, p, q, m, i = cols
 
         def trade(r: int) -> Trade:
             return Trade(self.symbol, int(t[r]), float(p[r]), float(q[r]), bool(m[r]), int(i[r]))
@@ -265,7 +254,8 @@ class BarBuilder:
             return []
         cols = [trades[c].to_numpy() for c in TRADE_COLUMNS]
         legs, times, ids = cols[0], cols[1], cols[5]
-        if self._holds or not self._in_order(legs, times, ids):
+        rows = (np.flatnonzero(legs == 0), np.flatnonzero(legs == 1))
+        if self._holds or not self._in_order(rows, times, ids):
             return self.add_many(trades_of(trades, self.symbols))
         tf = self.timeframe_ms
         starts = times - times % tf
@@ -273,7 +263,7 @@ class BarBuilder:
             self._next = int(starts[0])
         elif int(starts[0]) < self._next:
             return self.add_many(trades_of(trades, self.symbols))  # late trades: counted one by one
-        done = [self._fold_leg(leg, cols, starts) for leg in (0, 1)]
+        done = [self._fold_leg(leg, rows[leg], cols, starts) for leg in (0, 1)]
         for leg, folded in enumerate(done):
             if folded.seen > self._seen[leg]:
                 self._seen[leg] = folded.seen
@@ -288,12 +278,13 @@ class BarBuilder:
         self._emitted = True
         return out
 
-    def _in_order(self, legs: np.ndarray, times: np.ndarray, ids: np.ndarray) -> bool:
+    def _in_order(
+        self, rows: tuple[np.ndarray, np.ndarray], times: np.ndarray, ids: np.ndarray
+    ) -> bool:
         """Whether a batch can be taken over whole columns (see :meth:`add_frame`)."""
         if times.size > 1 and bool((times[1:] < times[:-1]).any()):
             return False
-        for leg in (0, 1):
-            mine = legs == leg
+        for leg, mine in enumerate(rows):
             t, i = times[mine], ids[mine]
             if not t.size:
                 continue
@@ -310,10 +301,12 @@ class BarBuilder:
                 return False  # open buckets but none at hand: a state add() left; keep to add()
         return True
 
-    def _fold_leg(self, leg: int, cols: list[np.ndarray], starts: np.ndarray) -> _Folded:
-        """One leg's buckets of a batch, merged with the buckets the leg has open."""
-        legs, times, prices, qtys, makers, ids = cols
-        mine = np.flatnonzero(legs == leg)
+    def _fold_leg(
+        self, leg: int, mine: np.ndarray, cols: list[np.ndarray], starts: np.ndarray
+    ) -> _Folded:
+        """One leg's buckets of a batch (its rows ``mine``), merged with the buckets the leg
+        has open."""
+        _, times, prices, qtys, _, _ = cols
         buckets = self._open[leg]
         old = sorted(buckets)
         folded = _Folded(self.symbols[leg], self.timeframe_ms)
@@ -322,14 +315,7 @@ class BarBuilder:
             folded.bars = [buckets[k].bar() for k in old]
             folded.held = [buckets[k] for k in old]
             return folded
-        t, p, q, m, i, s = (
-            times[mine],
-            prices[mine],
-            qtys[mine],
-            makers[mine],
-            ids[mine],
-            starts[mine],
-        )
+        p, q, s = prices[mine], qtys[mine], starts[mine]
         newest = self._newest[leg]
         carried = newest if newest is not None and newest.start == int(s[0]) else None
         extra = 0 if carried is None else 1
@@ -365,11 +351,11 @@ class BarBuilder:
                 head.trades + carried.trades,
             )
         stay = [k for k in old if k < keys[0]]  # opened before, no trade of theirs here
-        folded.seen = int(t[-1])
+        folded.seen = int(times[mine[-1]])
         folded.keys = [*stay, *keys]
         folded.bars = [*(buckets[k].bar() for k in stay), *bars]
         folded.held = [buckets[k] for k in stay]
-        folded.batch = (len(stay), keys, first, last, t, p, q[extra:], m, i, carried)
+        folded.batch = (len(stay), keys, mine[first], mine[last], cols, carried)
         return folded
 
     def _bars_until(self, limit: int, done: list[_Folded]) -> list[PairBar]:
