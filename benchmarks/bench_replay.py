@@ -20,7 +20,7 @@ same bytes, gunzips them, splits lines and decodes each with one typed msgspec S
 research notes, keeping nothing. Variants run interleaved round-robin; median and best of the
 repeats are printed, with the noise probe before and after.
 
-    python -m benchmarks.bench_replay [--copies N] [--repeats R] [--before]
+    python -m benchmarks.bench_replay [--copies N] [--repeats R] [--no-before]
 """
 
 from __future__ import annotations
@@ -241,7 +241,7 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=30, help="session B repeats (30: ~1.06M)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(
-        "--before", action="store_true", help="also time the trade-by-trade path (slow)"
+        "--no-before", dest="before", action="store_false", help="skip the trade-by-trade path"
     )
     args = parser.parse_args()
     print(f"noise probe before: {probe():.0f} ms")
