@@ -9,6 +9,7 @@ return their result; one ``Worker.StateChanged`` handler shows it, or says what 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -130,7 +131,11 @@ class PairsApp(App[None]):
         self.set_interval(1 / plots, self.refresh_plots, name="plots")
         if self.options.duration:
             self.set_timer(self.options.duration, self.exit, name="duration")
-        self.run_worker(self._run_feed(), name="feed", group="feed", exit_on_error=False)
+        # The first frame first: opening the source (the demo builds its market and starts an
+        # exchange) is a few hundred ms on the event loop that the screen need not wait for.
+        drawn = asyncio.Event()
+        self.call_after_refresh(drawn.set)
+        self.run_worker(self._run_feed(drawn), name="feed", group="feed", exit_on_error=False)
         self.call_after_refresh(self.refresh_now)
 
     # -- the data path -----------------------------------------------------------------------
@@ -145,8 +150,10 @@ class PairsApp(App[None]):
         """The monitored pair's alert rules."""
         return self.books.get(self.pair)
 
-    async def _run_feed(self) -> None:
-        """Open the source and run every pair until the source ends or the app exits."""
+    async def _run_feed(self, drawn: asyncio.Event) -> None:
+        """Open the source, once the first frame is drawn, and run every pair until the source
+        ends or the app exits."""
+        await drawn.wait()
         try:
             async with self._source_factory(self.options) as source:
                 self.books = {pair: alert_book(self.options, pair) for pair in self.options.pairs}
