@@ -6,7 +6,8 @@ walk), loaded once, as ``--backtest --sweep`` has them after the replay or the h
 settings). The same sweep runs with ``processes=1`` (this process) and with one spawned worker
 per core, interleaved run by run; both print the same lines (checked). Figures: the median and
 best wall time of each, and their ratio per run (the baseline: the one-process sweep of the same
-run).
+run), and the CPU time each took, workers included (what the pool costs on top of the work,
+whatever the box's load).
 
     python -m benchmarks.bench_sweep [--bars N] [--repeats R]
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import io
 import math
+import resource
 import statistics
 import time
 
@@ -58,21 +60,28 @@ def main() -> None:
     print(f"noise probe before: {probe():.0f} ms")
     print(f"{args.bars:,} 1m bars, {grid.size} combinations, {cores} core(s)")
     times: dict[int, list[float]] = {1: [], cores: []}
+    cpu: dict[int, list[float]] = {1: [], cores: []}
     ratios = []
     for _ in range(args.repeats):
         outs = {}
         for processes in (1, cores):
             out = io.StringIO()
+            children = resource.getrusage(resource.RUSAGE_CHILDREN)
+            own = time.process_time()
             started = time.perf_counter()
             run_sweep(research, options, grid, out=out, processes=processes)
             times[processes].append(time.perf_counter() - started)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            workers = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+            cpu[processes].append(time.process_time() - own + workers)
             outs[processes] = out.getvalue()
         assert outs[1] == outs[cores], "the pool printed other lines"
         ratios.append(times[1][-1] / times[cores][-1])
     for processes, taken in times.items():
         print(
             f"  {processes} process(es): median {statistics.median(taken):.2f} s, "
-            f"best {min(taken):.2f} s"
+            f"best {min(taken):.2f} s wall; CPU (workers included) median "
+            f"{statistics.median(cpu[processes]):.2f} s"
         )
     print(
         f"  speed-up of {cores} processes over 1: median {statistics.median(ratios):.2f}x "

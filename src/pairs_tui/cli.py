@@ -30,7 +30,7 @@ from pairs_tui.config import (
 from pairs_tui.config.checks import argument_problems
 from pairs_tui.config.settings import parse_pair
 from pairs_tui.launcher import state_dir
-from pairs_tui.records import TIMEFRAMES
+from pairs_tui.records import TICK, TIMEFRAMES
 from pairs_tui.sinks import AlertsUndelivered
 
 log = logging.getLogger("pairs_tui")
@@ -47,9 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line: two symbols and the options of a run, each with its help line."""
     parser = _Parser(
         prog="pairs-tui",
-        description="Watch a pair of Binance USD-M perpetual futures for stat-arb signals.",
-        epilog="Keys: 1 2 3 timeframe · + - window · a ADF/coint · e export · p pause · "
-        "? help · ctrl+p palette · q quit",
+        description="Watch a pair of Binance USD-M perpetual futures for stat-arb signals. "
+        "`pairs-tui scan --help`: rank every pair of a universe by cointegration.",
+        epilog="Keys: 1 2 3 timeframe (0 ticks) · + - window · a ADF/coint · e export · "
+        "s scanner · w watchlist · p pause · ? help · ctrl+p palette · q quit",
     )
     parser.add_argument(
         "symbols",
@@ -109,7 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--url", metavar="BASE", help="WebSocket base URL")
     parser.add_argument("--rest-url", metavar="BASE", help="REST base URL")
     parser.add_argument("--stream", choices=("aggTrade", "trade"), help="trade stream")
-    parser.add_argument("--timeframe", choices=tuple(TIMEFRAMES), help="starting timeframe")
+    parser.add_argument(
+        "--timeframe",
+        choices=(TICK, *TIMEFRAMES),
+        help="starting timeframe (tick: one row per trade, noisy)",
+    )
     parser.add_argument("--window", type=int, metavar="N", help="starting analytics window")
     parser.add_argument("--config", metavar="FILE", help="config file")
     parser.add_argument(
@@ -366,6 +371,11 @@ def run(options: Options) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``pairs-tui`` entry point. Returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["scan"]:
+        from pairs_tui.scan_command import main as scan_main
+
+        return scan_main(args[1:], _setup_logging)
     try:
         options = parse_options(argv)
     except (UsageError, ConfigError) as exc:

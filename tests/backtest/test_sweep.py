@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from pairs_tui.backtest.grid import parse_grid
-from pairs_tui.backtest.history import ResearchBars
+from pairs_tui.backtest.history import ResearchBars, analyse, closes_of, engine_bars
 from pairs_tui.backtest.session import backtest_bars, report
 from pairs_tui.backtest.sweep import run_sweep
 from pairs_tui.cli import main
@@ -100,6 +100,16 @@ def test_oos_picks_on_the_first_part_and_reports_the_held_out_rest() -> None:
     assert oos["out_of_sample"]["total_pnl"] < 0.0
     assert oos["out_of_sample_best"] == {"params": {"entry_z": 2.0}, "index": 2, "total_pnl": 0.0}
     assert oos["out_of_sample_rank"] > 1
+
+
+@pytest.mark.parametrize(("hedge", "price"), [("ols", "log"), ("kalman", "raw"), ("ols0", "log")])
+def test_a_sweeps_analysis_is_the_timeframes_own(hedge: str, price: str) -> None:
+    research = sine_pair(800, lambda _: 0.01)
+    research.bars[:5] = [PairBar(bar.ts, None, bar.b) for bar in research.bars[:5]]  # A late
+    full = analyse(research.bars, "1m", 50, price, hedge)  # type: ignore[arg-type]
+    slim = engine_bars(closes_of(research.bars), "1m", 50, price, hedge)  # type: ignore[arg-type]
+    assert slim.equals(full.select(slim.columns))
+    assert slim["zscore"].drop_nulls().len() > 600
 
 
 class Terminal(io.StringIO):
@@ -229,3 +239,16 @@ def test_research_options_without_what_they_need_exit_2(
     assert main(["btcusdt", "ethusdt", *args]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
+
+
+def test_the_grid_varies_the_analytics_keys_slowest_whatever_the_order_given() -> None:
+    research = sine_pair(400, lambda _: 0.01)
+    grid = parse_grid(["entry_z=0.5,1", "window=50,60"])
+    out = io.StringIO()
+    run_sweep(research, OPTIONS, grid, out=out, processes=1)
+    assert [json.loads(line)["params"] for line in out.getvalue().splitlines()] == [
+        {"window": 50, "entry_z": 0.5},
+        {"window": 50, "entry_z": 1.0},
+        {"window": 60, "entry_z": 0.5},
+        {"window": 60, "entry_z": 1.0},
+    ]

@@ -120,8 +120,11 @@ async def test_e_in_the_backtest_exports_trades_and_equity_and_says_where(
     assert len(written) == 4 and not any(name.startswith(".") for name in written)
     assert {p.name for p in app.exports} == set(written)
     result = screen.session.result
-    for kind, taken in (("trades", result.trades_frame()), ("equity", result.equity)):
-        frame = with_datetimes(taken)  # exported times are Datetime(ms, UTC)
+    # Exported times are Datetime(ms, UTC), not integers.
+    for kind, frame in (
+        ("trades", with_datetimes(result.trades_frame())),
+        ("equity", with_datetimes(result.equity)),
+    ):
         (parquet,) = folder.glob(f"BTCUSDT-ETHUSDT_1s_backtest-{kind}_*.parquet")
         (csv,) = folder.glob(f"BTCUSDT-ETHUSDT_1s_backtest-{kind}_*.csv")
         assert pl.read_parquet(parquet).equals(frame)

@@ -16,9 +16,12 @@ from typing import Final
 from pairs_tui.config import UsageError
 
 SWEEP_KEYS: Final = ("window", "entry_z", "exit_z", "stop_z", "fee_bps", "hedge", "price")
-"""The keys ``--sweep`` takes, in the order the grid varies them (the last fastest)."""
+"""The keys ``--sweep`` takes."""
 ANALYTICS_KEYS: Final = ("window", "hedge", "price")
 """The keys the bars' analytics depend on: each of their combinations is analysed once."""
+GRID_ORDER: Final = (*ANALYTICS_KEYS, "entry_z", "exit_z", "stop_z", "fee_bps")
+"""The order the grid varies the keys in, the last fastest: the analytics keys slowest, so that
+the combinations sharing an analysis come together."""
 HEDGES: Final = ("ols", "ols0", "huber", "kalman")
 PRICES: Final = ("log", "raw")
 
@@ -49,7 +52,7 @@ class Grid:
     """The settings ``--sweep`` varies: each key's values, in the order given."""
 
     values: Mapping[str, tuple[Value, ...]]
-    """Values per swept key, in :data:`SWEEP_KEYS` order."""
+    """Values per swept key, in :data:`GRID_ORDER`."""
 
     def combinations(self, base: Mapping[str, Value]) -> Iterator[dict[str, Value]]:
         """Every combination, the unswept keys at ``base``'s values; the last key fastest."""
@@ -91,7 +94,7 @@ def parse_grid(texts: Sequence[str]) -> Grid:
         values[key] = parsed
     if not values:
         raise UsageError("--sweep needs at least one KEY=V1,V2,...")
-    return Grid({k: values[k] for k in SWEEP_KEYS if k in values})
+    return Grid({k: values[k] for k in GRID_ORDER if k in values})
 
 
 def _value(key: str, item: str, text: str) -> Value:

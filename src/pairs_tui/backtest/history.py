@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
 import polars as pl
 
 from pairs_tui.backtest.results import FundingEvent
@@ -62,6 +63,62 @@ def analyse(
     for bar in bars:
         frame.take(bar)
     return frame.history.frame()
+
+
+def closes_of(bars: Sequence[PairBar]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bar labels and both legs' closes (NaN where a leg has no bar yet): all the analytics
+    and the engine read of the bars, and cheap to send to a worker process."""
+    nan = float("nan")
+    ts = np.fromiter((bar.ts for bar in bars), dtype=np.int64, count=len(bars))
+    close_a = np.fromiter(
+        (nan if bar.a is None else bar.a.close for bar in bars), dtype=np.float64, count=len(bars)
+    )
+    close_b = np.fromiter(
+        (nan if bar.b is None else bar.b.close for bar in bars), dtype=np.float64, count=len(bars)
+    )
+    return ts, close_a, close_b
+
+
+def engine_bars(
+    closes: tuple[np.ndarray, np.ndarray, np.ndarray],
+    timeframe: BarTimeframe,
+    window: int,
+    price: PriceMode,
+    hedge: HedgeMethod,
+) -> pl.DataFrame:
+    """What the engine reads of :func:`analyse` (``ts``, ``zscore``, ``hedge_beta``,
+    ``close_a``, ``close_b``), from :func:`closes_of` the bars, through the same analytics
+    object a timeframe runs but without the bar history it would also keep: a sweep's
+    analysis, about 1.5 times faster."""
+    analytics = BarFrame(
+        timeframe, window=window, price=price, hedge=hedge, history_rows=1
+    ).analytics
+    ts, close_a, close_b = closes
+    n = len(ts)
+    z: list[float | None] = [None] * n
+    beta: list[float | None] = [None] * n
+    for i, (a, b) in enumerate(zip(close_a.tolist(), close_b.tolist(), strict=True)):
+        # As :meth:`BarFrame.take`: a bar without both legs' positive closes is not analysed
+        # (NaN, a leg without a bar, fails both tests).
+        if a > 0 and b > 0:
+            stats = analytics.update(a, b)
+            z[i], beta[i] = stats.zscore, stats.hedge_beta
+    return pl.DataFrame(
+        {
+            "ts": ts,
+            "zscore": z,
+            "hedge_beta": beta,
+            "close_a": close_a,
+            "close_b": close_b,
+        },
+        schema={
+            "ts": pl.Int64,
+            "zscore": pl.Float64,
+            "hedge_beta": pl.Float64,
+            "close_a": pl.Float64,
+            "close_b": pl.Float64,
+        },
+    ).with_columns(pl.col("close_a", "close_b").fill_nan(None))
 
 
 def replayed(symbols: tuple[str, str], timeframe: BarTimeframe, held: pl.DataFrame) -> ResearchBars:

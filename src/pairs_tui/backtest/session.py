@@ -71,9 +71,9 @@ class BacktestReport(msgspec.Struct, frozen=True, kw_only=True):
     source: str = "replay"
     """Where the bars came from: ``replay`` (recorded trades) or ``history`` (klines)."""
     funding_events: int = 0
-    """Fundings of either leg over the bars that the backtest charged to any position held
-    at their time (``metrics.funding`` is the total, each trade's ``funding`` its share);
-    0 for a replay, whose recordings carry no funding."""
+    """Fundings of either leg over the bars (``GET /fapi/v1/fundingRate``), each charged to the
+    position held at its time if any (``metrics.funding`` is the total, each trade's
+    ``funding`` its share); 0 for a replay, whose recordings carry no funding."""
 
 
 @dataclass(frozen=True, slots=True)

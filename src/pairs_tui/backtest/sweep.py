@@ -9,8 +9,10 @@ forked: Polars' thread pool does not survive a fork), or in this process when th
 or the grid is small (fewer than :data:`SMALL_WORK` bar-combinations), where starting workers
 would cost more than it saves.
 
-Output: one JSON object a line per combination, in grid order (the last key varying fastest):
-the object a single ``--backtest`` prints, plus ``params``, the combination's swept settings. On
+Output: one JSON object a line per combination, in grid order (``window``, ``hedge``, ``price``
+vary slowest, then ``entry_z``, ``exit_z``, ``stop_z``, ``fee_bps``, the last fastest), each
+written as soon as it and those before it are done: the object a single ``--backtest`` prints,
+plus ``params``, the combination's swept settings. On
 a terminal, a table ranked by total P&L instead. A combination whose levels do not make a
 strategy (``exit_z >= entry_z``, ``stop_z <= entry_z``) is skipped and counted in a warning.
 
@@ -28,28 +30,30 @@ rather than Sharpe, because Sharpe is withheld on short samples (:mod:`.metrics`
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 import multiprocessing
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO, TypeVar
 
 import msgspec
+import numpy as np
 import polars as pl
 
 from pairs_tui.backtest.engine import run
 from pairs_tui.backtest.grid import ANALYTICS_KEYS, Grid, Value, check_fraction, parse_grid
-from pairs_tui.backtest.history import ResearchBars, analyse
+from pairs_tui.backtest.history import ResearchBars, closes_of, engine_bars
 from pairs_tui.backtest.results import BacktestMetrics, BacktestParams, FundingEvent
 from pairs_tui.backtest.session import SessionBacktest, report, research_bars
 from pairs_tui.config import Options, UsageError
-from pairs_tui.records import TIMEFRAMES, BarTimeframe, HedgeMethod, PairBar, PriceMode
+from pairs_tui.records import TIMEFRAMES, BarTimeframe, HedgeMethod, PriceMode
 
 log = logging.getLogger("pairs_tui.backtest")
 
@@ -59,8 +63,6 @@ SMALL_WORK = 1_000_000
 """Bars times combinations under which the sweep runs in this process: about 1.5 to 3 s of
 work on one core (``benchmarks/bench_sweep.py``), where spawning workers (0.5 to 1 s) would not
 pay."""
-ENGINE_COLUMNS = ("ts", "zscore", "hedge_beta", "close_a", "close_b")
-"""What the engine reads of the analysed bars: all a worker is sent."""
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -75,7 +77,8 @@ class ComboResult:
     params: dict[str, Value]
     """The swept settings."""
     line: str
-    """The JSON object printed for it (over the in-sample part with ``--oos``)."""
+    """The JSON object printed for it (over the in-sample part with ``--oos``); emptied once
+    written."""
     metrics: BacktestMetrics
     """Its metrics (in-sample with ``--oos``)."""
     held_out: BacktestMetrics | None = None
@@ -104,7 +107,7 @@ class SweepOutcome:
 class _Analysis:
     """One analytics setting to compute over the bars (a worker's job)."""
 
-    bars: list[PairBar]
+    closes: tuple[np.ndarray, np.ndarray, np.ndarray]
     timeframe: BarTimeframe
     window: int
     price: PriceMode
@@ -206,12 +209,13 @@ def run_sweep(
         cores = 1
     workers = max(1, min(cores, len(combos)))
     started = time.perf_counter()
+    closes = closes_of(research.bars)
     with _executor(workers) as pool:
         jobs = [
-            _Analysis(research.bars, research.timeframe, int(w), _price(p), _hedge(h))  # type: ignore[arg-type]
+            _Analysis(closes, research.timeframe, int(w), _price(p), _hedge(h))  # type: ignore[arg-type]
             for w, h, p in groups
         ]
-        analysed = _map(pool, _analyse_job, jobs)
+        analysed = list(_map(pool, _analyse_job, jobs))
         level_jobs: list[_Levels] = []
         chunks = max(1, 4 * workers // len(groups))
         for job, frame, members in zip(jobs, analysed, groups.values(), strict=True):
@@ -231,10 +235,17 @@ def run_sweep(
                         research.source,
                     )
                 )
-        results = sorted(
-            (r for batch in _map(pool, _levels_job, level_jobs) for r in batch),
-            key=lambda r: r.index,
-        )
+        # Jobs are in grid order (the analytics keys vary slowest), and so are their answers:
+        # each line is written as its batch comes in, and only the metrics are kept.
+        results: list[ComboResult] = []
+        lines = not out.isatty()
+        for batch in _map(pool, _levels_job, level_jobs):
+            for result in batch:
+                assert result.index == len(results), "a sweep's answers out of grid order"
+                if lines:
+                    out.write(result.line + "\n")
+                results.append(dataclasses.replace(result, line=""))
+            out.flush()
     seconds = time.perf_counter() - started
     log.info(
         "swept %d combinations on %d bars in %.2f s on %d process(es)",
@@ -245,13 +256,10 @@ def run_sweep(
     )
     first_held_out = analysed[0]["ts"][split] if split is not None and analysed else None
     summary = _oos(results, oos, split, n, first_held_out) if oos is not None else None
-    if out.isatty():
+    if not lines:
         out.write(table(results, summary))
-    else:
-        for result in results:
-            out.write(result.line + "\n")
-        if summary is not None:
-            out.write(msgspec.json.encode({"oos": summary}).decode() + "\n")
+    elif summary is not None:
+        out.write(msgspec.json.encode({"oos": summary}).decode() + "\n")
     out.flush()
     return SweepOutcome(results, skipped, summary, workers if workers > 1 else 1, seconds)
 
@@ -286,16 +294,16 @@ def _executor(workers: int) -> Executor:
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
 
 
-def _map(pool: Executor, fn: Callable[[_T], _R], jobs: Sequence[_T]) -> list[_R]:
+def _map(pool: Executor, fn: Callable[[_T], _R], jobs: Sequence[_T]) -> Iterator[_R]:
+    """``fn`` of each job, in the jobs' order, as each is ready."""
     if isinstance(pool, _InProcess) or len(jobs) <= 1:
-        return [fn(job) for job in jobs]
-    return list(pool.map(fn, jobs))
+        return (fn(job) for job in jobs)
+    return pool.map(fn, jobs)
 
 
 def _analyse_job(job: _Analysis) -> pl.DataFrame:
     """The engine's columns of the bars analysed under one setting."""
-    bars = analyse(job.bars, job.timeframe, job.window, job.price, job.hedge)
-    return bars.select(ENGINE_COLUMNS)
+    return engine_bars(job.closes, job.timeframe, job.window, job.price, job.hedge)
 
 
 def _levels_job(job: _Levels) -> list[ComboResult]:

@@ -44,6 +44,7 @@ AlertMetric = Literal[
     "funding_b",
 ]
 AlertOp = Literal[">", ">=", "<", "<=", "abs>", "abs>="]
+ScanEngine = Literal["local", "dask"]
 
 
 class ConfigError(Exception):
@@ -193,6 +194,9 @@ class DemoSettings(_Section):
     """Seed of the simulation."""
 
 
+SYMBOL_PATTERN = re.compile(r"^[A-Z0-9]{2,30}$")
+"""A symbol after upper-casing."""
+
 PAIR_PATTERN = re.compile(r"^[A-Z0-9]{2,30}/[A-Z0-9]{2,30}$")
 """A pair as the watchlist writes it: ``BTCUSDT/ETHUSDT`` (target, then hedge), upper case."""
 
@@ -224,6 +228,23 @@ class HistorySettings(_Section):
     (``~/.cache`` when the variable is unset)."""
 
 
+class ScanSettings(_Section):
+    """The pair scanner (``pairs-tui scan``, the ``s`` screen): its defaults."""
+
+    symbols: list[str] = msgspec.field(default_factory=list)
+    """The universe to scan; empty for the ``top`` USDT perpetuals by 24 h quote volume."""
+    top: Annotated[int, Meta(ge=2, le=1_000)] = 20
+    """How many symbols, by 24 h quote volume, when ``symbols`` is empty."""
+    timeframe: Literal["1m", "5m", "1h"] = "1m"
+    """Bar timeframe of the scan."""
+    bars: Annotated[int, Meta(ge=30)] = 1_440
+    """Closed bars per symbol, the last ones (1,440 is a day of 1m bars)."""
+    engine: ScanEngine = "local"
+    """``local`` (this process) or ``dask`` (needs ``pip install "pairs-tui[cluster]"``)."""
+    scheduler: str = ""
+    """Dask scheduler address for ``engine = "dask"``; empty starts a local cluster."""
+
+
 class Settings(_Section):
     """Everything ``config.toml`` holds."""
 
@@ -239,6 +260,7 @@ class Settings(_Section):
     watchlist: WatchlistSettings = msgspec.field(default_factory=WatchlistSettings)
     carry: CarrySettings = msgspec.field(default_factory=CarrySettings)
     history: HistorySettings = msgspec.field(default_factory=HistorySettings)
+    scan: ScanSettings = msgspec.field(default_factory=ScanSettings)
     keys: dict[str, str] = msgspec.field(default_factory=dict)
     """Key remapping: binding id → keys, e.g. ``export = "ctrl+e"``."""
 
@@ -326,6 +348,7 @@ _CHOICES: dict[str, object] = {
     "kind": SinkKind,
     "format": WebhookFormat,
     "escape": DesktopEscape,
+    "engine": ScanEngine,
 }
 """Keys whose allowed values an error lists, because a rule is often typed by hand."""
 _PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
@@ -424,6 +447,11 @@ def _check_values(settings: Settings, text: str, source: str) -> None:
         problem = pair_problem(pair)
         if problem:
             fail(["watchlist", "pairs"], f"entry {i + 1}: {problem}")
+    for i, symbol in enumerate(settings.scan.symbols):
+        if not SYMBOL_PATTERN.match(symbol.upper()):
+            fail(
+                ["scan", "symbols"], f"entry {i + 1}: {symbol!r} is not 2 to 30 letters and digits"
+            )
     names: set[str] = set()
     for i, rule in enumerate(settings.alerts.rules):
         for key, why in rule_problems(rule):

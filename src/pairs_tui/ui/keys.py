@@ -5,11 +5,19 @@ from __future__ import annotations
 from textual.binding import Binding, BindingType
 
 TIMEFRAME_KEYS = Binding.Group("timeframe")
-"""1, 2 and 3 show as one group in the footer."""
+"""0, 1, 2 and 3 show as one group in the footer."""
 WINDOW_KEYS = Binding.Group("window")
 """+ and - show as one group in the footer."""
 
 BINDINGS: list[BindingType] = [
+    Binding(
+        "0",
+        "timeframe('tick')",
+        "ticks",
+        tooltip="One row per trade (tick-level: noisy, the Epps effect)",
+        id="timeframe_tick",
+        group=TIMEFRAME_KEYS,
+    ),
     Binding(
         "1",
         "timeframe('1s')",
@@ -66,6 +74,14 @@ BINDINGS: list[BindingType] = [
         tooltip="Backtest the z-score signal on this session's bars",
     ),
     Binding(
+        "s",
+        "scan",
+        "scan",
+        show=False,
+        tooltip="Scan a universe for cointegrated pairs ([scan] in config.toml)",
+        id="scan",
+    ),
+    Binding(
         "e",
         "export('parquet')",
         "export",
@@ -78,6 +94,14 @@ BINDINGS: list[BindingType] = [
         "pause",
         tooltip="Pause or resume the display (data keeps flowing)",
         id="pause",
+    ),
+    Binding(
+        "w",
+        "watchlist",
+        "watchlist",
+        show=False,  # the footer must fit 80 columns; help lists it
+        tooltip="Every pair of the desk, one row each; Enter shows one",
+        id="watchlist",
     ),
     Binding("question_mark", "help", "help", tooltip="This screen", id="help"),
     Binding(
@@ -94,3 +118,10 @@ BINDINGS: list[BindingType] = [
     Binding("ctrl+c", "quit", show=False, priority=True, system=True),
 ]
 """The app's keys, in the order the footer and the help screen list them."""
+
+WATCHLIST_BINDINGS: list[BindingType] = [
+    Binding("escape", "close", "back", tooltip="Back to the monitor", id="watchlist_close"),
+    Binding("z", "sort_z", "sort |z|", tooltip="Sort the watchlist by |z|", id="watchlist_sort_z"),
+    Binding("enter", "show_pair", "show pair", tooltip="Show this pair", id="watchlist_show"),
+]
+"""The watchlist screen's own keys (Enter shows the highlighted pair on the monitor)."""

@@ -72,10 +72,18 @@ def test_endless_input_without_line_ends_is_refused(tmp_path: Path, text: bytes)
     assert done.stderr.count("\n") == 1 and str(fifo) in done.stderr
 
 
-def test_gzip_that_inflates_to_an_endless_line_is_refused(tmp_path: Path) -> None:
-    bomb = tmp_path / "bomb.csv.gz"
+FIRST_LINES = {
+    "csv": b"1723161257000,61800.3,0.5\n",
+    "frames": b'{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","E":1723161256322,'
+    b'"T":1723161256322,"s":"BTCUSDT","a":1,"p":"61800.30","q":"0.006","m":false}}\n',
+}
+
+
+@pytest.mark.parametrize("kind", list(FIRST_LINES))
+def test_gzip_that_inflates_to_an_endless_line_is_refused(tmp_path: Path, kind: str) -> None:
+    bomb = tmp_path / "bomb.gz"
     with gzip.open(bomb, "wb", compresslevel=1) as out:
-        out.write(b"1723161257000,61800.3,0.5\n")
+        out.write(FIRST_LINES[kind])
         block = b"7" * 2**20
         for _ in range(2048):  # 2 GiB of one line, a few MB on disk
             out.write(block)

@@ -11,6 +11,7 @@ import io
 import re
 import zipfile
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,8 +40,6 @@ SNIFF_BYTES = 64 * 1024
 MAX_LINE_BYTES = 2**20
 """The longest line a text replay file may have (a trade is a hundred bytes or so)."""
 _CHUNK_BYTES = 2**20
-_INFLATE_BYTES = 2**25
-"""Decompressed bytes taken at a time from a gzip member."""
 
 
 class ReplayError(Exception):
@@ -80,9 +79,19 @@ class ReplayInput:
     format: Format
     """What the content is."""
     data: bytes = b""
-    """The decompressed content; empty for Parquet, which is read from ``path``."""
+    """The decompressed content; empty for Parquet, which is read from ``path``. With
+    :attr:`rest`, only its beginning."""
     inner_name: str = ""
     """The member's name when the file was a zip archive (it may carry the symbol)."""
+    rest: Iterator[bytes] | None = None
+    """The content after :attr:`data`, decompressed a piece at a time as it is read (a gzipped
+    recording of stream frames): the whole file is never in memory at once. Read it once."""
+
+    def pieces(self) -> Iterator[bytes]:
+        """The whole decompressed content, a piece at a time."""
+        yield self.data
+        if self.rest is not None:
+            yield from self.rest
 
     def error(self, problem: str, line: int | None = None) -> ReplayError:
         """A :class:`ReplayError` about this file (and line)."""
@@ -123,8 +132,7 @@ def open_input(path: Path | str) -> ReplayInput:
         return ReplayInput(name, path, Format.PARQUET)
     inner = ""
     if raw.startswith(_GZIP):
-        data = gunzip(raw, name)
-        how = " after gzip decompression"
+        return _open_gzip(name, path, raw)
     elif raw.startswith(_ZIP):
         inner, data = _unzip(raw, name)
         how = f" ({inner} in the zip archive)"
@@ -168,7 +176,7 @@ def _read_bounded(path: Path, name: str) -> bytes:
         if text.strip():
             sniff(text, name)
         chunks: list[bytes] = []
-        guard = _LineGuard(name, chunks)
+        guard = _LineGuard(name, lambda: sum(c.count(b"\n") for c in chunks))
         chunk = head
         while chunk:
             guard.take(chunk)
@@ -179,16 +187,18 @@ def _read_bounded(path: Path, name: str) -> bytes:
 
 class _LineGuard:
     """Watches text go by a chunk at a time and stops a line longer than
-    :data:`MAX_LINE_BYTES`: what makes reading an endless, line-less input bounded.
+    :data:`MAX_LINE_BYTES`: what makes reading an endless, line-less input bounded (a pipe of
+    zeros, a stuck generator, a gzip file that inflates to gigabytes of one line).
 
     Args:
         name: The file, for the message.
-        seen: The chunks taken so far (the caller's list), counted only to name the line.
+        lines_before: How many line ends came before the current chunk; called only to name
+            the line that is too long.
     """
 
-    def __init__(self, name: str, seen: list[bytes]) -> None:
+    def __init__(self, name: str, lines_before: Callable[[], int]) -> None:
         self.name = name
-        self.seen = seen
+        self.lines_before = lines_before
         self.tail = 0
         """Bytes since the last line end."""
 
@@ -201,12 +211,90 @@ class _LineGuard:
         end = chunk.rfind(b"\n")
         self.tail = self.tail + len(chunk) if end < 0 else len(chunk) - 1 - end
         if self.tail > MAX_LINE_BYTES:
-            line = sum(c.count(b"\n") for c in self.seen) + chunk.count(b"\n") + 1
+            line = self.lines_before() + chunk.count(b"\n") + 1
             raise ReplayError(
                 f"{self.name} line {line}: longer than {MAX_LINE_BYTES // 2**20} MiB without a "
                 f"line end; not a trade file; {EXPECTED}",
                 path=self.name,
                 line=line,
+            )
+
+
+HEAD_BYTES = 1 << 20
+"""Decompressed bytes of a gzip file read before its format is known."""
+PIECE_BYTES = 4 << 20
+"""Decompressed bytes a streamed gzip file yields at a time."""
+
+
+def _open_gzip(name: str, path: Path, raw: bytes) -> ReplayInput:
+    """A gzip file: stream frames are decompressed as they are read, other formats at once."""
+    how = " after gzip decompression"
+    stream = gunzip_pieces(raw, name)
+    parts: list[bytes] = []
+    size = 0
+    for piece in stream:
+        parts.append(piece)
+        size += len(piece)
+        if size >= HEAD_BYTES:
+            break
+    else:
+        data = b"".join(parts)
+        return _recognised(name, path, data.removeprefix(b"\xef\xbb\xbf"), how)
+    head = b"".join(parts).removeprefix(b"\xef\xbb\xbf")
+    if head.isspace():
+        return _recognised(name, path, head + b"".join(stream), how)
+    fmt = sniff(head, name)
+    if fmt in (Format.ENVELOPES, Format.PAYLOADS, Format.PREFIXED):
+        return ReplayInput(name, path, fmt, head, rest=stream)
+    return ReplayInput(name, path, fmt, head + b"".join(stream))
+
+
+def _recognised(name: str, path: Path, data: bytes, how: str) -> ReplayInput:
+    if not data or data.isspace():
+        raise ReplayError(f"{name}: the file is empty{how}", path=name)
+    return ReplayInput(name, path, sniff(data, name), data)
+
+
+def gunzip_pieces(raw: bytes, name: str) -> Iterator[bytes]:
+    """Decompress a (possibly multi-member) gzip file a piece at a time, refusing a truncated
+    or corrupt one (see :func:`gunzip`): the error comes when the reader reaches it."""
+    rest = raw
+    got = 0
+    lines = 0
+    guard = _LineGuard(name, lambda: lines)
+    while True:
+        inflater = zlib.decompressobj(wbits=31)
+        pending = rest
+        while True:
+            try:
+                out = inflater.decompress(pending, PIECE_BYTES)
+            except zlib.error as exc:
+                raise ReplayError(
+                    f"{name}: corrupt gzip data after {got:,} decompressed bytes ({exc})",
+                    path=name,
+                ) from None
+            pending = inflater.unconsumed_tail
+            if out:
+                guard.take(out)
+                got += len(out)
+                lines += out.count(b"\n")
+                yield out
+            elif inflater.eof or not pending:
+                break
+        if not inflater.eof:
+            raise ReplayError(
+                f"{name}: truncated gzip: the data stop after {got:,} bytes "
+                f"({lines:,} complete lines) without the end-of-stream marker; "
+                "the file was cut short",
+                path=name,
+            )
+        rest = inflater.unused_data
+        if not rest.strip(b"\x00"):
+            return
+        if not rest.startswith(_GZIP):
+            raise ReplayError(
+                f"{name}: {len(rest):,} bytes that are not gzip follow the compressed data",
+                path=name,
             )
 
 
@@ -223,20 +311,11 @@ def gunzip(raw: bytes, name: str) -> bytes:
     """
     parts: list[bytes] = []
     rest = raw
-    guard = _LineGuard(name, parts)
     while True:
-        # Big pieces (zlib releases the GIL), each checked for an endless line: a small file
-        # that inflates to gigabytes without a line end (a gzip bomb) stops at the first piece.
+        # One decompress call over the whole member: zlib releases the GIL and needs no loop.
         inflater = zlib.decompressobj(wbits=31)
         try:
-            pending = rest
-            while True:
-                piece = inflater.decompress(pending, _INFLATE_BYTES)
-                guard.take(piece)
-                parts.append(piece)
-                pending = inflater.unconsumed_tail
-                if inflater.eof or (not pending and len(piece) < _INFLATE_BYTES):
-                    break
+            parts.append(inflater.decompress(rest))
         except zlib.error as exc:
             got = sum(map(len, parts))
             raise ReplayError(
