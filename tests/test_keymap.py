@@ -72,3 +72,29 @@ def test_headless_never_imports_textual_even_with_a_keys_table(tmp_path: Path) -
         "assert 'textual' not in sys.modules, 'textual imported on the headless path'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path, timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("entries", "names"),
+    [
+        ('watchlist_sort_z = "escape"', "keys.watchlist_sort_z: 'escape' is already bound to"),
+        ('watchlist_sort_z = "s"', ""),
+    ],
+)
+def test_keys_of_other_screens_are_known_and_checked_within_their_screen(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    entries: str,
+    names: str,
+) -> None:
+    from pairs_tui.cli import parse_options
+
+    monkeypatch.chdir(tmp_path)
+    config = keys_config(tmp_path, entries)
+    if not names:  # `s` is the scanner on the monitor, free on the watchlist screen
+        parse_options(["--demo", "--config", str(config)])
+        return
+    code = main(["--demo", "--config", str(config), "--duration", "0.1"])
+    err = capsys.readouterr().err
+    assert code == 2 and names in err, err

@@ -6,6 +6,7 @@ The app's bindings and Textual's key parsing live with Textual; the checking its
 
 from __future__ import annotations
 
+import importlib
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,17 +32,35 @@ def check_keys(settings: Settings, path: Path | None) -> None:
             to another action; the message names the entry and its line.
     """
     from textual.app import App
+    from textual.dom import DOMNode
 
     from pairs_tui.ui.keys import BINDINGS
-    from pairs_tui.ui.screens.backtest import BacktestScreen
+
+    importlib.import_module("pairs_tui.ui.app")  # every screen and widget, with their keys
 
     ours = _bound(BINDINGS)
     taken = {key for binding in ours for key in binding.keys}
     # The app's own keys override Textual's defaults for the same key, as Textual merges them.
     defaults = [b for b in _bound(App.BINDINGS) if not taken.intersection(b.keys)]
-    app_scope = [*defaults, *ours]
-    backtest_scope = _bound(BacktestScreen.BINDINGS)
-    check_keymap(settings, path, [app_scope, backtest_scope], parse_keys)
+    scopes = [[*defaults, *ours]]
+    # Each screen or widget of ours with keys of its own: a key means one thing within it.
+    for node in _subclasses(DOMNode):
+        own = node.__dict__.get("BINDINGS")
+        if own and node.__module__.startswith("pairs_tui.ui") and own is not BINDINGS:
+            scopes.append(_bound(own))
+    check_keymap(settings, path, scopes, parse_keys)
+
+
+def _subclasses(cls: type) -> list[type]:
+    """Every subclass of ``cls``, depth first, each once."""
+    found: dict[type, None] = {}
+    stack = list(cls.__subclasses__())
+    while stack:
+        sub = stack.pop()
+        if sub not in found:
+            found[sub] = None
+            stack.extend(sub.__subclasses__())
+    return list(found)
 
 
 def parse_keys(value: str) -> tuple[str, ...]:
