@@ -54,7 +54,7 @@ def check_keys(settings: Settings, path: Path | None) -> None:
 def _subclasses(cls: type) -> list[type]:
     """Every subclass of ``cls``, depth first, each once."""
     found: dict[type, None] = {}
-    stack = list(cls.__subclasses__())
+    stack: list[type] = list(cls.__subclasses__())
     while stack:
         sub = stack.pop()
         if sub not in found:
