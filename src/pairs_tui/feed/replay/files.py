@@ -257,7 +257,8 @@ def _recognised(name: str, path: Path, data: bytes, how: str) -> ReplayInput:
 
 def gunzip_pieces(raw: bytes, name: str) -> Iterator[bytes]:
     """Decompress a (possibly multi-member) gzip file a piece at a time, refusing a truncated
-    or corrupt one (see :func:`gunzip`): the error comes when the reader reaches it."""
+    or corrupt one, or one followed by something that is not gzip: the error comes when the
+    reader reaches it."""
     rest = raw
     got = 0
     lines = 0
@@ -291,48 +292,6 @@ def gunzip_pieces(raw: bytes, name: str) -> Iterator[bytes]:
         rest = inflater.unused_data
         if not rest.strip(b"\x00"):
             return
-        if not rest.startswith(_GZIP):
-            raise ReplayError(
-                f"{name}: {len(rest):,} bytes that are not gzip follow the compressed data",
-                path=name,
-            )
-
-
-def gunzip(raw: bytes, name: str) -> bytes:
-    """Decompress a (possibly multi-member) gzip file, refusing a truncated or corrupt one.
-
-    Args:
-        raw: The compressed bytes.
-        name: The file's name, for messages.
-
-    Raises:
-        ReplayError: The data end before the gzip trailer, fail their check, or are followed
-            by something that is not gzip.
-    """
-    parts: list[bytes] = []
-    rest = raw
-    while True:
-        # One decompress call over the whole member: zlib releases the GIL and needs no loop.
-        inflater = zlib.decompressobj(wbits=31)
-        try:
-            parts.append(inflater.decompress(rest))
-        except zlib.error as exc:
-            got = sum(map(len, parts))
-            raise ReplayError(
-                f"{name}: corrupt gzip data after {got:,} decompressed bytes ({exc})", path=name
-            ) from None
-        if not inflater.eof:
-            data = b"".join(parts)
-            lines = data.count(b"\n")
-            raise ReplayError(
-                f"{name}: truncated gzip: the data stop after {len(data):,} bytes "
-                f"({lines:,} complete lines) without the end-of-stream marker; "
-                "the file was cut short",
-                path=name,
-            )
-        rest = inflater.unused_data
-        if not rest.strip(b"\x00"):
-            return parts[0] if len(parts) == 1 else b"".join(parts)
         if not rest.startswith(_GZIP):
             raise ReplayError(
                 f"{name}: {len(rest):,} bytes that are not gzip follow the compressed data",
