@@ -390,7 +390,9 @@ def test_headless_lines_carry_the_alerts_of_a_rule_on_replayed_real_data(
     assert all(
         alert["time"] == ts and alert["rule"] == "z wide" and alert["bell"] for ts, alert in fired
     )
-    logged = [json.loads(line) for line in (exports / "alerts.ndjson").read_text().splitlines()]
+    # The alert log lives in the state folder, not the export folder (nothing unasked in ./).
+    log = tmp_path / "state" / "pairs-tui" / "alerts.ndjson"
+    logged = [json.loads(line) for line in log.read_text().splitlines()]
     assert [(e["time"], e["value"], e["pair"], e["timeframe"]) for e in logged] == [
         (ts, z, "BTCUSDT/ETHUSDT", "1s") for ts, z in expected
     ]

@@ -141,7 +141,7 @@ def test_a_run_started_mid_tape_equals_a_replay_of_the_whole_tape(
     assert start - 120_000 <= first["ts"] <= start + 120_000  # it did start mid-tape
     replay = tape_file(tape, tmp_path / "tape.ndjson.gz")
     assert main([*args, "--config", str(config), "--replay", str(replay)]) == 0
-    reference = {line["ts"]: line for line in map(json.loads, capsys.readouterr().out.split())}
+    reference = {line["ts"]: line for line in map(json.loads, capsys.readouterr().out.splitlines())}
     for line in live:
         assert line["ts"] in reference, line["ts"]
         assert_same(line, reference[line["ts"]])

@@ -7,7 +7,7 @@ one place a run's configuration comes from.
 
 from __future__ import annotations
 
-from pairs_tui.config.options import DEMO_SYMBOLS, Options, UsageError
+from pairs_tui.config.options import DEMO_SYMBOLS, NotWritten, Options, UsageError
 from pairs_tui.config.settings import (
     AlertMetric,
     AlertOp,
@@ -44,6 +44,7 @@ __all__ = [
     "ExportSettings",
     "FeedSettings",
     "HistorySettings",
+    "NotWritten",
     "Options",
     "Settings",
     "StreamKind",

@@ -20,6 +20,13 @@ class UsageError(Exception):
     """A bad argument or input, reported in one line with exit code 2."""
 
 
+class NotWritten(Exception):
+    """Something the run was asked to write (a recording, an export) is not all on disk.
+
+    The message is one line naming what was lost and where the rest went; the run exits 1.
+    """
+
+
 @dataclass
 class Options:
     """Everything that decides what a run does; the CLI fills it from arguments and config."""
@@ -56,6 +63,14 @@ class Options:
     """The pairs of ``--watch`` (the monitored pair is the first); empty without it."""
     history: bool = True
     """Warm start from exchange history (``--no-history`` turns it off)."""
+    backtest_from: int | None = None
+    """``--backtest --from``: backtest exchange history from this time, ms UTC."""
+    backtest_to: int | None = None
+    """``--to``: bars before this time, ms UTC; None is now."""
+    sweep: tuple[str, ...] = ()
+    """``--sweep KEY=V1,V2,...`` terms: backtest every combination."""
+    oos: float | None = None
+    """``--oos FRACTION``: pick the sweep's best on the rest, report it on this last share."""
 
     @property
     def pairs(self) -> tuple[tuple[str, str], ...]:

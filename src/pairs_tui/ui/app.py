@@ -9,6 +9,7 @@ return their result; one ``Worker.StateChanged`` handler shows it, or says what 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -40,6 +41,7 @@ from pairs_tui.ui.commands import AlertCommands
 from pairs_tui.ui.screens.backtest import BacktestScreen
 from pairs_tui.ui.screens.help import HelpScreen
 from pairs_tui.ui.screens.monitor import MonitorScreen
+from pairs_tui.ui.screens.scanner import ScannerScreen, scan_job
 from pairs_tui.ui.screens.watchlist import WatchlistScreen
 from pairs_tui.ui.terminal import terminal_writer
 
@@ -58,6 +60,8 @@ MAX_REFRESH_HZ = 10.0
 COUNTERS_HZ = 2.0
 """How often the header and status line redraw while the feed's state stays the same."""
 MAX_PLOT_HZ = 4.0
+SCAN_TOPS = (20, 50, 100)
+"""Universes the palette offers the scanner, by 24 h quote volume."""
 
 
 class PairsApp(App[None]):
@@ -127,7 +131,11 @@ class PairsApp(App[None]):
         self.set_interval(1 / plots, self.refresh_plots, name="plots")
         if self.options.duration:
             self.set_timer(self.options.duration, self.exit, name="duration")
-        self.run_worker(self._run_feed(), name="feed", group="feed", exit_on_error=False)
+        # The first frame first: opening the source (the demo builds its market and starts an
+        # exchange) is a few hundred ms on the event loop that the screen need not wait for.
+        drawn = asyncio.Event()
+        self.call_after_refresh(drawn.set)
+        self.run_worker(self._run_feed(drawn), name="feed", group="feed", exit_on_error=False)
         self.call_after_refresh(self.refresh_now)
 
     # -- the data path -----------------------------------------------------------------------
@@ -142,8 +150,10 @@ class PairsApp(App[None]):
         """The monitored pair's alert rules."""
         return self.books.get(self.pair)
 
-    async def _run_feed(self) -> None:
-        """Open the source and run every pair until the source ends or the app exits."""
+    async def _run_feed(self, drawn: asyncio.Event) -> None:
+        """Open the source, once the first frame is drawn, and run every pair until the source
+        ends or the app exits."""
+        await drawn.wait()
         try:
             async with self._source_factory(self.options) as source:
                 self.books = {pair: alert_book(self.options, pair) for pair in self.options.pairs}
@@ -353,6 +363,22 @@ class PairsApp(App[None]):
             return
         self.push_screen(BacktestScreen(jobs.take_backtest(self.pipeline), self.settings))
 
+    def action_scan(self, top: int | None = None) -> None:
+        """Open the scanner on the ``[scan]`` universe (or the ``top`` symbols by volume);
+        Enter there switches the pair."""
+        if isinstance(self.screen, ScannerScreen):
+            return
+        job, title = scan_job(self.options, self.running, top=top)
+        self.push_screen(ScannerScreen(job, title), callback=self._scanned)
+
+    def _scanned(self, pair: tuple[str, str] | None) -> None:
+        if pair is not None and pair != self.pair:
+            self.switch_pair(pair)
+
+    def switch_pair(self, pair: tuple[str, str]) -> None:
+        """Watch ``pair`` instead (target, hedge). A stand-in until the monitor can switch."""
+        self.notify(f"picked {pair[0]}/{pair[1]}: run pairs-tui {pair[0]} {pair[1]} to watch it")
+
     def action_export(self, fmt: ExportFormat = "parquet") -> None:
         """Write ticks, bars and analytics of the session to the export folder."""
         if self.pipeline is None:
@@ -471,6 +497,17 @@ class PairsApp(App[None]):
             "active timeframe's bars with the config's levels and fees",
             self.action_backtest,
         )
+        yield SystemCommand(
+            "Run: scan for cointegrated pairs",
+            "Rank every pair of the [scan] universe (config.toml); Enter picks one",
+            self.action_scan,
+        )
+        for top in SCAN_TOPS:
+            yield SystemCommand(
+                f"Run: scan the top {top} by volume",
+                f"Rank every pair of the {top} USDT perpetuals with most 24 h quote volume",
+                partial(self.action_scan, top),
+            )
         yield SystemCommand(
             "Display: pause or resume", "Freeze the screen; data keeps flowing", self.action_pause
         )

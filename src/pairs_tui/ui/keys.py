@@ -74,6 +74,14 @@ BINDINGS: list[BindingType] = [
         tooltip="Backtest the z-score signal on this session's bars",
     ),
     Binding(
+        "s",
+        "scan",
+        "scan",
+        show=False,
+        tooltip="Scan a universe for cointegrated pairs ([scan] in config.toml)",
+        id="scan",
+    ),
+    Binding(
         "e",
         "export('parquet')",
         "export",
