@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pairs_tui.ui.formatting import DASH, MINUS
 from pairs_tui.ui.watch_rows import WatchRow, order
 
 
@@ -35,7 +36,7 @@ def test_rows_sort_by_any_column_and_by_name() -> None:
 
 def test_a_z_past_entry_stands_out_and_unknowns_are_dashes() -> None:
     texts = row("A/B", -2.5).texts(entry_z=2.0)
-    assert texts["zscore"] == ("−2.50", "bold reverse")
+    assert texts["zscore"] == (f"{MINUS}2.50", "bold reverse")
     assert row("A/B", 1.0).texts(entry_z=2.0)["zscore"][1] == "bold"
-    assert row("C/D", None).texts(entry_z=2.0)["zscore"][0] == "–"
-    assert texts["half_life"][0] == "10 s" and texts["alert"][0] == "–"
+    assert row("C/D", None).texts(entry_z=2.0)["zscore"][0] == DASH
+    assert texts["half_life"][0] == "10 s" and texts["alert"][0] == DASH
