@@ -31,8 +31,12 @@ async def test_soak_with_faults_keeps_every_trade_accounted_for_in_flat_memory()
     assert all(r.recovered == r.injected for r in faults.values()), table(report)
     for name in CONNECTION_FAULTS:
         assert faults[name].max_recovery_s <= BACKOFF_MAX_S + 1.0, table(report)
-    # Trades are lost only where REST could not fill a gap.
-    assert report.gaps == faults["dropped frames, REST down"].gaps > 0
+    # Trades are lost only where REST could not fill a gap. How many depends on whether a leg's
+    # probe or catch-up runs again after REST is back, which a loaded machine shifts: twice
+    # today a loaded run refetched every dropped trade (0 gaps, 217 backfilled).
+    rest_down = faults["dropped frames, REST down"]
+    assert report.gaps == rest_down.gaps, table(report)
+    assert rest_down.gaps + rest_down.backfilled > 0, table(report)
     assert faults["dropped frames, REST up"].backfilled > 0
     assert faults["garbage frames (1 in 5)"].malformed > 0
     assert report.pongs > 0 and report.max_incoming_per_s <= 1

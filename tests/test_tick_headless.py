@@ -10,34 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sources import ENVELOPES, PAIR, session_b_frame
-
-SCHEMA = [
-    "ts",
-    "timeframe",
-    "symbol_a",
-    "symbol_b",
-    "price",
-    "hedge",
-    "window",
-    "close_a",
-    "close_b",
-    "volume_a",
-    "volume_b",
-    "trades_a",
-    "trades_b",
-    "beta",
-    "alpha",
-    "r2",
-    "spread",
-    "zscore",
-    "corr",
-    "half_life",
-    "kalman_beta",
-    "alerts",
-    "feed",
-]
-"""The headless line's keys, in order (PRODUCT.md, "Headless output")."""
+from sources import ENVELOPES, HEADLESS_KEYS, PAIR, session_b_frame
 
 
 def run_headless(tmp_path: Path, *args: str) -> list[dict[str, object]]:
@@ -72,7 +45,7 @@ def test_tick_lines_are_one_per_trade_in_the_schema_with_as_of_prices(tmp_path: 
     # Every trade from the moment both legs have a price makes a line; none before.
     made = sum(1 for s in PAIR for t in times[s] if t >= first_both)
     assert abs(len(lines) - made) <= 1  # the trade that gives the second leg its first price
-    assert [k for k in lines[0]] == SCHEMA
+    assert [k for k in lines[0]] == HEADLESS_KEYS
     assert {line["timeframe"] for line in lines} == {"tick"}
     assert all(lines[i]["ts"] <= lines[i + 1]["ts"] for i in range(len(lines) - 1))  # type: ignore[operator]
     assert lines[-1]["zscore"] is not None and lines[-1]["window"] == 50

@@ -15,11 +15,12 @@ import sys
 import tempfile
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from pairs_tui import __version__
 from pairs_tui.config import (
     DEMO_SYMBOLS,
+    CommandLine,
     ConfigError,
     NotWritten,
     Options,
@@ -36,16 +37,9 @@ from pairs_tui.sinks import AlertsUndelivered
 log = logging.getLogger("pairs_tui")
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr and exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"pairs-tui: error: {message} (see pairs-tui --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The command line: two symbols and the options of a run, each with its help line."""
-    parser = _Parser(
+    parser = CommandLine(
         prog="pairs-tui",
         description="Watch a pair of Binance USD-M perpetual futures for stat-arb signals. "
         "`pairs-tui scan --help`: rank every pair of a universe by cointegration.",

@@ -14,9 +14,9 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import ClassVar, NoReturn, TextIO
+from typing import ClassVar, TextIO
 
-from pairs_tui.config import ConfigError, UsageError, find_config, load_settings
+from pairs_tui.config import CommandLine, ConfigError, UsageError, find_config, load_settings
 from pairs_tui.config.settings import Settings
 from pairs_tui.scanner.run import SCAN_TIMEFRAMES, BadScan, ScanReport, ScanRequest, Stage
 
@@ -26,14 +26,9 @@ TABLE_ROWS = 100
 """Rows the table shows; ``--json`` and ``--output`` have them all."""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"pairs-tui scan: error: {message} (see pairs-tui scan --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The ``scan`` subcommand's arguments."""
-    parser = _Parser(
+    parser = CommandLine(
         prog="pairs-tui scan",
         description="Rank every pair of a universe of USD-M perpetuals by Engle-Granger "
         "cointegration (statsmodels' coint, exactly), best first.",

@@ -39,6 +39,7 @@ from pairs_tui.exchange.simulation import simulated_tape
 from pairs_tui.exchange.tape import TradeTape
 from pairs_tui.feed.replay.source import ReplaySource
 from pairs_tui.feed.rest import BinanceRest
+from sources import tape_file
 
 PAIR = ("BTCUSDT", "ETHUSDT")
 FUNDING_MS = 1_723_161_600_000
@@ -50,30 +51,6 @@ TAPE_S = 40 * 60.0
 
 def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def trades_file(tape: TradeTape, path: Path, start_ms: int, end_ms: int) -> Path:
-    """The tape's trades of ``[start_ms, end_ms)`` as the combined aggTrade stream sends them."""
-    with path.open("w") as out:
-        for t in tape.trades:
-            if not start_ms <= t.time < end_ms:
-                continue
-            spec = tape.specs[t.symbol]
-            data = {
-                "e": "aggTrade",
-                "E": t.time,
-                "a": t.id,
-                "s": t.symbol,
-                "p": f"{t.price:.{spec.price_decimals}f}",
-                "q": f"{t.qty:.{spec.qty_decimals}f}",
-                "f": t.first_trade_id,
-                "l": t.last_trade_id,
-                "T": t.time,
-                "m": t.buyer_maker,
-            }
-            frame = {"stream": f"{t.symbol.lower()}@aggTrade", "data": data}
-            out.write(msgspec.json.encode(frame).decode() + "\n")
-    return path
 
 
 def config(tmp_path: Path, name: str, *, carry: bool) -> Path:
@@ -127,7 +104,7 @@ async def test_history_backtest_equals_the_replayed_trades_backtest_and_charges_
 ) -> None:
     common = [*PAIR, "--backtest", "--timeframe", "1m", "--window", "10"]
     history = [*common, "--from", iso(START_MS), "--to", iso(END_MS)]
-    replay_file = trades_file(tape, tmp_path / "trades.ndjson", START_MS, END_MS)
+    replay_file = tape_file(tape, tmp_path / "trades.ndjson", START_MS, END_MS)
     replay_args = [*common, "--replay", str(replay_file)]
     off = config(tmp_path, "off.toml", carry=False)
     on = config(tmp_path, "on.toml", carry=True)
@@ -204,7 +181,7 @@ async def test_history_backtest_on_1s_bars_equals_the_replay(
     common = [*PAIR, "--backtest", "--timeframe", "1s", "--window", "60"]
     start, end = START_MS + 5 * 60_000, START_MS + 15 * 60_000
     off = config(tmp_path, "off.toml", carry=False)
-    replay_file = trades_file(tape, tmp_path / "trades.ndjson", start, end)
+    replay_file = tape_file(tape, tmp_path / "trades.ndjson", start, end)
     async with EmbeddedExchange(
         tape, speed=1, lead_in_s=TAPE_S, wait_for_subscriber=False
     ) as exchange:

@@ -33,6 +33,7 @@ from pairs_tui.export import (
 )
 from pairs_tui.feed.source import TradeSource
 from pairs_tui.launcher import build_pipeline, open_source
+from pairs_tui.pipeline import Pipeline
 from pairs_tui.records import TICK, HedgeMethod, PriceMode, Timeframe
 
 log = logging.getLogger("pairs_tui.backtest")
@@ -142,19 +143,9 @@ async def research_bars(options: Options) -> ResearchBars:
     async with open_source(options) as source:
         pipeline = build_pipeline(options, source)
         await pipeline.run()
-    timeframe = pipeline.timeframe
-    if timeframe == TICK:
+    if pipeline.timeframe == TICK:
         raise UsageError("--sweep needs bars: --timeframe 1s, 1m or 5m")
-    bars = pipeline.history(timeframe)
-    total = pipeline.snapshot().bar_count
-    if total > bars.height:
-        log.warning(
-            "the sweep covers the last %d of %d bars; raise bars.history to cover "
-            "the whole session",
-            bars.height,
-            total,
-        )
-    return replayed(pipeline.symbols, timeframe, bars)
+    return replayed(pipeline.symbols, pipeline.timeframe, _session_bars(pipeline, "sweep"))
 
 
 async def backtest_source(options: Options, source: TradeSource) -> SessionBacktest:
@@ -168,15 +159,7 @@ async def backtest_source(options: Options, source: TradeSource) -> SessionBackt
     await pipeline.run()
     # A bar file can move the pipeline to a longer timeframe than asked: use what it built.
     timeframe = pipeline.timeframe
-    bars = pipeline.history(timeframe)
-    total = pipeline.snapshot().bar_count
-    if total > bars.height:
-        log.warning(
-            "the backtest covers the last %d of %d bars; raise bars.history to cover "
-            "the whole session",
-            bars.height,
-            total,
-        )
+    bars = _session_bars(pipeline, "backtest")
     try:
         result = backtest_history(bars, options.settings, timeframe)
     except ValueError as exc:
@@ -184,6 +167,20 @@ async def backtest_source(options: Options, source: TradeSource) -> SessionBackt
     return SessionBacktest(
         pipeline.symbols, timeframe, pipeline.window, pipeline.price, pipeline.hedge, bars, result
     )
+
+
+def _session_bars(pipeline: Pipeline, what: str) -> pl.DataFrame:
+    """The bars a finished replay holds on its timeframe, saying when they are not all of it."""
+    bars = pipeline.history(pipeline.timeframe)
+    total = pipeline.snapshot().bar_count
+    if total > bars.height:
+        log.warning(
+            "the %s covers the last %d of %d bars; raise bars.history to cover the whole session",
+            what,
+            bars.height,
+            total,
+        )
+    return bars
 
 
 def report(session: SessionBacktest, exports: list[Path] | None = None) -> BacktestReport:

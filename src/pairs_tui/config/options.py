@@ -6,14 +6,23 @@ the TUI, headless mode and the backtest all start from it (:mod:`pairs_tui.launc
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 from pairs_tui.config.settings import Settings, StreamKind, parse_pair
 from pairs_tui.records import Timeframe
 
 DEMO_SYMBOLS = ("BTCUSDT", "ETHUSDT")
 """The pair of the recording that ships with the package."""
+
+
+class CommandLine(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr, naming the command, and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 class UsageError(Exception):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -19,6 +20,7 @@ from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
+from rich.console import Console
 from textual import on
 from textual.app import App, InvalidThemeError, SystemCommand
 from textual.binding import BindingType
@@ -520,6 +522,10 @@ class PairsApp(App[None]):
             )
 
 
+class ScreenFailed(Exception):
+    """The screen stopped on an unhandled error; its traceback is in the log."""
+
+
 def make_app(options: Options, *, source_factory: SourceFactory | None = None) -> PairsApp:
     """The app for a session; the CLI and the tests build it the same way."""
     return PairsApp(options, source_factory=source_factory)
@@ -530,10 +536,18 @@ def run_app(options: Options) -> None:
 
     Raises:
         UsageError: The source could not be opened because of a bad argument.
+        ScreenFailed: An unhandled error stopped the screen (the traceback is in the log).
     """
     app = make_app(options)
+    # Textual prints an unhandled error's traceback on the terminal once the screen is gone:
+    # it goes to the log instead, and the run ends with one line and exit code 1.
+    report = io.StringIO()
+    app.error_console = Console(file=report, width=120, color_system=None, highlight=False)
     with contextlib.suppress(KeyboardInterrupt):
         app.run()
     if app.usage_error:
         raise UsageError(app.usage_error)
+    if app.return_code:
+        log.error("the screen stopped on an error:\n%s", report.getvalue().rstrip())
+        raise ScreenFailed("the screen stopped on an error of its own")
     check_delivered(app.delivery)
