@@ -88,7 +88,14 @@ async def _serve(rate: float) -> None:
 
 
 def _run_app(
-    url: str, rest_url: str, mode: str, seconds: float, warmup: float, out: Path, refresh_hz: float
+    url: str,
+    rest_url: str,
+    mode: str,
+    seconds: float,
+    warmup: float,
+    out: Path,
+    refresh_hz: float,
+    profile: Path | None = None,
 ) -> None:
     from textual.screen import Screen
 
@@ -141,7 +148,14 @@ def _run_app(
     if mode.startswith("watchlist"):
         app.call_later(app.action_watchlist)
     app.call_later(lambda: app.set_timer(warmup, mark_warm))
-    app.run()
+    if profile is None:
+        app.run()
+    else:  # the whole run, warm-up included, as pyinstrument's text report
+        from pyinstrument import Profiler
+
+        with Profiler(interval=0.001, async_mode="disabled") as profiler:
+            app.run()
+        profile.write_text(profiler.output_text(unicode=True, show_all=False))
     elapsed = time.monotonic() - marks.get("time", time.monotonic())
     warm = [
         p.snapshot().latest is not None and p.snapshot().latest.stats.zscore is not None  # type: ignore[union-attr]
@@ -175,6 +189,7 @@ def measure(
     *,
     refresh_hz: float = 10.0,
     dump: Path | None = None,
+    profile: Path | None = None,
 ) -> dict[str, object]:
     """One app run under a 160x50 pty: its CPU and bytes after the warm-up (``dump``: append
     them to that file)."""
@@ -185,6 +200,8 @@ def measure(
     argv = [sys.executable, "-m", "benchmarks.bench_watchlist", "--app", url, rest_url, mode]
     argv += ["--seconds", str(seconds), "--warmup", str(warmup), "--out", str(stats_file)]
     argv += ["--refresh-hz", str(refresh_hz)]
+    if profile is not None:
+        argv += ["--profile", str(profile.resolve())]
     pid, fd = pty.fork()
     if pid == 0:  # the app
         import fcntl
@@ -257,13 +274,16 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     parser.add_argument("--refresh-hz", type=float, default=10.0, help="ui.refresh_hz")
     parser.add_argument("--dump", type=Path, help="append what the app writes after warm-up")
+    parser.add_argument("--profile", type=Path, help="write a pyinstrument report of the app")
     args = parser.parse_args(argv)
     if args.exchange:
         asyncio.run(_serve(args.rate))
         return
     if args.app:
         url, rest_url, mode = args.app
-        _run_app(url, rest_url, mode, args.seconds, args.warmup, args.out, args.refresh_hz)
+        _run_app(
+            url, rest_url, mode, args.seconds, args.warmup, args.out, args.refresh_hz, args.profile
+        )
         return
     exchange = subprocess.Popen(
         [
@@ -290,6 +310,7 @@ def main(argv: list[str]) -> None:
                 args.warmup,
                 refresh_hz=args.refresh_hz,
                 dump=args.dump,
+                profile=args.profile,
             )
             for m in args.modes
         ]

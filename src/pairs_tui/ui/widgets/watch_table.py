@@ -100,6 +100,8 @@ class WatchTable(Widget, can_focus=True):
         self._top = 0
         self._placed: list[_Placed] = []
         self._lines: dict[int, Strip] = {}
+        self._base: Style | None = None
+        self._tones: dict[tuple[Style, str], Style] = {}
 
     # -- content ---------------------------------------------------------------------------
 
@@ -217,7 +219,7 @@ class WatchTable(Widget, can_focus=True):
         if cached is not None:
             return cached
         width = self.size.width
-        base = self.rich_style
+        base = self._base_style
         if y == 0:
             strip = self._header(base, width)
         else:
@@ -248,17 +250,51 @@ class WatchTable(Widget, can_focus=True):
         return self._strip(cells, style, width)
 
     def _strip(self, cells: list[Cell], style: Style, width: int) -> Strip:
-        segments = [Segment(" ", style)]
+        # Textual writes a changed cell from the start of the widget's line, so every change
+        # of style on the way costs a full SGR sequence (about 40 bytes in truecolor): runs of
+        # one style go out as one segment. Every character here is one cell wide (symbols are
+        # ASCII), so lengths are cell lengths.
+        texts: list[str] = [" "]
+        styles: list[Style] = [style]
         for placed, (text, tone) in zip(self._placed, cells, strict=True):
             fitted = text[: placed.width]
             fitted = fitted.rjust(placed.width) if placed.column.right else fitted
-            fitted = fitted.ljust(placed.width)
-            segments.append(Segment(fitted, style + Style.parse(tone) if tone else style))
-            segments.append(Segment(" " * GAP, style))
-        # Textual writes a changed cell from the start of the widget's line, so every change
-        # of style on the way costs a full SGR sequence (about 40 bytes in truecolor): runs of
-        # one style go out as one segment.
-        return Strip(segments).crop_extend(0, width, style).simplify()
+            fitted = fitted.ljust(placed.width) + " " * GAP
+            toned = self._toned(style, tone)
+            if toned == styles[-1]:
+                texts[-1] += fitted
+            else:
+                texts.append(fitted)
+                styles.append(toned)
+        total = sum(map(len, texts))
+        if total < width:
+            texts[-1] += " " * (width - total)
+        elif total > width:
+            return Strip([Segment(t, s) for t, s in zip(texts, styles, strict=True)]).crop(0, width)
+        return Strip([Segment(t, s) for t, s in zip(texts, styles, strict=True)], width)
+
+    def _toned(self, style: Style, tone: str) -> Style:
+        if not tone:
+            return style
+        key = (style, tone)
+        toned = self._tones.get(key)
+        if toned is None:
+            toned = self._tones[key] = style + Style.parse(tone)
+        return toned
+
+    @property
+    def _base_style(self) -> Style:
+        """The widget's style, computed once until the styles change (Textual recomputes
+        ``rich_style`` after every refresh, ten times a second here)."""
+        if self._base is None:
+            self._base = self.rich_style
+        return self._base
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._base = None
+        self._tones.clear()
+        self._lines.clear()
 
     # -- keys and mouse --------------------------------------------------------------------
 
