@@ -28,15 +28,16 @@ from textual.worker import Worker, WorkerState
 from pairs_tui.alerts import AlertBook
 from pairs_tui.backtest.session import SessionBacktest, export_backtest
 from pairs_tui.config import Options, UsageError
+from pairs_tui.config.settings import PAIR_PATTERN
 from pairs_tui.export import ExportFormat, take_session, write_session
 from pairs_tui.feed.source import TradeSource
-from pairs_tui.launcher import Run, alert_book, build_desk, open_source
+from pairs_tui.launcher import Run, add_pair, alert_book, build_desk, drop_pair, open_source
 from pairs_tui.pipeline import Pipeline
 from pairs_tui.records import TIMEFRAMES, Timeframe
 from pairs_tui.sinks.delivery import AlertDelivery, build_delivery, check_delivered
 from pairs_tui.snapshot import Snapshot
 from pairs_tui.ui import jobs, keys, view
-from pairs_tui.ui.commands import AlertCommands
+from pairs_tui.ui.commands import AlertCommands, PairCommands
 from pairs_tui.ui.screens.backtest import BacktestScreen
 from pairs_tui.ui.screens.help import HelpScreen
 from pairs_tui.ui.screens.monitor import MonitorScreen
@@ -68,7 +69,7 @@ class PairsApp(App[None]):
     """
 
     TITLE = "pairs-tui"
-    COMMANDS = App.COMMANDS | {AlertCommands}
+    COMMANDS = App.COMMANDS | {AlertCommands, PairCommands}
     BINDINGS: ClassVar[list[BindingType]] = keys.BINDINGS
 
     paused: reactive[bool] = reactive(False, init=False)
@@ -263,6 +264,100 @@ class PairsApp(App[None]):
             self.run_worker(live.widen(self.pipeline), group="history", exit_on_error=False)
         self.refresh_now()
 
+    # -- the pair ------------------------------------------------------------------------------
+
+    def switch_pair(self, pair: tuple[str, str]) -> None:
+        """Show ``pair`` on the monitor, keeping the timeframe, window, hedge and prices.
+
+        On a live feed the pair joins the running connection (its symbols subscribed, once the
+        exchange has confirmed it lists them) and starts from history; the pair it replaces
+        leaves it, unless the run watches it (a watchlist). A pair already on the desk is shown
+        at once. A bad or unknown symbol, or a replay (which holds its own pair only), is said
+        in a notification and the monitor stays as it was.
+
+        Args:
+            pair: Target and hedge symbols, any case.
+        """
+        wanted = (pair[0].strip().upper(), pair[1].strip().upper())
+        problem = pair_problem(wanted)
+        if problem:
+            self.notify(problem, title="pair", severity="error", timeout=8)
+            return
+        if wanted == self.pair:
+            self.notify(f"{wanted[0]}/{wanted[1]} is on the monitor already", title="pair")
+            return
+        run = self.running
+        if run is None:
+            self.notify("the feed is not open yet: try again in a moment", severity="warning")
+            return
+        if any(p.symbols == wanted for p in run.pipelines):
+            self._show_pair(wanted)
+            return
+        if run.live is None:
+            self.notify(
+                "a replay holds only its own pair: start pairs-tui with the other pair",
+                title="pair",
+                severity="warning",
+                timeout=8,
+            )
+            return
+        self.run_worker(
+            self._checked_switch(wanted),
+            name="pair",
+            group="pair",
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    async def _checked_switch(self, pair: tuple[str, str]) -> None:
+        """Ask the exchange whether it lists both symbols, then switch (or say why not)."""
+        from pairs_tui.feed.errors import RestError, UnknownSymbolError
+
+        run = self.running
+        assert run is not None and run.live is not None
+        try:
+            await run.live.feed.rest.check_symbols(pair)
+        except UnknownSymbolError as exc:
+            self.notify(f"{exc}; the monitor is unchanged", title="pair", severity="error")
+            return
+        except RestError as exc:
+            self.notify(
+                f"could not check {pair[0]}/{pair[1]} with the exchange ({exc}); "
+                "the monitor is unchanged",
+                title="pair",
+                severity="error",
+                timeout=8,
+            )
+            return
+        if self.running is run and self.pair != pair:
+            self._show_pair(pair)
+
+    def _show_pair(self, pair: tuple[str, str]) -> None:
+        """Put ``pair`` on the desk if it is not there, move the monitor to it, and take the
+        pair it showed off the desk unless the run watches it."""
+        run = self.running
+        assert run is not None
+        old = self.pipeline
+        shown = self.snapshot()
+        known = any(p.symbols == pair for p in run.pipelines)
+        book = self.books.get(pair) or alert_book(self.options, pair)
+        pipeline = add_pair(run, pair, book)
+        if not known:  # a new pair sees what the old one showed (its warm start reads these)
+            pipeline.set_timeframe(shown.timeframe)
+            pipeline.set_window(shown.window)
+            pipeline.set_analytics(price=shown.price, hedge=shown.hedge)
+        self.books[pair] = book
+        self.pipelines[pair] = pipeline
+        self.pair = pair
+        watched = self.options.pairs if len(self.options.pairs) > 1 else ()
+        if old is not None and old.symbols not in watched and old.symbols != pair:
+            drop_pair(run, old)
+            self.pipelines.pop(old.symbols, None)
+            self.books.pop(old.symbols, None)
+        self.monitor.show_pair(pair)
+        self.refresh_now()
+        self.notify(f"{pair[0]} / {pair[1]}", title="pair")
+
     def action_pause(self) -> None:
         """Freeze or unfreeze the display."""
         self.paused = not self.paused
@@ -370,6 +465,8 @@ class PairsApp(App[None]):
             self.monitor.stationarity_failed(jobs.why(error))
         elif group == "backtest" and screen is not None:
             screen.failed(jobs.why(error))
+        elif group == "pair":
+            self.notify(f"pair switch failed: {jobs.why(error)}", severity="error", timeout=8)
         elif group in EXPORTS:
             self.notify(f"export failed: {jobs.why(error)}", severity="error", timeout=8)
 
@@ -427,6 +524,17 @@ class PairsApp(App[None]):
                 f"Switch to the {theme} theme",
                 partial(setattr, self, "theme", theme),
             )
+
+
+def pair_problem(pair: tuple[str, str]) -> str:
+    """What is wrong with a pair of upper-case symbols (``""`` when nothing is)."""
+    text = f"{pair[0]}/{pair[1]}"
+    if not PAIR_PATTERN.match(text):
+        bad = next((s for s in pair if not PAIR_PATTERN.match(f"{s}/XX")), text)
+        return f"{bad!r} is not a symbol: 2 to 30 letters and digits, e.g. BTCUSDT"
+    if pair[0] == pair[1]:
+        return f"{text}: the two legs must differ"
+    return ""
 
 
 def make_app(options: Options, *, source_factory: SourceFactory | None = None) -> PairsApp:

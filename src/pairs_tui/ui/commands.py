@@ -1,8 +1,8 @@
-"""Palette commands that take what the user types: adding and removing alert rules.
+"""Palette commands that take what the user types: alert rules, and the pair to watch.
 
 The fixed commands (Export, Timeframe, Window, Run, Theme…) are system commands of the app;
-an alert rule is free text (``zscore abs> 2 cooldown=60 bell``), so it needs a provider that
-reads the query itself.
+an alert rule is free text (``zscore abs> 2 cooldown=60 bell``) and so is a pair
+(``Pair: BTCUSDT/SOLUSDT``), so each needs a provider that reads the query itself.
 """
 
 from __future__ import annotations
@@ -18,6 +18,11 @@ from pairs_tui.alerts import AlertBook, parse_rule, rule_name
 from pairs_tui.config import ConfigError
 
 _PREFIX = re.compile(r"^\s*(alerts?\s*:?\s*)?(add\s*(rule)?\s*:?\s*)?", re.IGNORECASE)
+_PAIR = re.compile(
+    r"^\s*(?:pair\s*:?\s*)?(?P<a>[^\s/]+)\s*(?:/|\s)\s*(?P<b>[^\s/]+)\s*$", re.IGNORECASE
+)
+PAIR_EXAMPLE = "BTCUSDT/SOLUSDT"
+"""What a typed pair looks like, shown in the palette."""
 EXAMPLE = "zscore abs> 2 hysteresis=0.5 cooldown=60 bell"
 """What a rule looks like, shown in the palette."""
 
@@ -100,6 +105,77 @@ class AlertCommands(Provider):
                 self.app.notify(f'alert rule "{name}" removed', title="alerts")
 
         return remove
+
+
+def typed_pair(query: str) -> tuple[str, str] | None:
+    """The pair in ``Pair: btcusdt/solusdt`` (or ``btcusdt/solusdt``, ``pair BTCUSDT SOLUSDT``),
+    upper-cased and not yet checked; None when the text is not two symbols."""
+    match = _PAIR.match(query)
+    if match is None:
+        return None
+    a, b = match["a"].upper(), match["b"].upper()
+    if a == "PAIR:" or a.endswith(":"):
+        return None
+    return a, b
+
+
+@runtime_checkable
+class PairApp(Protocol):
+    """An app whose monitor can switch pairs (the pairs-tui app is one)."""
+
+    pair: tuple[str, str]
+
+    def switch_pair(self, pair: tuple[str, str]) -> None:
+        """Show ``pair`` on the monitor (checked; says why not when it cannot)."""
+        ...
+
+
+class PairCommands(Provider):
+    """``Pair: A/B`` from the typed text: the monitor switches to that pair, live."""
+
+    async def discover(self) -> Hits:
+        yield DiscoveryHit(
+            "Pair: …",
+            self._explain,
+            help=f"Type the pair after it, e.g. Pair: {PAIR_EXAMPLE}",
+        )
+
+    async def search(self, query: str) -> Hits:
+        app = self.app
+        if not isinstance(app, PairApp):
+            return
+        matcher = self.matcher(query)
+        pair = typed_pair(query)
+        if pair is not None and ("/" in query or query.lower().lstrip().startswith("pair")):
+            title = f"Pair: {pair[0]}/{pair[1]}"
+            yield Hit(
+                1.0,
+                matcher.highlight(title),
+                self._switcher(app, pair),
+                text=title,
+                help="Watch this pair instead, keeping the timeframe, window and hedge",
+            )
+            return
+        title = "Pair: …"
+        score = matcher.match(title)
+        if score > 0:
+            yield Hit(
+                score,
+                matcher.highlight(title),
+                self._explain,
+                text=title,
+                help=f"Type the pair after it, e.g. Pair: {PAIR_EXAMPLE}",
+            )
+
+    def _explain(self) -> None:
+        self.app.notify(f"type the pair after it, e.g. Pair: {PAIR_EXAMPLE}", timeout=8)
+
+    @staticmethod
+    def _switcher(app: PairApp, pair: tuple[str, str]) -> Callable[[], None]:
+        def switch() -> None:
+            app.switch_pair(pair)
+
+        return switch
 
 
 def add_rule(app: App[object], book: AlertBook | None, text: str) -> None:

@@ -93,6 +93,14 @@ class MonitorScreen(Screen[None]):
         yield self.status
         yield Footer(compact=True, show_command_palette=False)
 
+    def show_pair(self, symbols: tuple[str, str]) -> None:
+        """The monitor moved to another pair: what was said of the last one goes."""
+        self.symbols = symbols
+        self.leg_a.symbol, self.leg_b.symbol = symbols
+        self._alerts_seen = 0
+        self.stationarity.clear()
+        self.banner.clear()
+
     # -- numbers, up to 10 times a second ----------------------------------------------------
 
     def show_quotes(self, snapshot: Snapshot) -> None:

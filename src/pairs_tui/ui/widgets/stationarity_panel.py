@@ -30,6 +30,11 @@ class StationarityPanel(TextPanel):
     def on_mount(self) -> None:
         self.set(IDLE)
 
+    def clear(self) -> None:
+        """Back to the invitation to test (the results were of another pair)."""
+        self.set_classes("")
+        self.set(IDLE, layout=True)
+
     def running(self, bars: int, timeframe: str) -> None:
         """Say that the tests are running."""
         self.set_classes("")
