@@ -20,7 +20,7 @@ from pairs_tui.cli import parse_options
 from pairs_tui.feed.source import LiveSource
 from pairs_tui.ui.app import PairsApp, make_app
 
-from .conftest import AppFactory, notifications, settle
+from .conftest import AppFactory, notifications, run_command, settle
 from .test_warm_demo import until
 
 NEW = ("SOLUSDT", "AVAXUSDT")
