@@ -33,7 +33,7 @@ from pairs_tui.export import ExportFormat, take_session, write_session
 from pairs_tui.feed.source import TradeSource
 from pairs_tui.launcher import Run, add_pair, alert_book, build_desk, drop_pair, open_source
 from pairs_tui.pipeline import Pipeline
-from pairs_tui.records import TIMEFRAMES, Timeframe
+from pairs_tui.records import TIMEFRAMES, HedgeMethod, PriceMode, Timeframe
 from pairs_tui.sinks.delivery import AlertDelivery, build_delivery, check_delivered
 from pairs_tui.snapshot import Snapshot
 from pairs_tui.ui import jobs, keys, view
@@ -52,6 +52,25 @@ WINDOW_STEP = 1.25
 """``+`` and ``-`` multiply or divide the window by this."""
 WINDOW_PRESETS = (100, 300, 600, 1000, 3000)
 """Windows the palette offers directly."""
+HEDGES: dict[str, HedgeMethod] = {
+    "OLS": "ols",
+    "OLS no intercept": "ols0",
+    "Huber": "huber",
+    "Kalman": "kalman",
+}
+"""The palette's ``Hedge:`` commands and the methods they switch to."""
+HEDGE_HELP = {
+    "ols": "Least squares with an intercept (the default)",
+    "ols0": "Least squares through the origin: no alpha",
+    "huber": "Robust regression: outliers weigh less",
+    "kalman": "The Kalman filter's dynamic beta",
+}
+PRICES: dict[str, PriceMode] = {"log": "log", "raw": "raw"}
+"""The palette's ``Prices:`` commands."""
+PRICE_HELP = {
+    "log": "Regress log prices: the spread in basis points",
+    "raw": "Regress prices as quoted: the spread in price units",
+}
 EXPORTS = ("export", "backtest-export")
 """The worker groups that write files: the session's export and the backtest's."""
 MAX_REFRESH_HZ = 10.0
@@ -358,6 +377,19 @@ class PairsApp(App[None]):
         self.refresh_now()
         self.notify(f"{pair[0]} / {pair[1]}", title="pair")
 
+    def set_analytics(
+        self, *, price: PriceMode | None = None, hedge: HedgeMethod | None = None
+    ) -> None:
+        """Switch the price mode or the hedge method live: the bars held are analysed again,
+        so the screen shows what a run started with that setting would show."""
+        if self.pipeline is None:
+            self.notify("the feed is not open yet: try again in a moment", severity="warning")
+            return
+        self.pipeline.set_analytics(price=price, hedge=hedge)
+        self.refresh_now()
+        snap = self.snapshot()
+        self.notify(view.model_text(snap), title="analytics")
+
     def action_pause(self) -> None:
         """Freeze or unfreeze the display."""
         self.paused = not self.paused
@@ -502,6 +534,14 @@ class PairsApp(App[None]):
                 f"Window: {bars} bars",
                 f"Analytics over the last {bars} bars",
                 partial(self.set_window, bars),
+            )
+        for title, hedge in HEDGES.items():
+            yield SystemCommand(
+                f"Hedge: {title}", HEDGE_HELP[hedge], partial(self.set_analytics, hedge=hedge)
+            )
+        for title, price in PRICES.items():
+            yield SystemCommand(
+                f"Prices: {title}", PRICE_HELP[price], partial(self.set_analytics, price=price)
             )
         yield SystemCommand(
             "Run: ADF and cointegration",

@@ -93,6 +93,9 @@ def _title(snapshot: Snapshot, width: int) -> Content:
             "  ",
             view.model_text(snapshot, short=True),
         ),
+        Content.assemble(
+            (f"{a}/{b}", "bold"), " ", tf, " w ", window, " ", view.model_text(snapshot, short=True)
+        ),
         Content.assemble((f"{a}/{b}", "bold"), " ", tf, " w ", window),
     ]
     return next((form for form in forms if form.cell_length <= width), forms[-1])
