@@ -390,6 +390,12 @@ class PairsApp(App[None]):
         snap = self.snapshot()
         self.notify(view.model_text(snap), title="analytics")
 
+    def action_legs(self) -> None:
+        """Show or hide each leg's statistics and volume under its price."""
+        self.monitor.toggle_legs()
+        self._bar = ()  # drawn on the next refresh, with what the other panels show
+        self.call_after_refresh(self.refresh_now)
+
     def action_pause(self) -> None:
         """Freeze or unfreeze the display."""
         self.paused = not self.paused
@@ -553,6 +559,11 @@ class PairsApp(App[None]):
             "Trade the z-score signal over the "
             "active timeframe's bars with the config's levels and fees",
             self.action_backtest,
+        )
+        yield SystemCommand(
+            "Display: leg statistics and volume",
+            "Show or hide each leg's mean, sd, last return, volatility and volume (v)",
+            self.action_legs,
         )
         yield SystemCommand(
             "Display: pause or resume", "Freeze the screen; data keeps flowing", self.action_pause

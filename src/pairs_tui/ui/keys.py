@@ -61,9 +61,15 @@ BINDINGS: list[BindingType] = [
         "b",
         "backtest",
         "backtest",
-        show=False,
         id="backtest",
         tooltip="Backtest the z-score signal on this session's bars",
+    ),
+    Binding(
+        "v",
+        "legs",
+        "legs",
+        tooltip="Show or hide each leg's statistics and volume",
+        id="legs",
     ),
     Binding(
         "e",
@@ -94,3 +100,7 @@ BINDINGS: list[BindingType] = [
     Binding("ctrl+c", "quit", show=False, priority=True, system=True),
 ]
 """The app's keys, in the order the footer and the help screen list them."""
+
+NARROW_HIDDEN = frozenset({"legs", "export('parquet')"})
+"""Actions the footer leaves out below 100 columns, so that the rest (the backtest too) fit in
+80: both are in the help screen and the palette."""

@@ -21,6 +21,9 @@ from pairs_tui.ui import formatting
 MIN_PLOT_SPAN = 60
 """A plot spans at least this many bars, so a small window still shows some history."""
 
+VOLUME_SPAN = 400
+"""The most bars of volume the legs panel draws (one per cell)."""
+
 HEDGE_NAMES = {"ols": "OLS", "ols0": "OLS (no intercept)", "huber": "Huber", "kalman": "Kalman"}
 """How the hedge methods of the config read on screen."""
 SHORT_HEDGE_NAMES = {"ols": "OLS", "ols0": "OLS no int.", "huber": "Huber", "kalman": "Kalman"}

@@ -7,21 +7,34 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
 
 from pairs_tui.analytics import PairStats
 from pairs_tui.snapshot import Snapshot
-from pairs_tui.ui import formatting, plotting, view
+from pairs_tui.ui import formatting, keys, plotting, view
 from pairs_tui.ui.jobs import WindowTests
 from pairs_tui.ui.widgets.alert_banner import AlertBanner
 from pairs_tui.ui.widgets.alert_list import AlertList
 from pairs_tui.ui.widgets.header_bar import HeaderBar
 from pairs_tui.ui.widgets.hedge_panel import HedgePanel
+from pairs_tui.ui.widgets.legs_panel import LegsPanel
 from pairs_tui.ui.widgets.plot_panel import PlotPanel
 from pairs_tui.ui.widgets.quote_panel import QuotePanel
 from pairs_tui.ui.widgets.stationarity_panel import StationarityPanel
 from pairs_tui.ui.widgets.status_line import StatusLine
 
 Breakpoints = list[tuple[int, str]] | None
+
+
+class MonitorFooter(Footer):
+    """The footer, whose less used keys give way below 100 columns (see
+    :data:`~pairs_tui.ui.keys.NARROW_HIDDEN`)."""
+
+    def compose(self) -> ComposeResult:
+        for widget in super().compose():
+            if isinstance(widget, FooterKey) and widget.action in keys.NARROW_HIDDEN:
+                widget.add_class("-optional")
+            yield widget
 
 
 class MonitorScreen(Screen[None]):
@@ -56,6 +69,7 @@ class MonitorScreen(Screen[None]):
         &.-tall AlertList { display: block; height: 5; }
         &.-narrow HedgePanel { width: 36; }
         & Footer.-compact FooterLabel { margin: 0 1 0 0; }
+        &.-narrow FooterKey.-optional { display: none; }
     }
     """
 
@@ -70,6 +84,7 @@ class MonitorScreen(Screen[None]):
         self.header = HeaderBar()
         self.leg_a = QuotePanel(symbols[0], id="leg-a")
         self.leg_b = QuotePanel(symbols[1], id="leg-b")
+        self.legs = LegsPanel(id="legs")
         self.zscore = PlotPanel("z-score", id="zscore")
         self.spread = PlotPanel("spread", id="spread")
         self.hedge = HedgePanel()
@@ -83,6 +98,7 @@ class MonitorScreen(Screen[None]):
         with Horizontal(id="quotes"):
             yield self.leg_a
             yield self.leg_b
+        yield self.legs
         yield self.zscore
         with Horizontal(id="middle"):
             yield self.spread
@@ -91,7 +107,11 @@ class MonitorScreen(Screen[None]):
         yield self.banner
         yield self.alert_list
         yield self.status
-        yield Footer(compact=True, show_command_palette=False)
+        yield MonitorFooter(compact=True, show_command_palette=False)
+
+    def toggle_legs(self) -> bool:
+        """Show or hide each leg's statistics and volume; returns whether they are shown."""
+        return self.legs.toggle()
 
     def show_pair(self, symbols: tuple[str, str]) -> None:
         """The monitor moved to another pair: what was said of the last one goes."""
@@ -133,6 +153,9 @@ class MonitorScreen(Screen[None]):
         )
         seconds = formatting.TIMEFRAME_SECONDS.get(snapshot.timeframe, 1)
         self.hedge.show(stats, warm, bar_seconds=seconds)
+        if self.legs.shown:
+            volumes = view.columns(snapshot, ("volume_a", "volume_b"), view.VOLUME_SPAN)
+            self.legs.show(stats, volumes)
         self._show_alerts(snapshot)
 
     def _zscore_text(self, stats: PairStats | None, warm: view.WarmUp) -> Content:
