@@ -12,7 +12,6 @@ from pairs_tui.analytics import PairStats
 from pairs_tui.ui import formatting, plotting
 from pairs_tui.ui.widgets.text_panel import TextPanel
 
-
 SIGMA = "\u03c3"
 """Standard deviation, where room is short (next to mu for the mean)."""
 
