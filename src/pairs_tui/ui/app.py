@@ -116,7 +116,7 @@ class PairsApp(App[None]):
         """A bad argument found while opening the source: the app exits with code 2."""
         self.exports: list[Path] = []
         """Files written by exports this session."""
-        self._shown_version: tuple[int, int, int] = (0, -1, 0)
+        self._shown_version: tuple[int, int, int, int] = (0, -1, -1, 0)
         self._state: tuple[object, ...] = ()
         self._counters_at = 0.0
         self._bar: tuple[object, ...] = ()
@@ -205,11 +205,14 @@ class PairsApp(App[None]):
         and otherwise at most :data:`COUNTERS_HZ` (a latency redrawn ten times a second is
         unreadable and costs bytes); statistics, sparklines and alerts when a bar closes.
         """
-        if self.return_code is not None or (self.paused and not force):
-            return  # exiting (the widgets may be gone), or paused
+        if self.return_code is not None:
+            return  # exiting: the widgets may be gone
+        # Pause freezes what the market did (prices, statistics, plots), not what the feed is
+        # doing: the header and the status line always read the live snapshot.
+        live = self.snapshot()
         snap = self.shown_snapshot()
         undelivered = 0 if self.delivery is None else self.delivery.stats.undelivered
-        version = (id(self.pipeline), snap.version, undelivered)
+        version = (id(self.pipeline), live.version, snap.version, undelivered)
         if version == self._shown_version and not force:
             return
         self._shown_version = version
@@ -217,22 +220,30 @@ class PairsApp(App[None]):
         state = (
             self.paused,
             self.stopped,
-            snap.feed.state,
-            snap.finished,
-            snap.timeframe,
-            snap.window,
+            live.feed.state,
+            live.history,
+            live.finished,
+            live.timeframe,
+            live.window,
             id(self.pipeline),
             undelivered,
         )
         bar = (state, snap.bar_count, len(snap.alerts), snap.alerts[-1:])
+        frozen = self.paused and not force
         with self.batch_update():
-            self.monitor.show_quotes(snap)
+            if not frozen:
+                self.monitor.show_quotes(snap)
             if force or state != self._state or now - self._counters_at >= 1 / COUNTERS_HZ:
                 self._state, self._counters_at = state, now
                 self.monitor.show_counters(
-                    snap, paused=self.paused, stopped=self.stopped, undelivered=undelivered
+                    live,
+                    paused=self.paused,
+                    stopped=self.stopped,
+                    undelivered=undelivered,
+                    offline_hint=not (self.options.demo or self.options.replay),
                 )
-            if force or bar != self._bar:
+                self.monitor.show_carry(live, time.time() * 1000.0)
+            if not frozen and (force or bar != self._bar):
                 self._bar = bar
                 self.monitor.show_bar(snap)
 
