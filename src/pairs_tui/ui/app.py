@@ -414,7 +414,7 @@ class PairsApp(App[None]):
     def action_help(self) -> None:
         """Show every key, as remapped."""
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.monitor.active_bindings))
+            self.push_screen(HelpScreen(self.monitor.active_bindings, self.palette_groups()))
 
     def action_stationarity(self) -> None:
         """Run ADF and cointegration on the current window, off the UI thread."""
@@ -422,8 +422,11 @@ class PairsApp(App[None]):
         data = None if pipeline is None else pipeline.window_data()
         snap = self.snapshot()
         if data is None:
+            warm = view.warm_up(snap)
             self.monitor.stationarity_failed(
-                f"needs a full window — {view.warm_up(snap).message()}"
+                f"needs a full window — {warm.message()}",
+                f"needs a full window — {warm.message(short=True)}",
+                warm.message(short=True),
             )
             return
         until = snap.latest.bar.ts if snap.latest is not None else 0
@@ -465,6 +468,23 @@ class PairsApp(App[None]):
     def _export_backtest(self, message: BacktestScreen.ExportAsked) -> None:
         job = partial(export_backtest, message.session, self._export_folder())
         self._start(job, "backtest-export")
+
+    def deliver_screenshot(
+        self,
+        filename: str | None = None,
+        path: str | None = None,
+        time_format: str | None = None,
+    ) -> str | None:
+        """The palette's Screenshot: an SVG of the screen into the export folder (Textual's
+        default, the working directory or ``~/Downloads``, may not exist); the notification
+        says where it went."""
+        folder = Path(path).expanduser() if path else self._export_folder()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.notify(f"screenshot not saved: {folder}: {exc}", severity="error", timeout=8)
+            return None
+        return super().deliver_screenshot(filename, str(folder.resolve()), time_format)
 
     def _export_folder(self) -> Path:
         return Path(self.settings.export.folder).expanduser()
@@ -523,6 +543,13 @@ class PairsApp(App[None]):
         return next((s for s in self.screen_stack if isinstance(s, BacktestScreen)), None)
 
     # -- the command palette ---------------------------------------------------------------
+
+    def palette_groups(self) -> list[str]:
+        """Every group of palette commands (``Export``, ``Alerts``…), for the help screen."""
+        titles = [command.title for command in self.get_system_commands(self.screen)]
+        groups = dict.fromkeys(t.split(":")[0] for t in titles if ":" in t)
+        groups.update(dict.fromkeys(("Pair", "Alerts")))  # the typed commands' providers
+        return list(groups)
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

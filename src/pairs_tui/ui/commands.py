@@ -42,27 +42,50 @@ class AlertsApp(Protocol):
         ...
 
 
+COMMAND_WORDS = frozenset({"list", "rules", "rule", "mute", "unmute", "remove"})
+"""First words that name an Alerts command rather than start a rule to add."""
+
+
 class AlertCommands(Provider):
-    """``Alerts: add rule …`` from the typed text, ``Alerts: remove rule "…"`` per rule."""
+    """Every ``Alerts:`` command: add a typed rule, list the rules, and mute, unmute or
+    remove each rule. Typing part of a title (``alert``, ``mute``) finds it."""
 
     def _book(self) -> AlertBook | None:
         return self.app.alerts if isinstance(self.app, AlertsApp) else None
 
-    async def discover(self) -> Hits:
-        yield DiscoveryHit(
-            "Alerts: add rule…",
-            self._explain,
-            help=f"Type the rule after it, e.g. Alerts: add {EXAMPLE}",
-        )
+    def _commands(self) -> list[tuple[str, Callable[[], None], str]]:
+        """``(title, callback, help)`` of every command but the typed add."""
+        out: list[tuple[str, Callable[[], None], str]] = [
+            ("Alerts: add rule…", self._explain, f"Type the rule after it, e.g. {EXAMPLE}"),
+            ("Alerts: list rules", self._list, "Every rule in force, and which are muted"),
+        ]
+        book = self._book()
         for rule in self._rules():
-            yield DiscoveryHit(
-                f'Alerts: remove rule "{rule}"', self._remover(rule), help="Stop watching this rule"
-            )
+            muted = book is not None and rule in book.muted
+            if muted:
+                out.append(
+                    (f'Alerts: unmute rule "{rule}"', self._muter(rule, False), "Fire it again")
+                )
+            else:
+                out.append(
+                    (
+                        f'Alerts: mute rule "{rule}"',
+                        self._muter(rule, True),
+                        "Keep the rule but fire nothing until unmuted",
+                    )
+                )
+            out.append((f'Alerts: remove rule "{rule}"', self._remover(rule), "Stop watching it"))
+        return out
+
+    async def discover(self) -> Hits:
+        for title, callback, help_text in self._commands():
+            yield DiscoveryHit(title, callback, help=help_text)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         text = rule_text(query)
-        if text and query.lower().lstrip().startswith("alert"):
+        first = text.split(maxsplit=1)[0].lower() if text else ""
+        if text and query.lower().lstrip().startswith("alert") and first not in COMMAND_WORDS:
             title = f"Alerts: add rule {text}"
             yield Hit(
                 1.0,
@@ -71,17 +94,10 @@ class AlertCommands(Provider):
                 text=title,
                 help="Watch this rule from the next bar on",
             )
-        for rule in self._rules():
-            title = f'Alerts: remove rule "{rule}"'
+        for title, callback, help_text in self._commands():
             score = matcher.match(title)
             if score > 0:
-                yield Hit(
-                    score,
-                    matcher.highlight(title),
-                    self._remover(rule),
-                    text=title,
-                    help="Stop watching this rule",
-                )
+                yield Hit(score, matcher.highlight(title), callback, text=title, help=help_text)
 
     def _rules(self) -> list[str]:
         book = self._book()
@@ -92,11 +108,33 @@ class AlertCommands(Provider):
     def _explain(self) -> None:
         self.app.notify(f"type the rule after it, e.g. Alerts: add {EXAMPLE}", timeout=8)
 
+    def _list(self) -> None:
+        book = self._book()
+        if book is None:
+            self.app.notify("alerts are not running yet", severity="warning")
+            return
+        if not book.rules:
+            self.app.notify(f"no alert rule: add one, e.g. Alerts: add {EXAMPLE}", title="alerts")
+            return
+        lines = [
+            f"{rule_name(r)}{' (muted)' if rule_name(r) in book.muted else ''}" for r in book.rules
+        ]
+        self.app.notify("\n".join(lines), title=f"alert rules ({len(lines)})", timeout=10)
+
     def _adder(self, text: str) -> Callable[[], None]:
         def add() -> None:
             add_rule(self.app, self._book(), text)
 
         return add
+
+    def _muter(self, name: str, muted: bool) -> Callable[[], None]:
+        def mute() -> None:
+            book = self._book()
+            if book is not None and book.mute_rule(name, muted):
+                said = "muted" if muted else "unmuted"
+                self.app.notify(f'alert rule "{name}" {said}', title="alerts")
+
+        return mute
 
     def _remover(self, name: str) -> Callable[[], None]:
         def remove() -> None:

@@ -10,7 +10,7 @@ from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
 from pairs_tui.analytics import PairStats
-from pairs_tui.snapshot import Snapshot
+from pairs_tui.snapshot import AlertEvent, Snapshot
 from pairs_tui.ui import formatting, keys, plotting, view
 from pairs_tui.ui.jobs import WindowTests
 from pairs_tui.ui.widgets.alert_banner import AlertBanner
@@ -62,7 +62,7 @@ class MonitorScreen(Screen[None]):
         & #quotes { height: 1; }
         & #zscore { height: 1fr; min-height: 5; }
         & #middle { height: 8; }
-        & AlertList { display: none; }
+        & AlertList { height: 1; }
         &.-medium #middle { height: 9; }
         &.-medium AlertList { display: block; height: 2; }
         &.-tall #middle { height: 12; }
@@ -78,7 +78,7 @@ class MonitorScreen(Screen[None]):
         self.symbols = symbols
         self.entry_z = entry_z
         """Where the entry bands are drawn."""
-        self._alerts_seen = 0
+        self._newest_alert: AlertEvent | None = None
         # Built here, not in compose, so a snapshot that arrives before they are mounted
         # still has somewhere to go.
         self.header = HeaderBar()
@@ -117,7 +117,7 @@ class MonitorScreen(Screen[None]):
         """The monitor moved to another pair: what was said of the last one goes."""
         self.symbols = symbols
         self.leg_a.symbol, self.leg_b.symbol = symbols
-        self._alerts_seen = 0
+        self._newest_alert = None
         self.stationarity.clear()
         self.banner.clear()
 
@@ -186,13 +186,15 @@ class MonitorScreen(Screen[None]):
 
     def _show_alerts(self, snapshot: Snapshot) -> None:
         events = snapshot.alerts
-        if len(events) > self._alerts_seen:
-            newest = events[-1]
+        # The list holds the last alerts.keep events: once full its length stays put, so a new
+        # alert is told by the newest event, not by the count.
+        newest = events[-1] if events else None
+        if newest is not None and newest is not self._newest_alert:
+            self._newest_alert = newest
             when = f"{formatting.clock(view.alert_time(newest))}  "
             self.banner.alert(when + view.alert_text(newest))
             if self.app.is_headless is False and newest.bell:
                 self.app.bell()
-        self._alerts_seen = len(events)
         self.alert_list.show(events)
 
     def show_error(self, text: str) -> None:
@@ -226,9 +228,9 @@ class MonitorScreen(Screen[None]):
         """The tests started."""
         self.stationarity.running(bars, timeframe)
 
-    def stationarity_failed(self, why: str) -> None:
-        """The tests could not run."""
-        self.stationarity.failed(why)
+    def stationarity_failed(self, why: str, *shorter: str) -> None:
+        """The tests could not run (``shorter`` forms of why, for narrow screens)."""
+        self.stationarity.failed(why, *shorter)
 
     def stationarity_done(self, result: WindowTests) -> None:
         """The tests finished."""
