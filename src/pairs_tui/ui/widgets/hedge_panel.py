@@ -123,7 +123,7 @@ def carry_lines(carry: Carry, now_ms: float, width: int) -> list[Content]:
     the time to its next funding and its mark-index premium, in forms that fit ``width``."""
     value = carry.carry_bp_day
     if carry.funding_a is None and carry.funding_b is None:
-        head = Content.assemble("carry     ", ("waiting for mark prices…", "italic"))
+        head = Content.assemble("carry     ", ("no mark price yet", "italic"))
         return [head]
     amount = (formatting.number(value, 2, signed=True), "bold")
     heads = [
