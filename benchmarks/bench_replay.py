@@ -1,22 +1,26 @@
 """Replay throughput: ``--replay FILE`` end to end against a bare msgspec decode of the same file.
 
-Goal (issue: replay): over 1,000,000 trades/s from file, and at least 0.5 of a bare msgspec
-decode of the same file. Session B (the package's recording) is repeated, shifted in time and
-id, to about a million trades, and written as:
+Goals (issue 17, "replay at the speed of reading"): bars from an NDJSON recording at 0.8 of a
+bare msgspec decode of the same file or better; ``--record`` Parquet at 10M trades/s or more;
+memory bounded by the bars, not the file. Session B (the package's recording) is repeated,
+shifted in time and id, to about a million trades, and written as:
 
 - the combined-stream NDJSON, gzipped (as recorded) and plain;
 - the same frames behind a cryptofeed receive-time prefix (the line-by-line reader's path);
 - Binance archive CSVs, one per symbol, gzipped;
 - ``--record`` Parquet, partitioned by symbol and date.
 
-"replay" is the whole thing a user waits for: ``ReplaySource(paths, pair)`` (open, decompress,
-parse, check, merge) plus ``run()`` delivering every :class:`~pairs_tui.records.Trade` to a sink
-that does nothing. "bare" reads the same bytes, gunzips them, splits lines and decodes each
-with one typed msgspec Struct (``T, s, p, q, m``), the fastest per-line decode measured in the
+"replay → bars" is what a user waits for before analytics: ``ReplaySource(paths, pair)`` (open,
+decompress, parse, check, merge) plus ``run()`` at full speed into a sink that builds the 1s bars
+in bulk (:meth:`~pairs_tui.bars.BarBuilder.add_frame`, what the pipeline does); "trade by trade"
+is the same into a sink that takes one :class:`~pairs_tui.records.Trade` at a time and builds the
+bars with :meth:`~pairs_tui.bars.BarBuilder.add` (the path before issue 17). "bare" reads the
+same bytes, gunzips them, splits lines and decodes each with one typed msgspec Struct
+(``T, s, p, q, m``), the fastest per-line decode measured in the
 research notes, keeping nothing. Variants run interleaved round-robin; median and best of the
 repeats are printed, with the noise probe before and after.
 
-    python -m benchmarks.bench_replay [--copies N] [--repeats R]
+    python -m benchmarks.bench_replay [--copies N] [--repeats R] [--no-before]
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ import asyncio
 import gc
 import gzip
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -36,12 +42,13 @@ from typing import cast
 import msgspec
 import polars as pl
 
+from pairs_tui.bars import BarBuilder
 from pairs_tui.feed.replay.load import load_trades
 from pairs_tui.feed.replay.source import ReplaySource
 
 # The replay's own line struct: the baseline decodes exactly the fields replay reads.
 from pairs_tui.feed.schemas.ws import RecordedFrame
-from pairs_tui.records import PairBar, Trade
+from pairs_tui.records import MarkPrice, PairBar, Trade
 
 PAIR = ("BTCUSDT", "ETHUSDT")
 SESSION = (
@@ -75,9 +82,16 @@ BARE = {
 
 
 class _Sink:
-    """Takes every trade and does nothing with it: the replay's own cost, nothing else."""
+    """Builds the 1s bars one trade at a time (the live builder's per-trade path)."""
+
+    def __init__(self) -> None:
+        self.builder = BarBuilder(PAIR, 1_000)
+        self.bars = 0
 
     def on_trade(self, trade: Trade) -> None:
+        self.bars += len(self.builder.add(trade))
+
+    def on_mark(self, mark: MarkPrice) -> None:
         pass
 
     def on_bar(self, bar: PairBar, timeframe_ms: int) -> None:
@@ -88,6 +102,13 @@ class _Sink:
 
     def release(self, symbol: str) -> None:
         pass
+
+
+class _BulkSink(_Sink):
+    """Builds the 1s bars a batch at a time, as the pipeline does at full speed."""
+
+    def on_trade_frame(self, symbols: tuple[str, str], trades: pl.DataFrame) -> None:
+        self.bars += len(self.builder.add_frame(trades))
 
 
 def probe() -> float:
@@ -170,13 +191,42 @@ def bare(paths: list[Path], decode: Callable[[bytes], object]) -> int:
     return n
 
 
-def replay(paths: list[Path]) -> tuple[int, float]:
-    """Open and run a full-speed replay; returns (trades, seconds spent opening)."""
+def replay(paths: list[Path], sink: type[_Sink] = _BulkSink) -> tuple[int, float]:
+    """Open and run a full-speed replay into bars; returns (trades, seconds spent opening)."""
     t0 = time.perf_counter()
     source = ReplaySource(paths, PAIR)
     opened = time.perf_counter() - t0
-    asyncio.run(source.run(_Sink()))
+    asyncio.run(source.run(sink()))
     return source.status.messages, opened
+
+
+PEAK = """
+import asyncio, sys
+from benchmarks.bench_replay import PAIR, _BulkSink
+from pairs_tui.feed.replay.source import ReplaySource
+def hwm():
+    with open("/proc/self/status") as status:
+        return next(int(x.split()[1]) for x in status if x.startswith("VmHWM"))
+with open("/proc/self/clear_refs", "w") as refs:
+    refs.write("5")  # the peak so far is the parent's, inherited through fork: reset it
+before = hwm()
+sink = _BulkSink()
+asyncio.run(ReplaySource(sys.argv[1:], PAIR).run(sink))
+print(before, hwm(), sink.bars)
+"""
+
+
+def peak_rss(paths: list[Path]) -> tuple[float, float, int]:
+    """Peak RSS of a fresh process replaying ``paths`` into bars: (MB after imports, MB peak,
+    bars)."""
+    out = subprocess.run(
+        [sys.executable, "-c", PEAK, *map(str, paths)],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    ).stdout.split()
+    return int(out[0]) / 1024, int(out[1]) / 1024, int(out[2])
 
 
 def timed(fn: Callable[[], object]) -> tuple[float, object]:
@@ -190,6 +240,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--copies", type=int, default=30, help="session B repeats (30: ~1.06M)")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--no-before", dest="before", action="store_false", help="skip the trade-by-trade path"
+    )
     args = parser.parse_args()
     print(f"noise probe before: {probe():.0f} ms")
     with tempfile.TemporaryDirectory() as tmp:
@@ -208,6 +261,9 @@ def main() -> None:
                 trades, opened = cast(tuple[int, float], result)
                 times.setdefault(("replay", name), []).append(seconds)
                 opens[name].append(opened)
+                if args.before:
+                    seconds, _ = timed(partial(replay, paths, _Sink))
+                    times.setdefault(("trade by trade", name), []).append(seconds)
         print(f"{trades:,} trades, {args.repeats} interleaved repeats; trades/s, median (best)")
         print(f"{'input':<34} {'variant':<28} {'trades/s':>18} {'opening':>8}")
         for (variant, name), spent in times.items():
@@ -215,6 +271,7 @@ def main() -> None:
             share = f"{statistics.median(opens[name]) / med:.0%}" if variant == "replay" else ""
             rate = f"{trades / med / 1e6:.2f} M ({trades / min(spent) / 1e6:.2f} M)"
             print(f"{name:<34} {variant:<28} {rate:>18} {share:>8}")
+        print("\n'replay' is replay -> 1s bars in bulk; 'trade by trade' the path before it")
         print("\nreplay / bare decode of the same file (median of the per-repeat ratios):")
         first = lines[0]
         for name in inputs:
@@ -227,6 +284,14 @@ def main() -> None:
                 cells.append(f"{statistics.median(ratios):.2f} vs {base[13:]}")
             note = "" if name in lines else f"  (bare of {first}: the same trades)"
             print(f"  {name:<34} {'   '.join(cells)}{note}")
+        print("\npeak RSS of a fresh process replaying into bars (MB): after imports, peak")
+        for name, paths in inputs.items():
+            size = sum(
+                f.stat().st_size for p in paths for f in ([p] if p.is_file() else p.rglob("*"))
+            )
+            start, peak, bars = peak_rss(paths)
+            size_mb = size / 2**20
+            print(f"  {name:<34} {start:6.0f} {peak:6.0f}   ({bars:,} bars; {size_mb:,.0f} MB)")
     print(f"noise probe after: {probe():.0f} ms")
 
 

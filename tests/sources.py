@@ -13,8 +13,10 @@ import gzip
 import json
 from pathlib import Path
 
+import msgspec
 import polars as pl
 
+from pairs_tui.exchange.tape import TradeTape
 from pairs_tui.feed.source import TradeSink
 from pairs_tui.feed.status import FeedStatus
 from pairs_tui.records import Trade
@@ -33,6 +35,32 @@ CRYPTOFEED = FIXTURES / "cryptofeed_BINANCE_FUTURES_ws_aggTrade_2021-07-22.txt"
 """91 real 2021 ``@aggTrade`` frames of four symbols, ``<recv time>: <frame>`` a line."""
 PAIR = ("BTCUSDT", "ETHUSDT")
 """Session B's pair, target leg first."""
+HEADLESS_KEYS = [
+    "ts",
+    "timeframe",
+    "symbol_a",
+    "symbol_b",
+    "price",
+    "hedge",
+    "window",
+    "close_a",
+    "close_b",
+    "volume_a",
+    "volume_b",
+    "trades_a",
+    "trades_b",
+    "beta",
+    "alpha",
+    "r2",
+    "spread",
+    "zscore",
+    "corr",
+    "half_life",
+    "kalman_beta",
+    "alerts",
+    "feed",
+]
+"""The headless line's keys, in order (PRODUCT.md, "Headless output"), carry off."""
 
 
 def session_b_trades() -> list[Trade]:
@@ -128,3 +156,33 @@ def random_trades(
             out.append((int(t), k, trade))
     out.sort(key=lambda item: (item[0], item[1]))
     return [trade for _, _, trade in out]
+
+
+def tape_file(
+    tape: TradeTape, path: Path, start_ms: int | None = None, end_ms: int | None = None
+) -> Path:
+    """The tape's trades (of ``[start_ms, end_ms)`` when given) as the combined aggTrade stream
+    sends them, one frame a line; gzipped when ``path`` ends in ``.gz``."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wt") as out:
+        for t in tape.trades:
+            if (start_ms is not None and t.time < start_ms) or (
+                end_ms is not None and t.time >= end_ms
+            ):
+                continue
+            spec = tape.specs[t.symbol]
+            data = {
+                "e": "aggTrade",
+                "E": t.time,
+                "a": t.id,
+                "s": t.symbol,
+                "p": f"{t.price:.{spec.price_decimals}f}",
+                "q": f"{t.qty:.{spec.qty_decimals}f}",
+                "f": t.first_trade_id,
+                "l": t.last_trade_id,
+                "T": t.time,
+                "m": t.buyer_maker,
+            }
+            frame = {"stream": f"{t.symbol.lower()}@aggTrade", "data": data}
+            out.write(msgspec.json.encode(frame).decode() + "\n")
+    return path

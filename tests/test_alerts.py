@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pairs_tui.alerts import BAR_METRICS, AlertBook, holds, parse_rule, rearm_line
+from pairs_tui.alerts import BAR_METRICS, CARRY_METRICS, AlertBook, holds, parse_rule, rearm_line
 from pairs_tui.analytics import PairStats
 from pairs_tui.cli import main
 from pairs_tui.config import AlertRule, ConfigError, Settings
@@ -22,7 +22,7 @@ from pairs_tui.feed.source import TradeSink
 from pairs_tui.feed.status import FeedStatus
 from pairs_tui.pipeline import Pipeline
 from pairs_tui.records import Bar, PairBar, Timeframe, Trade
-from pairs_tui.snapshot import AlertEvent, ClosedBar
+from pairs_tui.snapshot import AlertEvent, Carry, ClosedBar
 from sources import ENVELOPES
 
 PAIR = ("BTCUSDT", "ETHUSDT")
@@ -390,7 +390,9 @@ def test_headless_lines_carry_the_alerts_of_a_rule_on_replayed_real_data(
     assert all(
         alert["time"] == ts and alert["rule"] == "z wide" and alert["bell"] for ts, alert in fired
     )
-    logged = [json.loads(line) for line in (exports / "alerts.ndjson").read_text().splitlines()]
+    # The alert log lives in the state folder, not the export folder (nothing unasked in ./).
+    log = tmp_path / "state" / "pairs-tui" / "alerts.ndjson"
+    logged = [json.loads(line) for line in log.read_text().splitlines()]
     assert [(e["time"], e["value"], e["pair"], e["timeframe"]) for e in logged] == [
         (ts, z, "BTCUSDT/ETHUSDT", "1s") for ts, z in expected
     ]
@@ -398,3 +400,30 @@ def test_headless_lines_carry_the_alerts_of_a_rule_on_replayed_real_data(
 
 def test_every_bar_metric_is_an_analytics_field() -> None:
     assert BAR_METRICS.issubset(PairStats.__struct_fields__)
+
+
+def test_every_carry_metric_is_a_carry_field_and_a_rule_metric() -> None:
+    assert CARRY_METRICS.issubset(Carry.__struct_fields__)
+    assert parse_rule("carry_bp_day < -5").metric == "carry_bp_day"
+
+
+def test_carry_rules_fire_on_the_funding_in_force_at_each_bar() -> None:
+    book = AlertBook(
+        [
+            AlertRule(name="carry", metric="carry_bp_day", op="<", threshold=-5.0, hysteresis=1),
+            AlertRule(name="funding", metric="funding_b", op=">", threshold=0.0003),
+        ]
+    )
+    fired: list[tuple[int, str]] = []
+    for ts, (carry, funding_b) in enumerate([(-2.0, 0.0001), (-6.0, 0.0004), (-5.5, 0.0004)]):
+        funding = Carry(
+            funding_a=0.0001, funding_b=funding_b, next_funding_ts=None, carry_bp_day=carry
+        )
+        closed = msgspec.structs.replace(closed_bar(ts * 1_000, 0.0), carry=funding)
+        fired += [(event.time, event.rule) for event in book.on_bar(closed)]
+    # Without carry (off, or before the first mark) nothing fires and nothing changes.
+    fired += [(e.time, e.rule) for e in book.on_bar(closed_bar(3_000, 0.0))]
+    assert fired == [(1_000, "carry"), (1_000, "funding")]
+    # A timeframe switch does not re-arm them: the funding is the same series.
+    funding = Carry(funding_a=0.0001, funding_b=0.0004, next_funding_ts=None, carry_bp_day=-6.0)
+    assert book.on_bar(msgspec.structs.replace(closed_bar(60_000, 0.0, "1m"), carry=funding)) == []

@@ -25,6 +25,7 @@ from pairs_tui.export import (
     ExportError,
     export_session,
     take_session,
+    with_datetimes,
     write_session,
 )
 from pairs_tui.pipeline import Pipeline
@@ -56,7 +57,7 @@ def test_parquet_export_holds_ticks_bars_and_analytics(
     ]
     assert files(tmp_path) == sorted(p.name for p in paths)
     ticks, bars, analytics = (pl.read_parquet(p) for p in paths)
-    assert_frame_equal(ticks, session.ticks())
+    assert_frame_equal(ticks, with_datetimes(session.ticks()))
     assert ticks.height == len(session_b_trades())
     history = session.history()
     assert bars.columns == list(BAR_COLUMNS) and analytics.columns == list(ANALYTICS_COLUMNS)
@@ -69,18 +70,26 @@ def test_parquet_export_holds_ticks_bars_and_analytics(
         "volume_a",
         "trades_a",
     ]
-    assert_frame_equal(bars, history.select(BAR_COLUMNS))
-    assert_frame_equal(analytics, history.select(ANALYTICS_COLUMNS))
+    assert_frame_equal(bars, with_datetimes(history.select(BAR_COLUMNS)))
+    assert_frame_equal(analytics, with_datetimes(history.select(ANALYTICS_COLUMNS)))
+
+
+def test_exported_times_are_utc_datetimes_not_integers(session: Pipeline, tmp_path: Path) -> None:
+    ticks, bars, analytics = (pl.read_parquet(p) for p in export_session(session, tmp_path))
+    utc_ms = pl.Datetime("ms", "UTC")
+    assert bars.schema["ts"] == utc_ms and analytics.schema["ts"] == utc_ms
+    assert ticks.schema["time"] == utc_ms
+    first = session.history()["ts"][0]
+    assert bars["ts"][0] == datetime.fromtimestamp(first / 1000, UTC)
 
 
 def test_csv_export_reads_back_the_same_values(session: Pipeline, tmp_path: Path) -> None:
     ticks, bars, analytics = export_session(session, tmp_path, "csv", now=NOW)
     assert bars.name == f"BTCUSDT-ETHUSDT_1s_bars_{STAMP}.csv"
-    assert_frame_equal(
-        pl.read_csv(bars, schema=session.history().select(BAR_COLUMNS).schema),
-        session.history().select(BAR_COLUMNS),
-    )
-    assert_frame_equal(pl.read_csv(ticks, schema=session.ticks().schema), session.ticks())
+    expected_bars = with_datetimes(session.history().select(BAR_COLUMNS))
+    assert_frame_equal(pl.read_csv(bars, schema=expected_bars.schema), expected_bars)
+    expected_ticks = with_datetimes(session.ticks())
+    assert_frame_equal(pl.read_csv(ticks, schema=expected_ticks.schema), expected_ticks)
     assert pl.read_csv(analytics).columns == list(ANALYTICS_COLUMNS)
 
 
@@ -92,7 +101,8 @@ def test_export_follows_the_active_timeframe(session: Pipeline, tmp_path: Path) 
         session.set_timeframe("1s")
     assert bars.name == f"BTCUSDT-ETHUSDT_1m_bars_{STAMP}.parquet"
     frame = pl.read_parquet(bars)
-    assert frame.height == session.history("1m").height and (frame["ts"] % 60_000 == 0).all()
+    assert frame.height == session.history("1m").height
+    assert (frame["ts"].dt.epoch("ms") % 60_000 == 0).all()
 
 
 def test_a_second_export_in_the_same_second_does_not_replace_the_first(

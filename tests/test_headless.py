@@ -14,33 +14,7 @@ from pairs_tui.config import Settings
 from pairs_tui.headless import HeadlessWriter
 from pairs_tui.pipeline import Pipeline
 from pairs_tui.records import Trade
-from sources import PAIR, ListSource, session_b_trades
-
-SCHEMA = [
-    "ts",
-    "timeframe",
-    "symbol_a",
-    "symbol_b",
-    "price",
-    "hedge",
-    "window",
-    "close_a",
-    "close_b",
-    "volume_a",
-    "volume_b",
-    "trades_a",
-    "trades_b",
-    "beta",
-    "alpha",
-    "r2",
-    "spread",
-    "zscore",
-    "corr",
-    "half_life",
-    "kalman_beta",
-    "alerts",
-    "feed",
-]
+from sources import HEADLESS_KEYS, PAIR, ListSource, session_b_trades
 
 
 async def headless_lines(trades: list[Trade], **kwargs: Any) -> list[dict[str, Any]]:
@@ -57,7 +31,7 @@ async def test_one_line_per_bar_in_schema_order() -> None:
     builder = BarBuilder(PAIR, 1_000)
     bars = builder.add_many(trades) + builder.flush()
     assert len(lines) == len(bars)
-    assert all(list(line) == SCHEMA for line in lines)
+    assert all(list(line) == HEADLESS_KEYS for line in lines)
     assert [line["ts"] for line in lines] == [bar.ts for bar in bars]
     assert [line["close_a"] for line in lines] == [bar.a.close for bar in bars if bar.a]
     assert [line["trades_b"] for line in lines] == [bar.b.trades for bar in bars if bar.b]
@@ -149,7 +123,7 @@ async def test_carry_fields_come_with_carry_on_only() -> None:
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     last = lines[-1]
     assert list(last) == [
-        *SCHEMA[:21],
+        *HEADLESS_KEYS[:21],
         "funding_a",
         "funding_b",
         "next_funding_ts",
@@ -162,4 +136,4 @@ async def test_carry_fields_come_with_carry_on_only() -> None:
     expected = 1e4 * (-0.0001 * 3 + last["beta"] * -0.00005 * 3)
     assert math.isclose(last["carry_bp_day"], expected, rel_tol=1e-12)
     plain = await headless_lines(trades, window=30)
-    assert all(list(line) == SCHEMA for line in plain)
+    assert all(list(line) == HEADLESS_KEYS for line in plain)

@@ -10,7 +10,6 @@ tape, replayed from a file, gives the reference.
 from __future__ import annotations
 
 import asyncio
-import gzip
 import json
 import math
 import os
@@ -19,13 +18,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import pytest
 
 from pairs_tui.cli import main
 from pairs_tui.exchange.server import EmbeddedExchange
 from pairs_tui.exchange.simulation import simulated_tape
 from pairs_tui.exchange.tape import TradeTape
+from sources import tape_file
 
 PAIR = ("BTCUSDT", "ETHUSDT")
 PAST_S = 1_800.0
@@ -34,28 +33,6 @@ WAIT_S = 90.0
 PATH_DEPENDENT = ("feed", "kalman_beta", "alerts")
 """Not compared: the feed's counters, the Kalman filter (its state depends on where a run
 starts, not on the window), alerts (a rule's hysteresis state likewise)."""
-
-
-def tape_file(tape: TradeTape, path: Path) -> Path:
-    """The tape as the combined aggTrade stream would have sent it, one frame a line."""
-    with gzip.open(path, "wt") as out:
-        for t in tape.trades:
-            spec = tape.specs[t.symbol]
-            data = {
-                "e": "aggTrade",
-                "E": t.time,
-                "a": t.id,
-                "s": t.symbol,
-                "p": f"{t.price:.{spec.price_decimals}f}",
-                "q": f"{t.qty:.{spec.qty_decimals}f}",
-                "f": t.first_trade_id,
-                "l": t.last_trade_id,
-                "T": t.time,
-                "m": t.buyer_maker,
-            }
-            frame = {"stream": f"{t.symbol.lower()}@aggTrade", "data": data}
-            out.write(msgspec.json.encode(frame).decode() + "\n")
-    return path
 
 
 @pytest.fixture
@@ -141,7 +118,7 @@ def test_a_run_started_mid_tape_equals_a_replay_of_the_whole_tape(
     assert start - 120_000 <= first["ts"] <= start + 120_000  # it did start mid-tape
     replay = tape_file(tape, tmp_path / "tape.ndjson.gz")
     assert main([*args, "--config", str(config), "--replay", str(replay)]) == 0
-    reference = {line["ts"]: line for line in map(json.loads, capsys.readouterr().out.split())}
+    reference = {line["ts"]: line for line in map(json.loads, capsys.readouterr().out.splitlines())}
     for line in live:
         assert line["ts"] in reference, line["ts"]
         assert_same(line, reference[line["ts"]])

@@ -12,6 +12,10 @@ Where the values come from:
 - ``zscore``, ``spread``, ``corr``, ``beta``, ``half_life``: the analytics of every final bar of
   the active timeframe (:meth:`AlertBook.on_bar`, called by the pipeline). Switching timeframe
   re-arms them, since the series is a different one.
+- ``carry_bp_day``, ``funding_a``, ``funding_b``: the funding in force when each final bar of
+  the active timeframe became final (``funding_*`` as fractions: 0.0001 is 1 bp); never with
+  ``[carry]`` off. A timeframe switch does not re-arm them: funding is one series whatever the
+  bars.
 - ``stale``: seconds since the quieter leg last traded, on the exchange clock
   (:meth:`AlertBook.on_feed`, called by the pipeline's clock tick). The feed's own watchdog
   state rides in the message. A replay at full speed has no clock, so it is never stale.
@@ -45,6 +49,8 @@ log = logging.getLogger("pairs_tui.alerts")
 
 BAR_METRICS = frozenset({"zscore", "spread", "corr", "beta", "half_life"})
 """Metrics read from the analytics of each final bar."""
+CARRY_METRICS = frozenset({"carry_bp_day", "funding_a", "funding_b"})
+"""Metrics read from the funding in force when each bar became final (None with carry off)."""
 _QUIET_STATES = frozenset({"done", "stopped"})
 """Feed states in which silence is expected, not an alarm."""
 
@@ -200,9 +206,12 @@ class AlertBook:
         fired: list[AlertEvent] = []
         for state in self._states:
             metric = state.rule.metric
-            if metric not in BAR_METRICS:
+            if metric in BAR_METRICS:
+                value = getattr(closed.stats, metric)
+            elif metric in CARRY_METRICS:
+                value = None if closed.carry is None else getattr(closed.carry, metric)
+            else:
                 continue
-            value = getattr(closed.stats, metric)
             event = self._check(state, value, closed.bar.ts, bar_end, "")
             if event is not None:
                 fired.append(event)

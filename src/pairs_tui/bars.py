@@ -14,7 +14,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+import numpy as np
+import polars as pl
+
 from pairs_tui.records import Bar, PairBar, Trade
+
+TRADE_COLUMNS = ("leg", "time", "price", "qty", "buyer_maker", "id")
+"""Columns of a batch of trades for :meth:`BarBuilder.add_frame`: ``leg`` 0 (target) or 1."""
+
+
+def trades_of(trades: pl.DataFrame, symbols: tuple[str, str]) -> Iterable[Trade]:
+    """A batch of :data:`TRADE_COLUMNS` as :class:`Trade` objects, in order."""
+    return map(
+        Trade,
+        map(symbols.__getitem__, trades["leg"].to_list()),
+        trades["time"].to_list(),
+        trades["price"].to_list(),
+        trades["qty"].to_list(),
+        trades["buyer_maker"].to_list(),
+        trades["id"].to_list(),
+    )
 
 
 class _Hold:
@@ -72,6 +91,56 @@ class _Bucket:
 
     def bar(self) -> Bar:
         return Bar(self.first.price, self.high, self.low, self.last.price, self.volume, self.trades)
+
+
+class _Folded:
+    """One leg's buckets after a batch (see :meth:`BarBuilder.add_frame`), oldest first."""
+
+    __slots__ = ("bars", "batch", "held", "keys", "seen", "symbol", "tf")
+
+    def __init__(self, symbol: str, tf: int) -> None:
+        self.symbol = symbol
+        self.tf = tf
+        self.seen = -1
+        """The leg's latest trade time in the batch; -1 when it has none."""
+        self.keys: list[int] = []
+        """Bucket starts."""
+        self.bars: list[Bar] = []
+        """Each bucket's bar so far."""
+        self.held: list[_Bucket] = []
+        """The open buckets before the batch's first, as they are."""
+        self.batch: (
+            tuple[int, list[int], np.ndarray, np.ndarray, list[np.ndarray], _Bucket | None] | None
+        ) = None
+        """Where the batch's buckets come from: their first and last rows in the batch's
+        columns, and the open bucket the first one continues."""
+
+    def bucket(self, j: int) -> _Bucket:
+        """The ``j``-th bucket as an open :class:`_Bucket`, as :meth:`BarBuilder.add` has it."""
+        if j < len(self.held):
+            return self.held[j]
+        assert self.batch is not None
+        offset, keys, first, last, cols, carried = self.batch
+        g = j - offset
+        a, z = int(first[g]), int(last[g])
+        bar = self.bars[j]
+        _, t, p, q, m, i = cols
+
+        def trade(r: int) -> Trade:
+            return Trade(self.symbol, int(t[r]), float(p[r]), float(q[r]), bool(m[r]), int(i[r]))
+
+        bucket = _Bucket.__new__(_Bucket)
+        bucket.start = keys[g]
+        bucket.end = keys[g] + self.tf
+        bucket.first = carried.first if g == 0 and carried is not None else trade(a)
+        bucket.last = trade(z)
+        bucket.high, bucket.low, bucket.volume, bucket.trades = (
+            bar.high,
+            bar.low,
+            bar.volume,
+            bar.trades,
+        )
+        return bucket
 
 
 class BarBuilder:
@@ -169,6 +238,161 @@ class BarBuilder:
         for trade in trades:
             out.extend(self.add(trade))
         return out
+
+    def add_frame(self, trades: pl.DataFrame) -> list[PairBar]:
+        """Take a batch of trades at once; return every bar they made final.
+
+        The same bars, late count and state as :meth:`add` on each row in order, computed
+        over whole columns when the batch is in trade order (a replay's is): times never
+        decreasing, each leg's ids not decreasing within a millisecond, nothing before what
+        the builder has seen, and no hold. Any other batch goes through :meth:`add` row by row.
+
+        Args:
+            trades: Columns :data:`TRADE_COLUMNS`, in arrival order.
+        """
+        if not trades.height:
+            return []
+        cols = [trades[c].to_numpy() for c in TRADE_COLUMNS]
+        legs, times, ids = cols[0], cols[1], cols[5]
+        rows = (np.flatnonzero(legs == 0), np.flatnonzero(legs == 1))
+        if self._holds or not self._in_order(rows, times, ids):
+            return self.add_many(trades_of(trades, self.symbols))
+        tf = self.timeframe_ms
+        starts = times - times % tf
+        if self._next is None:
+            self._next = int(starts[0])
+        elif int(starts[0]) < self._next:
+            return self.add_many(trades_of(trades, self.symbols))  # late trades: counted one by one
+        done = [self._fold_leg(leg, rows[leg], cols, starts) for leg in (0, 1)]
+        for leg, folded in enumerate(done):
+            if folded.seen > self._seen[leg]:
+                self._seen[leg] = folded.seen
+        both = min(self._seen)
+        if both < self._next + tf:
+            self._keep_open(done, None)
+            return []
+        limit = both - both % tf
+        out = self._bars_until(limit, done)
+        self._keep_open(done, limit)
+        self._next = limit
+        self._emitted = True
+        return out
+
+    def _in_order(
+        self, rows: tuple[np.ndarray, np.ndarray], times: np.ndarray, ids: np.ndarray
+    ) -> bool:
+        """Whether a batch can be taken over whole columns (see :meth:`add_frame`)."""
+        if times.size > 1 and bool((times[1:] < times[:-1]).any()):
+            return False
+        for leg, mine in enumerate(rows):
+            t, i = times[mine], ids[mine]
+            if not t.size:
+                continue
+            if t.size > 1 and bool(((t[1:] == t[:-1]) & (i[1:] < i[:-1])).any()):
+                return False
+            if int(t[0]) < self._seen[leg]:
+                return False
+            newest = self._newest[leg]
+            if newest is not None:
+                last = newest.last
+                if int(t[0]) == last.time and int(i[0]) < last.id:
+                    return False
+            elif any(self._open[leg]):
+                return False  # open buckets but none at hand: a state add() left; keep to add()
+        return True
+
+    def _fold_leg(
+        self, leg: int, mine: np.ndarray, cols: list[np.ndarray], starts: np.ndarray
+    ) -> _Folded:
+        """One leg's buckets of a batch (its rows ``mine``), merged with the buckets the leg
+        has open."""
+        _, times, prices, qtys, _, _ = cols
+        buckets = self._open[leg]
+        old = sorted(buckets)
+        folded = _Folded(self.symbols[leg], self.timeframe_ms)
+        if not mine.size:
+            folded.keys = old
+            folded.bars = [buckets[k].bar() for k in old]
+            folded.held = [buckets[k] for k in old]
+            return folded
+        p, q, s = prices[mine], qtys[mine], starts[mine]
+        newest = self._newest[leg]
+        carried = newest if newest is not None and newest.start == int(s[0]) else None
+        extra = 0 if carried is None else 1
+        if carried is not None:
+            q = np.concatenate(([carried.volume], q))  # the volume so far, then in order
+        edges = np.flatnonzero(s[1:] != s[:-1]) + 1
+        first = np.concatenate(([0], edges))
+        last = np.concatenate((edges, [s.size])) - 1
+        # Volumes as add() sums them: a running sum in trade order within each bucket.
+        group = np.zeros(q.size, dtype=np.int64)
+        group[first[1:] + extra] = 1
+        running = (
+            pl.DataFrame({"g": np.cumsum(group), "q": q})
+            .select(pl.col("q").cum_sum().over("g"))
+            .to_series()
+            .to_numpy()
+        )
+        volume = running[last + extra].tolist()
+        high = np.maximum.reduceat(p, first).tolist()
+        low = np.minimum.reduceat(p, first).tolist()
+        count = (last - first + 1).tolist()
+        opens, closes = p[first].tolist(), p[last].tolist()
+        keys = s[first].tolist()
+        bars = list(map(Bar, opens, high, low, closes, volume, count))
+        if carried is not None:
+            head = bars[0]
+            bars[0] = Bar(
+                carried.first.price,
+                max(head.high, carried.high),
+                min(head.low, carried.low),
+                head.close,
+                head.volume,
+                head.trades + carried.trades,
+            )
+        stay = [k for k in old if k < keys[0]]  # opened before, no trade of theirs here
+        folded.seen = int(times[mine[-1]])
+        folded.keys = [*stay, *keys]
+        folded.bars = [*(buckets[k].bar() for k in stay), *bars]
+        folded.held = [buckets[k] for k in stay]
+        folded.batch = (len(stay), keys, mine[first], mine[last], cols, carried)
+        return folded
+
+    def _bars_until(self, limit: int, done: list[_Folded]) -> list[PairBar]:
+        """The bars of ``[_next, limit)``, both legs, flat where a leg did not trade."""
+        nxt = self._next
+        assert nxt is not None
+        tf = self.timeframe_ms
+        columns: list[list[Bar | None]] = []
+        for leg, folded in enumerate(done):
+            keys, bars = folded.keys, folded.bars
+            column: list[Bar | None] = []
+            close = self._last_close[leg]
+            flat = None if close is None else Bar.flat(close)
+            k = 0
+            for ts in range(nxt, limit, tf):
+                if k < len(keys) and keys[k] == ts:
+                    bar = bars[k]
+                    k += 1
+                    column.append(bar)
+                    close = bar.close
+                    flat = Bar.flat(close)
+                else:
+                    column.append(flat)
+            self._last_close[leg] = close
+            columns.append(column)
+        return list(map(PairBar, range(nxt, limit, tf), columns[0], columns[1]))
+
+    def _keep_open(self, done: list[_Folded], limit: int | None) -> None:
+        """Leave every bucket at or after ``limit`` open, as :meth:`add` would have."""
+        for leg, folded in enumerate(done):
+            buckets = self._open[leg]
+            buckets.clear()
+            newest = None
+            for j, k in enumerate(folded.keys):
+                if limit is None or k >= limit:
+                    buckets[k] = newest = folded.bucket(j)
+            self._newest[leg] = newest
 
     def advance(self, exchange_now_ms: float) -> list[PairBar]:
         """Finalise every bucket whose end plus the grace the exchange clock has passed."""

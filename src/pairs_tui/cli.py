@@ -12,41 +12,39 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from pairs_tui import __version__
 from pairs_tui.config import (
     DEMO_SYMBOLS,
+    CommandLine,
     ConfigError,
+    NotWritten,
     Options,
     UsageError,
     find_config,
     load_settings,
 )
+from pairs_tui.config.checks import argument_problems
 from pairs_tui.config.settings import parse_pair
 from pairs_tui.launcher import state_dir
-from pairs_tui.records import TIMEFRAMES
+from pairs_tui.records import TICK, TIMEFRAMES
 from pairs_tui.sinks import AlertsUndelivered
 
 log = logging.getLogger("pairs_tui")
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr and exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"pairs-tui: error: {message} (see pairs-tui --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The command line: two symbols and the options of a run, each with its help line."""
-    parser = _Parser(
+    parser = CommandLine(
         prog="pairs-tui",
-        description="Watch a pair of Binance USD-M perpetual futures for stat-arb signals.",
-        epilog="Keys: 1 2 3 timeframe · + - window · a ADF/coint · e export · p pause · "
-        "? help · ctrl+p palette · q quit",
+        description="Watch a pair of Binance USD-M perpetual futures for stat-arb signals. "
+        "`pairs-tui scan --help`: rank every pair of a universe by cointegration.",
+        epilog="Keys: 1 2 3 timeframe (0 ticks) · + - window · a ADF/coint · e export · "
+        "s scanner · w watchlist · p pause · ? help · ctrl+p palette · q quit",
     )
     parser.add_argument(
         "symbols",
@@ -79,12 +77,38 @@ def build_parser() -> argparse.ArgumentParser:
         help="backtest the z-score signal on the replayed session",
     )
     parser.add_argument(
+        "--from",
+        dest="backtest_from",
+        metavar="TIME",
+        help="with --backtest: exchange history from this ISO 8601 date or time (UTC)",
+    )
+    parser.add_argument(
+        "--to", dest="backtest_to", metavar="TIME", help="with --from: up to this time (now)"
+    )
+    parser.add_argument(
+        "--sweep",
+        nargs="+",
+        metavar="KEY=V1,V2",
+        help="with --backtest: every combination of window, entry_z, exit_z, stop_z, fee_bps, "
+        "hedge, price",
+    )
+    parser.add_argument(
+        "--oos",
+        type=float,
+        metavar="FRACTION",
+        help="with --sweep: choose on the first bars, report on this held-out last share",
+    )
+    parser.add_argument(
         "--record", type=Path, metavar="DIR", help="also write every trade to Parquet under DIR"
     )
     parser.add_argument("--url", metavar="BASE", help="WebSocket base URL")
     parser.add_argument("--rest-url", metavar="BASE", help="REST base URL")
     parser.add_argument("--stream", choices=("aggTrade", "trade"), help="trade stream")
-    parser.add_argument("--timeframe", choices=tuple(TIMEFRAMES), help="starting timeframe")
+    parser.add_argument(
+        "--timeframe",
+        choices=(TICK, *TIMEFRAMES),
+        help="starting timeframe (tick: one row per trade, noisy)",
+    )
     parser.add_argument("--window", type=int, metavar="N", help="starting analytics window")
     parser.add_argument("--config", metavar="FILE", help="config file")
     parser.add_argument(
@@ -113,7 +137,22 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         ConfigError: a bad config file.
     """
     args = build_parser().parse_args(argv)
-    settings = load_settings(find_config(args.config))
+    problem = argument_problems(
+        symbols=args.symbols,
+        url=args.url,
+        rest_url=args.rest_url,
+        window=args.window,
+        duration=args.duration,
+        speed=args.speed,
+    )
+    if problem:
+        raise UsageError(problem)
+    config_path = find_config(args.config)
+    settings = load_settings(config_path)
+    if settings.keys and not (args.headless or args.backtest):
+        from pairs_tui.keymap import check_keys  # Textual's key names: the TUI path only
+
+        check_keys(settings, config_path)
     watch = _watch_pairs(args.watch or [])
     symbols = [s.upper() for s in args.symbols]
     if watch and not symbols:
@@ -130,14 +169,9 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         raise UsageError(f"the two legs must differ, got {symbols[0]} twice")
     if args.demo and args.replay:
         raise UsageError("--demo and --replay exclude each other")
-    if args.backtest and not args.replay:
-        raise UsageError("--backtest needs --replay FILE...")
-    if args.speed is not None and (args.speed < 0 or not args.replay):
-        raise UsageError("--speed needs --replay and a value >= 0")
-    if args.window is not None and args.window < 3:
-        raise UsageError(f"--window must be at least 3, got {args.window}")
-    if args.duration is not None and args.duration <= 0:
-        raise UsageError(f"--duration must be positive, got {args.duration}")
+    research = _research(args)
+    if args.speed is not None and not args.replay:
+        raise UsageError("--speed needs --replay")
     for path in args.replay or []:
         if not path.exists():
             raise UsageError(f"--replay {path}: no such file or directory")
@@ -158,7 +192,42 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         duration=args.duration,
         watch=tuple(dict.fromkeys(((symbols[0], symbols[1]), *watch))) if watch else (),
         history=not args.no_history,
+        **research,
     )
+
+
+def _research(args: argparse.Namespace) -> dict[str, Any]:
+    """``--backtest``'s own options, checked (:mod:`pairs_tui.backtest.grid`).
+
+    Raises:
+        UsageError: one used without what it needs, or a bad time, key or value.
+    """
+    from pairs_tui.backtest.grid import check_fraction, parse_grid, parse_time
+
+    for flag, given in (("--from", args.backtest_from), ("--sweep", args.sweep)):
+        if given is not None and not args.backtest:
+            raise UsageError(f"{flag} needs --backtest")
+    for flag, given in (("--replay", args.replay), ("--demo", args.demo)):
+        if args.backtest_from and given:
+            raise UsageError(f"--from and {flag} exclude each other")
+    if args.backtest_to is not None and args.backtest_from is None:
+        raise UsageError("--to needs --from")
+    if args.backtest and not (args.replay or args.backtest_from):
+        raise UsageError("--backtest needs --replay FILE... or --from TIME")
+    if args.oos is not None and not args.sweep:
+        raise UsageError("--oos needs --sweep")
+    start = None if args.backtest_from is None else parse_time(args.backtest_from, "--from")
+    end = None if args.backtest_to is None else parse_time(args.backtest_to, "--to")
+    if start is not None and end is not None and end <= start:
+        raise UsageError(f"--to {args.backtest_to} must be after --from {args.backtest_from}")
+    if args.sweep:
+        parse_grid(args.sweep)
+    return {
+        "backtest_from": start,
+        "backtest_to": end,
+        "sweep": tuple(args.sweep or ()),
+        "oos": None if args.oos is None else check_fraction(args.oos),
+    }
 
 
 def _watch_pairs(texts: Sequence[str]) -> list[tuple[str, str]]:
@@ -176,6 +245,18 @@ def _watch_pairs(texts: Sequence[str]) -> list[tuple[str, str]]:
     return pairs
 
 
+class _OneLine(logging.Formatter):
+    """A record on stderr is its one line: tracebacks go to the log file only."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return " ".join(self.formatMessage(self._with_message(record)).split("\n"))
+
+    @staticmethod
+    def _with_message(record: logging.LogRecord) -> logging.LogRecord:
+        record.message = record.getMessage()
+        return record
+
+
 def _setup_logging(to_stderr: bool) -> Path:
     """Log to a file always, and to stderr in headless mode. Returns the log's path.
 
@@ -187,14 +268,15 @@ def _setup_logging(to_stderr: bool) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "pairs-tui.log"
         handler: logging.Handler = logging.FileHandler(path, encoding="utf-8")
-    except OSError:
-        path = Path("pairs-tui.log").resolve()
+    except OSError:  # never the current folder: the temporary one, per user
+        path = Path(tempfile.gettempdir()) / f"pairs-tui-{os.getuid()}.log"
         handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handlers = [handler]
     if to_stderr:
         err = logging.StreamHandler(sys.stderr)
-        err.setFormatter(logging.Formatter("pairs-tui: %(levelname)s %(message)s"))
+        err.setFormatter(_OneLine("pairs-tui: %(levelname)s %(message)s"))
+        err.addFilter(lambda record: not getattr(record, "file_only", False))
         handlers.append(err)
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "_pairs_tui", False)]:
@@ -265,12 +347,16 @@ def run(options: Options) -> None:
 
     if not (options.demo or options.replay):
         asyncio.run(check_symbols(options))
-    if options.headless:
-        asyncio.run(run_headless(options))
+    if options.backtest and options.sweep:  # --headless changes nothing in a backtest
+        from pairs_tui.backtest.sweep import run_sweep_command
+
+        run_sweep_command(options)
     elif options.backtest:
         from pairs_tui.backtest.session import run_backtest
 
         asyncio.run(run_backtest(options))
+    elif options.headless:
+        asyncio.run(run_headless(options))
     else:
         from pairs_tui.ui.app import run_app
 
@@ -279,6 +365,11 @@ def run(options: Options) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``pairs-tui`` entry point. Returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["scan"]:
+        from pairs_tui.scan_command import main as scan_main
+
+        return scan_main(args[1:], _setup_logging)
     try:
         options = parse_options(argv)
     except (UsageError, ConfigError) as exc:
@@ -288,11 +379,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     log_path = _setup_logging(to_stderr=options.headless or options.backtest)
     try:
-        run(options)
+        try:
+            run(options)
+        finally:
+            _check_recorded(options)
     except UsageError as exc:
         print(f"pairs-tui: error: {exc}", file=sys.stderr)
         return 2
-    except AlertsUndelivered as exc:  # already logged by the sinks, with the details
+    except (AlertsUndelivered, NotWritten) as exc:
+        log.error("%s", exc, exc_info=True, extra={"file_only": True})
         print(f"pairs-tui: error: {exc} (see {log_path})", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -302,13 +397,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as exc:
-        log.exception("pairs-tui stopped on an error")
+        log.exception("pairs-tui stopped on an error", extra={"file_only": True})
         print(
             f"pairs-tui: error: {type(exc).__name__}: {exc} (details in {log_path})",
             file=sys.stderr,
         )
         return 1
+    finally:
+        _settle_stdout()
     return 0
+
+
+def _check_recorded(options: Options) -> None:
+    """Raise :class:`NotWritten` when ``--record`` could not write every trade to its folder.
+
+    Raises:
+        NotWritten: naming how many trades missed the folder and where they went.
+    """
+    if options.record is None:
+        return
+    from pairs_tui.record import take_shortfalls
+
+    shortfalls = take_shortfalls()
+    if shortfalls:
+        raise NotWritten("; ".join(shortfalls))
+
+
+def _settle_stdout() -> None:
+    """Flush stdout now; if it cannot take more (``> /dev/full``), point it at /dev/null so
+    that the interpreter's own flush at exit adds no second message and no traceback."""
+    try:
+        sys.stdout.flush()
+    except OSError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 if __name__ == "__main__":

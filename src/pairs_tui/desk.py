@@ -14,6 +14,9 @@ import logging
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+import polars as pl
+
+from pairs_tui.bars import trades_of
 from pairs_tui.feed.source import TradeSource
 from pairs_tui.records import MarkPrice, PairBar, Trade
 
@@ -55,6 +58,13 @@ class Member(Protocol):
 
     def touch(self) -> None:
         """Something outside the pipeline changed what its snapshot shows."""
+
+
+@runtime_checkable
+class PairFrameSink(Protocol):
+    """A member that takes its pair's trades a batch at a time (the pipeline)."""
+
+    def on_trade_frame(self, trades: pl.DataFrame) -> None: ...
 
 
 @runtime_checkable
@@ -160,6 +170,22 @@ class Desk:
     def on_trade(self, trade: Trade) -> None:
         """One trade, to every pair with its symbol."""
         self._trade_route.get(trade.symbol, _nobody)(trade)
+
+    def on_trade_frame(self, symbols: tuple[str, str], trades: pl.DataFrame) -> None:
+        """A batch of one pair's trades (a replay at full speed): to that pair's pipeline at
+        once when it is the only one with either symbol and nothing else listens; otherwise
+        row by row, as :meth:`on_trade`."""
+        takers = [m for m in self._members if set(m.symbols) & set(symbols)]
+        if (
+            len(takers) == 1
+            and takers[0].symbols == symbols
+            and isinstance(takers[0], PairFrameSink)
+            and not self._trade_listeners
+        ):
+            takers[0].on_trade_frame(trades)
+            return
+        for trade in trades_of(trades, symbols):
+            self.on_trade(trade)
 
     def on_mark(self, mark: MarkPrice) -> None:
         """One mark-price update, to every pair with its symbol."""

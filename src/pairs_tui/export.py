@@ -157,12 +157,29 @@ def write_session(
     remove_leftovers(folder)
     now = now or datetime.now(UTC)
     parts: dict[ExportKind, pl.DataFrame] = {
-        "ticks": frames.ticks,
-        "bars": frames.bars,
-        "analytics": frames.analytics,
+        "ticks": with_datetimes(frames.ticks),
+        "bars": with_datetimes(frames.bars),
+        "analytics": with_datetimes(frames.analytics),
     }
     paths = _free_paths(folder, frames, fmt, now)
     return write_all({path: (parts[kind], fmt) for kind, path in paths.items()})
+
+
+TIME_DTYPE = pl.Datetime("ms", "UTC")
+"""What an exported time column is: a reader sees times, not epoch integers."""
+
+
+def with_datetimes(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with its integer epoch-ms columns (``ts``, ``time``, ``*_ts``) as
+    :data:`TIME_DTYPE`, the way an export writes them; other columns as they are."""
+    times = [
+        name
+        for name, dtype in frame.schema.items()
+        if (name in ("ts", "time") or name.endswith("_ts")) and dtype.is_integer()
+    ]
+    if not times:
+        return frame
+    return frame.with_columns(pl.col(times).cast(pl.Int64).cast(TIME_DTYPE))
 
 
 def write_all(files: Mapping[Path, tuple[pl.DataFrame, ExportFormat]]) -> list[Path]:

@@ -14,6 +14,7 @@ from typing import Protocol
 
 import msgspec
 
+from pairs_tui.config import NotWritten
 from pairs_tui.snapshot import AlertEvent, ClosedBar
 
 DEFAULT_QTY_DECIMALS = 8
@@ -141,8 +142,16 @@ class HeadlessWriter:
             return
         encode = self._encode
         text = "".join(encode(bar_line(c, self._decimals)).decode() + "\n" for c in bars)
-        self._out.write(text)
-        self._out.flush()
+        try:
+            self._out.write(text)
+            self._out.flush()
+        except BrokenPipeError:
+            raise  # the reader went away (``| head``): it has what it wanted
+        except OSError as exc:
+            raise NotWritten(
+                f"stdout: cannot write the JSON lines ({exc.strerror or exc}); "
+                f"{self.lines:,} lines written before"
+            ) from exc
         self.lines += len(bars)
 
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from pairs_tui.exchange.tape import Tape
     from pairs_tui.live import LiveStart
     from pairs_tui.pipeline import Pipeline
+    from pairs_tui.record import Recorder
     from pairs_tui.sinks.delivery import AlertDelivery
 
 log = logging.getLogger("pairs_tui.launcher")
@@ -129,6 +130,9 @@ class Run:
     """How a pair on a live feed starts (warm start, funding); None for a replay."""
     delivery: AlertDelivery | None = None
     """Where every alert also goes."""
+    recorder: Recorder | None = None
+    """The ``--record`` writer; its :attr:`~pairs_tui.record.Recorder.waiting` is the count
+    of trades held while the disk refuses them."""
 
 
 def build_desk(
@@ -188,7 +192,8 @@ def build_desk(
             options.record.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"--record {options.record}: cannot create it ({exc})") from None
-        recorder = Recorder(options.record, desk.symbols())
+        recorder = Recorder(options.record, desk.symbols(), fallback=state_dir() / "unrecorded")
+        run.recorder = recorder
         desk.add_trade_listener(recorder.on_trade)
         desk.add_companion(recorder.run)
         log.info("recording trades to %s", options.record)
@@ -276,12 +281,12 @@ def alert_book(options: Options, pair: tuple[str, str] | None = None) -> AlertBo
 
 
 def alert_log_path(settings: Settings) -> Path | None:
-    """The alert log: ``alerts.log`` of the settings, inside the export folder unless absolute;
-    None when the setting is empty."""
+    """The alert log: ``alerts.log`` of the settings, under :func:`state_dir` unless absolute
+    (never the current folder unasked); None when the setting is empty."""
     if not settings.alerts.log:
         return None
     path = Path(settings.alerts.log).expanduser()
-    return path if path.is_absolute() else Path(settings.export.folder).expanduser() / path
+    return path if path.is_absolute() else state_dir() / path
 
 
 def demo_tape(options: Options) -> Tape:

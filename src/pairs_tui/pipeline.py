@@ -18,10 +18,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 import msgspec
+import numpy as np
 import polars as pl
 
 from pairs_tui.analytics import PairStats, WindowData
-from pairs_tui.bars import BarAggregator, BarBuilder
+from pairs_tui.bars import BarAggregator, BarBuilder, trades_of
 from pairs_tui.carry import CarryBook
 from pairs_tui.config import Settings
 from pairs_tui.desk import Companion
@@ -45,6 +46,7 @@ from pairs_tui.snapshot import (
     AlertEvent,
     Carry,
     ClosedBar,
+    Glance,
     HistoryProgress,
     LegQuote,
     Snapshot,
@@ -368,6 +370,54 @@ class Pipeline:
             if row is not None:
                 self._publish(TICK, *row)
 
+    def on_trade_frame(self, trades: pl.DataFrame) -> None:
+        """Take a batch of this pair's trades at once (a replay at full speed).
+
+        What :meth:`on_trade` on each row would do, over whole columns: the bars come from
+        :meth:`BarBuilder.add_frame`, the tick store takes the columns, the latest price is the
+        batch's last. With a trade listener or tick rows shown, every row goes through
+        :meth:`on_trade` instead.
+
+        Args:
+            trades: Columns :data:`~pairs_tui.bars.TRADE_COLUMNS`, ``leg`` 0 for the target.
+        """
+        if not trades.height:
+            return
+        if self._trade_listeners or self._tick_frame is not None:
+            for trade in trades_of(trades, self._symbols):
+                self.on_trade(trade)
+            return
+        self._messages += trades.height
+        for part in trades.partition_by("leg", maintain_order=True):
+            leg = int(part["leg"][0])
+            self._ticks[leg].extend(part)
+            self._take_last(leg, part)
+        final = self._builder.add_frame(trades)
+        if final:
+            self._take_final(final)
+
+    def _take_last(self, leg: int, part: pl.DataFrame) -> None:
+        """The latest price after a batch of one leg, by the rule of :meth:`on_trade`."""
+        times, ids = part["time"].to_numpy(), part["id"].to_numpy()
+        top = times.max()
+        at_top = times == top
+        best = ids[at_top].max()
+        row = int(np.flatnonzero(at_top & (ids == best))[-1])
+        trade = Trade(
+            self._symbols[leg],
+            int(times[row]),
+            float(part["price"][row]),
+            float(part["qty"][row]),
+            bool(part["buyer_maker"][row]),
+            int(ids[row]),
+        )
+        last = self._last[leg]
+        if last is None:
+            self._last[leg] = trade
+            self._first_price[leg] = float(part["price"][0])
+        elif trade.time > last.time or (trade.time == last.time and trade.id >= last.id):
+            self._last[leg] = trade
+
     def on_bar(self, bar: PairBar, timeframe_ms: int) -> None:
         """Take a final bar from a source of bars (a bar CSV)."""
         name = timeframe_of(timeframe_ms)
@@ -540,12 +590,7 @@ class Pipeline:
         if cached is not None and cached.version == version:
             return cached
         frame = self._frame(self.timeframe)
-        quotes = tuple(
-            None
-            if trade is None or first is None
-            else LegQuote(trade.symbol, trade.price, trade.time, first)
-            for trade, first in zip(self._last, self._first_price, strict=True)
-        )
+        quotes = self._quotes()
         latest = frame.latest
         self._snapshot = Snapshot(
             symbols=self._symbols,
@@ -554,7 +599,7 @@ class Pipeline:
             price=self.price,
             hedge=self.hedge,
             feed=self.status,
-            quotes=(quotes[0], quotes[1]),
+            quotes=quotes,
             bars=frame.history.frame(),
             latest=latest,
             bar_count=frame.count,
@@ -569,6 +614,28 @@ class Pipeline:
             history=self._history,
         )
         return self._snapshot
+
+    def glance(self) -> Glance:
+        """The pair at a glance (last prices, last bar's analytics, last alert): what a
+        watchlist row shows, without copying out the bar history as :meth:`snapshot` does."""
+        frame = self._frame(self.timeframe)
+        return Glance(
+            symbols=self._symbols,
+            timeframe=self.timeframe,
+            quotes=self._quotes(),
+            latest=frame.latest,
+            bar_count=frame.count,
+            last_alert=self._fired[-1] if self._fired else None,
+        )
+
+    def _quotes(self) -> tuple[LegQuote | None, LegQuote | None]:
+        a, b = (
+            None
+            if trade is None or first is None
+            else LegQuote(trade.symbol, trade.price, trade.time, first)
+            for trade, first in zip(self._last, self._first_price, strict=True)
+        )
+        return a, b
 
 
 def _start(ts: int, ms: int) -> int:

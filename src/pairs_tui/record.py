@@ -36,8 +36,13 @@ How it keeps up, and what a crash costs:
 - On exit (end of replay, ``--duration``, Ctrl-C, quitting the TUI) everything accumulated is
   written before the program ends: the pipeline runs :meth:`Recorder.run` as a companion task
   and awaits it when it stops.
-- A write that fails (disk full) is logged and retried at the next flush with everything held
-  since; nothing is dropped while memory lasts.
+- A write that fails (disk full, ``ulimit -f``) is logged and retried at every flush with
+  everything held since; nothing is dropped while memory lasts. :attr:`Recorder.waiting` says
+  how many trades wait (the status line shows it; headless mode logs it on stderr).
+- At exit, what still cannot be written to ``DIR`` goes to one Parquet file in the fallback
+  folder (``$XDG_STATE_HOME/pairs-tui/unrecorded/``, with a ``symbol`` column) and
+  :attr:`Recorder.shortfall` says how many trades missed ``DIR`` and where they went (or that
+  they are lost): the run then exits 1 naming them (:func:`take_shortfalls`).
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 from dataclasses import dataclass
 from datetime import date as Date
 from pathlib import Path
@@ -61,6 +67,22 @@ from pairs_tui.records import Trade
 from pairs_tui.ticks import TICK_SCHEMA
 
 log = logging.getLogger("pairs_tui.record")
+
+NAG_SECONDS = 30.0
+"""While writes fail, how often the count of waiting trades is logged again."""
+_SHORTFALLS: list[str] = []
+"""What recorders of this process could not write to their folder, one line each."""
+
+
+def take_shortfalls() -> list[str]:
+    """The shortfalls of every recorder closed since the last call (and forget them).
+
+    The CLI reads them when a run ends, whichever mode ran the recorder.
+    """
+    taken = _SHORTFALLS[:]
+    _SHORTFALLS.clear()
+    return taken
+
 
 RECORD_SCHEMA = pl.Schema(TICK_SCHEMA)
 """Columns of every recorded file: time, price, qty, buyer_maker, id."""
@@ -99,6 +121,8 @@ class Recorder:
         flush_seconds: How often accumulated trades are written: the most a crash can lose.
         segment_seconds: Length of a file's UTC slot; divides a day.
         segment_rows: Rows after which a file is sealed even within its slot.
+        fallback: Folder for the trades that cannot be written to ``folder`` at exit; None
+            keeps no fallback (they are counted as lost).
     """
 
     def __init__(
@@ -109,6 +133,7 @@ class Recorder:
         *,
         segment_seconds: int = 900,
         segment_rows: int = 500_000,
+        fallback: str | os.PathLike[str] | None = None,
     ) -> None:
         if flush_seconds <= 0:
             raise ValueError(f"flush_seconds must be positive, got {flush_seconds}")
@@ -135,7 +160,18 @@ class Recorder:
         """Every file written by this recorder."""
         self.flushes = 0
         """Flushes that wrote something."""
+        self.fallback_folder = None if fallback is None else Path(fallback)
+        self.shortfall = ""
+        """After the last write: what missed ``folder`` and where it went; empty if nothing."""
+        self._error = ""
+        self._nagged_at = 0.0
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def waiting(self) -> int:
+        """Trades taken but not yet on disk (held while writes fail); read from any thread."""
+        held = sum(seg.frame.height - seg.written for seg in list(self._dirty))
+        return len(self._pending) + held
 
     # -- running --------------------------------------------------------------------------
 
@@ -203,6 +239,8 @@ class Recorder:
             self._write_dirty()
             if final:
                 self._tidy_staging()
+                if self._dirty:
+                    self._divert()
 
     def _route(self, batch: list[Trade]) -> None:
         """Put a batch's rows into their symbols' segments."""
@@ -270,27 +308,63 @@ class Recorder:
 
     def _write_dirty(self) -> None:
         wrote = False
+        failed: tuple[_Segment, Exception] | None = None
         for segment in self._dirty:
             try:
                 self._write_segment(segment)
             except Exception as exc:
-                if not self._failing:
-                    log.error(
-                        "recording to %s: cannot write %s (%s); retrying at every flush, "
-                        "trades are held in memory meanwhile",
-                        self.folder,
-                        segment.path,
-                        exc,
-                    )
-                self._failing = True
+                failed = failed or (segment, exc)
             else:
                 wrote = True
         self._dirty = [segment for segment in self._dirty if segment.dirty]
         if wrote:
             self.flushes += 1
-            if self._failing and not self._dirty:
-                log.info("recording to %s: writing again", self.folder)
-                self._failing = False
+        if failed is not None:
+            segment, error = failed
+            self._error = str(error)
+            now = time.monotonic()
+            if not self._failing or now - self._nagged_at >= NAG_SECONDS:
+                log.error(
+                    "recording to %s: cannot write %s (%s); %d trades waiting, retrying at "
+                    "every flush",
+                    self.folder,
+                    segment.path,
+                    error,
+                    self.waiting,
+                )
+                self._nagged_at = now
+            self._failing = True
+        elif self._failing and not self._dirty:
+            log.info("recording to %s: writing again, no trade waiting", self.folder)
+            self._failing = False
+
+    def _divert(self) -> None:
+        """At exit: the rows ``folder`` would not take go to one file in the fallback folder."""
+        parts = [
+            seg.frame.slice(seg.written).with_columns(pl.lit(seg.symbol).alias("symbol"))
+            for seg in self._dirty
+        ]
+        rows = pl.concat(parts).select("symbol", *RECORD_SCHEMA).sort("time", maintain_order=True)
+        missed = f"--record {self.folder}: {rows.height:,} trades not recorded ({self._error})"
+        if self.fallback_folder is None:
+            self.shortfall = f"{missed}; they are lost"
+        else:
+            name = f"{self.folder.name}-{rows['time'][0]}-{secrets.token_hex(4)}.parquet"
+            path = self.fallback_folder / name
+            try:
+                self.fallback_folder.mkdir(parents=True, exist_ok=True)
+                write_atomically(rows, path, "parquet")
+            except Exception:
+                self.shortfall = f"{missed}; the fallback {path} could not be written: lost"
+            else:
+                self.shortfall = f"{missed}; they are in {path} instead"
+        # Said once: a second close does not report (or divert) the same trades again.
+        for seg in self._dirty:
+            seg.written, seg.dirty = seg.frame.height, False
+        self._dirty = []
+        # The CLI says it on stderr when the run ends (take_shortfalls): the log file only here.
+        log.error("%s", self.shortfall, extra={"file_only": True})
+        _SHORTFALLS.append(self.shortfall)
 
     def _write_segment(self, segment: _Segment) -> None:
         frame = segment.frame

@@ -164,6 +164,22 @@ class Snapshot:
     """The warm start's progress."""
 
 
+@dataclass(frozen=True, slots=True)
+class Glance:
+    """A pair at a glance, for a watchlist row: cheap to take for every pair ten times a second
+    (a :class:`Snapshot` also copies out the bar history)."""
+
+    symbols: tuple[str, str]
+    timeframe: Timeframe
+    quotes: tuple[LegQuote | None, LegQuote | None]
+    latest: ClosedBar | None
+    """The last final bar (or tick row) of the active timeframe."""
+    bar_count: int
+    """Final bars of the active timeframe since the start."""
+    last_alert: AlertEvent | None
+    """The newest alert of the pair, if any fired."""
+
+
 def history_row(bar: PairBar, stats: PairStats) -> tuple[object, ...]:
     """One row of :data:`BAR_SCHEMA`: the bar's legs, then its analytics."""
     legs: list[object] = []

@@ -51,6 +51,11 @@ class RollingTable:
         self._seal()
         self._add(self.frame_of(columns))
 
+    def extend_frame(self, rows: pl.DataFrame) -> None:
+        """Append the rows of a frame that has (at least) this table's columns."""
+        self._seal()
+        self._add(rows.select(pl.col(n).cast(t) for n, t in self.schema.items()))
+
     def frame_of(self, columns: Sequence[Sequence[object]]) -> pl.DataFrame:
         """A frame in this table's schema of one sequence per column (not appended)."""
         return pl.DataFrame(

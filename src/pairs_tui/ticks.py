@@ -59,6 +59,13 @@ class TickStore:
             self._table.extend(self._columns())
             self._times, self._prices, self._qtys, self._makers, self._ids = [], [], [], [], []
 
+    def extend(self, trades: pl.DataFrame) -> None:
+        """Keep a batch of trades given as columns (at least those of :data:`TICK_SCHEMA`)."""
+        if self._ids:
+            self._table.extend(self._columns())
+            self._times, self._prices, self._qtys, self._makers, self._ids = [], [], [], [], []
+        self._table.extend_frame(trades)
+
     def frame(self) -> pl.DataFrame:
         """The kept trades (at most ``max_rows``), oldest first, in :data:`TICK_SCHEMA`."""
         kept = self._table.frame()

@@ -87,19 +87,29 @@ def stitch_time(exchange_now_ms: float, timeframe: Timeframe = "1s") -> int:
     return before - before % ms
 
 
+MIN_SHOWN_BARS = 60
+"""The plots show at least this many bars, so a small window still shows some history."""
+
+
+def shown_bars(window: int) -> int:
+    """How many of the latest bars the plots show: the window, or :data:`MIN_SHOWN_BARS`."""
+    return max(window, MIN_SHOWN_BARS)
+
+
 def plan(stitch_ms: int, window: int) -> dict[BarTimeframe, tuple[int, int]]:
     """Per timeframe, the range ``[start, end)`` of bars history must give.
 
-    Each timeframe needs ``window + 1`` bars before its open bucket (the z-score of the first
-    live bar uses the fit through the bar before), and the next shorter timeframe must also
-    cover the open bucket of the longer one, which it completes.
+    Each timeframe needs a z-score on every bar the plots show, so the first screen is full:
+    ``window + shown_bars(window)`` bars before its open bucket (the z-score of a bar uses the
+    fit through the bar before). The next shorter timeframe must also cover the open bucket of
+    the longer one, which it completes.
     """
     names = list(TIMEFRAMES)
     out: dict[BarTimeframe, tuple[int, int]] = {}
     for i, name in enumerate(names):
         ms = TIMEFRAMES[name]
         end = stitch_ms - stitch_ms % ms
-        start = end - (window + 1) * ms
+        start = end - (window + shown_bars(window)) * ms
         if i + 1 < len(names):
             longer = TIMEFRAMES[names[i + 1]]
             start = min(start, stitch_ms - stitch_ms % longer)

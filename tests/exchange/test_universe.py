@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from statsmodels.tsa.stattools import coint
 
-from pairs_tui.exchange.market import demo_tape, simulated_market
+from pairs_tui.exchange.market import PAST_S, demo_tape, simulated_market
 from pairs_tui.exchange.server import EmbeddedExchange
 from pairs_tui.exchange.tape import TradeTape
 from pairs_tui.exchange.universe import PAIRS, UNIVERSE
@@ -128,10 +128,10 @@ async def test_ticker_24hr_sums_the_bars() -> None:
 def test_demo_tape_is_the_universe_or_the_recording(packaged_tape: TradeTape) -> None:
     universe = demo_tape("simulation", ["btcusdt", "ethusdt"])
     assert {m.spec.symbol for m in UNIVERSE} <= set(universe.specs)
-    assert universe.past is not None and universe.past.seconds == 26 * 3_600
+    assert universe.past is not None and universe.past.seconds == PAST_S
     foo = demo_tape("simulation", ["FOOUSDT", "BTCUSDT"])
     assert "FOOUSDT" in foo.specs and foo.listings["FOOUSDT"].status == "TRADING"
     recording = demo_tape("recording", ["BTCUSDT", "ETHUSDT"])
     assert isinstance(recording, TradeTape) and recording.trades == packaged_tape.trades
-    assert recording.past is not None and recording.past.seconds == 26 * 3_600
+    assert recording.past is not None and recording.past.seconds == PAST_S
     assert set(demo_tape("recording", ["SOLUSDT", "BTCUSDT"]).specs) > {"SOLUSDT", "BTCUSDT"}

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from pairs_tui.config import ExportSettings, Options, Settings
+from pairs_tui.config import AlertSettings, ExportSettings, Options, Settings
 from pairs_tui.feed.source import TradeSink, TradeSource
 from pairs_tui.feed.status import FeedStatus
 from pairs_tui.records import Trade
@@ -117,8 +117,11 @@ def source_factory(source: TradeSource) -> SourceFactory:
 
 
 def options(**changes: object) -> Options:
-    """Options for the recorded pair on default settings, with ``changes`` applied."""
-    settings = changes.pop("settings", None) or Settings(export=ExportSettings(folder="exports"))
+    """Options for the recorded pair on default settings (without the default alert rules, so
+    that a test's rules are the only ones), with ``changes`` applied."""
+    settings = changes.pop("settings", None) or Settings(
+        export=ExportSettings(folder="exports"), alerts=AlertSettings(rules=[])
+    )
     assert isinstance(settings, Settings)
     base = Options(settings=settings, symbols=("BTCUSDT", "ETHUSDT"), timeframe="1s", window=300)
     for name, value in changes.items():

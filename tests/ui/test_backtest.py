@@ -11,6 +11,7 @@ from textual.pilot import Pilot
 
 from pairs_tui.backtest.engine import backtest_history
 from pairs_tui.config import AnalyticsSettings, ExportSettings, Settings
+from pairs_tui.export import with_datetimes
 from pairs_tui.ui import backtest_view, formatting, jobs
 from pairs_tui.ui.app import PairsApp
 from pairs_tui.ui.screens.backtest import BacktestScreen
@@ -72,8 +73,12 @@ async def test_b_shows_the_backtest_of_the_session_history(
             "bp of A's notional: 1 USDT of BTCUSDT against β USDT of ETHUSDT",
         ):
             assert figure in text, figure
-        assert m.sharpe is not None
-        assert f"Sharpe       {formatting.number(m.sharpe, 3, signed=True)}/bar" in text
+        # One trade on 345 bars: no Sharpe, and the summary says why.
+        assert m.sharpe is None
+        assert (
+            f"Sharpe       {formatting.DASH} ({m.closed_trades} trades, {m.bars} bars: "
+            "needs 10, 1,000)" in text
+        )
         table = screen.query_one(TradeTable)
         assert table.row_count == len(expected.trades) == 1
         row = [str(cell) for cell in table.get_row_at(0)]
@@ -115,7 +120,11 @@ async def test_e_in_the_backtest_exports_trades_and_equity_and_says_where(
     assert len(written) == 4 and not any(name.startswith(".") for name in written)
     assert {p.name for p in app.exports} == set(written)
     result = screen.session.result
-    for kind, frame in (("trades", result.trades_frame()), ("equity", result.equity)):
+    # Exported times are Datetime(ms, UTC), not integers.
+    for kind, frame in (
+        ("trades", with_datetimes(result.trades_frame())),
+        ("equity", with_datetimes(result.equity)),
+    ):
         (parquet,) = folder.glob(f"BTCUSDT-ETHUSDT_1s_backtest-{kind}_*.parquet")
         (csv,) = folder.glob(f"BTCUSDT-ETHUSDT_1s_backtest-{kind}_*.csv")
         assert pl.read_parquet(parquet).equals(frame)

@@ -110,7 +110,7 @@ async def test_b_is_in_the_footer_at_80_columns(app_for: AppFactory) -> None:
             key for key in app.monitor.query(FooterKey) if key.display and key.region.width > 0
         ]
         actions = {key.action for key in shown}
-        assert "backtest" in actions and "quit" in actions
+        assert "app.backtest" in actions and "quit" in actions
         right = max(key.region.right for key in shown)
         assert right <= SMALL[0]  # nothing pushed off the edge
 

@@ -70,7 +70,7 @@ def test_no_color_ansi_dark_80x24(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
-    settings = Settings(export=ExportSettings(folder="exports"))
+    settings = Settings(export=ExportSettings(folder="exports"), alerts=AlertSettings(rules=[]))
     settings.ui.theme = "ansi-dark"
     app = app_for(settings=settings)
     assert snap_compare(app, terminal_size=(80, 24), run_before=settled(app))

@@ -40,6 +40,13 @@ Long the spread is long A and short ``beta`` of B; a negative ``beta`` makes the
 Fees: ``fee_bps`` basis points of each leg's traded notional (``|qty| * price``), at every fill:
 two legs on entry, two on exit.
 
+Funding (when given, e.g. from ``GET /fapi/v1/fundingRate``): at each funding time ``T`` of a
+leg, the position held at ``T`` pays ``qty * mark * rate`` on that leg (a long pays a positive
+rate, a short receives it), at the funding's mark price (the last close before ``T`` when it
+has none). A fill happens at a bar's close, the last trade before the bar's end, so a position
+is held at ``T`` when its entry bar ends at or before ``T`` and its exit bar ends after ``T``.
+Funding lands in equity on the bar holding ``T`` and in the trade's ``funding`` and ``pnl``.
+
 The records it returns are in :mod:`pairs_tui.backtest.results`, the summary figures in
 :mod:`pairs_tui.backtest.metrics`.
 """
@@ -47,6 +54,7 @@ The records it returns are in :mod:`pairs_tui.backtest.results`, the summary fig
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,6 +67,7 @@ from pairs_tui.backtest.results import (
     BacktestResult,
     BacktestTrade,
     ExitReason,
+    FundingEvent,
 )
 from pairs_tui.config import Settings
 from pairs_tui.records import TICK, TIMEFRAMES, PriceMode, Timeframe
@@ -76,6 +85,7 @@ def run(
     fee_bps: float = 4.0,
     price_mode: PriceMode = "log",
     bar_ms: int | None = None,
+    funding: Sequence[FundingEvent] = (),
 ) -> BacktestResult:
     """Backtest the z-score signal over a bar history.
 
@@ -90,6 +100,7 @@ def run(
         price_mode: ``log`` (1 USDT of A against ``beta`` USDT of B) or ``raw`` (1 unit of A
             against ``beta`` units of B); use the analytics' price mode.
         bar_ms: Bar length for annualising Sharpe; inferred from ``ts`` when None.
+        funding: Both legs' fundings over the bars (none: no funding is charged).
 
     Returns:
         The trades, the equity curve and the metrics.
@@ -120,13 +131,15 @@ def run(
     close_a = _floats(bars["close_a"])
     close_b = _floats(bars["close_b"])
     target, reason = decide(z, hedge, entry=entry, exit=exit, stop=stop)
-    return _execute(params, ts, z, hedge, close_a, close_b, target, reason)
+    events = sorted(funding, key=lambda e: (e.time_ms, e.leg))
+    return _execute(params, ts, z, hedge, close_a, close_b, target, reason, events)
 
 
 def backtest_history(
     bars: pl.DataFrame,
     settings: Settings,
     timeframe: Timeframe | None = None,
+    funding: Sequence[FundingEvent] = (),
 ) -> BacktestResult:
     """Run :func:`run` with the levels, fees and price mode of ``settings``.
 
@@ -137,6 +150,7 @@ def backtest_history(
         settings: Where ``entry_z``, ``exit_z``, ``stop_z``, ``fee_bps`` and ``price`` live.
         timeframe: The history's timeframe (``1s``, ``1m``, ``5m``), for annualising; None
             (or ``tick``, whose rows have no one length) infers the bar length from ``ts``.
+        funding: Fundings to charge (see :func:`run`).
 
     Raises:
         ValueError: levels in ``settings`` that do not make a strategy.
@@ -150,6 +164,7 @@ def backtest_history(
         fee_bps=analytics.fee_bps,
         price_mode=analytics.price,
         bar_ms=None if timeframe is None or timeframe == TICK else TIMEFRAMES[timeframe],
+        funding=funding,
     )
 
 
@@ -216,6 +231,7 @@ class _Open:
     qty_a: float
     qty_b: float
     fee: float
+    funding: float = 0.0
 
 
 def _execute(
@@ -227,8 +243,10 @@ def _execute(
     close_b: np.ndarray,
     target: np.ndarray,
     reason: np.ndarray,
+    funding: Sequence[FundingEvent] = (),
 ) -> BacktestResult:
-    """Fill each bar's decision at the next bar's close; mark to market; summarise."""
+    """Fill each bar's decision at the next bar's close; charge funding; mark to market;
+    summarise."""
     n = len(ts)
     rate = params.fee_bps / 10_000.0
     equity = np.zeros(n)
@@ -238,8 +256,24 @@ def _execute(
     # value: no cancellation between large notionals, so equity matches the trades' sums.
     realised = 0.0
     fees_paid = 0.0
+    funded = 0.0
+    bar_ms = params.bar_ms or 0
+    next_event = 0
     held: _Open | None = None
     for i in range(1, n):
+        # Fundings up to the end of bar i fall on the position held since bar i - 1's close.
+        while next_event < len(funding) and funding[next_event].time_ms < int(ts[i]) + bar_ms:
+            event = funding[next_event]
+            next_event += 1
+            if held is None or event.time_ms < int(ts[held.fill]) + bar_ms:
+                continue
+            qty, last = (
+                (held.qty_a, close_a[i - 1]) if event.leg == 0 else (held.qty_b, close_b[i - 1])
+            )
+            mark = event.mark if event.mark is not None and event.mark > 0 else float(last)
+            paid = -qty * mark * event.rate
+            held.funding += paid
+            funded += paid
         want = int(target[i - 1])
         side = 0 if held is None else held.side
         if want != side:
@@ -265,6 +299,7 @@ def _execute(
             equity[i] = (
                 realised
                 - held.fee
+                + held.funding
                 + held.qty_a * (close_a[i] - close_a[held.fill])
                 + held.qty_b * (close_b[i] - close_b[held.fill])
             )
@@ -284,7 +319,7 @@ def _execute(
         },
         schema=EQUITY_SCHEMA,
     ).with_columns(pl.col("zscore").fill_nan(None))
-    metrics = summarise(params, ts, z, position, equity, trades, fees_paid)
+    metrics = summarise(params, ts, z, position, equity, trades, fees_paid, funded)
     return BacktestResult(params, trades, curve, metrics)
 
 
@@ -344,10 +379,11 @@ def _trade(
         pnl_a=float(pnl_a),
         pnl_b=float(pnl_b),
         fees=float(fees),
-        pnl=float(pnl_a + pnl_b - fees),
+        pnl=float(pnl_a + pnl_b - fees + held.funding),
         bars_held=fill - held.fill,
         # Both ends are closes of labelled bars, so the labels' difference is the time held.
         holding_ms=int(ts[fill]) - int(ts[held.fill]),
+        funding=float(held.funding),
     )
 
 

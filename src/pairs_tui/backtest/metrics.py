@@ -9,6 +9,14 @@ Metrics are over the *evaluation period*: from the first bar with a z-score to t
   ``sqrt(bars per year)`` with 365 days of 24 hours (perpetuals trade around the clock). In log
   mode the bar P&L is a return on 1 USDT of A; in raw mode Sharpe is the same as for a return on
   one unit of A at a fixed price, since the ratio does not depend on the scale.
+  Sharpe is shown only when it can mean something: with at least :data:`MIN_SHARPE_TRADES`
+  closed trades and :data:`MIN_SHARPE_BARS` bars in the period; the annualised figure also
+  needs the period to span :data:`MIN_ANNUALISE_MS` (a day), since annualising multiplies the
+  per-bar figure by ``sqrt(bars per year)``: on 1s bars that is 5,616, so the per-bar noise of
+  a handful of trades reads as "-2,086 a year". Otherwise they are None and ``sharpe_note``
+  says why.
+- Funding: received (negative: paid) at each funding time a position was held over, in the
+  P&L units above, included in equity and in every P&L figure.
 - Maximum drawdown: the largest fall of equity from its running peak (peak starts at 0), in the
   P&L units above, reported as a positive number.
 - Time in market: the share of the period's bars held with an open position.
@@ -25,6 +33,12 @@ from pairs_tui.backtest.results import BacktestMetrics, BacktestParams, Backtest
 
 MS_PER_YEAR = 365 * 24 * 3600 * 1000
 """Milliseconds in a year of round-the-clock trading, for annualising Sharpe."""
+MIN_SHARPE_TRADES = 10
+"""Closed trades needed before Sharpe is shown."""
+MIN_SHARPE_BARS = 1_000
+"""Bars in the evaluation period needed before Sharpe is shown."""
+MIN_ANNUALISE_MS = 86_400_000
+"""Span of the evaluation period needed before Sharpe is annualised: a day."""
 
 
 def summarise(
@@ -35,6 +49,7 @@ def summarise(
     equity: np.ndarray,
     trades: list[BacktestTrade],
     fees: float,
+    funding: float = 0.0,
 ) -> BacktestMetrics:
     """The summary over the evaluation period (first bar with a z-score to the end).
 
@@ -46,6 +61,7 @@ def summarise(
         equity: Equity at each bar's close.
         trades: The round trips, the open one last.
         fees: Fees paid.
+        funding: Funding received (negative: paid).
 
     Returns:
         The metrics.
@@ -62,9 +78,8 @@ def summarise(
         sd = float(np.std(steps, ddof=1))
         if sd > 0.0:
             sharpe = float(np.mean(steps)) / sd
-    annual = None
-    if sharpe is not None and params.bar_ms:
-        annual = sharpe * math.sqrt(MS_PER_YEAR / params.bar_ms)
+    span_ms = int(ts[-1]) - int(ts[start]) + (params.bar_ms or 0) if len(period) else 0
+    sharpe, annual, note = _shown_sharpe(sharpe, len(closed), len(period), span_ms, params.bar_ms)
     peak = np.maximum.accumulate(np.maximum(period, 0.0)) if len(period) else period
     return BacktestMetrics(
         bars=len(period),
@@ -74,12 +89,35 @@ def summarise(
         closed_trades=len(closed),
         total_pnl=float(equity[-1]) if len(equity) else 0.0,
         fees=float(fees),
+        funding=float(funding),
         avg_trade_pnl=float(np.mean([t.pnl for t in closed])) if closed else None,
         hit_rate=sum(t.pnl > 0 for t in closed) / len(closed) if closed else None,
         sharpe=sharpe,
         sharpe_annualised=annual,
+        sharpe_note=note,
         max_drawdown=float(np.max(peak - period)) if len(period) else 0.0,
         time_in_market=float(np.mean(held)) if len(steps) else None,
         avg_holding_ms=float(np.mean([t.holding_ms for t in closed])) if closed else None,
         bar_ms=params.bar_ms,
     )
+
+
+def _shown_sharpe(
+    sharpe: float | None, closed: int, bars: int, span_ms: int, bar_ms: int | None
+) -> tuple[float | None, float | None, str | None]:
+    """Sharpe per bar and annualised as shown, and why either is hidden (None when neither)."""
+    if sharpe is None:
+        return None, None, "no variance in the bar P&L" if bars >= 2 else "fewer than 2 bars"
+    short = []
+    if closed < MIN_SHARPE_TRADES:
+        short.append(f"{closed} closed trades (needs {MIN_SHARPE_TRADES})")
+    if bars < MIN_SHARPE_BARS:
+        short.append(f"{bars:,} bars (needs {MIN_SHARPE_BARS:,})")
+    if short:
+        return None, None, "too few to mean something: " + ", ".join(short)
+    if not bar_ms:
+        return sharpe, None, "not annualised: the bar length is unknown"
+    if span_ms < MIN_ANNUALISE_MS:
+        hours = span_ms / 3_600_000
+        return sharpe, None, f"not annualised: {hours:.1f} h of bars (needs 24 h)"
+    return sharpe, sharpe * math.sqrt(MS_PER_YEAR / bar_ms), None

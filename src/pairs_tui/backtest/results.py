@@ -60,6 +60,19 @@ class BacktestParams(msgspec.Struct, frozen=True, kw_only=True):
             raise ValueError(f"price mode must be 'log' or 'raw', got {self.price_mode!r}")
 
 
+class FundingEvent(msgspec.Struct, frozen=True):
+    """One funding of one leg, as ``GET /fapi/v1/fundingRate`` reports it."""
+
+    time_ms: int
+    """The funding time, ms UTC."""
+    leg: int
+    """0 for leg A, 1 for leg B."""
+    rate: float
+    """The rate settled: longs pay ``rate`` times their notional when positive."""
+    mark: float | None = None
+    """The mark price the notional is valued at; None uses the last close before the funding."""
+
+
 class BacktestTrade(msgspec.Struct, frozen=True, kw_only=True):
     """One round trip. Times are bar labels (bar start, ms UTC), as in the history; a fill
     happens at the close of its bar, i.e. at ``entry_ts`` plus the bar length."""
@@ -98,11 +111,14 @@ class BacktestTrade(msgspec.Struct, frozen=True, kw_only=True):
     fees: float
     """Fees of both legs and both fills (entry only while open)."""
     pnl: float
-    """``pnl_a + pnl_b - fees``."""
+    """``pnl_a + pnl_b - fees + funding``."""
     bars_held: int
     """Bars from the entry fill to the exit fill (or the last bar)."""
     holding_ms: int
     """Time from the entry fill to the exit fill (or the last bar's close)."""
+    funding: float = 0.0
+    """Funding received (negative: paid) at the funding times the trade was held over; 0 when
+    the backtest ran without funding."""
 
 
 class BacktestMetrics(msgspec.Struct, frozen=True, kw_only=True):
@@ -121,14 +137,19 @@ class BacktestMetrics(msgspec.Struct, frozen=True, kw_only=True):
     """Equity at the last bar: closed trades plus the open one marked at the last close."""
     fees: float
     """Fees paid."""
+    funding: float = 0.0
+    """Funding received (negative: paid), included in the P&L figures; 0 without funding."""
     avg_trade_pnl: float | None
     """Mean net P&L of closed trades."""
     hit_rate: float | None
     """Share of closed trades with a positive net P&L."""
     sharpe: float | None
-    """Per-bar Sharpe ratio of the bar P&L; None when it has no variance."""
+    """Per-bar Sharpe ratio of the bar P&L; None when it has no variance, or with too few
+    closed trades or bars to mean something (:attr:`sharpe_note` says which)."""
     sharpe_annualised: float | None
-    """``sharpe * sqrt(bars per year)``."""
+    """``sharpe * sqrt(bars per year)``; None also when the period is too short to annualise."""
+    sharpe_note: str | None = None
+    """Why ``sharpe`` or ``sharpe_annualised`` is None; None when both are shown."""
     max_drawdown: float
     """Largest fall of equity from its running peak, as a positive number."""
     time_in_market: float | None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,12 +21,20 @@ import msgspec
 import polars as pl
 
 from pairs_tui.backtest.engine import backtest_history
+from pairs_tui.backtest.history import ResearchBars, analyse, load_history, replayed
 from pairs_tui.backtest.results import BacktestMetrics, BacktestResult, BacktestTrade
-from pairs_tui.config import Options, UsageError
-from pairs_tui.export import ExportError, ExportFormat, remove_leftovers, write_all
+from pairs_tui.config import NotWritten, Options, UsageError
+from pairs_tui.export import (
+    ExportError,
+    ExportFormat,
+    remove_leftovers,
+    with_datetimes,
+    write_all,
+)
 from pairs_tui.feed.source import TradeSource
 from pairs_tui.launcher import build_pipeline, open_source
-from pairs_tui.records import HedgeMethod, PriceMode, Timeframe
+from pairs_tui.pipeline import Pipeline
+from pairs_tui.records import TICK, HedgeMethod, PriceMode, Timeframe
 
 log = logging.getLogger("pairs_tui.backtest")
 
@@ -60,6 +69,12 @@ class BacktestReport(msgspec.Struct, frozen=True, kw_only=True):
     resolution; the export holds one row per bar."""
     exports: list[str] = msgspec.field(default_factory=list)
     """Files written, when exports were asked for."""
+    source: str = "replay"
+    """Where the bars came from: ``replay`` (recorded trades) or ``history`` (klines)."""
+    funding_events: int = 0
+    """Fundings of either leg over the bars (``GET /fapi/v1/fundingRate``), each charged to the
+    position held at its time if any (``metrics.funding`` is the total, each trade's
+    ``funding`` its share); 0 for a replay, whose recordings carry no funding."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +95,57 @@ class SessionBacktest:
     """The pipeline's history of ``timeframe`` that the engine read."""
     result: BacktestResult
     """The trades, the equity curve and the metrics."""
+    source: str = "replay"
+    """``replay`` or ``history``."""
+    funding_events: int = 0
+    """Fundings given to the engine."""
+
+
+def backtest_bars(options: Options, research: ResearchBars) -> SessionBacktest:
+    """Analyse ``research``'s bars under the options' analytics and backtest them.
+
+    Raises:
+        UsageError: backtest levels that do not make a strategy.
+    """
+    analytics = options.settings.analytics
+    bars = analyse(
+        research.bars, research.timeframe, options.window, analytics.price, analytics.hedge
+    )
+    try:
+        result = backtest_history(bars, options.settings, research.timeframe, research.funding)
+    except ValueError as exc:
+        raise UsageError(f"backtest: {exc}") from None
+    return SessionBacktest(
+        research.symbols,
+        research.timeframe,
+        options.window,
+        analytics.price,
+        analytics.hedge,
+        bars,
+        result,
+        research.source,
+        len(research.funding),
+    )
+
+
+async def research_bars(options: Options) -> ResearchBars:
+    """The bars ``--backtest`` runs on: history with ``--from``, else the replayed session's.
+
+    Raises:
+        UsageError: no replay and no ``--from``, an unreadable file, an empty range.
+    """
+    if options.backtest_from is not None:
+        now_ms = int(time.time() * 1000)
+        to_ms = options.backtest_to if options.backtest_to is not None else now_ms
+        return await load_history(options, options.backtest_from, to_ms)
+    if not options.replay:
+        raise UsageError("--backtest needs --replay FILE... or --from TIME")
+    async with open_source(options) as source:
+        pipeline = build_pipeline(options, source)
+        await pipeline.run()
+    if pipeline.timeframe == TICK:
+        raise UsageError("--sweep needs bars: --timeframe 1s, 1m or 5m")
+    return replayed(pipeline.symbols, pipeline.timeframe, _session_bars(pipeline, "sweep"))
 
 
 async def backtest_source(options: Options, source: TradeSource) -> SessionBacktest:
@@ -93,15 +159,7 @@ async def backtest_source(options: Options, source: TradeSource) -> SessionBackt
     await pipeline.run()
     # A bar file can move the pipeline to a longer timeframe than asked: use what it built.
     timeframe = pipeline.timeframe
-    bars = pipeline.history(timeframe)
-    total = pipeline.snapshot().bar_count
-    if total > bars.height:
-        log.warning(
-            "the backtest covers the last %d of %d bars; raise bars.history to cover "
-            "the whole session",
-            bars.height,
-            total,
-        )
+    bars = _session_bars(pipeline, "backtest")
     try:
         result = backtest_history(bars, options.settings, timeframe)
     except ValueError as exc:
@@ -109,6 +167,20 @@ async def backtest_source(options: Options, source: TradeSource) -> SessionBackt
     return SessionBacktest(
         pipeline.symbols, timeframe, pipeline.window, pipeline.price, pipeline.hedge, bars, result
     )
+
+
+def _session_bars(pipeline: Pipeline, what: str) -> pl.DataFrame:
+    """The bars a finished replay holds on its timeframe, saying when they are not all of it."""
+    bars = pipeline.history(pipeline.timeframe)
+    total = pipeline.snapshot().bar_count
+    if total > bars.height:
+        log.warning(
+            "the %s covers the last %d of %d bars; raise bars.history to cover the whole session",
+            what,
+            bars.height,
+            total,
+        )
+    return bars
 
 
 def report(session: SessionBacktest, exports: list[Path] | None = None) -> BacktestReport:
@@ -138,6 +210,8 @@ def report(session: SessionBacktest, exports: list[Path] | None = None) -> Backt
         trades=result.trades,
         equity=list(zip(corners["ts"].to_list(), corners["equity"].to_list(), strict=True)),
         exports=[str(p) for p in exports or []],
+        source=session.source,
+        funding_events=session.funding_events,
     )
 
 
@@ -170,7 +244,10 @@ def export_backtest(
     except OSError as exc:
         raise ExportError(f"export folder {folder}: cannot create it ({exc})") from None
     remove_leftovers(folder)
-    frames = {"trades": session.result.trades_frame(), "equity": session.result.equity}
+    frames = {
+        "trades": with_datetimes(session.result.trades_frame()),
+        "equity": with_datetimes(session.result.equity),
+    }
     paths = _free_paths(session, folder, now or datetime.now(UTC))
     return write_all({path: (frames[kind], fmt) for (kind, fmt), path in paths.items()})
 
@@ -197,21 +274,32 @@ def _free_paths(
 
 
 async def run_backtest(options: Options, out: TextIO | None = None) -> SessionBacktest:
-    """Replay, backtest, print the JSON summary on ``out`` (stdout), export when configured.
+    """Replay or load history, backtest, print the JSON summary on ``out`` (stdout), export
+    when configured (``--sweep`` is :func:`pairs_tui.backtest.sweep.run_sweep_command`).
 
     Raises:
-        UsageError: no replay, an unreadable file, or bad backtest levels.
+        UsageError: no replay nor ``--from``, an unreadable file, or bad backtest levels.
+        NotWritten: the export failed; the summary was printed before.
     """
-    if not options.replay:
-        raise UsageError("--backtest needs --replay FILE...")
-    async with open_source(options) as source:
-        session = await backtest_source(options, source)
+    if options.backtest_from is not None:
+        session = backtest_bars(options, await research_bars(options))
+    else:
+        if not options.replay:
+            raise UsageError("--backtest needs --replay FILE... or --from TIME")
+        async with open_source(options) as source:
+            session = await backtest_source(options, source)
     exports: list[Path] = []
+    failed: ExportError | None = None
     if options.settings.analytics.backtest_export:
-        exports = export_backtest(session, options.settings.export.folder)
+        try:
+            exports = export_backtest(session, options.settings.export.folder)
+        except ExportError as exc:
+            failed = exc  # the summary is printed all the same: the result is not lost
         for path in exports:
             log.info("wrote %s", path)
     stream = out if out is not None else sys.stdout
     stream.write(msgspec.json.encode(report(session, exports)).decode() + "\n")
     stream.flush()
+    if failed is not None:
+        raise NotWritten(f"backtest export: {failed} (the summary is on stdout)") from failed
     return session

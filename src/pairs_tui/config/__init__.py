@@ -7,7 +7,7 @@ one place a run's configuration comes from.
 
 from __future__ import annotations
 
-from pairs_tui.config.options import DEMO_SYMBOLS, Options, UsageError
+from pairs_tui.config.options import DEMO_SYMBOLS, CommandLine, NotWritten, Options, UsageError
 from pairs_tui.config.settings import (
     AlertMetric,
     AlertOp,
@@ -39,11 +39,13 @@ __all__ = [
     "AlertSettings",
     "AnalyticsSettings",
     "BarSettings",
+    "CommandLine",
     "ConfigError",
     "DemoSettings",
     "ExportSettings",
     "FeedSettings",
     "HistorySettings",
+    "NotWritten",
     "Options",
     "Settings",
     "StreamKind",

@@ -6,8 +6,10 @@ the TUI, headless mode and the backtest all start from it (:mod:`pairs_tui.launc
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 from pairs_tui.config.settings import Settings, StreamKind, parse_pair
 from pairs_tui.records import Timeframe
@@ -16,8 +18,22 @@ DEMO_SYMBOLS = ("BTCUSDT", "ETHUSDT")
 """The pair of the recording that ships with the package."""
 
 
+class CommandLine(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr, naming the command, and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 class UsageError(Exception):
     """A bad argument or input, reported in one line with exit code 2."""
+
+
+class NotWritten(Exception):
+    """Something the run was asked to write (a recording, an export) is not all on disk.
+
+    The message is one line naming what was lost and where the rest went; the run exits 1.
+    """
 
 
 @dataclass
@@ -56,6 +72,14 @@ class Options:
     """The pairs of ``--watch`` (the monitored pair is the first); empty without it."""
     history: bool = True
     """Warm start from exchange history (``--no-history`` turns it off)."""
+    backtest_from: int | None = None
+    """``--backtest --from``: backtest exchange history from this time, ms UTC."""
+    backtest_to: int | None = None
+    """``--to``: bars before this time, ms UTC; None is now."""
+    sweep: tuple[str, ...] = ()
+    """``--sweep KEY=V1,V2,...`` terms: backtest every combination."""
+    oos: float | None = None
+    """``--oos FRACTION``: pick the sweep's best on the rest, report it on this last share."""
 
     @property
     def pairs(self) -> tuple[tuple[str, str], ...]:

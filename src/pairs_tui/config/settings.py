@@ -8,9 +8,11 @@ wrong type is a :class:`ConfigError` whose message names the key and its line.
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import re
+import stat
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal, get_args
@@ -18,6 +20,7 @@ from typing import Annotated, Literal, get_args
 import msgspec
 from msgspec import Meta
 
+from pairs_tui.config.checks import MAX_WINDOW, symbol_problem, url_problem
 from pairs_tui.records import HedgeMethod, PriceMode, Timeframe
 from pairs_tui.sinks.settings import (
     DesktopEscape,
@@ -28,8 +31,20 @@ from pairs_tui.sinks.settings import (
 )
 
 StreamKind = Literal["aggTrade", "trade"]
-AlertMetric = Literal["zscore", "spread", "corr", "beta", "half_life", "adf_p", "stale"]
+AlertMetric = Literal[
+    "zscore",
+    "spread",
+    "corr",
+    "beta",
+    "half_life",
+    "adf_p",
+    "stale",
+    "carry_bp_day",
+    "funding_a",
+    "funding_b",
+]
 AlertOp = Literal[">", ">=", "<", "<=", "abs>", "abs>="]
+ScanEngine = Literal["local", "dask"]
 
 
 class ConfigError(Exception):
@@ -70,7 +85,7 @@ class BarSettings(_Section):
 class AnalyticsSettings(_Section):
     """The pair analytics."""
 
-    window: Annotated[int, Meta(ge=3)] = 300
+    window: Annotated[int, Meta(ge=3, le=MAX_WINDOW)] = 300
     """Bars in the rolling window."""
     price: PriceMode = "log"
     """``log`` prices (beta is an elasticity) or ``raw`` prices (beta is a quantity ratio)."""
@@ -110,13 +125,37 @@ class AlertRule(_Section, kw_only=True):
     """Ring the terminal bell when it fires."""
 
 
+def default_rules() -> list[AlertRule]:
+    """The rules that hold when the config names none: the z-score leaving its ±2 band."""
+    return [
+        AlertRule(
+            name="z above 2",
+            metric="zscore",
+            op=">",
+            threshold=2.0,
+            hysteresis=0.5,
+            cooldown_seconds=30.0,
+        ),
+        AlertRule(
+            name="z below -2",
+            metric="zscore",
+            op="<",
+            threshold=-2.0,
+            hysteresis=0.5,
+            cooldown_seconds=30.0,
+        ),
+    ]
+
+
 class AlertSettings(_Section):
     """Alert rules and their log."""
 
-    rules: list[AlertRule] = msgspec.field(default_factory=list)
-    """The rules, evaluated on every final bar."""
+    rules: list[AlertRule] = msgspec.field(default_factory=default_rules)
+    """The rules, evaluated on every final bar; left out, the two z-score rules of
+    :func:`default_rules` (``rules = []`` for none)."""
     log: str = "alerts.ndjson"
-    """Alert log (NDJSON), relative to the export folder unless absolute; empty: no log."""
+    """Alert log (NDJSON), relative to ``$XDG_STATE_HOME/pairs-tui`` unless absolute; empty:
+    no log."""
     keep: int = 200
     """Alerts kept for the screen's list, newest last."""
     sinks: list[SinkSettings] = msgspec.field(default_factory=list)
@@ -155,6 +194,9 @@ class DemoSettings(_Section):
     """Seed of the simulation."""
 
 
+SYMBOL_PATTERN = re.compile(r"^[A-Z0-9]{2,30}$")
+"""A symbol after upper-casing."""
+
 PAIR_PATTERN = re.compile(r"^[A-Z0-9]{2,30}/[A-Z0-9]{2,30}$")
 """A pair as the watchlist writes it: ``BTCUSDT/ETHUSDT`` (target, then hedge), upper case."""
 
@@ -186,6 +228,23 @@ class HistorySettings(_Section):
     (``~/.cache`` when the variable is unset)."""
 
 
+class ScanSettings(_Section):
+    """The pair scanner (``pairs-tui scan``, the ``s`` screen): its defaults."""
+
+    symbols: list[str] = msgspec.field(default_factory=list)
+    """The universe to scan; empty for the ``top`` USDT perpetuals by 24 h quote volume."""
+    top: Annotated[int, Meta(ge=2, le=1_000)] = 20
+    """How many symbols, by 24 h quote volume, when ``symbols`` is empty."""
+    timeframe: Literal["1m", "5m", "1h"] = "1m"
+    """Bar timeframe of the scan."""
+    bars: Annotated[int, Meta(ge=30)] = 1_440
+    """Closed bars per symbol, the last ones (1,440 is a day of 1m bars)."""
+    engine: ScanEngine = "local"
+    """``local`` (this process) or ``dask`` (needs ``pip install "pairs-tui[cluster]"``)."""
+    scheduler: str = ""
+    """Dask scheduler address for ``engine = "dask"``; empty starts a local cluster."""
+
+
 class Settings(_Section):
     """Everything ``config.toml`` holds."""
 
@@ -201,6 +260,7 @@ class Settings(_Section):
     watchlist: WatchlistSettings = msgspec.field(default_factory=WatchlistSettings)
     carry: CarrySettings = msgspec.field(default_factory=CarrySettings)
     history: HistorySettings = msgspec.field(default_factory=HistorySettings)
+    scan: ScanSettings = msgspec.field(default_factory=ScanSettings)
     keys: dict[str, str] = msgspec.field(default_factory=dict)
     """Key remapping: binding id → keys, e.g. ``export = "ctrl+e"``."""
 
@@ -213,8 +273,9 @@ def find_config(explicit: str | os.PathLike[str] | None = None) -> Path | None:
     """
     if explicit is not None:
         path = Path(explicit)
-        if not path.is_file():
-            raise ConfigError(f"config file {path}: not found")
+        problem = _not_a_file(path)
+        if problem:
+            raise ConfigError(f"config file {path}: {problem}")
         return path
     local = Path("config.toml")
     if local.is_file():
@@ -222,6 +283,25 @@ def find_config(explicit: str | os.PathLike[str] | None = None) -> Path | None:
     xdg = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
     user = xdg / "pairs-tui" / "config.toml"
     return user if user.is_file() else None
+
+
+def _not_a_file(path: Path) -> str:
+    """Why ``path`` is not a config file that can be read (``""`` when it is one)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        if path.is_symlink():
+            return f"a symbolic link to {os.readlink(path)}, which does not exist"
+        return "not found"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a loop of symbolic links"
+        return f"cannot read it ({exc.strerror or exc})"
+    if stat.S_ISDIR(mode):
+        return "a directory, not a file"
+    if not stat.S_ISREG(mode):
+        return "not a regular file"
+    return ""
 
 
 def load_settings(path: str | os.PathLike[str] | None) -> Settings:
@@ -268,6 +348,7 @@ _CHOICES: dict[str, object] = {
     "kind": SinkKind,
     "format": WebhookFormat,
     "escape": DesktopEscape,
+    "engine": ScanEngine,
 }
 """Keys whose allowed values an error lists, because a rule is often typed by hand."""
 _PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
@@ -349,12 +430,28 @@ def _check_values(settings: Settings, text: str, source: str) -> None:
 
     if len(settings.symbols) != 2:
         fail(["symbols"], f"must name exactly two symbols, got {len(settings.symbols)}")
+    for symbol in settings.symbols:
+        problem = symbol_problem(symbol)
+        if problem:
+            fail(["symbols"], problem)
+    problem = url_problem(settings.feed.url, ("ws", "wss"))
+    if problem:
+        fail(["feed", "url"], problem)
+    if settings.feed.rest_url is not None:
+        problem = url_problem(settings.feed.rest_url, ("http", "https"))
+        if problem:
+            fail(["feed", "rest_url"], problem)
     if settings.alerts.keep < 1:
         fail(["alerts", "keep"], "must be at least 1")
     for i, pair in enumerate(settings.watchlist.pairs):
         problem = pair_problem(pair)
         if problem:
             fail(["watchlist", "pairs"], f"entry {i + 1}: {problem}")
+    for i, symbol in enumerate(settings.scan.symbols):
+        if not SYMBOL_PATTERN.match(symbol.upper()):
+            fail(
+                ["scan", "symbols"], f"entry {i + 1}: {symbol!r} is not 2 to 30 letters and digits"
+            )
     names: set[str] = set()
     for i, rule in enumerate(settings.alerts.rules):
         for key, why in rule_problems(rule):

@@ -28,8 +28,9 @@ from pairs_tui.exchange.tape import (
 )
 from pairs_tui.exchange.universe import Member, universe
 
-PAST_S = 26 * 3_600
-"""The demo's past: 25 hours fill 300 bars of 5 minutes, and an hour more."""
+PAST_S = 51 * 3_600
+"""The demo's past: 50 hours fill 600 bars of 5 minutes (a window of 300 and a plot of its
+z-scores), and an hour more."""
 CHUNK_S = 60
 """Trades are drawn a minute at a time, when the timeline needs them."""
 _DT_S = 0.1

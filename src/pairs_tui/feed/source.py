@@ -11,6 +11,8 @@ from pairs_tui.feed.status import FeedStatus
 from pairs_tui.records import MarkPrice, PairBar, Trade
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from pairs_tui.feed.rest import BinanceRest
 
 
@@ -31,6 +33,16 @@ class TradeSink(Protocol):
 
     def release(self, symbol: str) -> None:
         """The fetch started by :meth:`hold` ended (its trades were delivered, or counted)."""
+
+
+@runtime_checkable
+class TradeFrameSink(Protocol):
+    """A sink that also takes trades a batch at a time (a replay at full speed)."""
+
+    def on_trade_frame(self, symbols: tuple[str, str], trades: pl.DataFrame) -> None:
+        """Trades of the pair ``symbols`` in arrival order, as columns
+        :data:`~pairs_tui.bars.TRADE_COLUMNS` (``leg`` 0 for ``symbols[0]``): the same as
+        :meth:`TradeSink.on_trade` on each row."""
 
 
 class TradeSource(Protocol):

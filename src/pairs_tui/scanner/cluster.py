@@ -31,6 +31,7 @@ from pairs_tui.records import PriceMode
 from pairs_tui.scanner.plan import Progress, assemble, plan_scan, price_levels
 from pairs_tui.scanner.prices import PriceMatrix
 from pairs_tui.scanner.rows import ScanResult
+from pairs_tui.scanner.screen import screen_plan
 from pairs_tui.scanner.store import StorageOptions, align, grid_for, latest_bar, symbol_bars
 from pairs_tui.scanner.tile import Tile, TileResult, scan_tile
 
@@ -79,6 +80,7 @@ def scan_store_on_cluster(
     scheduler: str | None,
     storage_options: StorageOptions,
     progress: Progress | None,
+    screen: int | None = None,
 ) -> ScanResult:
     """:func:`~pairs_tui.scanner.engine.scan_store` on a cluster: the workers read the store.
 
@@ -98,6 +100,8 @@ def scan_store_on_cluster(
         scheduler: Dask scheduler address; None starts a local cluster.
         storage_options: fsspec options for a URL root.
         progress: Called with ``(pairs_done, pairs_total)`` as tiles finish.
+        screen: Test exactly only this many pairs (:mod:`pairs_tui.scanner.screen`), screened
+            on the workers; None tests them all.
 
     Returns:
         The scan's result.
@@ -133,6 +137,8 @@ def scan_store_on_cluster(
         plan = client.submit(plan_scan, prices_f, min_bars=min_bars).result()
         levels_f = client.submit(_levels, prices_f, price)
         logs_f = client.submit(_log_levels, prices_f, price)
+        if screen is not None:
+            plan = client.submit(screen_plan, plan, levels_f, screen, tuple(symbols)).result()
         results = _gather_tiles(client, levels_f, logs_f, plan.tiles, progress)
         return assemble(tuple(symbols), grid, timeframe, price, plan, results)
 

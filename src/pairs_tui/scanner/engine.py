@@ -30,6 +30,7 @@ from pairs_tui.scanner.plan import (
 )
 from pairs_tui.scanner.prices import PriceMatrix
 from pairs_tui.scanner.rows import ScanResult
+from pairs_tui.scanner.screen import screen_plan
 from pairs_tui.scanner.store import StorageOptions, read_closes
 
 Engine = Literal["local", "dask"]
@@ -44,6 +45,7 @@ def scan(
     engine: Engine = "local",
     scheduler: str | None = None,
     progress: Progress | None = None,
+    screen: int | None = None,
 ) -> ScanResult:
     """Test every pair of the universe, both orderings, and rank them.
 
@@ -56,6 +58,9 @@ def scan(
         engine: ``"local"`` (this process) or ``"dask"`` (needs ``pairs-tui[cluster]``).
         scheduler: Dask scheduler address for ``engine="dask"``; None starts a local cluster.
         progress: Called with ``(pairs_done, pairs_total)`` as tiles finish.
+        screen: Test exactly only this many pairs, the best by a cheap statistic
+            (:mod:`pairs_tui.scanner.screen`); the rest are left out as ``"screened out"``.
+            None (the default) tests every pair.
 
     Returns:
         Ranked rows, and the pairs left out with their reasons.
@@ -67,6 +72,8 @@ def scan(
     _check(price, engine)
     levels, log_levels = price_levels(prices, price)
     plan = plan_scan(prices, min_bars=min_bars)
+    if screen is not None:
+        plan = screen_plan(plan, levels, screen, prices.symbols)
     if engine == "dask":
         from pairs_tui.scanner.cluster import run_tiles
 
@@ -89,6 +96,7 @@ def scan_store(
     scheduler: str | None = None,
     storage_options: StorageOptions = None,
     progress: Progress | None = None,
+    screen: int | None = None,
 ) -> ScanResult:
     """Scan the last ``bars`` bars of a universe, read from the history store.
 
@@ -109,6 +117,7 @@ def scan_store(
         scheduler: Dask scheduler address for ``engine="dask"``; None starts a local cluster.
         storage_options: fsspec options for a URL root (credentials, endpoint).
         progress: Called with ``(pairs_done, pairs_total)`` as tiles finish.
+        screen: Test exactly only this many pairs (see :func:`scan`); None tests them all.
 
     Returns:
         The scan's result.
@@ -132,9 +141,12 @@ def scan_store(
             scheduler=scheduler,
             storage_options=storage_options,
             progress=progress,
+            screen=screen,
         )
     prices = read_closes(root, symbols, timeframe, bars, end=end, storage_options=storage_options)
-    return scan(prices, price=price, min_bars=min_bars, engine=engine, progress=progress)
+    return scan(
+        prices, price=price, min_bars=min_bars, engine=engine, progress=progress, screen=screen
+    )
 
 
 def _check(price: str, engine: str) -> None:

@@ -6,10 +6,10 @@ from typing import Literal
 
 import msgspec
 
-LeftOutReason = Literal["too few bars", "flat leg", "collinear"]
+LeftOutReason = Literal["too few bars", "flat leg", "collinear", "screened out"]
 """Why a pair has no row: fewer common bars than the minimum, a leg that never moves over the
-common bars, or legs so collinear that the Engle-Granger test is undefined (statsmodels would
-report ``-inf``)."""
+common bars, legs so collinear that the Engle-Granger test is undefined (statsmodels would
+report ``-inf``), or (only with ``--screen K``) a cheap statistic outside the K best."""
 
 
 class ScanRow(msgspec.Struct, frozen=True, kw_only=True):

@@ -9,6 +9,7 @@ return their result; one ``Worker.StateChanged`` handler shows it, or says what 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -33,7 +34,7 @@ from pairs_tui.export import ExportFormat, take_session, write_session
 from pairs_tui.feed.source import TradeSource
 from pairs_tui.launcher import Run, add_pair, alert_book, build_desk, drop_pair, open_source
 from pairs_tui.pipeline import Pipeline
-from pairs_tui.records import TIMEFRAMES, HedgeMethod, PriceMode, Timeframe
+from pairs_tui.records import TICK, TIMEFRAMES, HedgeMethod, PriceMode, Timeframe
 from pairs_tui.sinks.delivery import AlertDelivery, build_delivery, check_delivered
 from pairs_tui.snapshot import Snapshot
 from pairs_tui.ui import jobs, keys, view
@@ -41,6 +42,8 @@ from pairs_tui.ui.commands import AlertCommands, PairCommands
 from pairs_tui.ui.screens.backtest import BacktestScreen
 from pairs_tui.ui.screens.help import HelpScreen
 from pairs_tui.ui.screens.monitor import MonitorScreen
+from pairs_tui.ui.screens.scanner import ScannerScreen, scan_job
+from pairs_tui.ui.screens.watchlist import WatchlistScreen
 from pairs_tui.ui.terminal import terminal_writer
 
 log = logging.getLogger("pairs_tui.ui")
@@ -77,6 +80,8 @@ MAX_REFRESH_HZ = 10.0
 COUNTERS_HZ = 2.0
 """How often the header and status line redraw while the feed's state stays the same."""
 MAX_PLOT_HZ = 4.0
+SCAN_TOPS = (20, 50, 100)
+"""Universes the palette offers the scanner, by 24 h quote volume."""
 
 
 class PairsApp(App[None]):
@@ -146,7 +151,11 @@ class PairsApp(App[None]):
         self.set_interval(1 / plots, self.refresh_plots, name="plots")
         if self.options.duration:
             self.set_timer(self.options.duration, self.exit, name="duration")
-        self.run_worker(self._run_feed(), name="feed", group="feed", exit_on_error=False)
+        # The first frame first: opening the source (the demo builds its market and starts an
+        # exchange) is a few hundred ms on the event loop that the screen need not wait for.
+        drawn = asyncio.Event()
+        self.call_after_refresh(drawn.set)
+        self.run_worker(self._run_feed(drawn), name="feed", group="feed", exit_on_error=False)
         self.call_after_refresh(self.refresh_now)
 
     # -- the data path -----------------------------------------------------------------------
@@ -161,8 +170,10 @@ class PairsApp(App[None]):
         """The monitored pair's alert rules."""
         return self.books.get(self.pair)
 
-    async def _run_feed(self) -> None:
-        """Open the source and run every pair until the source ends or the app exits."""
+    async def _run_feed(self, drawn: asyncio.Event) -> None:
+        """Open the source, once the first frame is drawn, and run every pair until the source
+        ends or the app exits."""
+        await drawn.wait()
         try:
             async with self._source_factory(self.options) as source:
                 self.books = {pair: alert_book(self.options, pair) for pair in self.options.pairs}
@@ -205,8 +216,8 @@ class PairsApp(App[None]):
         and otherwise at most :data:`COUNTERS_HZ` (a latency redrawn ten times a second is
         unreadable and costs bytes); statistics, sparklines and alerts when a bar closes.
         """
-        if self.return_code is not None:
-            return  # exiting: the widgets may be gone
+        if self.return_code is not None or self._covered():
+            return  # exiting (the widgets may be gone), or out of sight
         # Pause freezes what the market did (prices, statistics, plots), not what the feed is
         # doing: the header and the status line always read the live snapshot.
         live = self.snapshot()
@@ -249,13 +260,19 @@ class PairsApp(App[None]):
 
     def refresh_plots(self, *, force: bool = False) -> None:
         """Redraw the plots if a bar closed or the view changed (the plot timer)."""
+        if self.return_code is not None or self._covered():
+            return
         snap = self.shown_snapshot()
         key = (snap.timeframe, snap.window, snap.bar_count, snap.finished, id(self.pipeline))
-        if self.return_code is not None or (not force and (self.paused or key == self._plotted)):
+        if not force and (self.paused or key == self._plotted):
             return
         self._plotted = key
         with self.batch_update():
             self.monitor.show_plots(snap)
+
+    def _covered(self) -> bool:
+        """A full screen (the watchlist) hides the monitor: drawing it would be wasted."""
+        return any(not screen.is_modal for screen in self.screen_stack[1:])
 
     def refresh_now(self) -> None:
         """Redraw everything at once (after a key changed the view)."""
@@ -272,10 +289,15 @@ class PairsApp(App[None]):
     # -- keys ----------------------------------------------------------------------------------
 
     def action_timeframe(self, timeframe: Timeframe) -> None:
-        """Show bars of ``timeframe`` (1s, 1m, 5m)."""
-        if self.pipeline is not None:
-            self.pipeline.set_timeframe(timeframe)
-            self.refresh_now()
+        """Show bars of ``timeframe`` (1s, 1m, 5m), or one row per trade (tick)."""
+        # Bars: every pair of the desk, as the watchlist compares pairs on one timeframe. Ticks:
+        # the monitored pair only, as a row per trade costs per trade (and a switch rebuilds
+        # the rows from every trade kept).
+        shown = [self.pipeline] if timeframe == TICK else self.pipelines.values()
+        for pipeline in shown:
+            if pipeline is not None:
+                pipeline.set_timeframe(timeframe)
+        self.refresh_now()
 
     def action_window(self, direction: int) -> None:
         """Widen (``direction`` > 0) or narrow the analytics window by :data:`WINDOW_STEP`."""
@@ -288,10 +310,11 @@ class PairsApp(App[None]):
         if self.pipeline is None:
             return
         bounded = max(20, min(int(window), self.settings.bars.history))
-        self.pipeline.set_window(bounded)
         live = None if self.running is None else self.running.live
-        if live is not None:  # a wider window needs older bars: from history, off the screen
-            self.run_worker(live.widen(self.pipeline), group="history", exit_on_error=False)
+        for pipeline in self.pipelines.values():  # every pair of the desk, as the timeframe
+            pipeline.set_window(bounded)
+            if live is not None:  # a wider window needs older bars: from history, off screen
+                self.run_worker(live.widen(pipeline), group="history", exit_on_error=False)
         self.refresh_now()
 
     # -- the pair ------------------------------------------------------------------------------
@@ -325,7 +348,8 @@ class PairsApp(App[None]):
             return
         if run.live is None:
             self.notify(
-                "a replay holds only its own pair: start pairs-tui with the other pair",
+                f"{wanted[0]}/{wanted[1]}: a replay holds only its own pair; "
+                f"run pairs-tui {wanted[0]} {wanted[1]} to watch it",
                 title="pair",
                 severity="warning",
                 timeout=8,
@@ -370,12 +394,16 @@ class PairsApp(App[None]):
         old = self.pipeline
         shown = self.snapshot()
         known = any(p.symbols == pair for p in run.pipelines)
+        default: Timeframe = "1s"
+        bars = next((p.timeframe for p in run.pipelines if p.timeframe != TICK), default)
         book = self.books.get(pair) or alert_book(self.options, pair)
         pipeline = add_pair(run, pair, book)
         if not known:  # a new pair sees what the old one showed (its warm start reads these)
             pipeline.set_timeframe(shown.timeframe)
             pipeline.set_window(shown.window)
             pipeline.set_analytics(price=shown.price, hedge=shown.hedge)
+        elif shown.timeframe == TICK:  # ticks follow the monitor
+            pipeline.set_timeframe(TICK)
         self.books[pair] = book
         self.pipelines[pair] = pipeline
         self.pair = pair
@@ -384,6 +412,8 @@ class PairsApp(App[None]):
             drop_pair(run, old)
             self.pipelines.pop(old.symbols, None)
             self.books.pop(old.symbols, None)
+        elif old is not None and old.timeframe == TICK:  # a watched pair goes back to bars
+            old.set_timeframe(bars)
         self.monitor.show_pair(pair)
         self.refresh_now()
         self.notify(f"{pair[0]} / {pair[1]}", title="pair")
@@ -401,6 +431,12 @@ class PairsApp(App[None]):
         snap = self.snapshot()
         self.notify(view.model_text(snap), title="analytics")
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # The legs panel is the monitor's: other screens neither list v nor take it.
+        if action == "legs":
+            return isinstance(self.screen, MonitorScreen)
+        return super().check_action(action, parameters)
+
     def action_legs(self) -> None:
         """Show or hide each leg's statistics and volume under its price."""
         self.monitor.toggle_legs()
@@ -410,6 +446,42 @@ class PairsApp(App[None]):
     def action_pause(self) -> None:
         """Freeze or unfreeze the display."""
         self.paused = not self.paused
+
+    def action_watchlist(self) -> None:
+        """Every pair of the desk on one screen; Enter there shows a pair on the monitor."""
+        if isinstance(self.screen, WatchlistScreen):
+            return
+        screen = WatchlistScreen(
+            lambda: self.pipelines,
+            monitored=self.pair,
+            entry_z=self.settings.analytics.entry_z,
+            refresh_hz=min(MAX_REFRESH_HZ, self.settings.ui.refresh_hz),
+        )
+        self.push_screen(screen, callback=self._watchlist_closed)
+
+    def _watchlist_closed(self, pair: tuple[str, str] | None) -> None:
+        if pair is not None:
+            self.show_pair(pair)
+        self.refresh_now()  # the monitor was not drawn while the watchlist covered it
+
+    def show_pair(self, pair: tuple[str, str]) -> bool:
+        """Show ``pair``, a pair on the desk, on the monitor (its pipeline runs already).
+
+        Returns:
+            False when the pair is not on the desk (nothing changes).
+        """
+        if pair not in self.pipelines:
+            return False
+        if pair != self.pair:
+            old, new = self.pipeline, self.pipelines[pair]
+            if old is not None and old.timeframe == TICK:  # ticks follow the monitor
+                bars = new.timeframe
+                new.set_timeframe(TICK)
+                old.set_timeframe(bars)
+            self.pair = pair
+            self.monitor.show_pair(pair)
+            self.refresh_now()
+        return True
 
     def action_help(self) -> None:
         """Show every key, as remapped."""
@@ -450,6 +522,18 @@ class PairsApp(App[None]):
             self.notify("nothing to backtest yet: the feed is not open", severity="warning")
             return
         self.push_screen(BacktestScreen(jobs.take_backtest(self.pipeline), self.settings))
+
+    def action_scan(self, top: int | None = None) -> None:
+        """Open the scanner on the ``[scan]`` universe (or the ``top`` symbols by volume);
+        Enter there switches the pair."""
+        if isinstance(self.screen, ScannerScreen):
+            return
+        job, title = scan_job(self.options, self.running, top=top)
+        self.push_screen(ScannerScreen(job, title), callback=self._scanned)
+
+    def _scanned(self, pair: tuple[str, str] | None) -> None:
+        if pair is not None and pair != self.pair:
+            self.switch_pair(pair)
 
     def action_export(self, fmt: ExportFormat = "parquet") -> None:
         """Write ticks, bars and analytics of the session to the export folder."""
@@ -568,6 +652,11 @@ class PairsApp(App[None]):
                 f"Timeframe: {name}", f"Show {name} bars", partial(self.action_timeframe, name)
             )
         yield SystemCommand(
+            "Timeframe: tick",
+            "One row per trade of either leg (noisy: the Epps effect)",
+            partial(self.action_timeframe, TICK),
+        )
+        yield SystemCommand(
             "Window: wider", "Widen the window by 25%", partial(self.action_window, 1)
         )
         yield SystemCommand(
@@ -603,6 +692,17 @@ class PairsApp(App[None]):
             "Show or hide each leg's mean, sd, last return, volatility and volume (v)",
             self.action_legs,
         )
+        yield SystemCommand(
+            "Run: scan for cointegrated pairs",
+            "Rank every pair of the [scan] universe (config.toml); Enter picks one",
+            self.action_scan,
+        )
+        for top in SCAN_TOPS:
+            yield SystemCommand(
+                f"Run: scan the top {top} by volume",
+                f"Rank every pair of the {top} USDT perpetuals with most 24 h quote volume",
+                partial(self.action_scan, top),
+            )
         yield SystemCommand(
             "Display: pause or resume", "Freeze the screen; data keeps flowing", self.action_pause
         )

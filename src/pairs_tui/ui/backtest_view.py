@@ -12,7 +12,8 @@ import math
 import numpy as np
 import polars as pl
 
-from pairs_tui.backtest.results import BacktestTrade
+from pairs_tui.backtest.metrics import MIN_SHARPE_BARS, MIN_SHARPE_TRADES
+from pairs_tui.backtest.results import BacktestMetrics, BacktestTrade
 from pairs_tui.backtest.session import SessionBacktest
 from pairs_tui.ui import formatting, plotting
 from pairs_tui.ui.jobs import BacktestRequest
@@ -89,12 +90,7 @@ def results(session: SessionBacktest) -> list[tuple[str, str]]:
         if m.hit_rate is None
         else f"{m.hit_rate:.0%} ({wins:,} of {m.closed_trades:,})"
     )
-    sharpe = formatting.DASH
-    if m.sharpe is not None:
-        sharpe = f"{formatting.number(m.sharpe, 3, signed=True)}/bar"
-        if m.sharpe_annualised is not None:
-            yearly = f"{m.sharpe_annualised:+,.1f}".replace("-", formatting.MINUS)
-            sharpe += f" ({yearly} a year)"
+    sharpe = sharpe_text(m)
     in_market = (
         formatting.DASH if m.time_in_market is None else f"{m.time_in_market:.0%} of the bars"
     )
@@ -114,6 +110,26 @@ def results(session: SessionBacktest) -> list[tuple[str, str]]:
         ("in market", in_market),
         ("avg holding", holding),
     ]
+
+
+def sharpe_text(m: BacktestMetrics) -> str:
+    """``-0.146/bar (-819.3 a year)``, or why it is not shown: too few closed trades or bars
+    (``- (3 trades, 245 bars: needs 10, 1,000)``), too short to annualise."""
+    if m.sharpe is None:
+        if m.closed_trades < MIN_SHARPE_TRADES or m.bars < MIN_SHARPE_BARS:
+            return (
+                f"{formatting.DASH} ({m.closed_trades:,} trades, {m.bars:,} bars: "
+                f"needs {MIN_SHARPE_TRADES}, {MIN_SHARPE_BARS:,})"
+            )
+        return f"{formatting.DASH} ({m.sharpe_note})" if m.sharpe_note else formatting.DASH
+    text = f"{formatting.number(m.sharpe, 3, signed=True)}/bar"
+    if m.sharpe_annualised is not None:
+        yearly = f"{m.sharpe_annualised:+,.1f}".replace("-", formatting.MINUS)
+        return f"{text} ({yearly} a year)"
+    if m.sharpe_note and m.bar_ms and m.start_ts is not None and m.end_ts is not None:
+        hours = (m.end_ts - m.start_ts + m.bar_ms) / 3_600_000
+        return f"{text} (not annualised: {hours:.1f} h < 24 h)"
+    return text
 
 
 def no_trades(session: SessionBacktest) -> str:

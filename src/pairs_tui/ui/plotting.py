@@ -7,20 +7,20 @@ the UI thread only. The figure is built colourless: the widget colours the few r
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import plotext
 
 from pairs_tui.ui import formatting
 
-plotext.terminal.limit(False, False)  # draw at the widget's size, not the terminal's
-
-_NO_COLOUR = plotext.pixel()
+if TYPE_CHECKING:
+    from types import ModuleType
 _SPARK = "▁▂▃▄▅▆▇█"
 _TIME_STEPS_S = (
     1,
@@ -168,6 +168,7 @@ def render(series: Series, width: int, height: int) -> PlotText | None:
     pad = (hi - lo) * 0.04
     lo, hi = lo - pad, hi + pad
 
+    plotext, no_colour = _plotext()
     fig = plotext.figure
     fig.clear()
     fig.plot_size(width, height)
@@ -176,9 +177,9 @@ def render(series: Series, width: int, height: int) -> PlotText | None:
     fig.axes(False, axis="both", side="upper")
     fig.draw(fig.signal(x.tolist(), y.tolist(), marker="braille").lines())
     for band in series.bands:
-        fig.line(band, pixel=_NO_COLOUR, style="dotted")
+        fig.line(band, pixel=no_colour, style="dotted")
     if series.zero:
-        fig.line(0.0, pixel=_NO_COLOUR)
+        fig.line(0.0, pixel=no_colour)
 
     rows = max(2, min(6, (height - 1) // 3))
     y_ticks = sorted({*nice_ticks(lo, hi, rows), *series.bands, *([0.0] if series.zero else [])})
@@ -199,6 +200,15 @@ def render(series: Series, width: int, height: int) -> PlotText | None:
     text = _DOTTED_RUN.sub(lambda run: (BAND * len(run[0]))[: len(run[0])], text)
     lines = tuple(text.split("\n")[:height])
     return PlotText(lines, max((len(label) for label in labels), default=0))
+
+
+@functools.cache
+def _plotext() -> tuple[ModuleType, Any]:
+    """plotext, imported on the first plot: about 0.1 s the first frame does not wait for."""
+    import plotext
+
+    plotext.terminal.limit(False, False)  # draw at the widget's size, not the terminal's
+    return plotext, plotext.pixel()
 
 
 def sparkline(values: np.ndarray, width: int) -> str:

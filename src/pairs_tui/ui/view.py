@@ -17,9 +17,7 @@ from pairs_tui.config import Options
 from pairs_tui.feed.status import FeedStatus
 from pairs_tui.snapshot import BAR_SCHEMA, AlertEvent, Snapshot
 from pairs_tui.ui import formatting
-
-MIN_PLOT_SPAN = 60
-"""A plot spans at least this many bars, so a small window still shows some history."""
+from pairs_tui.warm import shown_bars
 
 VOLUME_SPAN = 400
 """The most bars of volume the legs panel draws (one per cell)."""
@@ -113,8 +111,8 @@ def warm_up(snapshot: Snapshot) -> WarmUp:
 
 
 def plot_span(snapshot: Snapshot) -> int:
-    """How many of the latest bars the plots show: the window, or a minimum."""
-    return max(snapshot.window, MIN_PLOT_SPAN)
+    """How many of the latest bars the plots show (the warm start fetches their z-scores)."""
+    return shown_bars(snapshot.window)
 
 
 def columns(snapshot: Snapshot, names: tuple[str, ...], tail: int) -> dict[str, np.ndarray]:

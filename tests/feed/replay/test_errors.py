@@ -300,3 +300,35 @@ def test_line_numbers_hold_across_blocks(tmp_path: Path, monkeypatch: pytest.Mon
     write(path, "\n".join(lines))
     source = ReplaySource([path], PAIR)
     assert (source.status.malformed, source.size) == (1, 59)
+
+
+BIG = ("\n".join(frames(30_000)) + "\n").encode()
+"""About 5 MB of frames: more than the first MB read before the format is known, so a gzip of
+it is decompressed piece by piece as it is read."""
+
+
+def test_a_big_gzip_is_read_as_it_is_decompressed_with_the_same_trades(tmp_path: Path) -> None:
+    plain = write(tmp_path / "big.ndjson", BIG)
+    packed = write(tmp_path / "big.ndjson.gz", gzip.compress(BIG[: len(BIG) // 2]))
+    with packed.open("ab") as out:  # two gzip members, as `cat a.gz b.gz` makes
+        out.write(gzip.compress(BIG[len(BIG) // 2 :]))
+    assert load_trades([packed], PAIR).equals(load_trades([plain], PAIR))
+
+
+def test_a_big_truncated_gzip_is_refused_when_the_reader_reaches_the_cut(tmp_path: Path) -> None:
+    whole = gzip.compress(BIG)
+    path = write(tmp_path / "cut.ndjson.gz", whole[: len(whole) * 3 // 4])
+    error = refused([path])
+    assert str(error).startswith(f"{path}: truncated gzip: the data stop after ")
+
+
+def test_a_big_gzip_with_a_bad_checksum_is_refused(tmp_path: Path) -> None:
+    whole = bytearray(gzip.compress(BIG))
+    whole[-6] ^= 0xFF
+    path = write(tmp_path / "bad.ndjson.gz", bytes(whole))
+    assert str(refused([path])).startswith(f"{path}: corrupt gzip data")
+
+
+def test_a_big_gzip_followed_by_garbage_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path / "tail.ndjson.gz", gzip.compress(BIG) + b"not gzip")
+    assert "bytes that are not gzip follow the compressed data" in str(refused([path]))

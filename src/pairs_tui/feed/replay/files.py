@@ -11,6 +11,7 @@ import io
 import re
 import zipfile
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,11 @@ _OTHER_COMPRESSION = {
 _PREFIXED = re.compile(rb"^\d+(?:\.\d+)?:\s*\{")
 _SNIFF_LINES = 50
 """How many leading lines may be unreadable before a file counts as not NDJSON at all."""
+SNIFF_BYTES = 64 * 1024
+"""The start of a file that decides its format before the rest is read."""
+MAX_LINE_BYTES = 2**20
+"""The longest line a text replay file may have (a trade is a hundred bytes or so)."""
+_CHUNK_BYTES = 2**20
 
 
 class ReplayError(Exception):
@@ -73,9 +79,19 @@ class ReplayInput:
     format: Format
     """What the content is."""
     data: bytes = b""
-    """The decompressed content; empty for Parquet, which is read from ``path``."""
+    """The decompressed content; empty for Parquet, which is read from ``path``. With
+    :attr:`rest`, only its beginning."""
     inner_name: str = ""
     """The member's name when the file was a zip archive (it may carry the symbol)."""
+    rest: Iterator[bytes] | None = None
+    """The content after :attr:`data`, decompressed a piece at a time as it is read (a gzipped
+    recording of stream frames): the whole file is never in memory at once. Read it once."""
+
+    def pieces(self) -> Iterator[bytes]:
+        """The whole decompressed content, a piece at a time."""
+        yield self.data
+        if self.rest is not None:
+            yield from self.rest
 
     def error(self, problem: str, line: int | None = None) -> ReplayError:
         """A :class:`ReplayError` about this file (and line)."""
@@ -105,7 +121,7 @@ def open_input(path: Path | str) -> ReplayInput:
             )
         return ReplayInput(name, path, Format.PARQUET)
     try:
-        raw = path.read_bytes()
+        raw = _read_bounded(path, name)
     except FileNotFoundError:
         raise ReplayError(f"{name}: no such file", path=name) from None
     except OSError as exc:
@@ -116,8 +132,7 @@ def open_input(path: Path | str) -> ReplayInput:
         return ReplayInput(name, path, Format.PARQUET)
     inner = ""
     if raw.startswith(_GZIP):
-        data = gunzip(raw, name)
-        how = " after gzip decompression"
+        return _open_gzip(name, path, raw)
     elif raw.startswith(_ZIP):
         inner, data = _unzip(raw, name)
         how = f" ({inner} in the zip archive)"
@@ -138,41 +153,145 @@ def open_input(path: Path | str) -> ReplayInput:
     return ReplayInput(name, path, fmt, data, inner)
 
 
-def gunzip(raw: bytes, name: str) -> bytes:
-    """Decompress a (possibly multi-member) gzip file, refusing a truncated or corrupt one.
+def _read_bounded(path: Path, name: str) -> bytes:
+    """The file's bytes, read so that an endless input cannot fill memory.
 
-    Args:
-        raw: The compressed bytes.
-        name: The file's name, for messages.
+    The first :data:`SNIFF_BYTES` decide: Parquet, gzip and zip by their magic bytes (read
+    whole; they are files of a known size), anything else must look like a text format there
+    already (:func:`sniff`), so ``/dev/zero`` or a binary file stops at once. Text is then read
+    in chunks, and a line longer than :data:`MAX_LINE_BYTES` stops it: an endless, line-less
+    input (a pipe of zeros, a stuck generator) is refused after a megabyte, not gigabytes.
 
     Raises:
-        ReplayError: The data end before the gzip trailer, fail their check, or are followed
-            by something that is not gzip.
+        ReplayError: the start is no known format, or a line is too long.
+        OSError: the file cannot be read.
     """
+    with open(path, "rb") as stream:
+        head = stream.read(SNIFF_BYTES)
+        if not head:
+            return b""
+        if head.startswith((_PARQUET, _GZIP, _ZIP, *_OTHER_COMPRESSION)):
+            return head + stream.read()
+        text = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
+        if text.strip():
+            sniff(text, name)
+        chunks: list[bytes] = []
+        guard = _LineGuard(name, lambda: sum(c.count(b"\n") for c in chunks))
+        chunk = head
+        while chunk:
+            guard.take(chunk)
+            chunks.append(chunk)
+            chunk = stream.read(_CHUNK_BYTES)
+    return b"".join(chunks)
+
+
+class _LineGuard:
+    """Watches text go by a chunk at a time and stops a line longer than
+    :data:`MAX_LINE_BYTES`: what makes reading an endless, line-less input bounded (a pipe of
+    zeros, a stuck generator, a gzip file that inflates to gigabytes of one line).
+
+    Args:
+        name: The file, for the message.
+        lines_before: How many line ends came before the current chunk; called only to name
+            the line that is too long.
+    """
+
+    def __init__(self, name: str, lines_before: Callable[[], int]) -> None:
+        self.name = name
+        self.lines_before = lines_before
+        self.tail = 0
+        """Bytes since the last line end."""
+
+    def take(self, chunk: bytes) -> None:
+        """Account for the next chunk (one backwards search: cheap on text with lines).
+
+        Raises:
+            ReplayError: the current line has grown past the limit.
+        """
+        end = chunk.rfind(b"\n")
+        self.tail = self.tail + len(chunk) if end < 0 else len(chunk) - 1 - end
+        if self.tail > MAX_LINE_BYTES:
+            line = self.lines_before() + chunk.count(b"\n") + 1
+            raise ReplayError(
+                f"{self.name} line {line}: longer than {MAX_LINE_BYTES // 2**20} MiB without a "
+                f"line end; not a trade file; {EXPECTED}",
+                path=self.name,
+                line=line,
+            )
+
+
+HEAD_BYTES = 1 << 20
+"""Decompressed bytes of a gzip file read before its format is known."""
+PIECE_BYTES = 4 << 20
+"""Decompressed bytes a streamed gzip file yields at a time."""
+
+
+def _open_gzip(name: str, path: Path, raw: bytes) -> ReplayInput:
+    """A gzip file: stream frames are decompressed as they are read, other formats at once."""
+    how = " after gzip decompression"
+    stream = gunzip_pieces(raw, name)
     parts: list[bytes] = []
+    size = 0
+    for piece in stream:
+        parts.append(piece)
+        size += len(piece)
+        if size >= HEAD_BYTES:
+            break
+    else:
+        data = b"".join(parts)
+        return _recognised(name, path, data.removeprefix(b"\xef\xbb\xbf"), how)
+    head = b"".join(parts).removeprefix(b"\xef\xbb\xbf")
+    if head.isspace():
+        return _recognised(name, path, head + b"".join(stream), how)
+    fmt = sniff(head, name)
+    if fmt in (Format.ENVELOPES, Format.PAYLOADS, Format.PREFIXED):
+        return ReplayInput(name, path, fmt, head, rest=stream)
+    return ReplayInput(name, path, fmt, head + b"".join(stream))
+
+
+def _recognised(name: str, path: Path, data: bytes, how: str) -> ReplayInput:
+    if not data or data.isspace():
+        raise ReplayError(f"{name}: the file is empty{how}", path=name)
+    return ReplayInput(name, path, sniff(data, name), data)
+
+
+def gunzip_pieces(raw: bytes, name: str) -> Iterator[bytes]:
+    """Decompress a (possibly multi-member) gzip file a piece at a time, refusing a truncated
+    or corrupt one, or one followed by something that is not gzip: the error comes when the
+    reader reaches it."""
     rest = raw
+    got = 0
+    lines = 0
+    guard = _LineGuard(name, lambda: lines)
     while True:
-        # One decompress call over the whole member: zlib releases the GIL and needs no loop.
         inflater = zlib.decompressobj(wbits=31)
-        try:
-            parts.append(inflater.decompress(rest))
-        except zlib.error as exc:
-            got = sum(map(len, parts))
-            raise ReplayError(
-                f"{name}: corrupt gzip data after {got:,} decompressed bytes ({exc})", path=name
-            ) from None
+        pending = rest
+        while True:
+            try:
+                out = inflater.decompress(pending, PIECE_BYTES)
+            except zlib.error as exc:
+                raise ReplayError(
+                    f"{name}: corrupt gzip data after {got:,} decompressed bytes ({exc})",
+                    path=name,
+                ) from None
+            pending = inflater.unconsumed_tail
+            if out:
+                guard.take(out)
+                got += len(out)
+                lines += out.count(b"\n")
+                yield out
+            elif inflater.eof or not pending:
+                break
         if not inflater.eof:
-            data = b"".join(parts)
-            lines = data.count(b"\n")
             raise ReplayError(
-                f"{name}: truncated gzip: the data stop after {len(data):,} bytes "
+                f"{name}: truncated gzip: the data stop after {got:,} bytes "
                 f"({lines:,} complete lines) without the end-of-stream marker; "
                 "the file was cut short",
                 path=name,
             )
         rest = inflater.unused_data
         if not rest.strip(b"\x00"):
-            return parts[0] if len(parts) == 1 else b"".join(parts)
+            return
         if not rest.startswith(_GZIP):
             raise ReplayError(
                 f"{name}: {len(rest):,} bytes that are not gzip follow the compressed data",

@@ -29,6 +29,7 @@ from pairs_tui.feed.replay.table import (
     TRADE_SCHEMA,
     ParsedTrades,
     Problems,
+    epoch_to_ms,
     finish_trades,
 )
 from pairs_tui.feed.schemas.ws import (
@@ -158,21 +159,28 @@ def _read_frames(source: ReplayInput) -> ParsedTrades:
     """
     fmt = source.format
     data = source.data
+    if source.rest is not None and b'"e":"aggTrade"' not in data and b'"e":"trade"' not in data:
+        data = b"".join(source.pieces())  # no trade in the first MB: decide on the whole
+        source = ReplayInput(source.name, source.path, fmt, data, source.inner_name)
     enveloped = fmt is not Format.PAYLOADS
     agg, trade = data.find(b'"e":"aggTrade"'), data.find(b'"e":"trade"')
     kind = "aggTrade" if agg >= 0 and (trade < 0 or agg < trade) else "trade"
     fast: Callable[[bytes], Any] = msgspec.json.Decoder(_FAST[kind, enveloped], strict=False).decode
     odd = _Exceptions(enveloped, kind)
     prefixed = fmt is Format.PREFIXED
-    symbol: list[str] = []
-    time: list[int] = []
-    price: list[float] = []
-    qty: list[float] = []
-    maker: list[bool] = []
-    ids: list[int] = []
-    add_symbol, add_time, add_price = symbol.append, time.append, price.append
-    add_qty, add_maker, add_id = qty.append, maker.append, ids.append
-    for first, lines in _blocks(data):
+    chunks: list[pl.DataFrame] = []
+    rows = 0
+    total = 0
+    for first, lines in _blocks(source.pieces()):
+        total = first + len(lines) - 1
+        symbol: list[str] = []
+        time: list[int] = []
+        price: list[float] = []
+        qty: list[float] = []
+        maker: list[bool] = []
+        ids: list[int] = []
+        add_symbol, add_time, add_price = symbol.append, time.append, price.append
+        add_qty, add_maker, add_id = qty.append, maker.append, ids.append
         for lineno, line in zip(itertools.count(first), lines):
             if prefixed:
                 start = line.find(b"{")
@@ -180,7 +188,7 @@ def _read_frames(source: ReplayInput) -> ParsedTrades:
             try:
                 payload = fast(line)
             except (msgspec.DecodeError, msgspec.ValidationError):
-                payload = odd.read(lineno, line, len(time))
+                payload = odd.read(lineno, line, rows + len(time))
                 if payload is None:
                     continue
             else:
@@ -192,56 +200,64 @@ def _read_frames(source: ReplayInput) -> ParsedTrades:
             add_price(payload.price)
             add_qty(payload.qty)
             add_maker(payload.buyer_maker)
-    total = data.count(b"\n") + 1
+        # Each block's columns leave Python objects at once: memory stays near the table's
+        # 40-odd bytes a trade instead of the six objects a trade the lists hold.
+        rows += len(time)
+        chunks.append(
+            pl.DataFrame(
+                {
+                    "symbol": symbol,
+                    "time": time,
+                    "price": price,
+                    "qty": qty,
+                    "buyer_maker": maker,
+                    "id": ids,
+                },
+                schema=_ROW_SCHEMA,
+            )
+        )
     problems = odd.problems
     # Frames of other streams are not malformed, so they do not count against the limit.
     problems.records = total - odd.blank - odd.other
-    rows = len(time)
     is_odd = np.zeros(rows, dtype=bool)
     is_odd[odd.odd_kind] = True
     market = np.ones(rows, dtype=bool)
     market[odd.nonmarket] = False
     kinds = {False: kind, True: "trade" if kind == "aggTrade" else "aggTrade"}
     lines_kept = np.delete(np.arange(1, total + 1), np.asarray(odd.skipped, dtype=np.int64) - 1)
-    frame = pl.DataFrame(
-        {
-            "symbol": symbol,
-            "time": time,
-            "price": price,
-            "qty": qty,
-            "buyer_maker": maker,
-            "id": ids,
-            "market": market,
-            "line": lines_kept,
-        },
-        schema={
-            **_ROW_SCHEMA,
-            "market": pl.Boolean(),
-            "line": pl.Int64(),
-        },
-    ).with_columns(
+    frame = pl.concat(chunks).with_columns(
         pl.col("symbol").str.to_uppercase(),
+        pl.Series("market", market, dtype=pl.Boolean),
+        pl.Series("line", lines_kept, dtype=pl.Int64),
         pl.Series("kind", is_odd).replace_strict(kinds, return_dtype=pl.String),
+        # Binance sends ms, but captures re-stamped in µs or ns exist: the CSV readers' rule.
+        epoch_to_ms(pl.col("time")),
     )
     return finish_trades(source, frame, problems, _EXPECTED[fmt], other_events=odd.other)
 
 
-def _blocks(data: bytes) -> Iterator[tuple[int, list[bytes]]]:
-    """The lines of ``data`` a block at a time, with the number of each block's first line.
+def _blocks(pieces: Iterator[bytes]) -> Iterator[tuple[int, list[bytes]]]:
+    """The lines of the content a block at a time, with the number of each block's first line.
 
     Splitting the whole file at once would hold a bytes object per line (more than the file
-    itself); a block keeps that small and in cache.
+    itself); a block keeps that small and in cache. The content may come in pieces (a gzip
+    file decompressed as it is read); the lines are those of the whole, split on ``\\n``.
     """
     lineno = 1
-    pos = 0
-    while True:
-        end = data.find(b"\n", pos + _BLOCK)
-        lines = (data[pos:] if end < 0 else data[pos:end]).split(b"\n")
-        yield lineno, lines
-        if end < 0:
-            return
-        lineno += len(lines)
-        pos = end + 1
+    buffer = b""
+    for piece in pieces:
+        data = buffer + piece if buffer else piece
+        pos = 0
+        while len(data) - pos >= _BLOCK:
+            end = data.find(b"\n", pos + _BLOCK)
+            if end < 0:
+                break
+            lines = data[pos:end].split(b"\n")
+            yield lineno, lines
+            lineno += len(lines)
+            pos = end + 1
+        buffer = data[pos:]
+    yield lineno, buffer.split(b"\n")
 
 
 def _is_other_frame(line: bytes) -> bool:

@@ -4,7 +4,9 @@ Every file is read and checked when the :class:`ReplaySource` is made
 (:mod:`~pairs_tui.feed.replay.load`), so a bad file stops the command line before any screen
 appears. The trades of all files are merged into one columnar table in trade-time order;
 :meth:`ReplaySource.run` turns it into :class:`~pairs_tui.records.Trade` objects a few thousand
-at a time, so memory stays near the size of the table.
+at a time, so memory stays near the size of the table; at full speed, to a sink that takes
+batches (:class:`~pairs_tui.feed.source.TradeFrameSink`: the desk and its pipelines), it hands
+over the table's columns 65,536 trades at a time instead, and the bars are made in bulk.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import TypeVar
 from pairs_tui.feed.replay.bars import pair_bars
 from pairs_tui.feed.replay.files import ReplayError
 from pairs_tui.feed.replay.load import load, pair_of
-from pairs_tui.feed.source import TradeSink
+from pairs_tui.feed.source import TradeFrameSink, TradeSink
 from pairs_tui.feed.status import FeedState, FeedStatus
 from pairs_tui.records import Trade
 
@@ -29,6 +31,9 @@ log = logging.getLogger("pairs_tui.feed.replay")
 
 CHUNK = 4096
 """Trades turned into objects and delivered between two yields to the event loop."""
+BATCH = 65_536
+"""Trades handed over as columns between two yields, at full speed to a sink that takes
+batches: big enough that the per-batch costs vanish, small enough to keep a screen live."""
 MIN_SLEEP_S = 0.01
 """At speed > 0 the replay sleeps at least this long, then delivers what fell due meanwhile."""
 
@@ -147,6 +152,15 @@ class ReplaySource:
     async def _run_trades(self, sink: TradeSink) -> None:
         table = self._data.trades
         assert table is not None
+        if not self.speed and isinstance(sink, TradeFrameSink):
+            # Full speed to a sink that takes batches: no Trade objects, the bars in bulk.
+            for start in range(0, table.height, BATCH):
+                part = table.slice(start, BATCH)
+                sink.on_trade_frame(self.symbols, part)
+                self._delivered += part.height
+                await self._sleep(0)
+            self._finish(table["time"].last() if table.height else None)
+            return
         on_trade = sink.on_trade
         legs = self.symbols
         for start in range(0, table.height, CHUNK):

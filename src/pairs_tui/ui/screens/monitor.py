@@ -48,6 +48,8 @@ class MonitorScreen(Screen[None]):
         entry_z: Where the entry bands are drawn on the z-score plot.
     """
 
+    BINDINGS = keys.MONITOR_BINDINGS
+
     # Annotated as Screen annotates them (not as ClassVar), so the override type-checks.
     HORIZONTAL_BREAKPOINTS: Breakpoints = [(0, "-narrow"), (100, "-wide")]  # noqa: RUF012
     VERTICAL_BREAKPOINTS: Breakpoints = [  # noqa: RUF012

@@ -18,7 +18,7 @@ COLUMN = 37
 class BacktestSummary(TextPanel):
     """::
 
-    trades       5 (4 closed, 1 open)     Sharpe       -0.146/bar (-819.3 a year)
+    trades       5 (4 closed, 1 open)     Sharpe       - (4 trades, 245 bars: needs 10, 1,000)
     total P&L    -61.6 bp                 max drawdown 70.2 bp
     per trade    -12.1 bp                 in market    45% of the bars
     hit rate     0% (0 of 4)              avg holding  38 s

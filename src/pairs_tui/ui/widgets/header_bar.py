@@ -6,6 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
 
+from pairs_tui.records import TICK
 from pairs_tui.snapshot import Snapshot
 from pairs_tui.ui import formatting, view
 from pairs_tui.ui.widgets.text_panel import TextPanel
@@ -71,7 +72,16 @@ class HeaderBar(Horizontal):
 def _title(snapshot: Snapshot, width: int) -> Content:
     """The longest form of the title that fits in ``width`` cells."""
     a, b = snapshot.symbols
-    tf, window = (snapshot.timeframe, "bold"), (f"{snapshot.window:,}", "bold")
+    tf: tuple[str, str] = (snapshot.timeframe, "bold")
+    window = (f"{snapshot.window:,}", "bold")
+    if snapshot.timeframe == TICK:
+        # A z-score per trade mixes the legs' asynchronous prints: correlation shrinks
+        # towards zero at this scale (the Epps effect), so the screen says so.
+        tf = ("tick-level", "bold $warning")
+        noisy = Content.styled(", noisy (Epps effect)", "$warning")
+        short_noisy = Content.styled(", noisy", "$warning")
+    else:
+        noisy = short_noisy = Content("")
     forms = [
         Content.assemble(
             ("pairs-tui", "bold $accent"),
@@ -79,6 +89,7 @@ def _title(snapshot: Snapshot, width: int) -> Content:
             (f"{a} / {b}", "bold"),
             "   ",
             tf,
+            noisy,
             "   window ",
             window,
             "   ",
@@ -88,14 +99,22 @@ def _title(snapshot: Snapshot, width: int) -> Content:
             (f"{a} / {b}", "bold"),
             "  ",
             tf,
+            short_noisy,
             "  window ",
             window,
             "  ",
             view.model_text(snapshot, short=True),
         ),
         Content.assemble(
-            (f"{a}/{b}", "bold"), " ", tf, " w ", window, " ", view.model_text(snapshot, short=True)
+            (f"{a}/{b}", "bold"),
+            " ",
+            tf,
+            short_noisy,
+            " w ",
+            window,
+            " ",
+            view.model_text(snapshot, short=True),
         ),
-        Content.assemble((f"{a}/{b}", "bold"), " ", tf, " w ", window),
+        Content.assemble((f"{a}/{b}", "bold"), " ", tf, short_noisy, " w ", window),
     ]
     return next((form for form in forms if form.cell_length <= width), forms[-1])
