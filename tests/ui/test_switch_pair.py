@@ -128,3 +128,18 @@ async def test_a_pair_that_cannot_be_shown_is_said(
         await run_command(app, pilot, typed)
         assert app.pipeline is before and app.pair == ("BTCUSDT", "ETHUSDT")
         assert any(said in text for text in notifications(app)), notifications(app)
+
+
+async def test_a_pair_of_the_watchlist_is_offered_and_shown_keeping_the_others(
+    app_for: AppFactory,
+) -> None:
+    watched = (("BTCUSDT", "ETHUSDT"), ("ETHUSDT", "BTCUSDT"))
+    app = app_for(watch=watched)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await run_command(app, pilot, "Pair: ETHUSDT/BTCUSDT")
+        assert app.pair == ("ETHUSDT", "BTCUSDT")
+        assert app.running is not None
+        assert [p.symbols for p in app.running.pipelines] == list(watched)  # none dropped
+        assert app.monitor.leg_a.symbol == "ETHUSDT"
+        assert app.snapshot().symbols == ("ETHUSDT", "BTCUSDT")

@@ -177,6 +177,20 @@ class PairCommands(Provider):
             self._explain,
             help=f"Type the pair after it, e.g. Pair: {PAIR_EXAMPLE}",
         )
+        app = self.app
+        if isinstance(app, PairApp):
+            for pair in self._others(app):
+                yield DiscoveryHit(
+                    f"Pair: {pair[0]}/{pair[1]}",
+                    self._switcher(app, pair),
+                    help="Show this pair of the desk on the monitor",
+                )
+
+    @staticmethod
+    def _others(app: PairApp) -> list[tuple[str, str]]:
+        """The desk's other pairs (a watchlist's), which the palette offers by name."""
+        pipelines = getattr(app, "pipelines", {})
+        return [pair for pair in pipelines if pair != app.pair]
 
     async def search(self, query: str) -> Hits:
         app = self.app
@@ -194,6 +208,17 @@ class PairCommands(Provider):
                 help="Watch this pair instead, keeping the timeframe, window and hedge",
             )
             return
+        for other in self._others(app):
+            title = f"Pair: {other[0]}/{other[1]}"
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(
+                    score,
+                    matcher.highlight(title),
+                    self._switcher(app, other),
+                    text=title,
+                    help="Show this pair of the desk on the monitor",
+                )
         title = "Pair: …"
         score = matcher.match(title)
         if score > 0:
