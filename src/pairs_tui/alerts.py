@@ -135,6 +135,7 @@ class AlertBook:
         self._silent_since: float | None = None
         """Exchange time of the first clock tick, standing in for a last trade before any."""
         self._listeners: list[AlertListener] = []
+        self._muted: set[str] = set()
         for rule in rules:
             self.add_rule(rule)
 
@@ -162,7 +163,23 @@ class AlertBook:
         """Remove the rule called ``name``; return whether there was one."""
         before = len(self._states)
         self._states = [state for state in self._states if state.name != name]
+        self._muted.discard(name)
         return len(self._states) != before
+
+    @property
+    def muted(self) -> frozenset[str]:
+        """Names of the muted rules: evaluated (their state goes on) but never firing."""
+        return frozenset(self._muted)
+
+    def mute_rule(self, name: str, muted: bool = True) -> bool:
+        """Mute (or unmute) the rule called ``name``; return whether there is one."""
+        if not any(state.name == name for state in self._states):
+            return False
+        if muted:
+            self._muted.add(name)
+        else:
+            self._muted.discard(name)
+        return True
 
     def add_listener(self, listener: AlertListener) -> None:
         """Call ``listener(event, pair, timeframe)`` with every event the book emits (bar
@@ -284,6 +301,8 @@ class AlertBook:
     # -- events ---------------------------------------------------------------------------
 
     def _emit(self, events: list[AlertEvent], timeframe: str | None) -> list[AlertEvent]:
+        if self._muted:
+            events = [event for event in events if event.rule not in self._muted]
         for event in events:
             self._recent.append(event)
             self._append_to_log(event, timeframe)

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 from textual.command import CommandPalette
+from textual.widgets import Static
 
 from pairs_tui.config import Settings
 from pairs_tui.ui import jobs
 from pairs_tui.ui.screens.help import HelpScreen
 from pairs_tui.ui.widgets.stationarity_panel import StationarityPanel
+from pairs_tui.ui.widgets.status_line import StatusLine
 
 from .conftest import AppFactory, FixtureSource, notifications, screen_text, settle
 
@@ -84,7 +86,7 @@ async def test_a_before_the_window_is_full_says_how_many_bars_are_missing(
         assert "needs a full window" in panel and "more bars" in panel
 
 
-async def test_p_freezes_the_display_while_data_keeps_flowing(app_for: AppFactory) -> None:
+async def test_p_freezes_the_plots_while_the_counters_keep_counting(app_for: AppFactory) -> None:
     gate = asyncio.Event()
     source = FixtureSource(seconds=100, gate=gate)
     app = app_for(source)
@@ -94,13 +96,24 @@ async def test_p_freezes_the_display_while_data_keeps_flowing(app_for: AppFactor
         frozen_bars = app.snapshot().bar_count
         await pilot.press("p")
         assert app.paused and "PAUSED" in screen_text(app)
+        plot = app.monitor.zscore.plot.text
+        price = str(app.monitor.leg_a.query_one(".price", Static).render())
         gate.set()
         await app.workers.wait_for_complete()
+        app.refresh_numbers(force=False)
+        app._counters_at = 0.0  # the counters' next redraw is due now
         app.refresh_numbers()
-        assert app.snapshot().bar_count > frozen_bars
-        assert f"bars {frozen_bars:,}" in screen_text(app)
+        app.refresh_plots()
+        await pilot.pause()
+        bars = app.snapshot().bar_count
+        assert bars > frozen_bars
+        status = str(app.monitor.query_one(StatusLine).render())
+        assert f"bars {bars:,}" in status and "display paused (p)" in status
+        assert app.monitor.zscore.plot.text == plot  # the market on screen stays still
+        assert str(app.monitor.leg_a.query_one(".price", Static).render()) == price
         await pilot.press("p")
         assert not app.paused
+        assert app.monitor.zscore.plot.text != plot
         assert f"bars {app.snapshot().bar_count:,}" in screen_text(app)
 
 

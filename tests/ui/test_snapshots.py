@@ -79,3 +79,9 @@ def test_no_color_ansi_dark_80x24(
 def test_backtest(snap_compare: SnapCompare, app_for: AppFactory) -> None:
     app = app_for(window=100)  # a window that trades five times on the recorded session
     assert snap_compare(app, terminal_size=(100, 30), run_before=settled(app, "b"))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 50)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_legs_panel(snap_compare: SnapCompare, app_for: AppFactory, size: tuple[int, int]) -> None:
+    app = app_for()
+    assert snap_compare(app, terminal_size=size, run_before=settled(app, "v"))

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
+import socket
+import ssl
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -22,7 +25,7 @@ from typing import Any, Protocol
 
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from pairs_tui.feed.backfill import Backfill
 from pairs_tui.feed.backoff import Backoff
@@ -210,13 +213,19 @@ class FeedConnection:
                     delay = self.backoff.next_delay()
                 self.state = "reconnecting"
                 self.next_try_at = time.monotonic() + delay
-                self.detail = (
-                    reason
-                    if rotate or not self.streams
-                    else f"{reason}; reconnecting in {delay:.1f} s (attempt {self.backoff.attempt})"
-                )
+                # The screen counts down to the next try from next_try_at: the reason alone,
+                # so that it never shows a second, frozen countdown.
+                self.detail = reason
                 feed.report(self.detail)
-                log.warning("%s", self.detail)
+                if rotate or not self.streams:
+                    log.warning("%s", reason)
+                else:
+                    log.warning(
+                        "%s; reconnecting in %.1f s (attempt %d)",
+                        reason,
+                        delay,
+                        self.backoff.attempt,
+                    )
                 self._connection_lost()
                 await asyncio.sleep(delay)
         finally:
@@ -245,7 +254,8 @@ class FeedConnection:
                 close_timeout=1,
             )
         except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed) as exc:
-            return 0.0, False, f"could not connect: {str(exc) or type(exc).__name__}"
+            log.info("could not connect to %s: %s", url, str(exc) or type(exc).__name__)
+            return 0.0, False, connect_cause(exc)
         opened = time.monotonic()
         self._ws = ws
         self._on_socket = set(self.streams)
@@ -468,3 +478,28 @@ def _close_sentence(code: int | None, reason: str | None) -> str:
     if code == 1000:
         return f"closed by the exchange ({why}), as Binance does at a connection's 24-hour limit"
     return f"connection lost ({why})"
+
+
+def connect_cause(exc: BaseException) -> str:
+    """Why a connection attempt failed, in words that fit 80 columns: ``no network (DNS)``,
+    ``refused``, ``HTTP 503``, ``timed out``..."""
+    if isinstance(exc, InvalidStatus):
+        return f"HTTP {exc.response.status_code}"
+    if isinstance(exc, socket.gaierror):
+        return "no network (DNS)"
+    if isinstance(exc, ConnectionRefusedError):
+        return "refused"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, ssl.SSLError):
+        return "TLS failed"
+    if isinstance(exc, ConnectionResetError):
+        return "reset by the server"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+        return "no network (unreachable)"
+    if isinstance(exc, ConnectionClosed):
+        return "closed during the handshake"
+    if isinstance(exc, InvalidHandshake):
+        return "bad handshake"
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 40 else f"{text[:39]}…"

@@ -31,15 +31,16 @@ from textual.worker import Worker, WorkerState
 from pairs_tui.alerts import AlertBook
 from pairs_tui.backtest.session import SessionBacktest, export_backtest
 from pairs_tui.config import Options, UsageError
+from pairs_tui.config.checks import symbol_problem
 from pairs_tui.export import ExportFormat, take_session, write_session
 from pairs_tui.feed.source import TradeSource
-from pairs_tui.launcher import Run, alert_book, build_desk, open_source
+from pairs_tui.launcher import Run, add_pair, alert_book, build_desk, drop_pair, open_source
 from pairs_tui.pipeline import Pipeline
-from pairs_tui.records import TICK, TIMEFRAMES, Timeframe
+from pairs_tui.records import TICK, TIMEFRAMES, HedgeMethod, PriceMode, Timeframe
 from pairs_tui.sinks.delivery import AlertDelivery, build_delivery, check_delivered
 from pairs_tui.snapshot import Snapshot
 from pairs_tui.ui import jobs, keys, view
-from pairs_tui.ui.commands import AlertCommands
+from pairs_tui.ui.commands import AlertCommands, PairCommands
 from pairs_tui.ui.screens.backtest import BacktestScreen
 from pairs_tui.ui.screens.help import HelpScreen
 from pairs_tui.ui.screens.monitor import MonitorScreen
@@ -56,6 +57,25 @@ WINDOW_STEP = 1.25
 """``+`` and ``-`` multiply or divide the window by this."""
 WINDOW_PRESETS = (100, 300, 600, 1000, 3000)
 """Windows the palette offers directly."""
+HEDGES: dict[str, HedgeMethod] = {
+    "OLS": "ols",
+    "OLS no intercept": "ols0",
+    "Huber": "huber",
+    "Kalman": "kalman",
+}
+"""The palette's ``Hedge:`` commands and the methods they switch to."""
+HEDGE_HELP = {
+    "ols": "Least squares with an intercept (the default)",
+    "ols0": "Least squares through the origin: no alpha",
+    "huber": "Robust regression: outliers weigh less",
+    "kalman": "The Kalman filter's dynamic beta",
+}
+PRICES: dict[str, PriceMode] = {"log": "log", "raw": "raw"}
+"""The palette's ``Prices:`` commands."""
+PRICE_HELP = {
+    "log": "Regress log prices: the spread in basis points",
+    "raw": "Regress prices as quoted: the spread in price units",
+}
 EXPORTS = ("export", "backtest-export")
 """The worker groups that write files: the session's export and the backtest's."""
 MAX_REFRESH_HZ = 10.0
@@ -75,7 +95,7 @@ class PairsApp(App[None]):
     """
 
     TITLE = "pairs-tui"
-    COMMANDS = App.COMMANDS | {AlertCommands}
+    COMMANDS = App.COMMANDS | {AlertCommands, PairCommands}
     BINDINGS: ClassVar[list[BindingType]] = keys.BINDINGS
 
     paused: reactive[bool] = reactive(False, init=False)
@@ -103,7 +123,7 @@ class PairsApp(App[None]):
         """A bad argument found while opening the source: the app exits with code 2."""
         self.exports: list[Path] = []
         """Files written by exports this session."""
-        self._shown_version: tuple[int, int, int] = (0, -1, 0)
+        self._shown_version: tuple[int, int, int, int] = (0, -1, -1, 0)
         self._state: tuple[object, ...] = ()
         self._counters_at = 0.0
         self._bar: tuple[object, ...] = ()
@@ -198,11 +218,14 @@ class PairsApp(App[None]):
         and otherwise at most :data:`COUNTERS_HZ` (a latency redrawn ten times a second is
         unreadable and costs bytes); statistics, sparklines and alerts when a bar closes.
         """
-        if self.return_code is not None or (self.paused and not force) or self._covered():
-            return  # exiting (the widgets may be gone), paused, or out of sight
+        if self.return_code is not None or self._covered():
+            return  # exiting (the widgets may be gone), or out of sight
+        # Pause freezes what the market did (prices, statistics, plots), not what the feed is
+        # doing: the header and the status line always read the live snapshot.
+        live = self.snapshot()
         snap = self.shown_snapshot()
         undelivered = 0 if self.delivery is None else self.delivery.stats.undelivered
-        version = (id(self.pipeline), snap.version, undelivered)
+        version = (id(self.pipeline), live.version, snap.version, undelivered)
         if version == self._shown_version and not force:
             return
         self._shown_version = version
@@ -210,22 +233,30 @@ class PairsApp(App[None]):
         state = (
             self.paused,
             self.stopped,
-            snap.feed.state,
-            snap.finished,
-            snap.timeframe,
-            snap.window,
+            live.feed.state,
+            live.history,
+            live.finished,
+            live.timeframe,
+            live.window,
             id(self.pipeline),
             undelivered,
         )
         bar = (state, snap.bar_count, len(snap.alerts), snap.alerts[-1:])
+        frozen = self.paused and not force
         with self.batch_update():
-            self.monitor.show_quotes(snap)
+            if not frozen:
+                self.monitor.show_quotes(snap)
             if force or state != self._state or now - self._counters_at >= 1 / COUNTERS_HZ:
                 self._state, self._counters_at = state, now
                 self.monitor.show_counters(
-                    snap, paused=self.paused, stopped=self.stopped, undelivered=undelivered
+                    live,
+                    paused=self.paused,
+                    stopped=self.stopped,
+                    undelivered=undelivered,
+                    offline_hint=not (self.options.demo or self.options.replay),
                 )
-            if force or bar != self._bar:
+                self.monitor.show_carry(live, time.time() * 1000.0)
+            if not frozen and (force or bar != self._bar):
                 self._bar = bar
                 self.monitor.show_bar(snap)
 
@@ -288,6 +319,132 @@ class PairsApp(App[None]):
                 self.run_worker(live.widen(pipeline), group="history", exit_on_error=False)
         self.refresh_now()
 
+    # -- the pair ------------------------------------------------------------------------------
+
+    def switch_pair(self, pair: tuple[str, str]) -> None:
+        """Show ``pair`` on the monitor, keeping the timeframe, window, hedge and prices.
+
+        On a live feed the pair joins the running connection (its symbols subscribed, once the
+        exchange has confirmed it lists them) and starts from history; the pair it replaces
+        leaves it, unless the run watches it (a watchlist). A pair already on the desk is shown
+        at once. A bad or unknown symbol, or a replay (which holds its own pair only), is said
+        in a notification and the monitor stays as it was.
+
+        Args:
+            pair: Target and hedge symbols, any case.
+        """
+        wanted = (pair[0].strip().upper(), pair[1].strip().upper())
+        problem = pair_problem(wanted)
+        if problem:
+            self.notify(problem, title="pair", severity="error", timeout=8)
+            return
+        if wanted == self.pair:
+            self.notify(f"{wanted[0]}/{wanted[1]} is on the monitor already", title="pair")
+            return
+        run = self.running
+        if run is None:
+            self.notify("the feed is not open yet: try again in a moment", severity="warning")
+            return
+        if any(p.symbols == wanted for p in run.pipelines):
+            self._show_pair(wanted)
+            return
+        if run.live is None:
+            self.notify(
+                f"{wanted[0]}/{wanted[1]}: a replay holds only its own pair; "
+                f"run pairs-tui {wanted[0]} {wanted[1]} to watch it",
+                title="pair",
+                severity="warning",
+                timeout=8,
+            )
+            return
+        self.run_worker(
+            self._checked_switch(wanted),
+            name="pair",
+            group="pair",
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    async def _checked_switch(self, pair: tuple[str, str]) -> None:
+        """Ask the exchange whether it lists both symbols, then switch (or say why not)."""
+        from pairs_tui.feed.errors import RestError, UnknownSymbolError
+
+        run = self.running
+        assert run is not None and run.live is not None
+        try:
+            await run.live.feed.rest.check_symbols(pair)
+        except UnknownSymbolError as exc:
+            self.notify(f"{exc}; the monitor is unchanged", title="pair", severity="error")
+            return
+        except RestError as exc:
+            self.notify(
+                f"could not check {pair[0]}/{pair[1]} with the exchange ({exc}); "
+                "the monitor is unchanged",
+                title="pair",
+                severity="error",
+                timeout=8,
+            )
+            return
+        if self.running is run and self.pair != pair:
+            self._show_pair(pair)
+
+    def _show_pair(self, pair: tuple[str, str]) -> None:
+        """Put ``pair`` on the desk if it is not there, move the monitor to it, and take the
+        pair it showed off the desk unless the run watches it."""
+        run = self.running
+        assert run is not None
+        old = self.pipeline
+        shown = self.snapshot()
+        known = any(p.symbols == pair for p in run.pipelines)
+        default: Timeframe = "1s"
+        bars = next((p.timeframe for p in run.pipelines if p.timeframe != TICK), default)
+        book = self.books.get(pair) or alert_book(self.options, pair)
+        pipeline = add_pair(run, pair, book)
+        if not known:  # a new pair sees what the old one showed (its warm start reads these)
+            pipeline.set_timeframe(shown.timeframe)
+            pipeline.set_window(shown.window)
+            pipeline.set_analytics(price=shown.price, hedge=shown.hedge)
+        elif shown.timeframe == TICK:  # ticks follow the monitor
+            pipeline.set_timeframe(TICK)
+        self.books[pair] = book
+        self.pipelines[pair] = pipeline
+        self.pair = pair
+        watched = self.options.pairs if len(self.options.pairs) > 1 else ()
+        if old is not None and old.symbols not in watched and old.symbols != pair:
+            drop_pair(run, old)
+            self.pipelines.pop(old.symbols, None)
+            self.books.pop(old.symbols, None)
+        elif old is not None and old.timeframe == TICK:  # a watched pair goes back to bars
+            old.set_timeframe(bars)
+        self.monitor.show_pair(pair)
+        self.refresh_now()
+        self.notify(f"{pair[0]} / {pair[1]}", title="pair")
+
+    def set_analytics(
+        self, *, price: PriceMode | None = None, hedge: HedgeMethod | None = None
+    ) -> None:
+        """Switch the price mode or the hedge method live: the bars held are analysed again,
+        so the screen shows what a run started with that setting would show."""
+        if self.pipeline is None:
+            self.notify("the feed is not open yet: try again in a moment", severity="warning")
+            return
+        self.pipeline.set_analytics(price=price, hedge=hedge)
+        self.refresh_now()
+        snap = self.snapshot()
+        self.notify(view.model_text(snap), title="analytics")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # The legs panel is the monitor's: other screens neither list v nor take it.
+        if action == "legs":
+            return isinstance(self.screen, MonitorScreen)
+        return super().check_action(action, parameters)
+
+    def action_legs(self) -> None:
+        """Show or hide each leg's statistics and volume under its price."""
+        self.monitor.toggle_legs()
+        self._bar = ()  # drawn on the next refresh, with what the other panels show
+        self.call_after_refresh(self.refresh_now)
+
     def action_pause(self) -> None:
         """Freeze or unfreeze the display."""
         self.paused = not self.paused
@@ -331,7 +488,7 @@ class PairsApp(App[None]):
     def action_help(self) -> None:
         """Show every key, as remapped."""
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.monitor.active_bindings))
+            self.push_screen(HelpScreen(self.monitor.active_bindings, self.palette_groups()))
 
     def action_stationarity(self) -> None:
         """Run ADF and cointegration on the current window, off the UI thread."""
@@ -339,8 +496,11 @@ class PairsApp(App[None]):
         data = None if pipeline is None else pipeline.window_data()
         snap = self.snapshot()
         if data is None:
+            warm = view.warm_up(snap)
             self.monitor.stationarity_failed(
-                f"needs a full window — {view.warm_up(snap).message()}"
+                f"needs a full window — {warm.message()}",
+                f"needs a full window — {warm.message(short=True)}",
+                warm.message(short=True),
             )
             return
         until = snap.latest.bar.ts if snap.latest is not None else 0
@@ -377,10 +537,6 @@ class PairsApp(App[None]):
         if pair is not None and pair != self.pair:
             self.switch_pair(pair)
 
-    def switch_pair(self, pair: tuple[str, str]) -> None:
-        """Watch ``pair`` instead (target, hedge). A stand-in until the monitor can switch."""
-        self.notify(f"picked {pair[0]}/{pair[1]}: run pairs-tui {pair[0]} {pair[1]} to watch it")
-
     def action_export(self, fmt: ExportFormat = "parquet") -> None:
         """Write ticks, bars and analytics of the session to the export folder."""
         if self.pipeline is None:
@@ -398,6 +554,23 @@ class PairsApp(App[None]):
     def _export_backtest(self, message: BacktestScreen.ExportAsked) -> None:
         job = partial(export_backtest, message.session, self._export_folder())
         self._start(job, "backtest-export")
+
+    def deliver_screenshot(
+        self,
+        filename: str | None = None,
+        path: str | None = None,
+        time_format: str | None = None,
+    ) -> str | None:
+        """The palette's Screenshot: an SVG of the screen into the export folder (Textual's
+        default, the working directory or ``~/Downloads``, may not exist); the notification
+        says where it went."""
+        folder = Path(path).expanduser() if path else self._export_folder()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.notify(f"screenshot not saved: {folder}: {exc}", severity="error", timeout=8)
+            return None
+        return super().deliver_screenshot(filename, str(folder.resolve()), time_format)
 
     def _export_folder(self) -> Path:
         return Path(self.settings.export.folder).expanduser()
@@ -447,6 +620,8 @@ class PairsApp(App[None]):
             self.monitor.stationarity_failed(jobs.why(error))
         elif group == "backtest" and screen is not None:
             screen.failed(jobs.why(error))
+        elif group == "pair":
+            self.notify(f"pair switch failed: {jobs.why(error)}", severity="error", timeout=8)
         elif group in EXPORTS:
             self.notify(f"export failed: {jobs.why(error)}", severity="error", timeout=8)
 
@@ -454,6 +629,13 @@ class PairsApp(App[None]):
         return next((s for s in self.screen_stack if isinstance(s, BacktestScreen)), None)
 
     # -- the command palette ---------------------------------------------------------------
+
+    def palette_groups(self) -> list[str]:
+        """Every group of palette commands (``Export``, ``Alerts``…), for the help screen."""
+        titles = [command.title for command in self.get_system_commands(self.screen)]
+        groups = dict.fromkeys(t.split(":")[0] for t in titles if ":" in t)
+        groups.update(dict.fromkeys(("Pair", "Alerts")))  # the typed commands' providers
+        return list(groups)
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -488,6 +670,14 @@ class PairsApp(App[None]):
                 f"Analytics over the last {bars} bars",
                 partial(self.set_window, bars),
             )
+        for title, hedge in HEDGES.items():
+            yield SystemCommand(
+                f"Hedge: {title}", HEDGE_HELP[hedge], partial(self.set_analytics, hedge=hedge)
+            )
+        for title, price in PRICES.items():
+            yield SystemCommand(
+                f"Prices: {title}", PRICE_HELP[price], partial(self.set_analytics, price=price)
+            )
         yield SystemCommand(
             "Run: ADF and cointegration",
             "Test the current window for stationarity, off the UI thread",
@@ -498,6 +688,11 @@ class PairsApp(App[None]):
             "Trade the z-score signal over the "
             "active timeframe's bars with the config's levels and fees",
             self.action_backtest,
+        )
+        yield SystemCommand(
+            "Display: leg statistics and volume",
+            "Show or hide each leg's mean, sd, last return, volatility and volume (v)",
+            self.action_legs,
         )
         yield SystemCommand(
             "Run: scan for cointegrated pairs",
@@ -524,6 +719,14 @@ class PairsApp(App[None]):
 
 class ScreenFailed(Exception):
     """The screen stopped on an unhandled error; its traceback is in the log."""
+
+
+def pair_problem(pair: tuple[str, str]) -> str:
+    """What is wrong with a pair of upper-case symbols (``""`` when nothing is)."""
+    problem = next(filter(None, map(symbol_problem, pair)), "")
+    if not problem and pair[0] == pair[1]:
+        problem = f"{pair[0]}/{pair[1]}: the two legs must differ"
+    return problem
 
 
 def make_app(options: Options, *, source_factory: SourceFactory | None = None) -> PairsApp:

@@ -69,9 +69,16 @@ BINDINGS: list[BindingType] = [
         "b",
         "backtest",
         "backtest",
-        show=False,
+        show=False,  # in the monitor's footer: MONITOR_BINDINGS
         id="backtest",
         tooltip="Backtest the z-score signal on this session's bars",
+    ),
+    Binding(
+        "v",
+        "legs",
+        "legs",
+        tooltip="Show or hide each leg's statistics and volume",
+        id="legs",
     ),
     Binding(
         "s",
@@ -118,6 +125,22 @@ BINDINGS: list[BindingType] = [
     Binding("ctrl+c", "quit", show=False, priority=True, system=True),
 ]
 """The app's keys, in the order the footer and the help screen list them."""
+
+MONITOR_BINDINGS: list[BindingType] = [
+    Binding(
+        "b",
+        "app.backtest",
+        "backtest",
+        id="backtest",
+        tooltip="Backtest the z-score signal on this session's bars",
+    ),
+]
+"""The monitor's footer lists ``b`` (the app's binding of the same id works everywhere, unlisted,
+and ``[keys] backtest`` remaps both)."""
+
+NARROW_HIDDEN = frozenset({"legs", "export('parquet')"})
+"""Actions the footer leaves out below 100 columns, so that the rest (the backtest too) fit in
+80: both are in the help screen and the palette."""
 
 WATCHLIST_BINDINGS: list[BindingType] = [
     Binding("escape", "close", "back", tooltip="Back to the monitor", id="watchlist_close"),

@@ -224,3 +224,18 @@ def sparkline(values: np.ndarray, width: int) -> str:
         return _SPARK[0] * len(tail)
     levels = ((tail - lo) / (hi - lo) * (len(_SPARK) - 1)).round().astype(np.int64)
     return "".join(_SPARK[i] for i in levels)
+
+
+def volume_bars(values: np.ndarray, width: int) -> str:
+    """The last ``width`` volumes as bars from zero, one per cell: a bar with no trade is a
+    blank, any volume at least the lowest block."""
+    if width <= 0:
+        return ""
+    tail = np.nan_to_num(values[-width:], nan=0.0)
+    if len(tail) == 0:
+        return ""
+    top = float(tail.max())
+    if top <= 0:
+        return " " * len(tail)
+    levels = np.ceil(tail / top * len(_SPARK)).astype(np.int64)
+    return "".join(" " if i <= 0 else _SPARK[i - 1] for i in levels)

@@ -19,8 +19,13 @@ from pairs_tui.snapshot import BAR_SCHEMA, AlertEvent, Snapshot
 from pairs_tui.ui import formatting
 from pairs_tui.warm import shown_bars
 
+VOLUME_SPAN = 400
+"""The most bars of volume the legs panel draws (one per cell)."""
+
 HEDGE_NAMES = {"ols": "OLS", "ols0": "OLS (no intercept)", "huber": "Huber", "kalman": "Kalman"}
 """How the hedge methods of the config read on screen."""
+SHORT_HEDGE_NAMES = {"ols": "OLS", "ols0": "OLS no int.", "huber": "Huber", "kalman": "Kalman"}
+"""The same where room is short (still telling OLS from OLS through the origin)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,10 +133,9 @@ def spread_scale(snapshot: Snapshot) -> tuple[float, str]:
 
 def model_text(snapshot: Snapshot, *, short: bool = False) -> str:
     """``OLS on log prices`` (``OLS, log`` when ``short``)."""
-    hedge = HEDGE_NAMES.get(snapshot.hedge, snapshot.hedge)
     if short:
-        return f"{hedge.split(' ')[0]}, {snapshot.price}"
-    return f"{hedge} on {snapshot.price} prices"
+        return f"{SHORT_HEDGE_NAMES.get(snapshot.hedge, snapshot.hedge)}, {snapshot.price}"
+    return f"{HEDGE_NAMES.get(snapshot.hedge, snapshot.hedge)} on {snapshot.price} prices"
 
 
 def alert_time(event: AlertEvent) -> int:

@@ -41,7 +41,14 @@ async def test_a_wide_header_names_the_pair_timeframe_window_and_model() -> None
 
 async def test_a_narrow_header_keeps_the_pair_and_drops_words() -> None:
     assert (await shown(70))[0] == "BTCUSDT / ETHUSDT  1s  window 300  OLS, log"
+    assert (await shown(50))[0] == "BTCUSDT/ETHUSDT 1s w 300 OLS, log"
     assert (await shown(40))[0] == "BTCUSDT/ETHUSDT 1s w 300"
+
+
+async def test_a_narrow_header_tells_ols_from_ols_through_the_origin() -> None:
+    assert (await shown(70, hedge="ols0"))[
+        0
+    ] == "BTCUSDT / ETHUSDT  1s  window 300  OLS no int., log"
 
 
 async def test_the_model_names_the_hedge_method() -> None:

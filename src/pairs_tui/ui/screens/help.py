@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -29,6 +30,27 @@ def key_table(bindings: dict[str, ActiveBinding]) -> list[tuple[str, str]]:
         if shown not in keys:
             keys.append(shown)
     return [(" ".join(keys), text) for keys, text in rows.values()]
+
+
+PALETTE_GROUPS = (
+    "Export",
+    "Timeframe",
+    "Window",
+    "Pair",
+    "Hedge",
+    "Prices",
+    "Run",
+    "Alerts",
+    "Display",
+    "Help",
+    "Theme",
+)
+"""The palette's groups of commands, when the app does not say."""
+
+
+def _listed(names: Sequence[str]) -> str:
+    """``A, B and C``."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 class HelpScreen(ModalScreen[None]):
@@ -59,9 +81,12 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,question_mark,q", "dismiss", "close", show=False),
     ]
 
-    def __init__(self, bindings: dict[str, ActiveBinding]) -> None:
+    def __init__(
+        self, bindings: dict[str, ActiveBinding], palette_groups: Sequence[str] = ()
+    ) -> None:
         super().__init__()
         self._rows = key_table(bindings)
+        self._groups = tuple(palette_groups) or PALETTE_GROUPS
 
     def compose(self) -> ComposeResult:
         width = max((len(keys) for keys, _ in self._rows), default=4) + 2
@@ -71,7 +96,7 @@ class HelpScreen(ModalScreen[None]):
         lines += [
             "\n",
             ("ctrl+p ", "bold"),
-            "also lists Export, Timeframe, Window, Run and Theme commands.\n",
+            f"also lists {_listed(self._groups)} commands; type part of a name to find it.\n",
             "Keys are remapped in config.toml: ",
             ('[keys] export = "ctrl+e"', "italic"),
             "\nescape closes this screen.",

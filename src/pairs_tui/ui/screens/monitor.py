@@ -7,21 +7,34 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
 
 from pairs_tui.analytics import PairStats
-from pairs_tui.snapshot import Snapshot
-from pairs_tui.ui import formatting, plotting, view
+from pairs_tui.snapshot import AlertEvent, Snapshot
+from pairs_tui.ui import formatting, keys, plotting, view
 from pairs_tui.ui.jobs import WindowTests
 from pairs_tui.ui.widgets.alert_banner import AlertBanner
 from pairs_tui.ui.widgets.alert_list import AlertList
 from pairs_tui.ui.widgets.header_bar import HeaderBar
 from pairs_tui.ui.widgets.hedge_panel import HedgePanel
+from pairs_tui.ui.widgets.legs_panel import LegsPanel
 from pairs_tui.ui.widgets.plot_panel import PlotPanel
 from pairs_tui.ui.widgets.quote_panel import QuotePanel
 from pairs_tui.ui.widgets.stationarity_panel import StationarityPanel
 from pairs_tui.ui.widgets.status_line import StatusLine
 
 Breakpoints = list[tuple[int, str]] | None
+
+
+class MonitorFooter(Footer):
+    """The footer, whose less used keys give way below 100 columns (see
+    :data:`~pairs_tui.ui.keys.NARROW_HIDDEN`)."""
+
+    def compose(self) -> ComposeResult:
+        for widget in super().compose():
+            if isinstance(widget, FooterKey) and widget.action in keys.NARROW_HIDDEN:
+                widget.add_class("-optional")
+            yield widget
 
 
 class MonitorScreen(Screen[None]):
@@ -34,6 +47,8 @@ class MonitorScreen(Screen[None]):
         symbols: The pair, target leg first.
         entry_z: Where the entry bands are drawn on the z-score plot.
     """
+
+    BINDINGS = keys.MONITOR_BINDINGS
 
     # Annotated as Screen annotates them (not as ClassVar), so the override type-checks.
     HORIZONTAL_BREAKPOINTS: Breakpoints = [(0, "-narrow"), (100, "-wide")]  # noqa: RUF012
@@ -49,13 +64,14 @@ class MonitorScreen(Screen[None]):
         & #quotes { height: 1; }
         & #zscore { height: 1fr; min-height: 5; }
         & #middle { height: 8; }
-        & AlertList { display: none; }
+        & AlertList { height: 1; }
         &.-medium #middle { height: 9; }
         &.-medium AlertList { display: block; height: 2; }
         &.-tall #middle { height: 12; }
         &.-tall AlertList { display: block; height: 5; }
         &.-narrow HedgePanel { width: 36; }
         & Footer.-compact FooterLabel { margin: 0 1 0 0; }
+        &.-narrow FooterKey.-optional { display: none; }
     }
     """
 
@@ -64,12 +80,13 @@ class MonitorScreen(Screen[None]):
         self.symbols = symbols
         self.entry_z = entry_z
         """Where the entry bands are drawn."""
-        self._alerts_seen = 0
+        self._newest_alert: AlertEvent | None = None
         # Built here, not in compose, so a snapshot that arrives before they are mounted
         # still has somewhere to go.
         self.header = HeaderBar()
         self.leg_a = QuotePanel(symbols[0], id="leg-a")
         self.leg_b = QuotePanel(symbols[1], id="leg-b")
+        self.legs = LegsPanel(id="legs")
         self.zscore = PlotPanel("z-score", id="zscore")
         self.spread = PlotPanel("spread", id="spread")
         self.hedge = HedgePanel()
@@ -83,6 +100,7 @@ class MonitorScreen(Screen[None]):
         with Horizontal(id="quotes"):
             yield self.leg_a
             yield self.leg_b
+        yield self.legs
         yield self.zscore
         with Horizontal(id="middle"):
             yield self.spread
@@ -91,13 +109,19 @@ class MonitorScreen(Screen[None]):
         yield self.banner
         yield self.alert_list
         yield self.status
-        yield Footer(compact=True, show_command_palette=False)
+        yield MonitorFooter(compact=True, show_command_palette=False)
+
+    def toggle_legs(self) -> bool:
+        """Show or hide each leg's statistics and volume; returns whether they are shown."""
+        return self.legs.toggle()
 
     def show_pair(self, symbols: tuple[str, str]) -> None:
         """The monitor moved to another pair: what was said of the last one goes."""
         self.symbols = symbols
         self.leg_a.symbol, self.leg_b.symbol = symbols
-        self._alerts_seen = 0
+        self._newest_alert = None
+        self.stationarity.clear()
+        self.banner.clear()
 
     # -- numbers, up to 10 times a second ----------------------------------------------------
 
@@ -107,11 +131,27 @@ class MonitorScreen(Screen[None]):
         self.leg_b.show(snapshot.quotes[1])
 
     def show_counters(
-        self, snapshot: Snapshot, *, paused: bool, stopped: str | None, undelivered: int = 0
+        self,
+        snapshot: Snapshot,
+        *,
+        paused: bool,
+        stopped: str | None,
+        undelivered: int = 0,
+        offline_hint: bool = False,
     ) -> None:
         """Redraw the header and the status line: the feed's state and counters."""
         self.header.show(snapshot, paused=paused, stopped=stopped)
-        self.status.show(snapshot, paused=paused, stopped=stopped, undelivered=undelivered)
+        self.status.show(
+            snapshot,
+            paused=paused,
+            stopped=stopped,
+            undelivered=undelivered,
+            offline_hint=offline_hint,
+        )
+
+    def show_carry(self, snapshot: Snapshot, now_ms: float) -> None:
+        """Redraw each leg's funding, its countdown and the spread's carry (twice a second)."""
+        self.hedge.show_carry(snapshot.carry, now_ms)
 
     def show_bar(self, snapshot: Snapshot) -> None:
         """Redraw what changes when a bar closes: statistics, sparklines, alerts."""
@@ -131,6 +171,9 @@ class MonitorScreen(Screen[None]):
         )
         seconds = formatting.TIMEFRAME_SECONDS.get(snapshot.timeframe, 1)
         self.hedge.show(stats, warm, bar_seconds=seconds)
+        if self.legs.shown:
+            volumes = view.columns(snapshot, ("volume_a", "volume_b"), view.VOLUME_SPAN)
+            self.legs.show(stats, volumes)
         self._show_alerts(snapshot)
 
     def _zscore_text(self, stats: PairStats | None, warm: view.WarmUp) -> Content:
@@ -145,13 +188,15 @@ class MonitorScreen(Screen[None]):
 
     def _show_alerts(self, snapshot: Snapshot) -> None:
         events = snapshot.alerts
-        if len(events) > self._alerts_seen:
-            newest = events[-1]
+        # The list holds the last alerts.keep events: once full its length stays put, so a new
+        # alert is told by the newest event, not by the count.
+        newest = events[-1] if events else None
+        if newest is not None and newest is not self._newest_alert:
+            self._newest_alert = newest
             when = f"{formatting.clock(view.alert_time(newest))}  "
             self.banner.alert(when + view.alert_text(newest))
             if self.app.is_headless is False and newest.bell:
                 self.app.bell()
-        self._alerts_seen = len(events)
         self.alert_list.show(events)
 
     def show_error(self, text: str) -> None:
@@ -185,9 +230,9 @@ class MonitorScreen(Screen[None]):
         """The tests started."""
         self.stationarity.running(bars, timeframe)
 
-    def stationarity_failed(self, why: str) -> None:
-        """The tests could not run."""
-        self.stationarity.failed(why)
+    def stationarity_failed(self, why: str, *shorter: str) -> None:
+        """The tests could not run (``shorter`` forms of why, for narrow screens)."""
+        self.stationarity.failed(why, *shorter)
 
     def stationarity_done(self, result: WindowTests) -> None:
         """The tests finished."""

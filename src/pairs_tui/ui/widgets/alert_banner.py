@@ -56,6 +56,14 @@ class AlertBanner(TextPanel):
         self._flips = 0
         self._flasher = self.set_interval(0.15, self._flip, repeat=FLASHES)
 
+    def clear(self) -> None:
+        """Hide the banner (its alert was of another pair)."""
+        if self._flasher is not None:
+            self._flasher.stop()
+            self._flasher = None
+        self.set("")
+        self.remove_class("-shown", "-flash", "-error")
+
     def _flip(self) -> None:
         self._flips += 1
         self.set_class(self._flips % 2 == 1, "-flash")

@@ -105,6 +105,16 @@ def _title(snapshot: Snapshot, width: int) -> Content:
             "  ",
             view.model_text(snapshot, short=True),
         ),
+        Content.assemble(
+            (f"{a}/{b}", "bold"),
+            " ",
+            tf,
+            short_noisy,
+            " w ",
+            window,
+            " ",
+            view.model_text(snapshot, short=True),
+        ),
         Content.assemble((f"{a}/{b}", "bold"), " ", tf, short_noisy, " w ", window),
     ]
     return next((form for form in forms if form.cell_length <= width), forms[-1])

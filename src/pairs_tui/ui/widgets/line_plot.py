@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import textwrap
 from typing import ClassVar
 
 from rich.segment import Segment
@@ -137,11 +138,20 @@ class LinePlot(Widget):
         return Strip(segments).adjust_cell_length(width, base)
 
 
+_PARENTHESIS = re.compile(r"\([^)]*\)")
+_NBSP = "\u00a0"
+
+
 def _centred(message: str, width: int, height: int) -> tuple[str, ...]:
-    """``message`` in the middle of a ``width`` x ``height`` block."""
+    """``message`` in the middle of a ``width`` x ``height`` block, wrapped between words
+    (never cut in the middle of one)."""
     if not message or not width or not height:
         return ()
-    words = message if len(message) <= width else message[: max(0, width - 1)] + "…"
+    # A parenthesis ("(≈ 10.9 min)") stays on one line: its spaces do not break.
+    kept = _PARENTHESIS.sub(lambda m: m[0].replace(" ", _NBSP), message)
+    wrapped = [line.replace(_NBSP, " ") for line in textwrap.wrap(kept, width)[:height]]
     lines = [""] * height
-    lines[max(0, height // 2 - 1)] = words.center(width).rstrip()
+    top = max(0, min(height // 2 - 1, height - len(wrapped)))
+    for i, text in enumerate(wrapped):
+        lines[top + i] = text.center(width).rstrip()
     return tuple(lines)

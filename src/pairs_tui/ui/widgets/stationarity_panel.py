@@ -30,6 +30,11 @@ class StationarityPanel(TextPanel):
     def on_mount(self) -> None:
         self.set(IDLE)
 
+    def clear(self) -> None:
+        """Back to the invitation to test (the results were of another pair)."""
+        self.set_classes("")
+        self.set(IDLE, layout=True)
+
     def running(self, bars: int, timeframe: str) -> None:
         """Say that the tests are running."""
         self.set_classes("")
@@ -40,10 +45,14 @@ class StationarityPanel(TextPanel):
             layout=True,
         )
 
-    def failed(self, why: str) -> None:
-        """Say why the tests could not run."""
+    def failed(self, why: str, *shorter: str) -> None:
+        """Say why the tests could not run: ``why``, or the first of ``shorter`` that fits on
+        one line when ``why`` does not."""
         self.set_classes("-failed")
-        self.set(f"ADF and cointegration: {why}", layout=True)
+        width = self.content_size.width
+        forms = [f"ADF and cointegration: {text}" for text in (why, *shorter)]
+        text = next((f for f in forms if not width or len(f) <= width), forms[-1])
+        self.set(text, layout=True)
 
     def show(self, result: WindowTests) -> None:
         """Show a finished run: both tests, then the verdict of Engle-Granger."""
@@ -56,21 +65,45 @@ class StationarityPanel(TextPanel):
             if isinstance(result.coint, InsufficientData)
             else result.coint.verdict
         )
-        self.set(
-            Content.assemble(
-                *_test("ADF", result.adf),
-                "  ·  ",
-                *_test("coint", result.coint),
-                "  → ",
-                (verdict, f"bold {tone}"),
-                (
-                    f"   {result.timeframe}, {result.window:,} bars to "
+        segments = [
+            ("", Content.assemble(*_test("ADF", result.adf))),
+            ("  ·  ", Content.assemble(*_test("coint", result.coint))),
+            ("  ", Content.assemble("→ ", (verdict, f"bold {tone}"))),
+            (
+                "   ",
+                Content.styled(
+                    f"{result.timeframe}, {result.window:,} bars to "
                     f"{formatting.clock(result.until_ms)}",
                     "$text-muted",
                 ),
             ),
-            layout=True,
-        )
+        ]
+        self.set(pack(segments, self.content_size.width, MAX_LINES), layout=True)
+
+
+MAX_LINES = 2
+"""The panel's height at most."""
+
+
+def pack(segments: list[tuple[str, Content]], width: int, lines: int) -> Content:
+    """Segments on at most ``lines`` lines of ``width`` cells, each whole: a segment that does
+    not fit after the last goes on the next line (without its separator), or is left out
+    when no line is left. ``width`` 0 puts everything on one line.
+
+    Args:
+        segments: ``(separator before it, segment)``, in order.
+        width: Cells per line.
+        lines: Lines available.
+    """
+    rows: list[Content] = []
+    for separator, segment in segments:
+        if rows and (
+            not width or rows[-1].cell_length + len(separator) + segment.cell_length <= width
+        ):
+            rows[-1] = rows[-1] + separator + segment
+        elif len(rows) < lines:
+            rows.append(segment)
+    return Content("\n").join(rows)
 
 
 def _test(name: str, outcome: TestOutcome) -> list[str | tuple[str, str]]:
