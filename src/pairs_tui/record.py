@@ -168,6 +168,11 @@ class Recorder:
         self._task: asyncio.Task[None] | None = None
 
     @property
+    def failing(self) -> bool:
+        """The last flush could not write everything (trades are waiting for the disk)."""
+        return self._failing
+
+    @property
     def waiting(self) -> int:
         """Trades taken but not yet on disk (held while writes fail); read from any thread."""
         held = sum(seg.frame.height - seg.written for seg in list(self._dirty))

@@ -197,3 +197,35 @@ async def test_the_screen_keeps_alerts_keep_events_and_still_flashes_new_ones(
         assert len(events) == 2 and events[-1] != first  # alerts.keep, not 500
         banner = str(app.monitor.query_one(AlertBanner).render())
         assert events[-1].message in banner  # the newest, though the list was full before
+
+
+async def test_trades_waiting_for_a_refusing_disk_show_on_the_status_line(
+    app_for: AppFactory, tmp_path: Path
+) -> None:
+    import asyncio
+    import shutil
+
+    folder = tmp_path / "rec"
+    gate = asyncio.Event()  # the source keeps running (a finished run has no recorder left)
+    app = app_for(FixtureSource(seconds=150, gate=gate), record=folder)
+    async with app.run_test(size=(160, 50)) as pilot:
+        for _ in range(200):  # until the worker has opened the source and built the desk
+            if app.running is not None:
+                break
+            await pilot.pause()
+        assert app.running is not None and app.running.recorder is not None
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.write_text("a file where the recording's folder was\n")  # the disk refuses
+        recorder = app.running.recorder
+        await recorder.flush()
+        assert recorder.failing and recorder.waiting > 0
+        app.refresh_numbers(force=True)
+        await pilot.pause()
+        status = str(app.screen.query_one("StatusLine", Static).render())
+        assert f"record: {recorder.waiting:,} trades waiting for the disk" in status
+        folder.unlink()  # the disk takes writes again: the line says nothing more
+        await recorder.flush()
+        app.refresh_numbers(force=True)
+        await pilot.pause()
+        assert "record:" not in str(app.screen.query_one("StatusLine", Static).render())
+        gate.set()

@@ -123,7 +123,7 @@ class PairsApp(App[None]):
         """A bad argument found while opening the source: the app exits with code 2."""
         self.exports: list[Path] = []
         """Files written by exports this session."""
-        self._shown_version: tuple[int, int, int, int] = (0, -1, -1, 0)
+        self._shown_version: tuple[int, int, int, int, int] = (0, -1, -1, 0, 0)
         self._state: tuple[object, ...] = ()
         self._counters_at = 0.0
         self._bar: tuple[object, ...] = ()
@@ -225,7 +225,9 @@ class PairsApp(App[None]):
         live = self.snapshot()
         snap = self.shown_snapshot()
         undelivered = 0 if self.delivery is None else self.delivery.stats.undelivered
-        version = (id(self.pipeline), live.version, snap.version, undelivered)
+        recorder = None if self.running is None else self.running.recorder
+        unrecorded = recorder.waiting if recorder is not None and recorder.failing else 0
+        version = (id(self.pipeline), live.version, snap.version, undelivered, unrecorded)
         if version == self._shown_version and not force:
             return
         self._shown_version = version
@@ -240,6 +242,7 @@ class PairsApp(App[None]):
             live.window,
             id(self.pipeline),
             undelivered,
+            unrecorded,
         )
         bar = (state, snap.bar_count, len(snap.alerts), snap.alerts[-1:])
         frozen = self.paused and not force
@@ -253,6 +256,7 @@ class PairsApp(App[None]):
                     paused=self.paused,
                     stopped=self.stopped,
                     undelivered=undelivered,
+                    unrecorded=unrecorded,
                     offline_hint=not (self.options.demo or self.options.replay),
                 )
                 self.monitor.show_carry(live, time.time() * 1000.0)

@@ -62,10 +62,17 @@ async def test_a_finished_replay_and_a_paused_display_say_so_first() -> None:
 async def shown_at(width: int, **changes: object) -> str:
     """What the status line reads at ``width`` columns (``offline_hint`` as the app passes)."""
     hint = bool(changes.pop("offline_hint", False))
+    unrecorded = int(str(changes.pop("unrecorded", 0)))
     app = StatusApp()
     async with app.run_test(size=(width, 3)) as pilot:
         line = app.query_one(StatusLine)
-        line.show(snapshot(**changes), paused=False, stopped=None, offline_hint=hint)
+        line.show(
+            snapshot(**changes),
+            paused=False,
+            stopped=None,
+            offline_hint=hint,
+            unrecorded=unrecorded,
+        )
         await pilot.pause()
         return str(line.render())
 
@@ -111,3 +118,12 @@ async def test_the_warm_start_shows_its_progress() -> None:
     assert "history failed: HTTP 418: banned until 12:00" in await shown_at(160, history=failed)
     done = HistoryProgress("done", 6, 6, "1,806 bars")
     assert "history" not in await shown_at(160, history=done)
+
+
+async def test_trades_waiting_for_a_refusing_disk_are_said_up_front() -> None:
+    feed = FeedStatus(state="live", latency_ms=38.0, reconnects=12, gaps=3, late=1)
+    wide = await shown_at(200, feed=feed, unrecorded=1_234)
+    assert "record: 1,234 trades waiting for the disk" in wide.split(" · ")
+    narrow = await shown_at(60, feed=feed, unrecorded=1_234)
+    assert "1,234 unrecorded" in narrow.split(" · ") or "record: 1,234" in narrow
+    assert "record" not in await shown_at(200, feed=feed)

@@ -137,6 +137,7 @@ class MonitorScreen(Screen[None]):
         paused: bool,
         stopped: str | None,
         undelivered: int = 0,
+        unrecorded: int = 0,
         offline_hint: bool = False,
     ) -> None:
         """Redraw the header and the status line: the feed's state and counters."""
@@ -146,6 +147,7 @@ class MonitorScreen(Screen[None]):
             paused=paused,
             stopped=stopped,
             undelivered=undelivered,
+            unrecorded=unrecorded,
             offline_hint=offline_hint,
         )
 

@@ -47,6 +47,7 @@ class StatusLine(TextPanel):
         paused: bool,
         stopped: str | None,
         undelivered: int = 0,
+        unrecorded: int = 0,
         offline_hint: bool = False,
     ) -> None:
         """Show the feed's state and counters, as many whole ones as fit.
@@ -60,6 +61,7 @@ class StatusLine(TextPanel):
             paused: The display is frozen.
             stopped: Why the feed stopped, if it did.
             undelivered: Alerts the sinks gave up on; shown up front when there are any.
+            unrecorded: Trades ``--record`` holds because the disk refuses them; shown up front.
             offline_hint: Say that ``--demo`` works offline while the feed cannot connect.
         """
         feed = snapshot.feed
@@ -96,6 +98,12 @@ class StatusLine(TextPanel):
             add(0, Content.assemble((mark, tone), " ", feed.state))
         if undelivered:
             add(1, Content.styled(f"alerts: {undelivered:,} undelivered", "$error"))
+        if unrecorded:
+            add(
+                1,
+                Content.styled(f"record: {unrecorded:,} trades waiting for the disk", "$error"),
+                Content.styled(f"{unrecorded:,} unrecorded", "$error"),
+            )
         history = snapshot.history
         if history.state == "loading":
             add(1, f"history {history.done}/{history.total} requests", "history…")
