@@ -121,7 +121,8 @@ def _run_app(
     from textual.screen import Screen
 
     from pairs_tui.config import Options, Settings
-    from pairs_tui.ui.app import PairsApp, make_app
+    from pairs_tui.ui.app import PairsApp
+    from pairs_tui.ui.run import make_app
     from pairs_tui.ui.widgets.line_plot import LinePlot
 
     timings = Timings()

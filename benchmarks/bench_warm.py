@@ -26,7 +26,8 @@ from textual.pilot import Pilot
 
 from benchmarks.noise import probe
 from pairs_tui.cli import parse_options
-from pairs_tui.ui.app import PairsApp, make_app
+from pairs_tui.ui.app import PairsApp
+from pairs_tui.ui.run import make_app
 
 
 async def _until(pilot: Pilot[None], holds: Callable[[], bool]) -> None:

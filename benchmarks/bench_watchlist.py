@@ -100,7 +100,7 @@ def _run_app(
     from textual.screen import Screen
 
     from pairs_tui.config import Options, Settings
-    from pairs_tui.ui.app import make_app
+    from pairs_tui.ui.run import make_app
     from pairs_tui.ui.screens.watchlist import WatchlistScreen
 
     calls: dict[str, list[float]] = {"frame": [], "rows": []}

@@ -358,7 +358,7 @@ def run(options: Options) -> None:
     elif options.headless:
         asyncio.run(run_headless(options))
     else:
-        from pairs_tui.ui.app import run_app
+        from pairs_tui.ui.run import run_app
 
         run_app(options)
 

@@ -24,7 +24,8 @@ from pairs_tui.config import AlertSettings, ExportSettings, Options, Settings
 from pairs_tui.feed.source import TradeSink, TradeSource
 from pairs_tui.feed.status import FeedStatus
 from pairs_tui.records import Trade
-from pairs_tui.ui.app import PairsApp, SourceFactory, make_app
+from pairs_tui.ui.app import PairsApp, SourceFactory
+from pairs_tui.ui.run import make_app
 
 FIXTURE = (
     Path(__file__).resolve().parent.parent

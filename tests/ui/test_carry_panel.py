@@ -12,7 +12,7 @@ from pairs_tui.analytics import PairStats
 from pairs_tui.cli import parse_options
 from pairs_tui.snapshot import Carry
 from pairs_tui.ui import formatting
-from pairs_tui.ui.app import make_app
+from pairs_tui.ui.run import make_app
 from pairs_tui.ui.view import WarmUp
 from pairs_tui.ui.widgets.hedge_panel import HedgePanel, countdown
 

@@ -12,7 +12,7 @@ import pytest
 from pairs_tui.config import Options, UsageError
 from pairs_tui.feed.source import TradeSource
 from pairs_tui.feed.status import FeedStatus
-from pairs_tui.ui.app import make_app
+from pairs_tui.ui.run import make_app
 from pairs_tui.ui.widgets.alert_banner import AlertBanner
 from pairs_tui.ui.widgets.status_line import StatusLine
 

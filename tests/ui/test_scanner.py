@@ -18,7 +18,8 @@ from pairs_tui.config import Settings
 from pairs_tui.config.settings import HistorySettings, ScanSettings
 from pairs_tui.exchange.market import simulated_market
 from pairs_tui.exchange.server import EmbeddedExchange
-from pairs_tui.ui.app import PairsApp, make_app
+from pairs_tui.ui.app import PairsApp
+from pairs_tui.ui.run import make_app
 from pairs_tui.ui.screens.monitor import MonitorScreen
 from pairs_tui.ui.screens.scanner import ScannerScreen
 

@@ -18,7 +18,8 @@ from textual.widgets import Input
 
 from pairs_tui.cli import parse_options
 from pairs_tui.feed.source import LiveSource
-from pairs_tui.ui.app import PairsApp, make_app
+from pairs_tui.ui.app import PairsApp
+from pairs_tui.ui.run import make_app
 
 from .conftest import AppFactory, notifications, run_command, settle
 from .test_warm_demo import until

@@ -14,7 +14,8 @@ import pytest
 from textual.pilot import Pilot
 
 from pairs_tui.cli import parse_options
-from pairs_tui.ui.app import PairsApp, make_app
+from pairs_tui.ui.app import PairsApp
+from pairs_tui.ui.run import make_app
 
 WAIT_S = 30.0
 

@@ -10,8 +10,6 @@ return their result; one ``Worker.StateChanged`` handler shows it, or says what 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import io
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -20,7 +18,6 @@ from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
-from rich.console import Console
 from textual import on
 from textual.app import App, InvalidThemeError, SystemCommand
 from textual.binding import BindingType
@@ -28,19 +25,17 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from pairs_tui.alerts import AlertBook
 from pairs_tui.backtest.session import SessionBacktest, export_backtest
 from pairs_tui.config import Options, UsageError
-from pairs_tui.config.checks import symbol_problem
 from pairs_tui.export import ExportFormat, take_session, write_session
 from pairs_tui.feed.source import TradeSource
-from pairs_tui.launcher import Run, add_pair, alert_book, build_desk, drop_pair, open_source
-from pairs_tui.pipeline import Pipeline
-from pairs_tui.records import TICK, TIMEFRAMES, HedgeMethod, PriceMode, Timeframe
-from pairs_tui.sinks.delivery import AlertDelivery, build_delivery, check_delivered
+from pairs_tui.launcher import alert_book, build_desk, open_source
+from pairs_tui.records import TICK, HedgeMethod, PriceMode, Timeframe
+from pairs_tui.sinks.delivery import AlertDelivery, build_delivery
 from pairs_tui.snapshot import Snapshot
-from pairs_tui.ui import jobs, keys, view
+from pairs_tui.ui import jobs, keys, palette, view
 from pairs_tui.ui.commands import AlertCommands, PairCommands
+from pairs_tui.ui.desk_app import DeskApp
 from pairs_tui.ui.screens.backtest import BacktestScreen
 from pairs_tui.ui.screens.help import HelpScreen
 from pairs_tui.ui.screens.monitor import MonitorScreen
@@ -55,38 +50,15 @@ SourceFactory = Callable[[Options], AbstractAsyncContextManager[TradeSource]]
 
 WINDOW_STEP = 1.25
 """``+`` and ``-`` multiply or divide the window by this."""
-WINDOW_PRESETS = (100, 300, 600, 1000, 3000)
-"""Windows the palette offers directly."""
-HEDGES: dict[str, HedgeMethod] = {
-    "OLS": "ols",
-    "OLS no intercept": "ols0",
-    "Huber": "huber",
-    "Kalman": "kalman",
-}
-"""The palette's ``Hedge:`` commands and the methods they switch to."""
-HEDGE_HELP = {
-    "ols": "Least squares with an intercept (the default)",
-    "ols0": "Least squares through the origin: no alpha",
-    "huber": "Robust regression: outliers weigh less",
-    "kalman": "The Kalman filter's dynamic beta",
-}
-PRICES: dict[str, PriceMode] = {"log": "log", "raw": "raw"}
-"""The palette's ``Prices:`` commands."""
-PRICE_HELP = {
-    "log": "Regress log prices: the spread in basis points",
-    "raw": "Regress prices as quoted: the spread in price units",
-}
 EXPORTS = ("export", "backtest-export")
 """The worker groups that write files: the session's export and the backtest's."""
 MAX_REFRESH_HZ = 10.0
 COUNTERS_HZ = 2.0
 """How often the header and status line redraw while the feed's state stays the same."""
 MAX_PLOT_HZ = 4.0
-SCAN_TOPS = (20, 50, 100)
-"""Universes the palette offers the scanner, by 24 h quote volume."""
 
 
-class PairsApp(App[None]):
+class PairsApp(DeskApp):
     """``pairs-tui A B``: the pair on one screen, all day, over SSH.
 
     Args:
@@ -102,18 +74,9 @@ class PairsApp(App[None]):
     """The display is frozen; the pipeline keeps running underneath."""
 
     def __init__(self, options: Options, *, source_factory: SourceFactory | None = None) -> None:
-        super().__init__()
-        self.options = options
+        super().__init__(options)
         self.settings = options.settings
         self._source_factory = source_factory or open_source
-        self.running: Run | None = None
-        """Every pair of the run on one source, once the source is open."""
-        self.pipelines: dict[tuple[str, str], Pipeline] = {}
-        """The pipeline of each pair on the desk."""
-        self.books: dict[tuple[str, str], AlertBook] = {}
-        """Each pair's alert rules, which the palette edits."""
-        self.pair: tuple[str, str] = options.symbols
-        """The pair the monitor shows."""
         self.delivery: AlertDelivery | None = None
         """Delivers every pair's alerts to the ``[[alerts.sinks]]``; desktop notifications go
         through the driver, between frames."""
@@ -129,7 +92,6 @@ class PairsApp(App[None]):
         self._bar: tuple[object, ...] = ()
         self._plotted: tuple[object, ...] = ()
         self._frozen: Snapshot | None = None
-        self._empty = view.empty_snapshot(options)
 
     def get_default_screen(self) -> Screen[None]:
         return MonitorScreen(self.options.symbols, entry_z=self.settings.analytics.entry_z)
@@ -162,16 +124,6 @@ class PairsApp(App[None]):
 
     # -- the data path -----------------------------------------------------------------------
 
-    @property
-    def pipeline(self) -> Pipeline | None:
-        """The monitored pair's pipeline, once the source is open."""
-        return self.pipelines.get(self.pair)
-
-    @property
-    def alerts(self) -> AlertBook | None:
-        """The monitored pair's alert rules."""
-        return self.books.get(self.pair)
-
     async def _run_feed(self, drawn: asyncio.Event) -> None:
         """Open the source, once the first frame is drawn, and run every pair until the source
         ends or the app exits."""
@@ -202,10 +154,6 @@ class PairsApp(App[None]):
         # grace here, while the driver can still write desktop notifications.
         if self.delivery is not None:
             await self.delivery.close()
-
-    def snapshot(self) -> Snapshot:
-        """The pipeline's latest snapshot, or an empty one before the source is open."""
-        return self._empty if self.pipeline is None else self.pipeline.snapshot()
 
     def shown_snapshot(self) -> Snapshot:
         """What the screen shows: the latest snapshot, or the one frozen by pause."""
@@ -323,106 +271,10 @@ class PairsApp(App[None]):
                 self.run_worker(live.widen(pipeline), group="history", exit_on_error=False)
         self.refresh_now()
 
-    # -- the pair ------------------------------------------------------------------------------
-
-    def switch_pair(self, pair: tuple[str, str]) -> None:
-        """Show ``pair`` on the monitor, keeping the timeframe, window, hedge and prices.
-
-        On a live feed the pair joins the running connection (its symbols subscribed, once the
-        exchange has confirmed it lists them) and starts from history; the pair it replaces
-        leaves it, unless the run watches it (a watchlist). A pair already on the desk is shown
-        at once. A bad or unknown symbol, or a replay (which holds its own pair only), is said
-        in a notification and the monitor stays as it was.
-
-        Args:
-            pair: Target and hedge symbols, any case.
-        """
-        wanted = (pair[0].strip().upper(), pair[1].strip().upper())
-        problem = pair_problem(wanted)
-        if problem:
-            self.notify(problem, title="pair", severity="error", timeout=8)
-            return
-        if wanted == self.pair:
-            self.notify(f"{wanted[0]}/{wanted[1]} is on the monitor already", title="pair")
-            return
-        run = self.running
-        if run is None:
-            self.notify("the feed is not open yet: try again in a moment", severity="warning")
-            return
-        if any(p.symbols == wanted for p in run.pipelines):
-            self._show_pair(wanted)
-            return
-        if run.live is None:
-            self.notify(
-                f"{wanted[0]}/{wanted[1]}: a replay holds only its own pair; "
-                f"run pairs-tui {wanted[0]} {wanted[1]} to watch it",
-                title="pair",
-                severity="warning",
-                timeout=8,
-            )
-            return
-        self.run_worker(
-            self._checked_switch(wanted),
-            name="pair",
-            group="pair",
-            exclusive=True,
-            exit_on_error=False,
-        )
-
-    async def _checked_switch(self, pair: tuple[str, str]) -> None:
-        """Ask the exchange whether it lists both symbols, then switch (or say why not)."""
-        from pairs_tui.feed.errors import RestError, UnknownSymbolError
-
-        run = self.running
-        assert run is not None and run.live is not None
-        try:
-            await run.live.feed.rest.check_symbols(pair)
-        except UnknownSymbolError as exc:
-            self.notify(f"{exc}; the monitor is unchanged", title="pair", severity="error")
-            return
-        except RestError as exc:
-            self.notify(
-                f"could not check {pair[0]}/{pair[1]} with the exchange ({exc}); "
-                "the monitor is unchanged",
-                title="pair",
-                severity="error",
-                timeout=8,
-            )
-            return
-        if self.running is run and self.pair != pair:
-            self._show_pair(pair)
-
-    def _show_pair(self, pair: tuple[str, str]) -> None:
-        """Put ``pair`` on the desk if it is not there, move the monitor to it, and take the
-        pair it showed off the desk unless the run watches it."""
-        run = self.running
-        assert run is not None
-        old = self.pipeline
-        shown = self.snapshot()
-        known = any(p.symbols == pair for p in run.pipelines)
-        default: Timeframe = "1s"
-        bars = next((p.timeframe for p in run.pipelines if p.timeframe != TICK), default)
-        book = self.books.get(pair) or alert_book(self.options, pair)
-        pipeline = add_pair(run, pair, book)
-        if not known:  # a new pair sees what the old one showed (its warm start reads these)
-            pipeline.set_timeframe(shown.timeframe)
-            pipeline.set_window(shown.window)
-            pipeline.set_analytics(price=shown.price, hedge=shown.hedge)
-        elif shown.timeframe == TICK:  # ticks follow the monitor
-            pipeline.set_timeframe(TICK)
-        self.books[pair] = book
-        self.pipelines[pair] = pipeline
-        self.pair = pair
-        watched = self.options.pairs if len(self.options.pairs) > 1 else ()
-        if old is not None and old.symbols not in watched and old.symbols != pair:
-            drop_pair(run, old)
-            self.pipelines.pop(old.symbols, None)
-            self.books.pop(old.symbols, None)
-        elif old is not None and old.timeframe == TICK:  # a watched pair goes back to bars
-            old.set_timeframe(bars)
+    def pair_shown(self, pair: tuple[str, str]) -> None:
+        """The monitor moved to ``pair``: show it."""
         self.monitor.show_pair(pair)
         self.refresh_now()
-        self.notify(f"{pair[0]} / {pair[1]}", title="pair")
 
     def set_analytics(
         self, *, price: PriceMode | None = None, hedge: HedgeMethod | None = None
@@ -469,25 +321,6 @@ class PairsApp(App[None]):
         if pair is not None:
             self.show_pair(pair)
         self.refresh_now()  # the monitor was not drawn while the watchlist covered it
-
-    def show_pair(self, pair: tuple[str, str]) -> bool:
-        """Show ``pair``, a pair on the desk, on the monitor (its pipeline runs already).
-
-        Returns:
-            False when the pair is not on the desk (nothing changes).
-        """
-        if pair not in self.pipelines:
-            return False
-        if pair != self.pair:
-            old, new = self.pipeline, self.pipelines[pair]
-            if old is not None and old.timeframe == TICK:  # ticks follow the monitor
-                bars = new.timeframe
-                new.set_timeframe(TICK)
-                old.set_timeframe(bars)
-            self.pair = pair
-            self.monitor.show_pair(pair)
-            self.refresh_now()
-        return True
 
     def action_help(self) -> None:
         """Show every key, as remapped."""
@@ -643,118 +476,10 @@ class PairsApp(App[None]):
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand(
-            "Export: Parquet",
-            "Ticks, bars and analytics as Parquet files",
-            partial(self.action_export, "parquet"),
-        )
-        yield SystemCommand(
-            "Export: CSV",
-            "Ticks, bars and analytics as CSV files",
-            partial(self.action_export, "csv"),
-        )
-        for name in TIMEFRAMES:
-            yield SystemCommand(
-                f"Timeframe: {name}", f"Show {name} bars", partial(self.action_timeframe, name)
-            )
-        yield SystemCommand(
-            "Timeframe: tick",
-            "One row per trade of either leg (noisy: the Epps effect)",
-            partial(self.action_timeframe, TICK),
-        )
-        yield SystemCommand(
-            "Window: wider", "Widen the window by 25%", partial(self.action_window, 1)
-        )
-        yield SystemCommand(
-            "Window: narrower", "Narrow the window by 20%", partial(self.action_window, -1)
-        )
-        for bars in WINDOW_PRESETS:
-            yield SystemCommand(
-                f"Window: {bars} bars",
-                f"Analytics over the last {bars} bars",
-                partial(self.set_window, bars),
-            )
-        for title, hedge in HEDGES.items():
-            yield SystemCommand(
-                f"Hedge: {title}", HEDGE_HELP[hedge], partial(self.set_analytics, hedge=hedge)
-            )
-        for title, price in PRICES.items():
-            yield SystemCommand(
-                f"Prices: {title}", PRICE_HELP[price], partial(self.set_analytics, price=price)
-            )
-        yield SystemCommand(
-            "Run: ADF and cointegration",
-            "Test the current window for stationarity, off the UI thread",
-            self.action_stationarity,
-        )
-        yield SystemCommand(
-            "Run: backtest on this session",
-            "Trade the z-score signal over the "
-            "active timeframe's bars with the config's levels and fees",
-            self.action_backtest,
-        )
-        yield SystemCommand(
-            "Display: leg statistics and volume",
-            "Show or hide each leg's mean, sd, last return, volatility and volume (v)",
-            self.action_legs,
-        )
-        yield SystemCommand(
-            "Run: scan for cointegrated pairs",
-            "Rank every pair of the [scan] universe (config.toml); Enter picks one",
-            self.action_scan,
-        )
-        for top in SCAN_TOPS:
-            yield SystemCommand(
-                f"Run: scan the top {top} by volume",
-                f"Rank every pair of the {top} USDT perpetuals with most 24 h quote volume",
-                partial(self.action_scan, top),
-            )
-        yield SystemCommand(
-            "Display: pause or resume", "Freeze the screen; data keeps flowing", self.action_pause
-        )
-        yield SystemCommand("Help: keys", "Every key and what it does", self.action_help)
+        yield from palette.fixed_commands(self)
         for theme in sorted(self.available_themes):
             yield SystemCommand(
                 f"Theme: {theme}",
                 f"Switch to the {theme} theme",
                 partial(setattr, self, "theme", theme),
             )
-
-
-class ScreenFailed(Exception):
-    """The screen stopped on an unhandled error; its traceback is in the log."""
-
-
-def pair_problem(pair: tuple[str, str]) -> str:
-    """What is wrong with a pair of upper-case symbols (``""`` when nothing is)."""
-    problem = next(filter(None, map(symbol_problem, pair)), "")
-    if not problem and pair[0] == pair[1]:
-        problem = f"{pair[0]}/{pair[1]}: the two legs must differ"
-    return problem
-
-
-def make_app(options: Options, *, source_factory: SourceFactory | None = None) -> PairsApp:
-    """The app for a session; the CLI and the tests build it the same way."""
-    return PairsApp(options, source_factory=source_factory)
-
-
-def run_app(options: Options) -> None:
-    """Run the TUI until the user quits, ``--duration`` passes or the source fails to open.
-
-    Raises:
-        UsageError: The source could not be opened because of a bad argument.
-        ScreenFailed: An unhandled error stopped the screen (the traceback is in the log).
-    """
-    app = make_app(options)
-    # Textual prints an unhandled error's traceback on the terminal once the screen is gone:
-    # it goes to the log instead, and the run ends with one line and exit code 1.
-    report = io.StringIO()
-    app.error_console = Console(file=report, width=120, color_system=None, highlight=False)
-    with contextlib.suppress(KeyboardInterrupt):
-        app.run()
-    if app.usage_error:
-        raise UsageError(app.usage_error)
-    if app.return_code:
-        log.error("the screen stopped on an error:\n%s", report.getvalue().rstrip())
-        raise ScreenFailed("the screen stopped on an error of its own")
-    check_delivered(app.delivery)
