@@ -28,8 +28,7 @@ from pairs_tui.config import (
     find_config,
     load_settings,
 )
-from pairs_tui.config.checks import argument_problems
-from pairs_tui.config.settings import parse_pair
+from pairs_tui.config.checks import argument_problems, parse_pair
 from pairs_tui.launcher import state_dir
 from pairs_tui.records import TICK, TIMEFRAMES
 from pairs_tui.sinks import AlertsUndelivered

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 SYMBOL_PATTERN = re.compile(r"[A-Z0-9]{2,30}")
 """A symbol after upper-casing: what Binance lists, and nothing that could change a URL."""
+PAIR_PATTERN = re.compile(r"^[A-Z0-9]{2,30}/[A-Z0-9]{2,30}$")
+"""A pair as the watchlist writes it: ``BTCUSDT/ETHUSDT`` (target, then hedge), upper case."""
 MAX_WINDOW = 100_000
 """The widest analytics window: more than a day of 1s bars, a year of 5m bars."""
 MAX_DURATION_S = 10 * 365 * 86_400.0
@@ -105,4 +107,28 @@ def argument_problems(
     for option, problem in found:
         if problem:
             return f"{option} {problem}" if problem.startswith("'") else f"{option}: {problem}"
+    return ""
+
+
+def parse_pair(text: str) -> tuple[str, str]:
+    """``btcusdt/ethusdt`` → ``("BTCUSDT", "ETHUSDT")``.
+
+    Raises:
+        ValueError: not ``TARGET/HEDGE`` with two different symbols; the message says why.
+    """
+    problem = pair_problem(text)
+    if problem:
+        raise ValueError(problem)
+    a, b = text.upper().split("/")
+    return a, b
+
+
+def pair_problem(text: str) -> str:
+    """What is wrong with a pair as written (``""`` when nothing is)."""
+    shown = repr(text)
+    if not PAIR_PATTERN.match(text.upper()):
+        return f"{shown} is not TARGET/HEDGE with symbols of 2 to 30 letters and digits"
+    a, b = text.upper().split("/")
+    if a == b:
+        return f"{shown}: the two legs must differ"
     return ""

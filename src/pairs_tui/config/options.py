@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
-from pairs_tui.config.settings import Settings, StreamKind, parse_pair
+from pairs_tui.config.checks import parse_pair
+from pairs_tui.config.settings import Settings, StreamKind
 from pairs_tui.records import Timeframe
 
 DEMO_SYMBOLS = ("BTCUSDT", "ETHUSDT")

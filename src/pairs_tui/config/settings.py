@@ -20,7 +20,13 @@ from typing import Annotated, Literal, get_args
 import msgspec
 from msgspec import Meta
 
-from pairs_tui.config.checks import MAX_WINDOW, symbol_problem, url_problem
+from pairs_tui.config.checks import (
+    MAX_WINDOW,
+    SYMBOL_PATTERN,
+    pair_problem,
+    symbol_problem,
+    url_problem,
+)
 from pairs_tui.records import HedgeMethod, PriceMode, Timeframe
 from pairs_tui.sinks.settings import (
     DesktopEscape,
@@ -192,13 +198,6 @@ class DemoSettings(_Section):
     """Replay speed of the demo exchange (1 = real time)."""
     seed: int = 7
     """Seed of the simulation."""
-
-
-SYMBOL_PATTERN = re.compile(r"^[A-Z0-9]{2,30}$")
-"""A symbol after upper-casing."""
-
-PAIR_PATTERN = re.compile(r"^[A-Z0-9]{2,30}/[A-Z0-9]{2,30}$")
-"""A pair as the watchlist writes it: ``BTCUSDT/ETHUSDT`` (target, then hedge), upper case."""
 
 
 class WatchlistSettings(_Section):
@@ -448,7 +447,7 @@ def _check_values(settings: Settings, text: str, source: str) -> None:
         if problem:
             fail(["watchlist", "pairs"], f"entry {i + 1}: {problem}")
     for i, symbol in enumerate(settings.scan.symbols):
-        if not SYMBOL_PATTERN.match(symbol.upper()):
+        if not SYMBOL_PATTERN.fullmatch(symbol.upper()):
             fail(
                 ["scan", "symbols"], f"entry {i + 1}: {symbol!r} is not 2 to 30 letters and digits"
             )
@@ -462,30 +461,6 @@ def _check_values(settings: Settings, text: str, source: str) -> None:
     for i, sink in enumerate(settings.alerts.sinks):
         for key, why in sink_problems(sink):
             fail(["alerts", "sinks", i, key], why)
-
-
-def parse_pair(text: str) -> tuple[str, str]:
-    """``btcusdt/ethusdt`` → ``("BTCUSDT", "ETHUSDT")``.
-
-    Raises:
-        ValueError: not ``TARGET/HEDGE`` with two different symbols; the message says why.
-    """
-    problem = pair_problem(text)
-    if problem:
-        raise ValueError(problem)
-    a, b = text.upper().split("/")
-    return a, b
-
-
-def pair_problem(text: str) -> str:
-    """What is wrong with a pair as written (``""`` when nothing is)."""
-    shown = repr(text)
-    if not PAIR_PATTERN.match(text.upper()):
-        return f"{shown} is not TARGET/HEDGE with symbols of 2 to 30 letters and digits"
-    a, b = text.upper().split("/")
-    if a == b:
-        return f"{shown}: the two legs must differ"
-    return ""
 
 
 def rule_problems(rule: AlertRule) -> list[tuple[str, str]]:
