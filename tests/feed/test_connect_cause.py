@@ -9,7 +9,7 @@ import socket
 import pytest
 from websockets.asyncio.client import connect
 
-from pairs_tui.feed.connection import connect_cause
+from pairs_tui.feed.causes import connect_cause
 
 
 def closed_port() -> int:

@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
-import socket
-import ssl
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -25,10 +22,11 @@ from typing import Any, Protocol
 
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from pairs_tui.feed.backfill import Backfill
 from pairs_tui.feed.backoff import Backoff
+from pairs_tui.feed.causes import close_sentence, connect_cause
 from pairs_tui.feed.clock import ExchangeClock
 from pairs_tui.feed.leg import Leg
 from pairs_tui.feed.rest import BinanceRest
@@ -301,7 +299,7 @@ class FeedConnection:
                     failure = reader.exception()
                     if failure is not None and not isinstance(failure, ConnectionClosed):
                         raise failure  # a bug in the sink, not a network event
-                    reason = _close_sentence(ws.close_code, ws.close_reason)
+                    reason = close_sentence(ws.close_code, ws.close_reason)
                     if not self.streams:
                         reason = "closed: no streams left on this connection"
                     break
@@ -463,43 +461,3 @@ class FeedConnection:
             log.info("%s %d streams (request %d)", method, len(names), self._request_id)
             await ws.send(msgspec.json.encode(message).decode())
             await asyncio.sleep(CONTROL_SPACING_S)
-
-
-def _close_sentence(code: int | None, reason: str | None) -> str:
-    """Why a connection ended, in words, from its close code."""
-    if not code or code == 1006:  # 1006: websockets' code for "no close frame received"
-        return "connection lost (no close frame: the network or the exchange cut it)"
-    why = f"{code} {reason or ''}".strip()
-    if code == 1008:
-        return (
-            f"closed by the exchange for too many messages ({why}); Binance allows 10 a "
-            "second and bans addresses it closes repeatedly, so the retry backs off"
-        )
-    if code == 1000:
-        return f"closed by the exchange ({why}), as Binance does at a connection's 24-hour limit"
-    return f"connection lost ({why})"
-
-
-def connect_cause(exc: BaseException) -> str:
-    """Why a connection attempt failed, in words that fit 80 columns: ``no network (DNS)``,
-    ``refused``, ``HTTP 503``, ``timed out``..."""
-    if isinstance(exc, InvalidStatus):
-        return f"HTTP {exc.response.status_code}"
-    if isinstance(exc, socket.gaierror):
-        return "no network (DNS)"
-    if isinstance(exc, ConnectionRefusedError):
-        return "refused"
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    if isinstance(exc, ssl.SSLError):
-        return "TLS failed"
-    if isinstance(exc, ConnectionResetError):
-        return "reset by the server"
-    if isinstance(exc, OSError) and exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
-        return "no network (unreachable)"
-    if isinstance(exc, ConnectionClosed):
-        return "closed during the handshake"
-    if isinstance(exc, InvalidHandshake):
-        return "bad handshake"
-    text = str(exc) or type(exc).__name__
-    return text if len(text) <= 40 else f"{text[:39]}…"
