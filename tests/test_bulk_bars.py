@@ -21,7 +21,8 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pairs_tui.bars import TRADE_COLUMNS, BarBuilder, trades_of
+from pairs_tui.bars import BarBuilder
+from pairs_tui.buckets import TRADE_COLUMNS, trades_of
 from pairs_tui.config import Settings
 from pairs_tui.feed.replay.source import ReplaySource
 from pairs_tui.headless import HeadlessWriter

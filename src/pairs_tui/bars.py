@@ -17,130 +17,8 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import polars as pl
 
+from pairs_tui.buckets import TRADE_COLUMNS, Bucket, FoldedLeg, Hold, trades_of
 from pairs_tui.records import Bar, PairBar, Trade
-
-TRADE_COLUMNS = ("leg", "time", "price", "qty", "buyer_maker", "id")
-"""Columns of a batch of trades for :meth:`BarBuilder.add_frame`: ``leg`` 0 (target) or 1."""
-
-
-def trades_of(trades: pl.DataFrame, symbols: tuple[str, str]) -> Iterable[Trade]:
-    """A batch of :data:`TRADE_COLUMNS` as :class:`Trade` objects, in order."""
-    return map(
-        Trade,
-        map(symbols.__getitem__, trades["leg"].to_list()),
-        trades["time"].to_list(),
-        trades["price"].to_list(),
-        trades["qty"].to_list(),
-        trades["buyer_maker"].to_list(),
-        trades["id"].to_list(),
-    )
-
-
-class _Hold:
-    """Bars ending after ``from_ms`` wait, from ``started`` on the hold clock, for at most
-    ``timeout_ms``."""
-
-    __slots__ = ("from_ms", "started", "timeout_ms")
-
-    def __init__(self, from_ms: int, started: int | None, timeout_ms: int) -> None:
-        self.from_ms = from_ms
-        self.started = started
-        """When the hold began on the hold clock; None until the clock is known."""
-        self.timeout_ms = timeout_ms
-
-
-class _Bucket:
-    """The open accumulator of one leg in one bucket.
-
-    Open and close are the earliest and latest trade by (trade time, id), not by arrival:
-    a backfill delivers the trades of a gap after the live trade that revealed it, so arrival
-    order is not trade order. Equal keys (sources without ids) keep arrival order.
-    """
-
-    __slots__ = ("end", "first", "high", "last", "low", "start", "trades", "volume")
-
-    def __init__(self, start: int, end: int, trade: Trade) -> None:
-        self.start = start
-        self.end = end
-        self.first = self.last = trade
-        """The earliest and the latest trade by (time, id)."""
-        self.high = self.low = trade.price
-        self.volume = trade.qty
-        self.trades = 1
-
-    def add(self, trade: Trade) -> None:
-        price = trade.price
-        if price > self.high:
-            self.high = price
-        elif price < self.low:
-            self.low = price
-        t = trade.time
-        last = self.last
-        if t > last.time or (t == last.time and trade.id >= last.id):
-            self.last = trade
-        else:
-            first = self.first
-            if t < first.time or (t == first.time and trade.id < first.id):
-                self.first = trade
-        self.volume += trade.qty
-        self.trades += 1
-
-    @property
-    def close(self) -> float:
-        return self.last.price
-
-    def bar(self) -> Bar:
-        return Bar(self.first.price, self.high, self.low, self.last.price, self.volume, self.trades)
-
-
-class _Folded:
-    """One leg's buckets after a batch (see :meth:`BarBuilder.add_frame`), oldest first."""
-
-    __slots__ = ("bars", "batch", "held", "keys", "seen", "symbol", "tf")
-
-    def __init__(self, symbol: str, tf: int) -> None:
-        self.symbol = symbol
-        self.tf = tf
-        self.seen = -1
-        """The leg's latest trade time in the batch; -1 when it has none."""
-        self.keys: list[int] = []
-        """Bucket starts."""
-        self.bars: list[Bar] = []
-        """Each bucket's bar so far."""
-        self.held: list[_Bucket] = []
-        """The open buckets before the batch's first, as they are."""
-        self.batch: (
-            tuple[int, list[int], np.ndarray, np.ndarray, list[np.ndarray], _Bucket | None] | None
-        ) = None
-        """Where the batch's buckets come from: their first and last rows in the batch's
-        columns, and the open bucket the first one continues."""
-
-    def bucket(self, j: int) -> _Bucket:
-        """The ``j``-th bucket as an open :class:`_Bucket`, as :meth:`BarBuilder.add` has it."""
-        if j < len(self.held):
-            return self.held[j]
-        assert self.batch is not None
-        offset, keys, first, last, cols, carried = self.batch
-        g = j - offset
-        a, z = int(first[g]), int(last[g])
-        bar = self.bars[j]
-        _, t, p, q, m, i = cols
-
-        def trade(r: int) -> Trade:
-            return Trade(self.symbol, int(t[r]), float(p[r]), float(q[r]), bool(m[r]), int(i[r]))
-
-        bucket = _Bucket.__new__(_Bucket)
-        bucket.start = keys[g]
-        bucket.end = keys[g] + self.tf
-        bucket.first = carried.first if g == 0 and carried is not None else trade(a)
-        bucket.last = trade(z)
-        bucket.high, bucket.low, bucket.volume, bucket.trades = (
-            bar.high,
-            bar.low,
-            bar.volume,
-            bar.trades,
-        )
-        return bucket
 
 
 class BarBuilder:
@@ -177,8 +55,8 @@ class BarBuilder:
         """Trades that arrived after their bucket was final."""
         self.late_by_symbol = [0, 0]
         self._leg = {symbols[0]: 0, symbols[1]: 1}
-        self._open: tuple[dict[int, _Bucket], dict[int, _Bucket]] = ({}, {})
-        self._newest: list[_Bucket | None] = [None, None]
+        self._open: tuple[dict[int, Bucket], dict[int, Bucket]] = ({}, {})
+        self._newest: list[Bucket | None] = [None, None]
         """Each leg's open bucket with the latest start, or None: where nearly every trade goes.
         Every open bucket starts at or after ``_next``, so a trade in it is never late."""
         self._last_close: list[float | None] = [None, None]
@@ -187,7 +65,7 @@ class BarBuilder:
         self._next: int | None = None
         """Start of the next bucket to finalise; None before the first trade."""
         self._emitted = False
-        self._holds: dict[str, _Hold] = {}
+        self._holds: dict[str, Hold] = {}
         """What bars wait for, by name (a symbol's backfill, the warm start)."""
 
     def add(self, trade: Trade) -> list[PairBar]:
@@ -226,7 +104,7 @@ class BarBuilder:
         if bucket is not None:
             bucket.add(trade)
             return True
-        buckets[start] = bucket = _Bucket(start, start + tf, trade)
+        buckets[start] = bucket = Bucket(start, start + tf, trade)
         newest = self._newest[leg]
         if newest is None or start > newest.start:
             self._newest[leg] = bucket
@@ -303,13 +181,13 @@ class BarBuilder:
 
     def _fold_leg(
         self, leg: int, mine: np.ndarray, cols: list[np.ndarray], starts: np.ndarray
-    ) -> _Folded:
+    ) -> FoldedLeg:
         """One leg's buckets of a batch (its rows ``mine``), merged with the buckets the leg
         has open."""
         _, times, prices, qtys, _, _ = cols
         buckets = self._open[leg]
         old = sorted(buckets)
-        folded = _Folded(self.symbols[leg], self.timeframe_ms)
+        folded = FoldedLeg(self.symbols[leg], self.timeframe_ms)
         if not mine.size:
             folded.keys = old
             folded.bars = [buckets[k].bar() for k in old]
@@ -358,7 +236,7 @@ class BarBuilder:
         folded.batch = (len(stay), keys, mine[first], mine[last], cols, carried)
         return folded
 
-    def _bars_until(self, limit: int, done: list[_Folded]) -> list[PairBar]:
+    def _bars_until(self, limit: int, done: list[FoldedLeg]) -> list[PairBar]:
         """The bars of ``[_next, limit)``, both legs, flat where a leg did not trade."""
         nxt = self._next
         assert nxt is not None
@@ -383,7 +261,7 @@ class BarBuilder:
             columns.append(column)
         return list(map(PairBar, range(nxt, limit, tf), columns[0], columns[1]))
 
-    def _keep_open(self, done: list[_Folded], limit: int | None) -> None:
+    def _keep_open(self, done: list[FoldedLeg], limit: int | None) -> None:
         """Leave every bucket at or after ``limit`` open, as :meth:`add` would have."""
         for leg, folded in enumerate(done):
             buckets = self._open[leg]
@@ -428,7 +306,7 @@ class BarBuilder:
         if self._hold_clock is not None:
             exchange_now_ms = self._hold_clock()
         started = None if exchange_now_ms is None else int(exchange_now_ms)
-        self._holds[symbol] = _Hold(from_time_ms, started, timeout_ms or self.hold_timeout_ms)
+        self._holds[symbol] = Hold(from_time_ms, started, timeout_ms or self.hold_timeout_ms)
 
     def release(self, symbol: str) -> list[PairBar]:
         """End a hold; return the bars both legs have traded past, which waited for it."""
@@ -522,7 +400,7 @@ class BarBuilder:
         bar_b = None if b is None else Bar.flat(b)
         return [PairBar(ts, bar_a, bar_b) for ts in range(start, limit_ms - tf + 1, tf)]
 
-    def _close_leg(self, leg: int, bucket: _Bucket | None) -> Bar | None:
+    def _close_leg(self, leg: int, bucket: Bucket | None) -> Bar | None:
         if bucket is not None:
             if bucket is self._newest[leg]:
                 self._newest[leg] = None

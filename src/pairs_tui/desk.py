@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import polars as pl
 
-from pairs_tui.bars import trades_of
+from pairs_tui.buckets import trades_of
 from pairs_tui.feed.source import TradeSource
 from pairs_tui.records import MarkPrice, PairBar, Trade
 

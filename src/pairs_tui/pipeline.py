@@ -22,7 +22,8 @@ import numpy as np
 import polars as pl
 
 from pairs_tui.analytics import PairStats, WindowData
-from pairs_tui.bars import BarAggregator, BarBuilder, trades_of
+from pairs_tui.bars import BarAggregator, BarBuilder
+from pairs_tui.buckets import trades_of
 from pairs_tui.carry import CarryBook
 from pairs_tui.config import Settings
 from pairs_tui.desk import Companion
@@ -379,7 +380,7 @@ class Pipeline:
         :meth:`on_trade` instead.
 
         Args:
-            trades: Columns :data:`~pairs_tui.bars.TRADE_COLUMNS`, ``leg`` 0 for the target.
+            trades: Columns :data:`~pairs_tui.buckets.TRADE_COLUMNS`, ``leg`` 0 for the target.
         """
         if not trades.height:
             return

@@ -41,7 +41,7 @@ class TradeFrameSink(Protocol):
 
     def on_trade_frame(self, symbols: tuple[str, str], trades: pl.DataFrame) -> None:
         """Trades of the pair ``symbols`` in arrival order, as columns
-        :data:`~pairs_tui.bars.TRADE_COLUMNS` (``leg`` 0 for ``symbols[0]``): the same as
+        :data:`~pairs_tui.buckets.TRADE_COLUMNS` (``leg`` 0 for ``symbols[0]``): the same as
         :meth:`TradeSink.on_trade` on each row."""
 
 
