@@ -136,3 +136,20 @@ class FoldedLeg:
             bar.trades,
         )
         return bucket
+
+
+def latest_of(part: pl.DataFrame, symbol: str) -> Trade:
+    """The latest trade of a batch of one leg's columns, by (time, id), the last row on a tie:
+    the rule :meth:`pairs_tui.pipeline.Pipeline.on_trade` keeps the latest price by."""
+    times, ids = part["time"].to_numpy(), part["id"].to_numpy()
+    at_top = times == times.max()
+    best = ids[at_top].max()
+    row = int(np.flatnonzero(at_top & (ids == best))[-1])
+    return Trade(
+        symbol,
+        int(times[row]),
+        float(part["price"][row]),
+        float(part["qty"][row]),
+        bool(part["buyer_maker"][row]),
+        int(ids[row]),
+    )

@@ -9,7 +9,7 @@ hedge or price switch), so that what follows equals a run started with those set
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 import msgspec
 import polars as pl
@@ -302,3 +302,69 @@ def _refill(table: RollingTable, held: pl.DataFrame, stats: list[PairStats]) -> 
             columns.append(held[name].to_list())
     table.clear()
     table.extend(columns)
+
+
+class BarFrames:
+    """Every bar timeframe of a pair, shortest first: the base one takes the source's bars, each
+    longer one is folded from the one before it.
+
+    Args:
+        window: ``W`` of every timeframe.
+        price: Log or raw prices.
+        hedge: The hedge behind the spread and z-score.
+        history_rows: Bars each timeframe keeps.
+    """
+
+    def __init__(
+        self, *, window: int, price: PriceMode, hedge: HedgeMethod, history_rows: int
+    ) -> None:
+        self._frames = {
+            name: BarFrame(name, window=window, price=price, hedge=hedge, history_rows=history_rows)
+            for name in TIMEFRAMES
+        }
+        self.base: BarTimeframe = "1s"
+        """The timeframe the source's bars come in (1s from trades; a bar file's own)."""
+        self.chain_from("1s")
+
+    def __getitem__(self, name: BarTimeframe) -> BarFrame:
+        return self._frames[name]
+
+    def __iter__(self) -> Iterator[BarFrame]:
+        return iter(self._frames.values())
+
+    def chain_from(self, base: BarTimeframe) -> None:
+        """Bars of ``base`` come from the source; longer timeframes are folded from them."""
+        names = list(TIMEFRAMES)
+        for frame in self._frames.values():
+            frame.children = []
+            frame.aggregator = None
+        previous = base
+        for name in names[names.index(base) + 1 :]:
+            frame = self._frames[name]
+            frame.aggregator = BarAggregator(TIMEFRAMES[name], TIMEFRAMES[previous])
+            self._frames[previous].children.append(frame)
+            previous = name
+        self.base = base
+
+    def seed(
+        self,
+        stitch_ms: int,
+        bars: Mapping[BarTimeframe, Sequence[PairBar]],
+        closed: Callable[[BarTimeframe, PairBar, PairStats], ClosedBar],
+    ) -> None:
+        """Every timeframe from history (see :meth:`pairs_tui.pipeline.Pipeline.seed`);
+        ``closed`` makes each timeframe's last bar."""
+        for name in reversed(list(TIMEFRAMES)):  # 5m first: the shorter timeframes fold into it
+            frame = self._frames[name]
+            for bar in bars.get(name, ()):
+                frame.latest = closed(name, bar, frame.take(bar))
+                for longer in frame.children:
+                    if bar.ts >= stitch_ms - stitch_ms % longer.ms:  # the longer bar still open
+                        assert longer.aggregator is not None
+                        folded = longer.aggregator.add(bar)
+                        assert folded is None, "a bar before the stitch closed an open bucket"
+
+    def held_since(self, name: BarTimeframe) -> int | None:
+        """Start of the oldest bar held on ``name``, or None when none is."""
+        history = self._frames[name].history.frame()
+        return int(history["ts"][0]) if history.height else None

@@ -4,7 +4,8 @@ The :class:`Pipeline` is the only writer of a pair's market state. It takes trad
 prices, holds, releases) from its source through a :class:`~pairs_tui.desk.Desk`, turns them
 into final bars on every timeframe, runs the pair analytics on each, and tells its listeners
 about every final bar of the active timeframe. Everything downstream — the screen, the headless
-writer, exports, the tests — reads :meth:`Pipeline.snapshot` or listens; nothing reaches back.
+writer, exports, the tests — reads :meth:`Pipeline.snapshot` (the read side,
+:class:`~pairs_tui.pair_state.PairState`) or listens; nothing reaches back.
 
 A pipeline can start from history (:meth:`seed`, the warm start), and change its timeframe,
 window, hedge method and price mode while it runs.
@@ -14,22 +15,20 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from collections.abc import Mapping, Sequence
 
 import msgspec
-import numpy as np
 import polars as pl
 
-from pairs_tui.analytics import PairStats, WindowData
-from pairs_tui.bars import BarAggregator, BarBuilder
-from pairs_tui.buckets import trades_of
+from pairs_tui.analytics import PairStats
+from pairs_tui.bars import BarBuilder
+from pairs_tui.buckets import latest_of, trades_of
 from pairs_tui.carry import CarryBook
 from pairs_tui.config import Settings
 from pairs_tui.desk import Companion
 from pairs_tui.feed.source import TradeSource
-from pairs_tui.feed.status import FeedStatus
-from pairs_tui.frames import BarFrame, TickFrame
+from pairs_tui.frames import BarFrame, BarFrames, TickFrame
+from pairs_tui.pair_state import PairState
 from pairs_tui.records import (
     TICK,
     TIMEFRAMES,
@@ -44,15 +43,15 @@ from pairs_tui.records import (
 )
 from pairs_tui.snapshot import (
     NO_HISTORY,
+    AlertEvaluator,
     AlertEvent,
-    Carry,
+    BarListener,
     ClosedBar,
-    Glance,
     HistoryProgress,
-    LegQuote,
     Snapshot,
+    TradeListener,
 )
-from pairs_tui.ticks import TICK_SCHEMA, TickStore
+from pairs_tui.ticks import TickStore
 
 log = logging.getLogger("pairs_tui.pipeline")
 
@@ -64,27 +63,7 @@ HISTORY_HOLD_MS = 60_000
 """How long the warm start may keep bars waiting before they close without it."""
 
 
-class AlertEvaluator(Protocol):
-    """Evaluates alert rules inside the data path."""
-
-    @property
-    def keep(self) -> int:
-        """Alerts kept for the screen's list."""
-
-    def on_bar(self, closed: ClosedBar) -> list[AlertEvent]:
-        """The alert events that fire on this final bar."""
-
-    def on_feed(
-        self, status: FeedStatus, now_ms: float, last_trade_ms: int | None
-    ) -> list[AlertEvent]:
-        """The ``stale`` events on the clock tick."""
-
-
-BarListener = Callable[[ClosedBar], None]
-TradeListener = Callable[[Trade], None]
-
-
-class Pipeline:
+class Pipeline(PairState):
     """Owns trades → bars → analytics → alerts for one pair and publishes snapshots.
 
     Args:
@@ -119,9 +98,12 @@ class Pipeline:
         self.carry = CarryBook(self._symbols) if carry else None
         """Funding of both legs; None when carry is off."""
         self._builder = self._new_builder()
-        self._frames = {name: self._new_frame(name) for name in TIMEFRAMES}
-        self._base: BarTimeframe = "1s"
-        self._chain_from("1s")
+        self._frames = BarFrames(
+            window=self.window,
+            price=self.price,
+            hedge=self.hedge,
+            history_rows=settings.bars.history,
+        )
         self._tick_frame: TickFrame | None = None
         self._ticks = (
             TickStore(settings.bars.tick_retention),
@@ -165,29 +147,6 @@ class Pipeline:
             grace_ms=self.settings.bars.grace_ms,
             hold_clock=_monotonic_ms,
         )
-
-    def _new_frame(self, name: BarTimeframe) -> BarFrame:
-        return BarFrame(
-            name,
-            window=self.window,
-            price=self.price,
-            hedge=self.hedge,
-            history_rows=self.settings.bars.history,
-        )
-
-    def _chain_from(self, base: BarTimeframe) -> None:
-        """Bars of ``base`` come from the source; longer timeframes are folded from them."""
-        names = list(TIMEFRAMES)
-        for frame in self._frames.values():
-            frame.children = []
-            frame.aggregator = None
-        previous = base
-        for name in names[names.index(base) + 1 :]:
-            frame = self._frames[name]
-            frame.aggregator = BarAggregator(TIMEFRAMES[name], TIMEFRAMES[previous])
-            self._frames[previous].children.append(frame)
-            previous = name
-        self._base = base
 
     def add_bar_listener(self, listener: BarListener) -> None:
         """Call ``listener`` with every final bar of the active timeframe, in bar order."""
@@ -246,7 +205,7 @@ class Pipeline:
         if window == self.window:
             return
         self.window = window
-        for frame in self._frames.values():
+        for frame in self._frames:
             frame.analytics.resize(window)
         if self._tick_frame is not None:
             self._tick_frame.analytics.resize(window)
@@ -262,23 +221,12 @@ class Pipeline:
         if (price, hedge) == (self.price, self.hedge):
             return
         self.price, self.hedge = price, hedge
-        for frame in self._frames.values():
+        for frame in self._frames:
             frame.reanalyse(self.window, price, hedge)
         if self._tick_frame is not None:
             last = self._tick_frame.reanalyse(self.window, price, hedge)
             self._tick_frame.latest = None if last is None else self._closed(TICK, *last)
         self._touch()
-
-    def window_data(self, timeframe: Timeframe | None = None) -> WindowData | None:
-        """The current window's inputs for the stationarity tests (see PairAnalytics)."""
-        return self._frame(timeframe or self.timeframe).analytics.window_data()
-
-    def _frame(self, timeframe: Timeframe) -> BarFrame | TickFrame:
-        if timeframe == TICK:
-            if self._tick_frame is None:
-                raise ValueError("tick rows are kept only while the tick timeframe is shown")
-            return self._tick_frame
-        return self._frames[timeframe]
 
     # -- history (the warm start) ------------------------------------------------------
 
@@ -298,17 +246,7 @@ class Pipeline:
                 bucket of that timeframe holding ``stitch_ms``; the shorter timeframe's bars
                 from that bucket's start to the stitch are folded into it.
         """
-        names = list(TIMEFRAMES)
-        for name in reversed(names):  # 5m first: the shorter timeframes fold into it
-            frame = self._frames[name]
-            for bar in bars.get(name, ()):
-                stats = frame.take(bar)
-                frame.latest = self._closed(name, bar, stats)
-                for longer in frame.children:
-                    if bar.ts >= _start(stitch_ms, longer.ms):  # the longer bar still open
-                        assert longer.aggregator is not None
-                        folded = longer.aggregator.add(bar)
-                        assert folded is None, "a bar before the stitch closed an open bucket"
+        self._frames.seed(stitch_ms, bars, self._closed)
         first = bars.get("1s", ())
         last = first[-1] if first else None
         dropped = self._builder.start_at(
@@ -322,8 +260,7 @@ class Pipeline:
 
     def held_since(self, timeframe: BarTimeframe) -> int | None:
         """Start of the oldest bar held on ``timeframe``, or None when none is."""
-        history = self._frames[timeframe].history.frame()
-        return int(history["ts"][0]) if history.height else None
+        return self._frames.held_since(timeframe)
 
     def held_bars(self, timeframe: BarTimeframe) -> int:
         """Bars held on ``timeframe``."""
@@ -399,19 +336,7 @@ class Pipeline:
 
     def _take_last(self, leg: int, part: pl.DataFrame) -> None:
         """The latest price after a batch of one leg, by the rule of :meth:`on_trade`."""
-        times, ids = part["time"].to_numpy(), part["id"].to_numpy()
-        top = times.max()
-        at_top = times == top
-        best = ids[at_top].max()
-        row = int(np.flatnonzero(at_top & (ids == best))[-1])
-        trade = Trade(
-            self._symbols[leg],
-            int(times[row]),
-            float(part["price"][row]),
-            float(part["qty"][row]),
-            bool(part["buyer_maker"][row]),
-            int(ids[row]),
-        )
+        trade = latest_of(part, self._symbols[leg])
         last = self._last[leg]
         if last is None:
             self._last[leg] = trade
@@ -424,8 +349,8 @@ class Pipeline:
         name = timeframe_of(timeframe_ms)
         if name is None:
             raise ValueError(f"bars of {timeframe_ms} ms are not on a supported timeframe")
-        if name != self._base:
-            self._chain_from(name)
+        if name != self._frames.base:
+            self._frames.chain_from(name)
             active = self.timeframe
             if active == TICK or list(TIMEFRAMES).index(active) < list(TIMEFRAMES).index(name):
                 log.info("bars in the file are %s: showing %s", name, name)
@@ -496,20 +421,7 @@ class Pipeline:
             carry=self._carry(bar, stats),
         )
 
-    def _carry(self, bar: PairBar | None = None, stats: PairStats | None = None) -> Carry | None:
-        if self.carry is None:
-            return None
-        beta = None if stats is None else stats.beta
-        a = None if bar is None or bar.a is None else bar.a.close
-        b = None if bar is None or bar.b is None else bar.b.close
-        return self.carry.carry(beta, price=self.price, close_a=a, close_b=b)
-
     # -- running --------------------------------------------------------------------------
-
-    @property
-    def status(self) -> FeedStatus:
-        """The source's status with the bar builder's late count."""
-        return msgspec.structs.replace(self.source.status, late=self._builder.late)
 
     async def run(self) -> None:
         """Run the source for this pair alone, to its end (replay) or until cancelled (live).
@@ -524,7 +436,7 @@ class Pipeline:
     def finish(self) -> None:
         """End of input: every bar up to the last trade is final, on every timeframe."""
         self._take_final(self._builder.flush())
-        for frame in self._frames.values():
+        for frame in self._frames:
             if frame.aggregator is not None and (bar := frame.aggregator.flush()) is not None:
                 self._close(frame, bar)
         self._finished = True
@@ -561,87 +473,6 @@ class Pipeline:
         """Trade time of the quieter leg's latest trade; None until both legs traded."""
         a, b = self._last
         return None if a is None or b is None else min(a.time, b.time)
-
-    def __repr__(self) -> str:
-        return f"Pipeline({'/'.join(self._symbols)})"
-
-    def touch(self) -> None:
-        """Something the snapshot shows changed outside the pipeline's own calls."""
-        self._touch()
-
-    def _touch(self) -> None:
-        self._version += 1
-
-    def history(self, timeframe: Timeframe | None = None) -> pl.DataFrame:
-        """Bars and analytics kept for ``timeframe`` (the active one by default)."""
-        return self._frame(timeframe or self.timeframe).history.frame()
-
-    def ticks(self) -> pl.DataFrame:
-        """Trades kept in memory, both legs, in arrival order per leg."""
-        frames = [
-            t.frame().with_columns(symbol=pl.lit(s))
-            for t, s in zip(self._ticks, self._symbols, strict=True)
-        ]
-        return pl.concat(frames).select("symbol", *TICK_SCHEMA)
-
-    def snapshot(self) -> Snapshot:
-        """The latest immutable picture; cheap to call often (cached until something changes)."""
-        version = self._version + self._messages
-        cached = self._snapshot
-        if cached is not None and cached.version == version:
-            return cached
-        frame = self._frame(self.timeframe)
-        quotes = self._quotes()
-        latest = frame.latest
-        self._snapshot = Snapshot(
-            symbols=self._symbols,
-            timeframe=self.timeframe,
-            window=self.window,
-            price=self.price,
-            hedge=self.hedge,
-            feed=self.status,
-            quotes=quotes,
-            bars=frame.history.frame(),
-            latest=latest,
-            bar_count=frame.count,
-            messages_per_second=self._rate,
-            alerts=tuple(self._fired),
-            version=version,
-            finished=self._finished,
-            error=self._error,
-            carry=self._carry(
-                None if latest is None else latest.bar, None if latest is None else latest.stats
-            ),
-            history=self._history,
-        )
-        return self._snapshot
-
-    def glance(self) -> Glance:
-        """The pair at a glance (last prices, last bar's analytics, last alert): what a
-        watchlist row shows, without copying out the bar history as :meth:`snapshot` does."""
-        frame = self._frame(self.timeframe)
-        return Glance(
-            symbols=self._symbols,
-            timeframe=self.timeframe,
-            quotes=self._quotes(),
-            latest=frame.latest,
-            bar_count=frame.count,
-            last_alert=self._fired[-1] if self._fired else None,
-        )
-
-    def _quotes(self) -> tuple[LegQuote | None, LegQuote | None]:
-        a, b = (
-            None
-            if trade is None or first is None
-            else LegQuote(trade.symbol, trade.price, trade.time, first)
-            for trade, first in zip(self._last, self._first_price, strict=True)
-        )
-        return a, b
-
-
-def _start(ts: int, ms: int) -> int:
-    """Start of the bucket of length ``ms`` holding ``ts``."""
-    return ts - ts % ms
 
 
 def _monotonic_ms() -> float:

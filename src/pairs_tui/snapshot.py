@@ -6,14 +6,16 @@ read these records and never the pipeline's state.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import msgspec
 import polars as pl
 
 from pairs_tui.analytics.pair import PairStats
 from pairs_tui.feed.status import FeedStatus
-from pairs_tui.records import HedgeMethod, PairBar, PriceMode, Timeframe
+from pairs_tui.records import HedgeMethod, PairBar, PriceMode, Timeframe, Trade
 
 
 class AlertEvent(msgspec.Struct, frozen=True):
@@ -189,3 +191,23 @@ def history_row(bar: PairBar, stats: PairStats) -> tuple[object, ...]:
         else:
             legs.extend((leg.open, leg.high, leg.low, leg.close, leg.volume, leg.trades))
     return (bar.ts, *legs, *(getattr(stats, name) for name in STAT_FIELDS))
+
+
+class AlertEvaluator(Protocol):
+    """Evaluates alert rules inside the data path."""
+
+    @property
+    def keep(self) -> int:
+        """Alerts kept for the screen's list."""
+
+    def on_bar(self, closed: ClosedBar) -> list[AlertEvent]:
+        """The alert events that fire on this final bar."""
+
+    def on_feed(
+        self, status: FeedStatus, now_ms: float, last_trade_ms: int | None
+    ) -> list[AlertEvent]:
+        """The ``stale`` events on the clock tick."""
+
+
+BarListener = Callable[[ClosedBar], None]
+TradeListener = Callable[[Trade], None]
