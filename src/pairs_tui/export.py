@@ -149,12 +149,7 @@ def write_session(
     """
     if fmt not in ("parquet", "csv"):
         raise ValueError(f"unknown export format {fmt!r}")
-    folder = Path(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ExportError(f"export folder {folder}: cannot create it ({exc})") from None
-    remove_leftovers(folder)
+    folder = prepare_folder(folder)
     now = now or datetime.now(UTC)
     parts: dict[ExportKind, pl.DataFrame] = {
         "ticks": with_datetimes(frames.ticks),
@@ -296,6 +291,21 @@ def _write_frame(frame: pl.DataFrame, out: IO[bytes], fmt: ExportFormat) -> None
         frame.write_parquet(out, compression="zstd")
     else:
         frame.write_csv(out)
+
+
+def prepare_folder(folder: str | os.PathLike[str]) -> Path:
+    """The export folder, created if need be, without the leftovers of a crashed export.
+
+    Raises:
+        ExportError: the folder cannot be created.
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"export folder {folder}: cannot create it ({exc})") from None
+    remove_leftovers(folder)
+    return folder
 
 
 def remove_leftovers(folder: Path) -> int:

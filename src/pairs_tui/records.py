@@ -35,6 +35,10 @@ def timeframe_of(ms: int) -> BarTimeframe | None:
     return next((name for name, length in TIMEFRAMES.items() if length == ms), None)
 
 
+OHLCV: Final = ("open", "high", "low", "close", "volume")
+"""A bar's prices and volume, in the order every table of bars keeps them."""
+
+
 class Trade(msgspec.Struct, frozen=True, gc=False):
     """One trade as the exchange printed it.
 

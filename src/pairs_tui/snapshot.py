@@ -15,7 +15,7 @@ import polars as pl
 
 from pairs_tui.analytics.pair import PairStats
 from pairs_tui.feed.status import FeedStatus
-from pairs_tui.records import HedgeMethod, PairBar, PriceMode, Timeframe, Trade
+from pairs_tui.records import OHLCV, HedgeMethod, PairBar, PriceMode, Timeframe, Trade
 
 
 class AlertEvent(msgspec.Struct, frozen=True):
@@ -37,7 +37,7 @@ class AlertEvent(msgspec.Struct, frozen=True):
     """The rule asks for the terminal bell."""
 
 
-LEG_FIELDS = ("open", "high", "low", "close", "volume", "trades")
+LEG_FIELDS = (*OHLCV, "trades")
 """Each leg's columns in the bar history, suffixed ``_a`` and ``_b``."""
 STAT_FIELDS: tuple[str, ...] = tuple(PairStats.__struct_fields__)
 """The analytics columns of the bar history, in :class:`PairStats` order."""

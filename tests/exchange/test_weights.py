@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pairs_tui.exchange.server import EmbeddedExchange
 from pairs_tui.exchange.tape import TradeTape
-from pairs_tui.exchange.weights import kline_weight, weight_of
+from pairs_tui.exchange.weights import weight_of
 
 from .conftest import ManualClock, rest
 
@@ -12,7 +12,8 @@ MINUTE = 1_800_000_000 // 60 * 60  # a minute boundary, seconds
 
 
 def test_endpoint_weights_follow_binance_docs() -> None:
-    assert [kline_weight(n) for n in (1, 99, 100, 499, 500, 1000, 1001, 1500)] == [
+    limits = (1, 99, 100, 499, 500, 1000, 1001, 1500)
+    assert [weight_of("/fapi/v1/klines", {"limit": [str(n)]}) for n in limits] == [
         1,
         1,
         2,

@@ -27,7 +27,7 @@ from pairs_tui.config import NotWritten, Options, UsageError
 from pairs_tui.export import (
     ExportError,
     ExportFormat,
-    remove_leftovers,
+    prepare_folder,
     with_datetimes,
     write_all,
 )
@@ -78,8 +78,8 @@ class BacktestReport(msgspec.Struct, frozen=True, kw_only=True):
 
 
 @dataclass(frozen=True, slots=True)
-class SessionBacktest:
-    """A backtest of one session and what it ran on."""
+class BacktestBars:
+    """The bars a backtest reads and what they are."""
 
     symbols: tuple[str, str]
     """The pair, target leg first."""
@@ -92,7 +92,13 @@ class SessionBacktest:
     hedge: HedgeMethod
     """The hedge method of the analytics."""
     bars: pl.DataFrame
-    """The pipeline's history of ``timeframe`` that the engine read."""
+    """The pipeline's history of ``timeframe``: the bars and the very z-score it computed."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionBacktest(BacktestBars):
+    """A backtest of one session and what it ran on."""
+
     result: BacktestResult
     """The trades, the equity curve and the metrics."""
     source: str = "replay"
@@ -238,12 +244,7 @@ def export_backtest(
     Raises:
         ExportError: a file could not be written; nothing of this export is left behind.
     """
-    folder = Path(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ExportError(f"export folder {folder}: cannot create it ({exc})") from None
-    remove_leftovers(folder)
+    folder = prepare_folder(folder)
     frames = {
         "trades": with_datetimes(session.result.trades_frame()),
         "equity": with_datetimes(session.result.equity),

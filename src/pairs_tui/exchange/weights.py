@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 import msgspec
 
 from pairs_tui.exchange.faults import Faults
+from pairs_tui.feed.weight import kline_weight
 
 WEIGHT_LIMIT = 2400
 """Binance's ``REQUEST_WEIGHT`` per minute per IP on USD-M futures."""
@@ -26,18 +27,6 @@ BAN_S = 120.0
 """How long a 418 ban lasts here (Binance: from 2 minutes up to 3 days for repeat offenders)."""
 WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
 """The response header with the weight used in the current minute, this request included."""
-
-
-def kline_weight(limit: int) -> int:
-    """Weight of ``/fapi/v1/klines`` and ``/fapi/v1/continuousKlines`` by ``limit``, as the
-    docs give it: [1,100) 1, [100,500) 2, [500,1000] 5, over 1000 10."""
-    if limit < 100:
-        return 1
-    if limit < 500:
-        return 2
-    if limit <= 1000:
-        return 5
-    return 10
 
 
 def weight_of(path: str, query: Mapping[str, list[str]]) -> int:

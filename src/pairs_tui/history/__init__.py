@@ -11,7 +11,7 @@ Nothing here imports Textual.
 from __future__ import annotations
 
 from pairs_tui.history.align import pair_bars
-from pairs_tui.history.fetch import FetchPlan, History, HistoryStopped, KlineClient, RangeFetch
+from pairs_tui.history.fetch import FetchPlan, History, HistoryStopped, RangeFetch
 from pairs_tui.history.klines import KlineRow, Page, kline_weight, klines_to_bars, pages
 from pairs_tui.history.store import HistoryStore, default_root, history_root
 
@@ -20,7 +20,6 @@ __all__ = [
     "History",
     "HistoryStopped",
     "HistoryStore",
-    "KlineClient",
     "KlineRow",
     "Page",
     "RangeFetch",

@@ -15,11 +15,12 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final, Protocol, TypeVar
+from typing import Final, TypeVar
 
 import polars as pl
 
 from pairs_tui.feed.errors import IpBanned
+from pairs_tui.feed.rest import BinanceRest
 from pairs_tui.history.klines import PAGE_LIMIT, KlineRow, Page, klines_to_bars, pages
 from pairs_tui.history.store import HistoryStore, clip, grid_ceil, timeframe_ms
 
@@ -31,36 +32,6 @@ SETTLE_MS: Final = 1_000
 own margin (:func:`pairs_tui.warm.stitch_time`)."""
 
 _T = TypeVar("_T")
-
-
-class KlineClient(Protocol):
-    """What history asks of the REST client (:class:`pairs_tui.feed.rest.BinanceRest`)."""
-
-    async def server_time_ms(self) -> int:
-        """The exchange clock, ms."""
-
-    async def klines(
-        self,
-        symbol: str,
-        interval: str,
-        *,
-        start_ms: int | None = None,
-        end_ms: int | None = None,
-        limit: int = PAGE_LIMIT,
-    ) -> Sequence[KlineRow]:
-        """``GET /fapi/v1/klines``: ``limit`` bars opening in ``[start_ms, end_ms]``."""
-
-    async def continuous_klines(
-        self,
-        pair: str,
-        interval: str,
-        *,
-        contract_type: str = "PERPETUAL",
-        start_ms: int | None = None,
-        end_ms: int | None = None,
-        limit: int = PAGE_LIMIT,
-    ) -> Sequence[KlineRow]:
-        """``GET /fapi/v1/continuousKlines``: as :meth:`klines`, ``1s`` included."""
 
 
 class HistoryStopped(Exception):
@@ -131,7 +102,7 @@ class History:
 
     def __init__(
         self,
-        rest: KlineClient,
+        rest: BinanceRest,
         store: HistoryStore,
         *,
         concurrency: int = 4,

@@ -37,6 +37,8 @@ from typing import Final
 import numpy as np
 import polars as pl
 
+from pairs_tui.records import OHLCV
+
 log = logging.getLogger("pairs_tui.history")
 
 TIMEFRAME_MS: Final[dict[str, int]] = {
@@ -59,11 +61,7 @@ DAY_MS: Final = 86_400_000
 FILE_SCHEMA: Final = pl.Schema(
     {
         "ts": pl.Datetime("ms", "UTC"),
-        "open": pl.Float64(),
-        "high": pl.Float64(),
-        "low": pl.Float64(),
-        "close": pl.Float64(),
-        "volume": pl.Float64(),
+        **dict.fromkeys(OHLCV, pl.Float64()),
         "trades": pl.Int64(),
     }
 )
@@ -71,11 +69,7 @@ FILE_SCHEMA: Final = pl.Schema(
 
 BARS_SCHEMA: Final[dict[str, type[pl.DataType]]] = {
     "ts": pl.Int64,
-    "open": pl.Float64,
-    "high": pl.Float64,
-    "low": pl.Float64,
-    "close": pl.Float64,
-    "volume": pl.Float64,
+    **dict.fromkeys(OHLCV, pl.Float64),
     "trades": pl.Int64,
 }
 """The bars in memory: as in the files, with ``ts`` as Int64 ms since the epoch."""

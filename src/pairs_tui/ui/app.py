@@ -199,7 +199,8 @@ class PairsApp(DeskApp):
                 self.monitor.show_quotes(snap)
             if force or state != self._state or now - self._counters_at >= 1 / COUNTERS_HZ:
                 self._state, self._counters_at = state, now
-                self.monitor.show_counters(
+                self.monitor.header.show(live, paused=self.paused, stopped=self.stopped)
+                self.monitor.status.show(
                     live,
                     paused=self.paused,
                     stopped=self.stopped,

@@ -9,16 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import polars as pl
-
 from pairs_tui.analytics import InsufficientData, StationarityReport, WindowData
 from pairs_tui.analytics.stationarity import TestOutcome, stationarity_executor, stationarity_report
 from pairs_tui.backtest.engine import backtest_history
-from pairs_tui.backtest.session import SessionBacktest
+from pairs_tui.backtest.session import BacktestBars, SessionBacktest
 from pairs_tui.config import Settings
 from pairs_tui.export import ExportError
 from pairs_tui.pipeline import Pipeline
-from pairs_tui.records import HedgeMethod, PriceMode, Timeframe
+from pairs_tui.records import Timeframe
 from pairs_tui.ui import view
 
 
@@ -98,21 +96,10 @@ def describe_export(paths: list[Path]) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class BacktestRequest:
-    """What a backtest of the running session reads, taken on the pipeline's thread."""
+class BacktestRequest(BacktestBars):
+    """What a backtest of the running session reads (the active timeframe's), taken on the
+    pipeline's thread."""
 
-    symbols: tuple[str, str]
-    """The pair, target leg first."""
-    timeframe: Timeframe
-    """The active timeframe."""
-    window: int
-    """The analytics window."""
-    price: PriceMode
-    """Log or raw prices."""
-    hedge: HedgeMethod
-    """The hedge method."""
-    bars: pl.DataFrame
-    """The active timeframe's history: the bars and the very z-score the screen showed."""
     total_bars: int
     """Bars the session closed on that timeframe: more than ``bars.height`` once the history
     (``bars.history``) is full."""

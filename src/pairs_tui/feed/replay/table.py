@@ -17,6 +17,7 @@ from pathlib import PurePath
 import polars as pl
 
 from pairs_tui.feed.replay.files import ReplayInput
+from pairs_tui.records import OHLCV
 
 KIND = pl.Enum(["unknown", "trade", "aggTrade"])
 """Which id space a trade's ``id`` is in: individual trade ids, aggregate ids, or unknown."""
@@ -35,11 +36,7 @@ TRADE_SCHEMA: dict[str, pl.DataType] = {
 BAR_SCHEMA: dict[str, pl.DataType] = {
     "symbol": pl.String(),
     "ts": pl.Int64(),
-    "open": pl.Float64(),
-    "high": pl.Float64(),
-    "low": pl.Float64(),
-    "close": pl.Float64(),
-    "volume": pl.Float64(),
+    **dict.fromkeys(OHLCV, pl.Float64()),
     "trades": pl.Int64(),
     "line": pl.Int64(),
 }

@@ -130,27 +130,6 @@ class MonitorScreen(Screen[None]):
         self.leg_a.show(snapshot.quotes[0])
         self.leg_b.show(snapshot.quotes[1])
 
-    def show_counters(
-        self,
-        snapshot: Snapshot,
-        *,
-        paused: bool,
-        stopped: str | None,
-        undelivered: int = 0,
-        unrecorded: int = 0,
-        offline_hint: bool = False,
-    ) -> None:
-        """Redraw the header and the status line: the feed's state and counters."""
-        self.header.show(snapshot, paused=paused, stopped=stopped)
-        self.status.show(
-            snapshot,
-            paused=paused,
-            stopped=stopped,
-            undelivered=undelivered,
-            unrecorded=unrecorded,
-            offline_hint=offline_hint,
-        )
-
     def show_carry(self, snapshot: Snapshot, now_ms: float) -> None:
         """Redraw each leg's funding, its countdown and the spread's carry (twice a second)."""
         self.hedge.show_carry(snapshot.carry, now_ms)
