@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final, TextIO
@@ -12,11 +9,13 @@ from typing import Any, Final, TextIO
 import msgspec
 import polars as pl
 
-FORMATS: Final = {".parquet": "parquet", ".csv": "csv"}
+from pairs_tui.export import ExportFormat, write_atomically
+
+FORMATS: Final[dict[str, ExportFormat]] = {".parquet": "parquet", ".csv": "csv"}
 """File formats ``--output`` writes, by extension."""
 
 
-def output_format(path: Path) -> str:
+def output_format(path: Path) -> ExportFormat:
     """``"parquet"`` or ``"csv"`` from the file's extension.
 
     Raises:
@@ -38,27 +37,12 @@ def write_json_lines(records: Iterable[dict[str, Any]], out: TextIO) -> None:
 
 
 def write_table(frame: pl.DataFrame, path: Path) -> None:
-    """Write the rows to ``path`` (Parquet or CSV by its extension), all or nothing: into a
-    temporary file beside it, flushed to disk, then renamed over it.
+    """Write the rows to ``path`` (Parquet or CSV by its extension), all or nothing
+    (:func:`pairs_tui.export.write_atomically`).
 
     Raises:
         ValueError: An extension other than ``.parquet`` or ``.csv``.
         OSError: The file could not be written (the folder is missing or read-only…); nothing
             is left behind.
     """
-    kind = output_format(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            if kind == "parquet":
-                frame.write_parquet(out)
-            else:
-                frame.write_csv(out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    write_atomically(frame, path, output_format(path))
