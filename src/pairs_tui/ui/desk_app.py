@@ -82,8 +82,8 @@ class DeskApp(App[None]):
         if run is None:
             self.notify("the feed is not open yet: try again in a moment", severity="warning")
             return
-        if any(p.symbols == wanted for p in run.pipelines):
-            self._show_pair(wanted)
+        if self.show_pair(wanted):
+            self.notify(f"{wanted[0]} / {wanted[1]}", title="pair")
             return
         if run.live is None:
             self.notify(
@@ -122,27 +122,24 @@ class DeskApp(App[None]):
                 timeout=8,
             )
             return
-        if self.running is run and self.pair != pair:
-            self._show_pair(pair)
+        if self.running is run and not self.show_pair(pair):
+            self._add_pair(pair)
 
-    def _show_pair(self, pair: tuple[str, str]) -> None:
-        """Put ``pair`` on the desk if it is not there, move the monitor to it, and take the
-        pair it showed off the desk unless the run watches it."""
+    def _add_pair(self, pair: tuple[str, str]) -> None:
+        """Put ``pair``, not on the desk yet, on it as the monitor showed the last one, move the
+        monitor to it, and take the pair it showed off the desk unless the run watches it."""
         run = self.running
         assert run is not None
         old = self.pipeline
         shown = self.snapshot()
-        known = any(p.symbols == pair for p in run.pipelines)
         default: Timeframe = "1s"
         bars = next((p.timeframe for p in run.pipelines if p.timeframe != TICK), default)
-        book = self.books.get(pair) or alert_book(self.options, pair)
+        book = alert_book(self.options, pair)
         pipeline = add_pair(run, pair, book)
-        if not known:  # a new pair sees what the old one showed (its warm start reads these)
-            pipeline.set_timeframe(shown.timeframe)
-            pipeline.set_window(shown.window)
-            pipeline.set_analytics(price=shown.price, hedge=shown.hedge)
-        elif shown.timeframe == TICK:  # ticks follow the monitor
-            pipeline.set_timeframe(TICK)
+        # The new pair sees what the old one showed (its warm start reads these).
+        pipeline.set_timeframe(shown.timeframe)
+        pipeline.set_window(shown.window)
+        pipeline.set_analytics(price=shown.price, hedge=shown.hedge)
         self.books[pair] = book
         self.pipelines[pair] = pipeline
         self.pair = pair
