@@ -90,3 +90,18 @@ def test_gzip_that_inflates_to_an_endless_line_is_refused(tmp_path: Path, kind: 
     done = replay(tmp_path, bomb)
     assert done.returncode == 2, done.stderr[-500:]
     assert done.stderr.count("\n") == 1 and "line 2" in done.stderr
+
+
+def test_a_regular_file_with_a_line_too_long_is_refused_naming_it(tmp_path: Path) -> None:
+    from pairs_tui.feed.replay.files import MAX_LINE_BYTES, ReplayError, open_input
+
+    path = tmp_path / "long.ndjson"
+    tail = b"\n" + FIRST_LINES["frames"] * 3
+    path.write_bytes(FIRST_LINES["frames"] * 2 + b"7" * (MAX_LINE_BYTES + 2**20) + tail)
+    with pytest.raises(ReplayError) as refused:
+        open_input(path)
+    assert refused.value.line == 3
+    # A line just under the limit (longer than the half-limit windows the fast check uses)
+    # is read, as before the check.
+    path.write_bytes(FIRST_LINES["frames"] + b" " * (MAX_LINE_BYTES - 2**10) + tail)
+    assert open_input(path).data == path.read_bytes()

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import enum
 import io
+import os
 import re
+import stat
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -175,6 +177,14 @@ def _read_bounded(path: Path, name: str) -> bytes:
         text = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
         if text.strip():
             sniff(text, name)
+        if stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+            # A file of known size is read at once (one copy, not a chunk list and its join)
+            # and only its line lengths are checked.
+            stream.seek(0)
+            whole = stream.read()
+            if _lines_fit(whole):
+                return whole
+            stream.seek(len(head))  # some line may be too long: the chunks say which
         chunks: list[bytes] = []
         guard = _LineGuard(name, lambda: sum(c.count(b"\n") for c in chunks))
         chunk = head
@@ -183,6 +193,17 @@ def _read_bounded(path: Path, name: str) -> bytes:
             chunks.append(chunk)
             chunk = stream.read(_CHUNK_BYTES)
     return b"".join(chunks)
+
+
+def _lines_fit(data: bytes) -> bool:
+    """No line is longer than :data:`MAX_LINE_BYTES`, or maybe one is (False).
+
+    Every aligned window of half that length holding a line end bounds every line below the
+    limit, and each window's search stops at its first line end: a few hundred short searches
+    for a file of hundreds of megabytes.
+    """
+    half = MAX_LINE_BYTES // 2
+    return all(data.find(b"\n", k, k + half) >= 0 for k in range(0, len(data) - half + 1, half))
 
 
 class _LineGuard:

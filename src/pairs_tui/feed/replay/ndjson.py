@@ -15,10 +15,9 @@ market trade) with a positive size.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import numpy as np
@@ -42,6 +41,13 @@ from pairs_tui.feed.schemas.ws import (
     RecordedPayload,
 )
 
+try:
+    from pairs_tui.feed.replay import _lines
+except ImportError:  # built without a C compiler: every line is read in Python, more slowly
+    _scan: Callable[[memoryview, bool, bool, bool], _lines.Scanned] | None = None
+else:
+    _scan = _lines.scan
+
 _EXPECTED = {
     Format.ENVELOPES: 'Binance frames like {"stream":"btcusdt@aggTrade","data":{"e":"aggTrade",'
     '"E":…,"a":…,"s":"BTCUSDT","p":"61800.30","q":"0.006","T":…,"m":false}}',
@@ -59,6 +65,9 @@ _ROW_SCHEMA = {k: TRADE_SCHEMA[k] for k in ("symbol", "time", "price", "qty", "b
 _BLOCK = 4 << 20
 """Bytes of a file split into lines at a time."""
 
+_BLOCK_SCHEMA = {**_ROW_SCHEMA, "at": pl.Int64()}
+"""A block's columns: the trades, and the line each came from."""
+
 _FAST: dict[tuple[str, bool], type[msgspec.Struct]] = {
     ("trade", False): RecordedMarketTrade,
     ("trade", True): RecordedMarketTradeFrame,
@@ -66,6 +75,10 @@ _FAST: dict[tuple[str, bool], type[msgspec.Struct]] = {
     ("aggTrade", True): RecordedAggTradeFrame,
 }
 """The fast decoder's type by the file's kind of frame and whether frames are enveloped."""
+
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+"""What an int64 column holds: a time or id beyond it is a bad line, not a crash."""
 
 
 class _Tick(msgspec.Struct, gc=False):
@@ -78,7 +91,7 @@ class _Tick(msgspec.Struct, gc=False):
     qty: float | None = None
     side: str | None = None
     is_buyer_maker: bool | None = None
-    id: int | None = None
+    id: Annotated[int, msgspec.Meta(ge=_INT64_MIN, le=_INT64_MAX)] | None = None
 
 
 def read_ndjson(source: ReplayInput) -> ParsedTrades:
@@ -153,9 +166,9 @@ class _Exceptions:
 def _read_frames(source: ReplayInput) -> ParsedTrades:
     """Line by line: Binance frames, enveloped, bare or behind a cryptofeed time prefix.
 
-    The loop is most of a replay's cost, so the common line (a market trade of the file's
-    kind) costs one decode that checks everything in C and six appends; any other line goes
-    to :class:`_Exceptions`.
+    The lines are most of a replay's cost. A block's plain market trades of the file's kind go
+    straight into columns in C (:mod:`~pairs_tui.feed.replay._lines`, where it could be built);
+    every other line, and every line without it, is read by :class:`_Lines`.
     """
     fmt = source.format
     data = source.data
@@ -163,32 +176,98 @@ def _read_frames(source: ReplayInput) -> ParsedTrades:
         data = b"".join(source.pieces())  # no trade in the first MB: decide on the whole
         source = ReplayInput(source.name, source.path, fmt, data, source.inner_name)
     enveloped = fmt is not Format.PAYLOADS
-    agg, trade = data.find(b'"e":"aggTrade"'), data.find(b'"e":"trade"')
-    kind = "aggTrade" if agg >= 0 and (trade < 0 or agg < trade) else "trade"
-    fast: Callable[[bytes], Any] = msgspec.json.Decoder(_FAST[kind, enveloped], strict=False).decode
+    kind = _kind_of(data)
     odd = _Exceptions(enveloped, kind)
-    prefixed = fmt is Format.PREFIXED
+    reader = _Lines(kind, odd, prefixed=fmt is Format.PREFIXED)
     chunks: list[pl.DataFrame] = []
     rows = 0
-    total = 0
-    for first, lines in _blocks(source.pieces()):
-        total = first + len(lines) - 1
+    first = 1
+    for block in _blocks(source.pieces()):
+        if _scan is None:
+            lines = bytes(block).split(b"\n")
+            chunk = reader.read(((n, line, 0) for n, line in enumerate(lines, first)), rows)
+            first += len(lines)
+        else:
+            scanned = _scan(block, enveloped, kind == "aggTrade", fmt is Format.PREFIXED)
+            chunk = _columns(scanned, block, first, rows, reader)
+            first += scanned[0] + len(scanned[-1])
+        # Each block's columns leave Python objects at once: memory stays near the table's
+        # 40-odd bytes a trade.
+        rows += chunk.height
+        chunks.append(chunk)
+    total = first - 1
+    problems = odd.problems
+    # Frames of other streams are not malformed, so they do not count against the limit.
+    problems.records = total - odd.blank - odd.other
+    is_odd = np.zeros(rows, dtype=bool)
+    is_odd[odd.odd_kind] = True
+    market = np.ones(rows, dtype=bool)
+    market[odd.nonmarket] = False
+    kinds = {False: kind, True: "trade" if kind == "aggTrade" else "aggTrade"}
+    lines_kept = np.delete(np.arange(1, total + 1), np.asarray(odd.skipped, dtype=np.int64) - 1)
+    frame = pl.concat(chunks).with_columns(
+        pl.Series("market", market, dtype=pl.Boolean),
+        pl.Series("line", lines_kept, dtype=pl.Int64),
+        pl.Series("kind", is_odd).replace_strict(kinds, return_dtype=pl.String),
+        # Binance sends ms, but captures re-stamped in µs or ns exist: the CSV readers' rule.
+        epoch_to_ms(pl.col("time")),
+    )
+    return finish_trades(source, frame, problems, _EXPECTED[fmt], other_events=odd.other)
+
+
+def _kind_of(data: bytes) -> str:
+    """The kind of trade frame that comes first: ``aggTrade``, else ``trade``."""
+    for end in (_BLOCK, len(data)):  # the first block nearly always decides
+        agg, trade = data.find(b'"e":"aggTrade"', 0, end), data.find(b'"e":"trade"', 0, end)
+        if agg >= 0 or trade >= 0:
+            break
+    return "aggTrade" if agg >= 0 and (trade < 0 or agg < trade) else "trade"
+
+
+class _Lines:
+    """Reads lines in Python: one typed decode that checks everything in C for the common line
+    (a market trade of the file's kind), :class:`_Exceptions` for any other.
+
+    Args:
+        kind: The kind of trade frame the file mostly holds.
+        odd: Where the other lines go.
+        prefixed: Each frame follows a cryptofeed receive-time prefix.
+    """
+
+    def __init__(self, kind: str, odd: _Exceptions, *, prefixed: bool) -> None:
+        self.decode: Callable[[bytes], Any] = msgspec.json.Decoder(
+            _FAST[kind, odd.enveloped], strict=False
+        ).decode
+        self.odd = odd
+        self.prefixed = prefixed
+
+    def read(self, numbered: Iterable[tuple[int, bytes, int]], rows: int) -> pl.DataFrame:
+        """The trades of some lines of a block, as a frame with each row's line number (``at``),
+        symbols in upper case.
+
+        Args:
+            numbered: Each line with its number and the rows the block has before it that are
+                not among these lines (the native scanner's).
+            rows: Rows of the blocks before.
+        """
         symbol: list[str] = []
         time: list[int] = []
         price: list[float] = []
         qty: list[float] = []
         maker: list[bool] = []
         ids: list[int] = []
+        at: list[int] = []
         add_symbol, add_time, add_price = symbol.append, time.append, price.append
-        add_qty, add_maker, add_id = qty.append, maker.append, ids.append
-        for lineno, line in zip(itertools.count(first), lines):
+        add_qty, add_maker, add_id, add_at = qty.append, maker.append, ids.append, at.append
+        decode, odd, enveloped, prefixed = self.decode, self.odd, self.odd.enveloped, self.prefixed
+        for lineno, line, before in numbered:
             if prefixed:
                 start = line.find(b"{")
                 line = line[start:] if start >= 0 else line
             try:
-                payload = fast(line)
+                payload = decode(line)
             except (msgspec.DecodeError, msgspec.ValidationError):
-                payload = odd.read(lineno, line, rows + len(time))
+                payload = odd.read(lineno, line, rows + before + len(time))
                 if payload is None:
                     continue
             else:
@@ -200,64 +279,70 @@ def _read_frames(source: ReplayInput) -> ParsedTrades:
             add_price(payload.price)
             add_qty(payload.qty)
             add_maker(payload.buyer_maker)
-        # Each block's columns leave Python objects at once: memory stays near the table's
-        # 40-odd bytes a trade instead of the six objects a trade the lists hold.
-        rows += len(time)
-        chunks.append(
-            pl.DataFrame(
-                {
-                    "symbol": symbol,
-                    "time": time,
-                    "price": price,
-                    "qty": qty,
-                    "buyer_maker": maker,
-                    "id": ids,
-                },
-                schema=_ROW_SCHEMA,
-            )
-        )
-    problems = odd.problems
-    # Frames of other streams are not malformed, so they do not count against the limit.
-    problems.records = total - odd.blank - odd.other
-    is_odd = np.zeros(rows, dtype=bool)
-    is_odd[odd.odd_kind] = True
-    market = np.ones(rows, dtype=bool)
-    market[odd.nonmarket] = False
-    kinds = {False: kind, True: "trade" if kind == "aggTrade" else "aggTrade"}
-    lines_kept = np.delete(np.arange(1, total + 1), np.asarray(odd.skipped, dtype=np.int64) - 1)
-    frame = pl.concat(chunks).with_columns(
-        pl.col("symbol").str.to_uppercase(),
-        pl.Series("market", market, dtype=pl.Boolean),
-        pl.Series("line", lines_kept, dtype=pl.Int64),
-        pl.Series("kind", is_odd).replace_strict(kinds, return_dtype=pl.String),
-        # Binance sends ms, but captures re-stamped in µs or ns exist: the CSV readers' rule.
-        epoch_to_ms(pl.col("time")),
+            add_at(lineno)
+        return pl.DataFrame(
+            {
+                "symbol": symbol,
+                "time": time,
+                "price": price,
+                "qty": qty,
+                "buyer_maker": maker,
+                "id": ids,
+                "at": at,
+            },
+            schema=_BLOCK_SCHEMA,
+        ).with_columns(pl.col("symbol").str.to_uppercase())
+
+
+def _columns(
+    scanned: _lines.Scanned, block: memoryview, first: int, rows: int, reader: _Lines
+) -> pl.DataFrame:
+    """A block's trades from the native scanner's columns and, for the lines it refused, the
+    Python reader's, in line order, symbols in upper case."""
+    _, time, price, qty, maker, ids, symbol, at, symbols, refused = scanned
+    codes = pl.Series(np.frombuffer(symbol, dtype=np.uint8), dtype=pl.UInt32)
+    native = pl.DataFrame(
+        {
+            "symbol": pl.Series([s.upper() for s in symbols], dtype=pl.String).gather(codes),
+            "time": np.frombuffer(time, dtype=np.int64),
+            "price": np.frombuffer(price, dtype=np.float64),
+            "qty": np.frombuffer(qty, dtype=np.float64),
+            "buyer_maker": np.frombuffer(maker, dtype=np.bool_),
+            "id": np.frombuffer(ids, dtype=np.int64),
+            "at": np.frombuffer(at, dtype=np.int64) + first,
+        },
+        schema=_BLOCK_SCHEMA,
     )
-    return finish_trades(source, frame, problems, _EXPECTED[fmt], other_events=odd.other)
+    if not refused:
+        return native.drop("at")
+    # A refused line has the native rows of the lines before it that were not refused.
+    lines = ((first + k, bytes(block[s:e]), k - i) for i, (k, s, e) in enumerate(refused))
+    other = reader.read(lines, rows)
+    return pl.concat([native, other]).sort("at").drop("at") if other.height else native.drop("at")
 
 
-def _blocks(pieces: Iterator[bytes]) -> Iterator[tuple[int, list[bytes]]]:
-    """The lines of the content a block at a time, with the number of each block's first line.
+def _blocks(pieces: Iterator[bytes]) -> Iterator[memoryview]:
+    """The content a block of whole lines at a time, without copying it where it can.
 
     Splitting the whole file at once would hold a bytes object per line (more than the file
     itself); a block keeps that small and in cache. The content may come in pieces (a gzip
-    file decompressed as it is read); the lines are those of the whole, split on ``\\n``.
+    file decompressed as it is read); the lines are those of the whole, split on ``\\n``. A
+    block holds no newline at its end; the last is what follows the last newline (empty when
+    the file ends with one).
     """
-    lineno = 1
     buffer = b""
     for piece in pieces:
         data = buffer + piece if buffer else piece
+        view = memoryview(data)
         pos = 0
         while len(data) - pos >= _BLOCK:
             end = data.find(b"\n", pos + _BLOCK)
             if end < 0:
                 break
-            lines = data[pos:end].split(b"\n")
-            yield lineno, lines
-            lineno += len(lines)
+            yield view[pos:end]
             pos = end + 1
         buffer = data[pos:]
-    yield lineno, buffer.split(b"\n")
+    yield memoryview(buffer)
 
 
 def _is_other_frame(line: bytes) -> bool:
@@ -300,7 +385,7 @@ def _read_ticks(source: ReplayInput) -> ParsedTrades:
             continue
         size = tick.size if tick.size is not None else tick.qty
         when = _tick_ms(tick.ts)
-        if size is None or when is None:
+        if size is None or when is None or not _INT64_MIN <= when <= _INT64_MAX:
             problems.add(lineno, "a tick line needs a size (or qty) and a time")
             continue
         if tick.is_buyer_maker is not None:

@@ -1,0 +1,12 @@
+"""The NDJSON replay's fast path, in C (_lines.c): plain Binance trade lines into columns."""
+
+from typing_extensions import Buffer
+
+Scanned = tuple[
+    int, bytes, bytes, bytes, bytes, bytes, bytes, bytes, list[str], list[tuple[int, int, int]]
+]
+"""Rows read; time, price, qty, maker, id, symbol index and line of each row, packed; the
+symbols; (line, start, end) of each line left to the Python reader."""
+
+def scan(block: Buffer, enveloped: bool, agg: bool, prefixed: bool, /) -> Scanned:
+    """The block's plain market trades of one kind as columns, and the lines it refused."""
