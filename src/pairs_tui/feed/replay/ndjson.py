@@ -1,11 +1,15 @@
 """Reading NDJSON recordings: Binance stream frames, cryptofeed captures, tick collectors.
 
-Each line is decoded by one typed msgspec Struct (prices arrive as strings and become floats in
-msgspec's C decoder), and its fields are appended to column lists that become one polars frame.
-That loop is most of a replay's cost; it does the least Python work per line it can, and the
-benchmark (``benchmarks/bench_replay.py``) holds it against a bare decode of the same file.
-pyarrow's and polars' multi-threaded JSON readers were measured as well: no faster on a busy
-2-core machine, and they cannot say which line was bad.
+A file is read a block of lines at a time. In a block, the lines that are plain market trades
+of the file's kind, spelled as Binance spells them, go straight into columns in C
+(:mod:`~pairs_tui.feed.replay._lines`, a scanner that reads a line only where msgspec's typed
+decoder would read it the same, and otherwise leaves it alone). Every other line, and every
+line where the extension was not built, is decoded by one typed msgspec Struct (prices arrive
+as strings and become floats in msgspec's C decoder) and its fields are appended to column
+lists. The benchmark (``benchmarks/bench_replay.py``) holds the whole read against a bare
+msgspec decode of the same file. No library reads this shape into columns faster than a
+per-line decode: pyarrow's and polars' multi-threaded JSON readers were measured, slower on a
+2-core machine than the bare decode, and they cannot say which line was bad.
 
 Binance frames are decoded with the recorded views of the WebSocket schemas
 (:mod:`pairs_tui.feed.schemas.ws`). The rules are the client's: unknown keys are ignored, and an
