@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from rich.text import Text
 from textual.pilot import Pilot
-from textual.widgets import DataTable, ProgressBar
+from textual.widgets import DataTable, Footer, ProgressBar
+from textual.widgets._footer import FooterKey
 from textual.widgets.data_table import ColumnKey
 
 from pairs_tui.cli import parse_options
@@ -125,6 +126,30 @@ def scanned(app: PairsApp) -> Callable[[Pilot[None]], Awaitable[None]]:
 def test_scanner_screen(snap_compare: SnapCompare, app_for: AppFactory, tmp_path: Path) -> None:
     app = app_for(settings=scan_settings(tmp_path))
     assert snap_compare(app, terminal_size=(100, 30), run_before=scanned(app))
+
+
+def test_scanner_screen_80x24(
+    snap_compare: SnapCompare, app_for: AppFactory, tmp_path: Path
+) -> None:
+    app = app_for(settings=scan_settings(tmp_path))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=scanned(app))
+
+
+async def test_the_scanner_footer_lists_the_palette_key_once(
+    app_for: AppFactory, tmp_path: Path
+) -> None:
+    # Textual's stock footer adds a palette key of its own, docked right behind a "▏": ^p twice,
+    # and at 80 columns it covers the end of the row (? help, q quit). The desk's footer has not.
+    app = app_for(settings=scan_settings(tmp_path), rest_url="http://127.0.0.1:9")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("s")
+        await wait_for_workers(app)
+        await pilot.pause()
+        assert isinstance(app.screen, ScannerScreen)
+        footer = app.screen.query_one(Footer)
+        actions = [key.action for key in footer.query(FooterKey)]
+        assert [a for a in actions if a.endswith("command_palette")] == ["command_palette"]
 
 
 async def test_the_palette_opens_the_scanner(app_for: AppFactory, tmp_path: Path) -> None:
