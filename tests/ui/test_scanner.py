@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 from rich.text import Text
 from textual.pilot import Pilot
-from textual.widgets import DataTable, ProgressBar
+from textual.widgets import DataTable, Footer, ProgressBar
+from textual.widgets._footer import FooterKey
 from textual.widgets.data_table import ColumnKey
 
 from pairs_tui.cli import parse_options
 from pairs_tui.config import Settings
-from pairs_tui.config.settings import HistorySettings, ScanSettings
+from pairs_tui.config.settings import HistorySettings, ScanSettings, UiSettings
 from pairs_tui.exchange.market import simulated_market
 from pairs_tui.exchange.server import EmbeddedExchange
 from pairs_tui.ui.app import PairsApp
@@ -23,7 +24,15 @@ from pairs_tui.ui.run import make_app
 from pairs_tui.ui.screens.monitor import MonitorScreen
 from pairs_tui.ui.screens.scanner import ScannerScreen
 
-from .conftest import AppFactory, notifications, run_command, settle, wait_for_workers
+from .conftest import (
+    AppFactory,
+    FixtureSource,
+    notifications,
+    run_command,
+    screen_text,
+    settle,
+    wait_for_workers,
+)
 
 START_MS = 1_764_892_800_000
 SYMBOLS = ["ETHUSDT", "BTCUSDT", "SOLUSDT", "AVAXUSDT"]
@@ -125,6 +134,56 @@ def scanned(app: PairsApp) -> Callable[[Pilot[None]], Awaitable[None]]:
 def test_scanner_screen(snap_compare: SnapCompare, app_for: AppFactory, tmp_path: Path) -> None:
     app = app_for(settings=scan_settings(tmp_path))
     assert snap_compare(app, terminal_size=(100, 30), run_before=scanned(app))
+
+
+def test_scanner_screen_80x24(
+    snap_compare: SnapCompare, app_for: AppFactory, tmp_path: Path
+) -> None:
+    app = app_for(settings=scan_settings(tmp_path))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=scanned(app))
+
+
+async def test_the_scanner_footer_lists_the_palette_key_once(
+    app_for: AppFactory, tmp_path: Path
+) -> None:
+    # Textual's stock footer adds a palette key of its own, docked right behind a "▏": ^p twice,
+    # and at 80 columns it covers the end of the row (? help, q quit). The desk's footer has not.
+    app = app_for(settings=scan_settings(tmp_path), rest_url="http://127.0.0.1:9")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("s")
+        await wait_for_workers(app)
+        await pilot.pause()
+        assert isinstance(app.screen, ScannerScreen)
+        footer = app.screen.query_one(Footer)
+        actions = [key.action for key in footer.query(FooterKey)]
+        assert [a for a in actions if a.endswith("command_palette")] == ["command_palette"]
+
+
+async def test_escape_from_the_scanner_shows_what_the_feed_did_meanwhile(
+    app_for: AppFactory, tmp_path: Path
+) -> None:
+    settings = scan_settings(tmp_path)
+    settings.ui = UiSettings(refresh_hz=0.01, plot_hz=0.01)  # the timers never draw in this test
+    gate = asyncio.Event()
+    source = FixtureSource(seconds=60, gate=gate)
+    app = app_for(source, settings=settings, rest_url="http://127.0.0.1:9")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.refresh_now()
+        await pilot.press("s")
+        assert isinstance(app.screen, ScannerScreen)
+        gate.set()  # the rest of the session arrives while the scanner covers the monitor
+        await wait_for_workers(app)
+        await pilot.pause()
+        bars = f"bars {app.snapshot().bar_count:,}"
+        plot = app.monitor.zscore.plot.text
+        assert bars not in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, MonitorScreen)
+        assert bars in screen_text(app)
+        assert app.monitor.zscore.plot.text != plot
 
 
 async def test_the_palette_opens_the_scanner(app_for: AppFactory, tmp_path: Path) -> None:

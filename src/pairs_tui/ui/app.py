@@ -113,6 +113,8 @@ class PairsApp(DeskApp):
         plots = min(MAX_PLOT_HZ, self.settings.ui.plot_hz)
         self.set_interval(1 / numbers, self.refresh_numbers, name="numbers")
         self.set_interval(1 / plots, self.refresh_plots, name="plots")
+        # Called inside push and pop, before the next frame: the monitor's first frame back is new.
+        self.screen_change_signal.subscribe(self, self._screen_changed, immediate=True)
         if self.options.duration:
             self.set_timer(self.options.duration, self.exit, name="duration")
         # The first frame first: opening the source (the demo builds its market and starts an
@@ -226,8 +228,17 @@ class PairsApp(DeskApp):
             self.monitor.show_plots(snap)
 
     def _covered(self) -> bool:
-        """A full screen (the watchlist) hides the monitor: drawing it would be wasted."""
+        """A full screen (the watchlist, the scanner) hides the monitor: drawing it would be
+        wasted. The monitor is drawn again as soon as it is on top (:meth:`_screen_changed`)."""
         return any(not screen.is_modal for screen in self.screen_stack[1:])
+
+    def _screen_changed(self, screen: Screen[object]) -> None:
+        """Draw the monitor at once when it is on top again: nothing drew it while a full screen
+        covered it, and the timers would only at their next tick (a plot up to ``1 / plot_hz``
+        later). A paused display stays frozen."""
+        if screen is self.screen_stack[0] and self.return_code is None:
+            self.refresh_numbers(force=True)
+            self.refresh_plots(force=True)
 
     def refresh_now(self) -> None:
         """Redraw everything at once (after a key changed the view)."""
@@ -321,7 +332,6 @@ class PairsApp(DeskApp):
     def _watchlist_closed(self, pair: tuple[str, str] | None) -> None:
         if pair is not None:
             self.show_pair(pair)
-        self.refresh_now()  # the monitor was not drawn while the watchlist covered it
 
     def action_help(self) -> None:
         """Show every key, as remapped."""

@@ -85,6 +85,7 @@ class ScannerScreen(Screen[tuple[str, str] | None]):
         & #scan-status { height: 1; padding: 0 1; color: $text-muted; }
         & ProgressBar { padding: 0 1; height: 1; }
         & DataTable { height: 1fr; }
+        & Footer.-compact FooterLabel { margin: 0 1 0 0; }
     }
     """
 
@@ -113,7 +114,9 @@ class ScannerScreen(Screen[tuple[str, str] | None]):
             for key, heading, _ in COLUMNS:
                 table.add_column(heading, key=key)
             yield table
-        yield Footer()
+        # The desk's footer, as on the monitor and the watchlist: ^p is one of the app's keys, so
+        # Textual's own palette key (docked right behind a "▏") would list it twice.
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self._ui_thread = threading.get_ident()
