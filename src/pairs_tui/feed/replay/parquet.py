@@ -13,6 +13,7 @@ import polars as pl
 
 from pairs_tui.feed.replay.files import ReplayInput
 from pairs_tui.feed.replay.table import (
+    KIND,
     ParsedTrades,
     Problems,
     epoch_to_ms,
@@ -72,7 +73,7 @@ def read_parquet(source: ReplayInput, pair: Sequence[str]) -> ParsedTrades:
                 (pl.col("id").cast(pl.Int64) if "id" in schema else pl.lit(-1, pl.Int64)).alias(
                     "id"
                 ),
-                pl.lit("unknown").alias("kind"),
+                pl.lit("unknown", KIND).alias("kind"),
                 pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("line"),
             )
             .collect()

@@ -145,12 +145,19 @@ def finish_trades(
         ReplayError: Too many malformed lines, or no trade at all.
     """
     required = ["symbol", "time", "price", "qty", "buyer_maker"]
-    bad = pl.any_horizontal(pl.col(required).is_null()) | ~(
-        pl.col("price").is_finite() & (pl.col("price") > 0) & pl.col("qty").is_finite()
-    )
-    flagged = frame.select(bad.fill_null(True).alias("bad"), pl.col("line"))
-    n_bad = int(flagged["bad"].sum())
+    bad = (
+        pl.any_horizontal(pl.col(required).is_null())
+        | ~(pl.col("price").is_finite() & (pl.col("price") > 0) & pl.col("qty").is_finite())
+    ).fill_null(True)
+    keep = pl.col("qty") > 0
+    if "market" in frame.columns:
+        keep = keep & pl.col("market")
+    # One pass counts both; the frame is only filtered when there is something to take out.
+    n_bad, n_dropped = frame.select(
+        bad.sum().alias("bad"), (~bad & ~keep.fill_null(False)).sum().alias("dropped")
+    ).row(0)
     if n_bad:
+        flagged = frame.select(bad.alias("bad"), pl.col("line"))
         first = flagged.filter(pl.col("bad"))["line"].min()
         problems.add(
             None if first is None else int(first),  # type: ignore[arg-type]
@@ -159,10 +166,7 @@ def finish_trades(
         )
         frame = frame.filter(~flagged["bad"])
     problems.check(source, expected)
-    keep = pl.col("qty") > 0
-    if "market" in frame.columns:
-        keep = keep & pl.col("market")
-    kept = frame.filter(keep)
+    kept = frame.filter(keep) if n_dropped else frame
     dropped = frame.height - kept.height
     if kept.is_empty():
         what = ("no market trades" if dropped else "no trades") + (
