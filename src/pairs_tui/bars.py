@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import polars as pl
 
-from pairs_tui.buckets import TRADE_COLUMNS, Bucket, FoldedLeg, Hold, trades_of
+from pairs_tui.buckets import TRADE_COLUMNS, Bucket, FoldedLeg, Hold, summed_in_order, trades_of
 from pairs_tui.records import Bar, PairBar, Trade
 
 
@@ -202,16 +202,7 @@ class BarBuilder:
         edges = np.flatnonzero(s[1:] != s[:-1]) + 1
         first = np.concatenate(([0], edges))
         last = np.concatenate((edges, [s.size])) - 1
-        # Volumes as add() sums them: a running sum in trade order within each bucket.
-        group = np.zeros(q.size, dtype=np.int64)
-        group[first[1:] + extra] = 1
-        running = (
-            pl.DataFrame({"g": np.cumsum(group), "q": q})
-            .select(pl.col("q").cum_sum().over("g"))
-            .to_series()
-            .to_numpy()
-        )
-        volume = running[last + extra].tolist()
+        volume = summed_in_order(q, np.append(edges + extra, q.size)).tolist()
         high = np.maximum.reduceat(p, first).tolist()
         low = np.minimum.reduceat(p, first).tolist()
         count = (last - first + 1).tolist()

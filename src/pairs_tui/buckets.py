@@ -29,6 +29,45 @@ def trades_of(trades: pl.DataFrame, symbols: tuple[str, str]) -> Iterable[Trade]
     )
 
 
+def summed_in_order(values: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The sum of each run of ``values``, added one by one from its start, as
+    :meth:`~pairs_tui.bars.BarBuilder.add` adds a bucket's volume: equal to the bit, which a
+    pairwise sum (``np.add.reduceat``, Polars' ``sum``) is not.
+
+    The runs are the columns of a table padded with zeros (adding zero changes no sum), summed
+    down its rows: along the slow axis numpy adds row after row, one number at a time per
+    column (the pairwise sum is only taken along the fast axis, which a lone column is, so one
+    run is accumulated instead). The table is cut a few times the mean run long, so a few long
+    runs (a busy second) do not make it mostly padding; those go on in a smaller table from
+    their partial sums, until every run is summed.
+
+    Args:
+        values: The runs back to back, none empty.
+        ends: Where each run ends (exclusive), increasing; the last is ``values.size``.
+    """
+    sizes = np.diff(ends, prepend=0)
+    out = np.empty(sizes.size)
+    runs = np.arange(sizes.size)  # the run of ``out`` each current run sums
+    while True:
+        rows = min(int(sizes.max()), (4 * values.size + 4096) // sizes.size)
+        column = np.repeat(np.arange(sizes.size), sizes)
+        rank = np.arange(values.size) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        head = rank < rows
+        table = np.zeros((rows, sizes.size))
+        table[rank[head], column[head]] = values[head]
+        if sizes.size > 1:
+            partial = np.add.reduce(table, axis=0)
+        else:
+            partial = np.add.accumulate(table[:, 0])[-1:]
+        long = sizes > rows
+        out[runs[~long]] = partial[~long]
+        if not long.any():
+            return out
+        rest = sizes[long] - rows
+        values = np.insert(values[~head], np.cumsum(rest) - rest, partial[long])
+        sizes, runs = rest + 1, runs[long]
+
+
 class Hold:
     """Bars ending after ``from_ms`` wait, from ``started`` on the hold clock, for at most
     ``timeout_ms``."""
