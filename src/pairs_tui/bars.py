@@ -12,6 +12,7 @@ one hot path per trade instead of three.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -235,19 +236,25 @@ class BarBuilder:
         columns: list[list[Bar | None]] = []
         for leg, folded in enumerate(done):
             keys, bars = folded.keys, folded.bars
-            column: list[Bar | None] = []
             close = self._last_close[leg]
-            flat = None if close is None else Bar.flat(close)
-            k = 0
-            for ts in range(nxt, limit, tf):
-                if k < len(keys) and keys[k] == ts:
-                    bar = bars[k]
-                    k += 1
+            # Every bucket from _next on is open or in the batch, so keys[:end] are all in
+            # [_next, limit); as many as the grid has means the leg traded in each.
+            end = bisect_left(keys, limit)
+            if end == (limit - nxt) // tf:
+                column: list[Bar | None] = list(bars[:end])
+                if end:
+                    close = bars[end - 1].close
+            else:
+                column = []
+                ts = nxt
+                for key, bar in zip(keys[:end], bars[:end], strict=True):
+                    if key > ts:  # silent buckets: flat at the close before them
+                        column += [None if close is None else Bar.flat(close)] * ((key - ts) // tf)
                     column.append(bar)
                     close = bar.close
-                    flat = Bar.flat(close)
-                else:
-                    column.append(flat)
+                    ts = key + tf
+                if limit > ts:
+                    column += [None if close is None else Bar.flat(close)] * ((limit - ts) // tf)
             self._last_close[leg] = close
             columns.append(column)
         return list(map(PairBar, range(nxt, limit, tf), columns[0], columns[1]))

@@ -49,16 +49,19 @@ def summed_in_order(values: np.ndarray, ends: np.ndarray) -> np.ndarray:
     out = np.empty(sizes.size)
     runs = np.arange(sizes.size)  # the run of ``out`` each current run sums
     while True:
-        rows = min(int(sizes.max()), (4 * values.size + 4096) // sizes.size)
-        column = np.repeat(np.arange(sizes.size), sizes)
-        rank = np.arange(values.size) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-        head = rank < rows
-        table = np.zeros((rows, sizes.size))
-        table[rank[head], column[head]] = values[head]
-        if sizes.size > 1:
-            partial = np.add.reduce(table, axis=0)
+        width = sizes.size
+        rows = min(int(sizes.max()), (4 * values.size + 4096) // width)
+        # Value i, the r-th of run j (which starts at i - r), goes to row r, column j.
+        starts = np.cumsum(sizes) - sizes
+        cell = np.arange(values.size) * width + np.repeat(np.arange(width) - starts * width, sizes)
+        table = np.zeros((rows, width))
+        head = cell < table.size
+        if head.all():
+            table.ravel()[cell] = values
         else:
-            partial = np.add.accumulate(table[:, 0])[-1:]
+            table.ravel()[cell[head]] = values[head]
+        lone = width == 1  # a lone column is the fast axis, summed pairwise: accumulated
+        partial = np.add.accumulate(table[:, 0])[-1:] if lone else np.add.reduce(table, axis=0)
         long = sizes > rows
         out[runs[~long]] = partial[~long]
         if not long.any():

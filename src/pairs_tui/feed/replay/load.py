@@ -158,22 +158,14 @@ def _keep_pair(
     others: Counter[str] = Counter()
     kept = []
     held = [0, 0]
-    symbol = pl.col("symbol")
     for p, frame in zip(parsed, frames, strict=True):
-        leg = frame.select(
-            pl.when(symbol == pair[0])
-            .then(0)
-            .when(symbol == pair[1])
-            .then(1)
-            .otherwise(2)
-            .cast(pl.UInt8)
-            .alias("leg")
-        ).to_series()
-        counts = np.bincount(leg.to_numpy(), minlength=3)
-        if counts[2]:  # other symbols too: only then is the census worth a group-by
+        at_a, at_b = frame["symbol"] == pair[0], frame["symbol"] == pair[1]
+        counts = (int(at_a.sum()), int(at_b.sum()))
+        rest = frame.height - sum(counts)
+        if rest:  # other symbols too: only then is the census worth a group-by
             census = Counter(dict(frame.group_by("symbol").len().iter_rows()))
         else:
-            census = Counter({s: int(n) for s, n in zip(pair, counts, strict=False) if n})
+            census = Counter({s: n for s, n in zip(pair, counts, strict=True) if n})
         if isinstance(p, ParsedTrades):
             census.update(p.elsewhere)
         if not any(census.get(s) for s in pair):
@@ -181,10 +173,10 @@ def _keep_pair(
             listed = ", ".join(f"{s} {n:,}" for s, n in census.most_common(6))
             raise p.source.error(f"holds no {what} of {' or '.join(pair)} (it holds {listed})")
         others.update({s: n for s, n in census.items() if s not in pair})
-        frame = frame.with_columns(leg)
-        kept.append(frame.filter(pl.col("leg") < 2) if counts[2] else frame)
-        held[0] += int(counts[0])
-        held[1] += int(counts[1])
+        frame = frame.with_columns(at_b.cast(pl.UInt8).alias("leg"))
+        kept.append(frame.filter(at_a | at_b) if rest else frame)
+        held[0] += counts[0]
+        held[1] += counts[1]
     if others:
         listed = ", ".join(f"{s} {n:,}" for s, n in others.most_common(8))
         loaded.notes.append(f"skipped {others.total():,} rows of other symbols ({listed})")

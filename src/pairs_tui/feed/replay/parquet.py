@@ -61,7 +61,10 @@ def read_parquet(source: ReplayInput, pair: Sequence[str]) -> ParsedTrades:
         time = epoch_to_ms(time.cast(pl.Int64))
     scan = scan.with_columns(symbol.alias("symbol"))
     try:
-        census = scan.group_by("symbol").len().collect()
+        # Only the other symbols are counted: with the symbol in the folders, no file of the
+        # pair is opened for it.
+        others = ~pl.col("symbol").is_in(list(pair)).fill_null(False)
+        census = scan.filter(others).group_by("symbol").len().collect()
         frame = (
             scan.filter(pl.col("symbol").is_in(list(pair)))
             .select(
@@ -74,13 +77,12 @@ def read_parquet(source: ReplayInput, pair: Sequence[str]) -> ParsedTrades:
                     "id"
                 ),
                 pl.lit("unknown", KIND).alias("kind"),
-                pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("line"),
             )
             .collect()
         )
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise source.error(f"cannot read the Parquet data ({_first_line(exc)})") from None
-    elsewhere = {str(s): int(n) for s, n in census.iter_rows() if s not in pair}
+    elsewhere = {str(s): int(n) for s, n in census.iter_rows()}
     if frame.is_empty():
         held = ", ".join(sorted(elsewhere)) or "nothing"
         raise source.error(f"holds no trades of {' or '.join(pair)} (it holds {held})")

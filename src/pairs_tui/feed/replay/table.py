@@ -135,8 +135,9 @@ def finish_trades(
 
     Args:
         source: The file.
-        frame: Raw trades: :data:`TRADE_SCHEMA` columns (nullable) plus ``line``, and
-            optionally ``market`` (False for prints that are not market trades).
+        frame: Raw trades: :data:`TRADE_SCHEMA` columns (nullable), ``line`` (by default the
+            row number from 1), and optionally ``market`` (False for prints that are not
+            market trades).
         problems: What the reader already found malformed; updated.
         expected: The format's layout, for the error message.
         other_events: Frames of other streams the reader skipped.
@@ -157,7 +158,8 @@ def finish_trades(
         bad.sum().alias("bad"), (~bad & ~keep.fill_null(False)).sum().alias("dropped")
     ).row(0)
     if n_bad:
-        flagged = frame.select(bad.alias("bad"), pl.col("line"))
+        line = pl.col("line") if "line" in frame.columns else pl.int_range(1, pl.len() + 1)
+        flagged = frame.select(bad.alias("bad"), line.alias("line"))
         first = flagged.filter(pl.col("bad"))["line"].min()
         problems.add(
             None if first is None else int(first),  # type: ignore[arg-type]
