@@ -8,6 +8,7 @@ few malformed lines is refused rather than half-read.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -153,10 +154,14 @@ def finish_trades(
     keep = pl.col("qty") > 0
     if "market" in frame.columns:
         keep = keep & pl.col("market")
-    # One pass counts both; the frame is only filtered when there is something to take out.
-    n_bad, n_dropped = frame.select(
-        bad.sum().alias("bad"), (~bad & ~keep.fill_null(False)).sum().alias("dropped")
-    ).row(0)
+    # The frame is only filtered when there is something to take out.
+    n_bad, n_dropped = (
+        (0, 0)
+        if _clean(frame, required)
+        else frame.select(
+            bad.sum().alias("bad"), (~bad & ~keep.fill_null(False)).sum().alias("dropped")
+        ).row(0)
+    )
     if n_bad:
         line = pl.col("line") if "line" in frame.columns else pl.int_range(1, pl.len() + 1)
         flagged = frame.select(bad.alias("bad"), line.alias("line"))
@@ -177,6 +182,22 @@ def finish_trades(
         raise source.error(f"holds {what}; expected {expected}")
     kept = kept.select(pl.col(name).cast(dtype) for name, dtype in TRADE_SCHEMA.items())
     return ParsedTrades(source, kept, problems.malformed, dropped, other_events)
+
+
+def _clean(frame: pl.DataFrame, required: list[str]) -> bool:
+    """Whether no row of a reader's raw trades is malformed or dropped: nothing missing, every
+    price and quantity positive and finite (``nan_min``/``nan_max`` let a NaN through to fail
+    the comparison), every print a market trade. A few reductions, cheaper than flagging rows."""
+    if not frame.height or any(frame[name].null_count() for name in required):
+        return False
+    if "market" in frame.columns:
+        market = frame["market"]
+        if market.null_count() or not market.all():
+            return False
+    return all(
+        frame[name].nan_min() > 0 and frame[name].nan_max() < math.inf  # type: ignore[operator]
+        for name in ("price", "qty")
+    )
 
 
 def finish_bars(
