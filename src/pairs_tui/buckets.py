@@ -49,23 +49,25 @@ def summed_in_order(values: np.ndarray, ends: np.ndarray) -> np.ndarray:
     out = np.empty(sizes.size)
     runs = np.arange(sizes.size)  # the run of ``out`` each current run sums
     while True:
-        width = sizes.size
-        rows = min(int(sizes.max()), (4 * values.size + 4096) // width)
+        width, longest = sizes.size, int(sizes.max())
+        rows = min(longest, (4 * values.size + 4096) // width)
         # Value i, the r-th of run j (which starts at i - r), goes to row r, column j.
         starts = np.cumsum(sizes) - sizes
-        cell = np.arange(values.size) * width + np.repeat(np.arange(width) - starts * width, sizes)
+        cell = np.repeat(np.arange(width) - starts * width, sizes)
+        cell += np.arange(0, values.size * width, width)
         table = np.zeros((rows, width))
-        head = cell < table.size
-        if head.all():
+        if rows == longest:
             table.ravel()[cell] = values
         else:
+            head = cell < table.size
             table.ravel()[cell[head]] = values[head]
         lone = width == 1  # a lone column is the fast axis, summed pairwise: accumulated
         partial = np.add.accumulate(table[:, 0])[-1:] if lone else np.add.reduce(table, axis=0)
+        if rows == longest:
+            out[runs] = partial
+            return out
         long = sizes > rows
         out[runs[~long]] = partial[~long]
-        if not long.any():
-            return out
         rest = sizes[long] - rows
         values = np.insert(values[~head], np.cumsum(rest) - rest, partial[long])
         sizes, runs = rest + 1, runs[long]
