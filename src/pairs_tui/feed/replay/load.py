@@ -242,9 +242,11 @@ def _merge(
 
 def _kinds(merged: pl.DataFrame) -> set[str]:
     """The id spaces present (see :data:`~pairs_tui.feed.replay.table.KIND`)."""
-    codes = merged["kind"].to_physical().to_numpy()
+    codes = merged["kind"].to_physical()
     names = KIND.categories.to_list()
-    return {names[k] for k in np.flatnonzero(np.bincount(codes, minlength=len(names)))}
+    if not codes.max():
+        return {names[0]}  # one id space unknown throughout (a --record recording)
+    return {names[k] for k in np.flatnonzero(np.bincount(codes.to_numpy(), minlength=len(names)))}
 
 
 _KEY_LIMIT = 2**61

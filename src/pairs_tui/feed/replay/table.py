@@ -186,18 +186,21 @@ def finish_trades(
 
 def _clean(frame: pl.DataFrame, required: list[str]) -> bool:
     """Whether no row of a reader's raw trades is malformed or dropped: nothing missing, every
-    price and quantity positive and finite (``nan_min``/``nan_max`` let a NaN through to fail
-    the comparison), every print a market trade. A few reductions, cheaper than flagging rows."""
+    price and quantity positive and finite, every print a market trade. A few reductions,
+    cheaper than flagging rows."""
     if not frame.height or any(frame[name].null_count() for name in required):
         return False
     if "market" in frame.columns:
         market = frame["market"]
         if market.null_count() or not market.all():
             return False
-    return all(
-        frame[name].nan_min() > 0 and frame[name].nan_max() < math.inf  # type: ignore[operator]
-        for name in ("price", "qty")
-    )
+    for name in ("price", "qty"):
+        column = frame[name]
+        if column.dtype.is_float() and column.is_nan().any():
+            return False
+        if not column.min() > 0 or not column.max() < math.inf:  # type: ignore[operator]
+            return False
+    return True
 
 
 def finish_bars(
