@@ -58,7 +58,7 @@ def read_parquet(source: ReplayInput, pair: Sequence[str]) -> ParsedTrades:
     elif schema["time"].is_float():
         time = epoch_to_ms(time, fractional=True)
     else:
-        time = epoch_to_ms(time.cast(pl.Int64))
+        time = time.cast(pl.Int64)  # milliseconds already, as --record writes, unless not
     scan = scan.with_columns(symbol.alias("symbol"))
     try:
         # Only the other symbols are counted: with the symbol in the folders, no file of the
@@ -82,6 +82,10 @@ def read_parquet(source: ReplayInput, pair: Sequence[str]) -> ParsedTrades:
         )
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise source.error(f"cannot read the Parquet data ({_first_line(exc)})") from None
+    if not isinstance(schema["time"], pl.Datetime) and not schema["time"].is_float():
+        low, high = frame["time"].min(), frame["time"].max()
+        if low is not None and not 10**11 <= low <= high < 10**14:  # type: ignore[operator]
+            frame = frame.with_columns(epoch_to_ms(pl.col("time")))
     elsewhere = {str(s): int(n) for s, n in census.iter_rows()}
     if frame.is_empty():
         held = ", ".join(sorted(elsewhere)) or "nothing"
