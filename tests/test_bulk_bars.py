@@ -17,12 +17,13 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import msgspec
+import numpy as np
 import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pairs_tui.bars import BarBuilder
-from pairs_tui.buckets import TRADE_COLUMNS, trades_of
+from pairs_tui.buckets import TRADE_COLUMNS, summed_in_order, trades_of
 from pairs_tui.config import Settings
 from pairs_tui.feed.replay.source import ReplaySource
 from pairs_tui.headless import HeadlessWriter
@@ -121,6 +122,30 @@ def test_batches_and_single_trades_mix(tape: list[Trade], tf: int, data: st.Data
     got.extend(mixed.flush())
     assert got == expected
     assert mixed.late == live.late
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    runs=st.lists(
+        st.lists(st.sampled_from([0.001, 0.1, 0.2, 0.3, 7.0 / 3.0, 1e-9, 1e9]), min_size=1),
+        min_size=1,
+        max_size=40,
+    ),
+    busy=st.lists(st.integers(1, 12_000), max_size=3),
+)
+def test_volumes_are_summed_one_trade_at_a_time(runs: list[list[float]], busy: list[int]) -> None:
+    """Bucket volumes in bulk are the live builder's running sums to the bit, also when a few
+    buckets hold far more trades than the rest (a busy second among quiet ones)."""
+    runs = runs + [[0.1, 0.2, 0.3, 7.0 / 3.0][: 1 + k % 4] * (k // 4 + 1) for k in busy]
+    expected = []
+    for run in runs:
+        total = run[0]
+        for qty in run[1:]:
+            total += qty
+        expected.append(total)
+    values = np.array([q for run in runs for q in run])
+    ends = np.cumsum([len(run) for run in runs])
+    assert summed_in_order(values, ends).tolist() == expected
 
 
 class RowByRow(Pipeline):

@@ -12,12 +12,13 @@ one hot path per trade instead of three.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 
 import numpy as np
 import polars as pl
 
-from pairs_tui.buckets import TRADE_COLUMNS, Bucket, FoldedLeg, Hold, trades_of
+from pairs_tui.buckets import TRADE_COLUMNS, Bucket, FoldedLeg, Hold, summed_in_order, trades_of
 from pairs_tui.records import Bar, PairBar, Trade
 
 
@@ -133,15 +134,16 @@ class BarBuilder:
         cols = [trades[c].to_numpy() for c in TRADE_COLUMNS]
         legs, times, ids = cols[0], cols[1], cols[5]
         rows = (np.flatnonzero(legs == 0), np.flatnonzero(legs == 1))
-        if self._holds or not self._in_order(rows, times, ids):
+        leg_times = (times[rows[0]], times[rows[1]])
+        if self._holds or not self._in_order(rows, times, leg_times, ids):
             return self.add_many(trades_of(trades, self.symbols))
         tf = self.timeframe_ms
-        starts = times - times % tf
+        first = int(times[0]) - int(times[0]) % tf
         if self._next is None:
-            self._next = int(starts[0])
-        elif int(starts[0]) < self._next:
+            self._next = first
+        elif first < self._next:
             return self.add_many(trades_of(trades, self.symbols))  # late trades: counted one by one
-        done = [self._fold_leg(leg, rows[leg], cols, starts) for leg in (0, 1)]
+        done = [self._fold_leg(leg, rows[leg], leg_times[leg], cols) for leg in (0, 1)]
         for leg, folded in enumerate(done):
             if folded.seen > self._seen[leg]:
                 self._seen[leg] = folded.seen
@@ -157,13 +159,17 @@ class BarBuilder:
         return out
 
     def _in_order(
-        self, rows: tuple[np.ndarray, np.ndarray], times: np.ndarray, ids: np.ndarray
+        self,
+        rows: tuple[np.ndarray, np.ndarray],
+        times: np.ndarray,
+        leg_times: tuple[np.ndarray, np.ndarray],
+        ids: np.ndarray,
     ) -> bool:
         """Whether a batch can be taken over whole columns (see :meth:`add_frame`)."""
         if times.size > 1 and bool((times[1:] < times[:-1]).any()):
             return False
         for leg, mine in enumerate(rows):
-            t, i = times[mine], ids[mine]
+            t, i = leg_times[leg], ids[mine]
             if not t.size:
                 continue
             if t.size > 1 and bool(((t[1:] == t[:-1]) & (i[1:] < i[:-1])).any()):
@@ -180,11 +186,11 @@ class BarBuilder:
         return True
 
     def _fold_leg(
-        self, leg: int, mine: np.ndarray, cols: list[np.ndarray], starts: np.ndarray
+        self, leg: int, mine: np.ndarray, times: np.ndarray, cols: list[np.ndarray]
     ) -> FoldedLeg:
-        """One leg's buckets of a batch (its rows ``mine``), merged with the buckets the leg
-        has open."""
-        _, times, prices, qtys, _, _ = cols
+        """One leg's buckets of a batch (its rows ``mine``, at ``times``), merged with the
+        buckets the leg has open."""
+        prices, qtys = cols[2], cols[3]
         buckets = self._open[leg]
         old = sorted(buckets)
         folded = FoldedLeg(self.symbols[leg], self.timeframe_ms)
@@ -193,7 +199,7 @@ class BarBuilder:
             folded.bars = [buckets[k].bar() for k in old]
             folded.held = [buckets[k] for k in old]
             return folded
-        p, q, s = prices[mine], qtys[mine], starts[mine]
+        p, q, s = prices[mine], qtys[mine], times - times % self.timeframe_ms
         newest = self._newest[leg]
         carried = newest if newest is not None and newest.start == int(s[0]) else None
         extra = 0 if carried is None else 1
@@ -202,16 +208,7 @@ class BarBuilder:
         edges = np.flatnonzero(s[1:] != s[:-1]) + 1
         first = np.concatenate(([0], edges))
         last = np.concatenate((edges, [s.size])) - 1
-        # Volumes as add() sums them: a running sum in trade order within each bucket.
-        group = np.zeros(q.size, dtype=np.int64)
-        group[first[1:] + extra] = 1
-        running = (
-            pl.DataFrame({"g": np.cumsum(group), "q": q})
-            .select(pl.col("q").cum_sum().over("g"))
-            .to_series()
-            .to_numpy()
-        )
-        volume = running[last + extra].tolist()
+        volume = summed_in_order(q, np.append(edges + extra, q.size)).tolist()
         high = np.maximum.reduceat(p, first).tolist()
         low = np.minimum.reduceat(p, first).tolist()
         count = (last - first + 1).tolist()
@@ -229,7 +226,7 @@ class BarBuilder:
                 head.trades + carried.trades,
             )
         stay = [k for k in old if k < keys[0]]  # opened before, no trade of theirs here
-        folded.seen = int(times[mine[-1]])
+        folded.seen = int(times[-1])
         folded.keys = [*stay, *keys]
         folded.bars = [*(buckets[k].bar() for k in stay), *bars]
         folded.held = [buckets[k] for k in stay]
@@ -244,19 +241,25 @@ class BarBuilder:
         columns: list[list[Bar | None]] = []
         for leg, folded in enumerate(done):
             keys, bars = folded.keys, folded.bars
-            column: list[Bar | None] = []
             close = self._last_close[leg]
-            flat = None if close is None else Bar.flat(close)
-            k = 0
-            for ts in range(nxt, limit, tf):
-                if k < len(keys) and keys[k] == ts:
-                    bar = bars[k]
-                    k += 1
+            # Every bucket from _next on is open or in the batch, so keys[:end] are all in
+            # [_next, limit); as many as the grid has means the leg traded in each.
+            end = bisect_left(keys, limit)
+            if end == (limit - nxt) // tf:
+                column: list[Bar | None] = list(bars[:end])
+                if end:
+                    close = bars[end - 1].close
+            else:
+                column = []
+                ts = nxt
+                for key, bar in zip(keys[:end], bars[:end], strict=True):
+                    if key > ts:  # silent buckets: flat at the close before them
+                        column += [None if close is None else Bar.flat(close)] * ((key - ts) // tf)
                     column.append(bar)
                     close = bar.close
-                    flat = Bar.flat(close)
-                else:
-                    column.append(flat)
+                    ts = key + tf
+                if limit > ts:
+                    column += [None if close is None else Bar.flat(close)] * ((limit - ts) // tf)
             self._last_close[leg] = close
             columns.append(column)
         return list(map(PairBar, range(nxt, limit, tf), columns[0], columns[1]))

@@ -29,6 +29,50 @@ def trades_of(trades: pl.DataFrame, symbols: tuple[str, str]) -> Iterable[Trade]
     )
 
 
+def summed_in_order(values: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The sum of each run of ``values``, added one by one from its start, as
+    :meth:`~pairs_tui.bars.BarBuilder.add` adds a bucket's volume: equal to the bit, which a
+    pairwise sum (``np.add.reduceat``, Polars' ``sum``) is not.
+
+    The runs are the columns of a table padded with zeros (adding zero changes no sum), summed
+    down its rows: along the slow axis numpy adds row after row, one number at a time per
+    column (the pairwise sum is only taken along the fast axis, which a lone column is, so one
+    run is accumulated instead). The table is cut a few times the mean run long, so a few long
+    runs (a busy second) do not make it mostly padding; those go on in a smaller table from
+    their partial sums, until every run is summed.
+
+    Args:
+        values: The runs back to back, none empty.
+        ends: Where each run ends (exclusive), increasing; the last is ``values.size``.
+    """
+    sizes = np.diff(ends, prepend=0)
+    out = np.empty(sizes.size)
+    runs = np.arange(sizes.size)  # the run of ``out`` each current run sums
+    while True:
+        width, longest = sizes.size, int(sizes.max())
+        rows = min(longest, (4 * values.size + 4096) // width)
+        # Value i, the r-th of run j (which starts at i - r), goes to row r, column j.
+        starts = np.cumsum(sizes) - sizes
+        cell = np.repeat(np.arange(width) - starts * width, sizes)
+        cell += np.arange(0, values.size * width, width)
+        table = np.zeros((rows, width))
+        if rows == longest:
+            table.ravel()[cell] = values
+        else:
+            head = cell < table.size
+            table.ravel()[cell[head]] = values[head]
+        lone = width == 1  # a lone column is the fast axis, summed pairwise: accumulated
+        partial = np.add.accumulate(table[:, 0])[-1:] if lone else np.add.reduce(table, axis=0)
+        if rows == longest:
+            out[runs] = partial
+            return out
+        long = sizes > rows
+        out[runs[~long]] = partial[~long]
+        rest = sizes[long] - rows
+        values = np.insert(values[~head], np.cumsum(rest) - rest, partial[long])
+        sizes, runs = rest + 1, runs[long]
+
+
 class Hold:
     """Bars ending after ``from_ms`` wait, from ``started`` on the hold clock, for at most
     ``timeout_ms``."""

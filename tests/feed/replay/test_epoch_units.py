@@ -1,4 +1,4 @@
-"""NDJSON times in µs or ns are recognised by magnitude, as the CSV reader does."""
+"""NDJSON and Parquet times in µs or ns are recognised by magnitude, as the CSV reader does."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import gzip
 import json
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from pairs_tui.feed.replay.load import load_trades
@@ -50,3 +51,27 @@ def test_tick_lines_in_us_or_ns_read_as_ms(tmp_path: Path, factor: int) -> None:
     in_ms = load_trades([_ticks(tmp_path / "ms.ndjson", 1)], PAIR)
     scaled = load_trades([_ticks(tmp_path / "scaled.ndjson", factor)], PAIR)
     assert scaled["time"].to_list() == in_ms["time"].to_list()
+
+
+@pytest.mark.parametrize("factor", [1, 1_000, 1_000_000], ids=["ms", "us", "ns"])
+def test_parquet_times_in_us_or_ns_read_as_ms(
+    session_b: pl.DataFrame, tmp_path: Path, factor: int
+) -> None:
+    path = tmp_path / "rec.parquet"
+    session_b.with_columns(pl.col("time") * factor).write_parquet(path)
+    assert load_trades([path], PAIR).equals(session_b)
+
+
+def test_parquet_times_in_seconds_beside_ms_read_as_ms(tmp_path: Path) -> None:
+    path = tmp_path / "rec.parquet"
+    pl.DataFrame(
+        {
+            "symbol": list(PAIR),
+            "time": [1_723_161_256, 1_723_161_257_000],  # a second, then a millisecond
+            "price": [100.0, 50.0],
+            "qty": [1.0, 1.0],
+            "buyer_maker": [True, False],
+            "id": [1, 1],
+        }
+    ).write_parquet(path)
+    assert load_trades([path], PAIR)["time"].to_list() == [1_723_161_256_000, 1_723_161_257_000]

@@ -229,6 +229,23 @@ def test_two_files_disagree_on_a_trade(tmp_path: Path) -> None:
     )
 
 
+def test_one_recording_with_two_different_trades_under_one_id(tmp_path: Path) -> None:
+    path = tmp_path / "rec.parquet"
+    pl.DataFrame(
+        {
+            "symbol": ["BTCUSDT", "ETHUSDT", "BTCUSDT"],
+            "time": [1723161256000] * 3,
+            "price": [100.0, 50.0, 100.5],
+            "qty": [1.0] * 3,
+            "buyer_maker": [True] * 3,
+            "id": [7, 7, 7],
+        }
+    ).write_parquet(path)
+    assert str(refused([path])) == (
+        f"{path} disagree on BTCUSDT trade 7 (time, price, size or side differ)"
+    )
+
+
 def test_bars_and_trades_cannot_be_mixed(tmp_path: Path) -> None:
     bars = write(
         tmp_path / "BTCUSDT-1m.csv",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import logging
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ import polars as pl
 import pytest
 
 from pairs_tui.feed.replay.load import load_trades
+from pairs_tui.feed.replay.source import ReplaySource
 from sources import BTC_CSV, CRYPTOFEED, ENVELOPES, ETH_CSV, PAIR
 
 from .conftest import archive_csv, as_rows, write
@@ -143,6 +145,25 @@ def test_parquet_recording_partitioned_by_symbol_and_date(
             folder / "part-0.parquet"
         )
     assert len(list((tmp_path / "rec").rglob("*.parquet"))) == 3  # ETHUSDT crosses midnight
+    assert load_trades([tmp_path / "rec"], PAIR).equals(session_b)
+
+
+def test_parquet_recording_of_more_symbols_counts_the_others(
+    session_b: pl.DataFrame, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    third = (
+        session_b.filter(pl.col("symbol") == "ETHUSDT")
+        .head(7)
+        .with_columns(symbol=pl.lit("XRPUSDT"))
+    )
+    for symbol, part in pl.concat([session_b, third]).group_by("symbol"):
+        folder = tmp_path / "rec" / f"symbol={symbol[0]}"
+        folder.mkdir(parents=True)
+        part.drop("symbol").write_parquet(folder / "part-0.parquet")
+    caplog.set_level(logging.WARNING, "pairs_tui.feed.replay")
+    source = ReplaySource([tmp_path / "rec"], PAIR)
+    assert source.size == session_b.height
+    assert "skipped 7 rows of other symbols (XRPUSDT 7)" in caplog.text
     assert load_trades([tmp_path / "rec"], PAIR).equals(session_b)
 
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pairs_tui.feed.replay.load import load_trades
+from pairs_tui.feed.replay.load import _in_order, load_trades
 from pairs_tui.feed.replay.source import ReplaySource
 from sources import BTC_CSV, CRYPTOFEED, ENVELOPES, ETH_CSV, PAIR
 
@@ -121,6 +121,31 @@ def test_merged_sequence_does_not_depend_on_file_order(data: st.DataObject) -> N
     assert key == sorted(key, key=lambda r: (r[0], r[1]))
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.integers(0, 2),  # file
+            st.integers(0, 1),  # leg
+            st.sampled_from([0, 1, 2, 5, -(2**62), 2**62]),  # time: ties, and past the fast key
+            st.integers(-1, 3),  # id
+        ),
+        max_size=30,
+    )
+)
+def test_the_merge_order_is_time_leg_id_file_row(
+    rows: list[tuple[int, int, int, int]],
+) -> None:
+    # Rows in file order, as the merge concatenates them; the fast sort relies on that.
+    merged = pl.DataFrame(
+        sorted(rows, key=lambda r: r[0]),
+        schema={"file": pl.UInt32, "leg": pl.UInt8, "time": pl.Int64, "id": pl.Int64},
+        orient="row",
+    ).with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).over("file").alias("row"))
+    expected = merged.sort("time", "leg", "id", "file", "row")
+    assert _in_order(merged).equals(expected)
+
+
 def test_equal_times_put_the_target_leg_first_then_ids(tmp_path: Path) -> None:
     eth = write(tmp_path / "ETHUSDT-trades.csv", "5,50,1,50,1723161256000,true\n")
     btc = write(
@@ -146,6 +171,32 @@ def test_overlapping_files_keep_each_trade_once(
     assert source.size == 35_389
     overlap = session_b.filter(pl.col("time").is_between(1723161300000, 1723161399999)).height
     assert f"dropped {overlap:,} trades found twice" in caplog.text
+
+
+def test_a_trade_recorded_twice_in_one_recording_is_replayed_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "rec.parquet"
+    pl.DataFrame(
+        {
+            "symbol": ["BTCUSDT", "BTCUSDT", "ETHUSDT", "BTCUSDT", "BTCUSDT"],
+            "time": [BASE_MS, BASE_MS + 1, BASE_MS + 1, BASE_MS + 1, BASE_MS + 2],
+            "price": [100.0, 100.5, 50.0, 100.5, 101.0],
+            "qty": [1.0] * 5,
+            "buyer_maker": [True] * 5,
+            "id": [1, 2, 2, 2, 3],
+        }
+    ).write_parquet(path)
+    caplog.set_level(logging.WARNING, "pairs_tui.feed.replay")
+    merged = load_trades([path], PAIR)
+    assert merged.select("symbol", "id").rows() == [
+        ("BTCUSDT", 1),
+        ("BTCUSDT", 2),
+        ("ETHUSDT", 2),
+        ("BTCUSDT", 3),
+    ]
+    ReplaySource([path], PAIR)
+    assert "dropped 1 trades found twice" in caplog.text
 
 
 def test_other_symbols_are_counted_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:

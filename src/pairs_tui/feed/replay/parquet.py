@@ -13,6 +13,7 @@ import polars as pl
 
 from pairs_tui.feed.replay.files import ReplayInput
 from pairs_tui.feed.replay.table import (
+    KIND,
     ParsedTrades,
     Problems,
     epoch_to_ms,
@@ -57,10 +58,13 @@ def read_parquet(source: ReplayInput, pair: Sequence[str]) -> ParsedTrades:
     elif schema["time"].is_float():
         time = epoch_to_ms(time, fractional=True)
     else:
-        time = epoch_to_ms(time.cast(pl.Int64))
+        time = time.cast(pl.Int64)  # milliseconds already, as --record writes, unless not
     scan = scan.with_columns(symbol.alias("symbol"))
     try:
-        census = scan.group_by("symbol").len().collect()
+        # Only the other symbols are counted: with the symbol in the folders, no file of the
+        # pair is opened for it.
+        others = ~pl.col("symbol").is_in(list(pair)).fill_null(False)
+        census = scan.filter(others).group_by("symbol").len().collect()
         frame = (
             scan.filter(pl.col("symbol").is_in(list(pair)))
             .select(
@@ -72,14 +76,17 @@ def read_parquet(source: ReplayInput, pair: Sequence[str]) -> ParsedTrades:
                 (pl.col("id").cast(pl.Int64) if "id" in schema else pl.lit(-1, pl.Int64)).alias(
                     "id"
                 ),
-                pl.lit("unknown").alias("kind"),
-                pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("line"),
+                pl.lit("unknown", KIND).alias("kind"),
             )
             .collect()
         )
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise source.error(f"cannot read the Parquet data ({_first_line(exc)})") from None
-    elsewhere = {str(s): int(n) for s, n in census.iter_rows() if s not in pair}
+    if not isinstance(schema["time"], pl.Datetime) and not schema["time"].is_float():
+        low, high = frame["time"].min(), frame["time"].max()
+        if low is not None and not 10**11 <= low <= high < 10**14:  # type: ignore[operator]
+            frame = frame.with_columns(epoch_to_ms(pl.col("time")))
+    elsewhere = {str(s): int(n) for s, n in census.iter_rows()}
     if frame.is_empty():
         held = ", ".join(sorted(elsewhere)) or "nothing"
         raise source.error(f"holds no trades of {' or '.join(pair)} (it holds {held})")

@@ -8,6 +8,7 @@ few malformed lines is refused rather than half-read.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -135,8 +136,9 @@ def finish_trades(
 
     Args:
         source: The file.
-        frame: Raw trades: :data:`TRADE_SCHEMA` columns (nullable) plus ``line``, and
-            optionally ``market`` (False for prints that are not market trades).
+        frame: Raw trades: :data:`TRADE_SCHEMA` columns (nullable), ``line`` (by default the
+            row number from 1), and optionally ``market`` (False for prints that are not
+            market trades).
         problems: What the reader already found malformed; updated.
         expected: The format's layout, for the error message.
         other_events: Frames of other streams the reader skipped.
@@ -145,12 +147,24 @@ def finish_trades(
         ReplayError: Too many malformed lines, or no trade at all.
     """
     required = ["symbol", "time", "price", "qty", "buyer_maker"]
-    bad = pl.any_horizontal(pl.col(required).is_null()) | ~(
-        pl.col("price").is_finite() & (pl.col("price") > 0) & pl.col("qty").is_finite()
+    bad = (
+        pl.any_horizontal(pl.col(required).is_null())
+        | ~(pl.col("price").is_finite() & (pl.col("price") > 0) & pl.col("qty").is_finite())
+    ).fill_null(True)
+    keep = pl.col("qty") > 0
+    if "market" in frame.columns:
+        keep = keep & pl.col("market")
+    # The frame is only filtered when there is something to take out.
+    n_bad, n_dropped = (
+        (0, 0)
+        if _clean(frame, required)
+        else frame.select(
+            bad.sum().alias("bad"), (~bad & ~keep.fill_null(False)).sum().alias("dropped")
+        ).row(0)
     )
-    flagged = frame.select(bad.fill_null(True).alias("bad"), pl.col("line"))
-    n_bad = int(flagged["bad"].sum())
     if n_bad:
+        line = pl.col("line") if "line" in frame.columns else pl.int_range(1, pl.len() + 1)
+        flagged = frame.select(bad.alias("bad"), line.alias("line"))
         first = flagged.filter(pl.col("bad"))["line"].min()
         problems.add(
             None if first is None else int(first),  # type: ignore[arg-type]
@@ -159,10 +173,7 @@ def finish_trades(
         )
         frame = frame.filter(~flagged["bad"])
     problems.check(source, expected)
-    keep = pl.col("qty") > 0
-    if "market" in frame.columns:
-        keep = keep & pl.col("market")
-    kept = frame.filter(keep)
+    kept = frame.filter(keep) if n_dropped else frame
     dropped = frame.height - kept.height
     if kept.is_empty():
         what = ("no market trades" if dropped else "no trades") + (
@@ -171,6 +182,25 @@ def finish_trades(
         raise source.error(f"holds {what}; expected {expected}")
     kept = kept.select(pl.col(name).cast(dtype) for name, dtype in TRADE_SCHEMA.items())
     return ParsedTrades(source, kept, problems.malformed, dropped, other_events)
+
+
+def _clean(frame: pl.DataFrame, required: list[str]) -> bool:
+    """Whether no row of a reader's raw trades is malformed or dropped: nothing missing, every
+    price and quantity positive and finite, every print a market trade. A few reductions,
+    cheaper than flagging rows."""
+    if not frame.height or any(frame[name].null_count() for name in required):
+        return False
+    if "market" in frame.columns:
+        market = frame["market"]
+        if market.null_count() or not market.all():
+            return False
+    for name in ("price", "qty"):
+        column = frame[name]
+        if column.dtype.is_float() and column.is_nan().any():
+            return False
+        if not column.min() > 0 or not column.max() < math.inf:  # type: ignore[operator]
+            return False
+    return True
 
 
 def finish_bars(
