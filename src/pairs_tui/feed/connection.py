@@ -43,6 +43,7 @@ from pairs_tui.feed.schemas.ws import (
 from pairs_tui.feed.source import TradeSink
 from pairs_tui.feed.status import FeedState
 from pairs_tui.feed.watch import Watch, silence_sentence
+from pairs_tui.records import Trade
 
 log = logging.getLogger("pairs_tui.feed")
 
@@ -345,9 +346,11 @@ class FeedConnection:
         fetch = feed.fetchable
         trade_kind = AggTradePayload if fetch else TradePayload
         backfill = feed.backfill
+        new_trade = Trade
         live = False
         latest_push = -1
         data: Any
+        trade: Trade | None
         async for message in ws:
             now = mono()
             try:
@@ -356,11 +359,12 @@ class FeedConnection:
                 data = None
             # The checks over two fields that decode_frame adds to the decoder's (a positive
             # quantity at a zero price, T far from E), inline: a function call per frame costs.
+            # None (no payload, or garbage) is not of the trade's class either. E and T are
+            # kept as they are read: every attribute read per frame costs.
             if (
-                data is None
-                or data.__class__ is not trade_kind
+                data.__class__ is not trade_kind
                 or (data.price == 0.0 and data.qty > 0.0)
-                or not (min_delay <= data.event_time - data.time <= max_delay)
+                or not (min_delay <= (pushed := data.event_time) - (t := data.time) <= max_delay)
             ):
                 self._not_a_trade(message, data, sink, now)
                 continue
@@ -371,9 +375,9 @@ class FeedConnection:
             leg.last_seen = now
             # The clock keeps the largest E - receive time: a frame pushed no later than one
             # already seen, and received after it, cannot raise it.
-            if data.event_time > latest_push:
-                latest_push = data.event_time
-                observe(latest_push, now)
+            if pushed > latest_push:
+                latest_push = pushed
+                observe(pushed, now)
             if not live:
                 live = True
                 self._on_live()
@@ -386,11 +390,19 @@ class FeedConnection:
             elif leg.resuming:
                 backfill.resumed(leg, trade_id)
             leg.last_id = trade_id
-            trade = data.to_trade()
-            if trade is not None:
-                leg.last_time = self.last_time = trade.time
-                self.last_recv = now
-                on_trade(trade)
+            if fetch:
+                # AggTradePayload.to_trade inline (a call per trade costs); the symbol is the
+                # leg's, upper case already.
+                if data.qty <= 0.0:
+                    continue
+                trade = new_trade(leg.symbol, t, data.price, data.qty, data.buyer_maker, trade_id)
+            else:
+                trade = data.to_trade()
+                if trade is None:
+                    continue
+            leg.last_time = self.last_time = t
+            self.last_recv = now
+            on_trade(trade)
 
     def _not_a_trade(
         self,
