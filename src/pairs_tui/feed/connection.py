@@ -40,7 +40,7 @@ from pairs_tui.feed.schemas.ws import (
     TradePayload,
     decode_frame,
 )
-from pairs_tui.feed.source import TradeSink
+from pairs_tui.feed.source import RoutingSink, TradeSink
 from pairs_tui.feed.status import FeedState
 from pairs_tui.feed.watch import Watch, silence_sentence
 from pairs_tui.records import Trade
@@ -340,6 +340,8 @@ class FeedConnection:
         decode_errors = (msgspec.DecodeError, msgspec.ValidationError)
         min_delay, max_delay = -MAX_PUSH_DELAY_MS, MAX_PUSH_DELAY_MS
         on_trade = sink.on_trade
+        # A desk's own routes, called straight: one Python call a trade fewer.
+        routes = sink.trade_routes.get if isinstance(sink, RoutingSink) else None
         observe = feed.clock.observe
         legs = self.legs
         mono = time.monotonic
@@ -402,7 +404,10 @@ class FeedConnection:
                     continue
             leg.last_time = self.last_time = t
             self.last_recv = now
-            on_trade(trade)
+            if routes is None:
+                on_trade(trade)
+            else:
+                routes(leg.symbol, _nobody)(trade)
 
     def _not_a_trade(
         self,
@@ -473,3 +478,7 @@ class FeedConnection:
             log.info("%s %d streams (request %d)", method, len(names), self._request_id)
             await ws.send(msgspec.json.encode(message).decode())
             await asyncio.sleep(CONTROL_SPACING_S)
+
+
+def _nobody(trade: Trade) -> None:
+    """Where a trade of a symbol the sink routes to nobody goes."""
