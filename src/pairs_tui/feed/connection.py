@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidHandshake
 
 from pairs_tui.feed.backfill import Backfill
 from pairs_tui.feed.backoff import Backoff
@@ -353,7 +353,15 @@ class FeedConnection:
         latest_push = -1
         data: Any
         trade: Trade | None
-        async for message in ws:
+        # Frames are taken as bytes: msgspec reads UTF-8 itself, so websockets' decoding each
+        # text frame to a str first was work done twice. A frame that is not UTF-8 fails the
+        # JSON decode like any other garbage (counted, skipped) instead of closing with 1007.
+        recv = ws.recv
+        while True:
+            try:
+                message = await recv(False)
+            except ConnectionClosedOK:
+                return  # the end of ``async for message in ws``
             now = mono()
             try:
                 data = decode(message).data
@@ -442,6 +450,8 @@ class FeedConnection:
     def _malformed(self, message: str | bytes, exc: MalformedFrame) -> None:
         self.malformed += 1
         level = logging.WARNING if self.malformed <= _MALFORMED_WARNINGS else logging.DEBUG
+        if isinstance(message, bytes):
+            message = message.decode(errors="replace")  # logged as the text it was sent as
         log.log(level, "malformed frame skipped (%s): %.120r", exc, message)
 
     def _on_live(self) -> None:
