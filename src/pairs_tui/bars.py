@@ -74,10 +74,28 @@ class BarBuilder:
         leg = self._leg.get(trade.symbol)
         if leg is None:
             return []
+        return self.add_to(leg, trade)
+
+    def add_to(self, leg: int, trade: Trade) -> list[PairBar]:
+        """:meth:`add` for a caller that knows the trade's leg (0 for the target, 1 for the
+        hedge): the pipeline, which has looked it up already."""
         t = trade.time
         newest = self._newest[leg]
         if newest is not None and newest.start <= t < newest.end:
-            newest.add(trade)  # nearly every trade: the leg's newest bucket, open and at hand
+            # Nearly every trade: the leg's newest bucket, open and at hand, and the trade after
+            # its last by (time, id). Bucket.add inline: a call per trade costs.
+            last = newest.last
+            if t > (last_t := last.time) or (t == last_t and trade.id >= last.id):
+                price = trade.price
+                if price > newest.high:
+                    newest.high = price
+                elif price < newest.low:
+                    newest.low = price
+                newest.last = trade
+                newest.volume += trade.qty
+                newest.trades += 1
+            else:
+                newest.add(trade)
         elif not self._file(leg, trade):
             return []
         if t > self._seen[leg]:

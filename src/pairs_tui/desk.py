@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import polars as pl
@@ -159,8 +159,16 @@ class Desk:
                 marks.setdefault(symbol, []).append(member.on_mark)
         for targets in trades.values():
             targets.extend(self._trade_listeners)
-        self._trade_route = {s: _fan_out(fs) for s, fs in trades.items()}
+        # In place: the live read loop keeps this mapping (see trade_routes).
+        self._trade_route.clear()
+        self._trade_route.update((s, _fan_out(fs)) for s, fs in trades.items())
         self._mark_route = {s: _fan_out(fs) for s, fs in marks.items()}
+
+    @property
+    def trade_routes(self) -> Mapping[str, Callable[[Trade], None]]:
+        """Where each symbol's trades go (a pipeline's ``on_trade``, or a fan-out to several
+        and to the trade listeners); the live read loop calls these directly."""
+        return self._trade_route
 
     def _with(self, symbol: str) -> list[Member]:
         return [m for m in self._members if symbol in m.symbols]

@@ -98,6 +98,7 @@ class Pipeline(PairState):
         self.carry = CarryBook(self._symbols) if carry else None
         """Funding of both legs; None when carry is off."""
         self._builder = self._new_builder()
+        self._add_bar = self._builder.add_to
         self._frames = BarFrames(
             window=self.window,
             price=self.price,
@@ -296,11 +297,12 @@ class Pipeline(PairState):
             self._last[leg] = trade
             self._first_price[leg] = trade.price
         # A backfilled trade arrives after later live ones: it is not the latest price.
-        elif trade.time > last.time or (trade.time == last.time and trade.id >= last.id):
+        elif (t := trade.time) > (last_t := last.time) or (t == last_t and trade.id >= last.id):
             self._last[leg] = trade
-        for listener in self._trade_listeners:
-            listener(trade)
-        final = self._builder.add(trade)
+        if self._trade_listeners:
+            for listener in self._trade_listeners:
+                listener(trade)
+        final = self._add_bar(leg, trade)
         if final:
             self._take_final(final)
         if self._tick_frame is not None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
+from websockets.asyncio.server import ServerConnection, serve
 
 from pairs_tui.exchange.faults import Faults
 from pairs_tui.exchange.server import EmbeddedExchange
@@ -135,6 +137,33 @@ async def test_garbage_frames_are_counted_and_skipped(
     status = feed.status
     assert status.malformed == len(packaged_tape) // 25
     assert (status.gaps, status.reconnects, status.messages) == (0, 0, len(packaged_tape))
+
+
+async def test_a_text_frame_that_is_not_utf8_is_counted_malformed_and_skipped(
+    recorder: Recorder,
+) -> None:
+    good = (
+        '{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","E":1723161256100,"a":5,'
+        '"s":"BTCUSDT","p":"61800.30","q":"0.006","f":9,"l":9,"T":1723161256000,"m":false}}'
+    )
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.send(b'{"stream":"btcusdt@aggTrade","data":"\xff\xfe"}', text=True)
+        await ws.send(good)
+        await ws.wait_closed()
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        feed = BinanceFeed(("btcusdt",), url=f"ws://127.0.0.1:{port}")
+        task = asyncio.create_task(feed.run(recorder))
+        try:
+            await recorder.wait_until(lambda: len(recorder.trades) == 1)
+            status = feed.status
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    assert recorder.trades[0].id == 5
+    assert (status.malformed, status.reconnects, status.messages) == (1, 0, 1)
 
 
 async def test_id_gap_is_backfilled_exactly_from_rest(

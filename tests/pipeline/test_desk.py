@@ -87,3 +87,23 @@ def test_mark_prices_reach_every_pair_with_the_symbol() -> None:
     desk.on_mark(MarkPrice("ETHUSDT", 1_000, 2_600.5, 2_600.0, 0.0001, 28_800_000))
     funding_b = [p.snapshot().carry for p in pipelines]
     assert [c.funding_b if c else None for c in funding_b] == [0.0001, 0.0001, None]
+
+
+def test_the_routes_a_reader_keeps_follow_pairs_added_and_removed() -> None:
+    """The live read loop keeps ``trade_routes`` from its start: pairs added or removed later
+    must show in that very mapping."""
+    trades = random_trades(SYMBOLS, seconds=10, seed=11)
+    source = ListSource([])
+    first = Pipeline(Settings(), source, PAIRS[0], window=5)
+    desk = Desk(source, [first])
+    kept = desk.trade_routes
+    second = Pipeline(Settings(), source, PAIRS[1], window=5)
+    desk.add(second)
+    desk.remove(first)
+    for trade in trades:
+        route = kept.get(trade.symbol)
+        if route is not None:
+            route(trade)
+    assert first.ticks().height == 0
+    assert second.ticks().height == sum(1 for t in trades if t.symbol in PAIRS[1]) > 0
+    assert "BTCUSDT" not in kept

@@ -4,7 +4,7 @@ feed adds (:class:`LiveSource`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from pairs_tui.feed.status import FeedStatus
@@ -33,6 +33,18 @@ class TradeSink(Protocol):
 
     def release(self, symbol: str) -> None:
         """The fetch started by :meth:`hold` ended (its trades were delivered, or counted)."""
+
+
+@runtime_checkable
+class RoutingSink(Protocol):
+    """A sink that sends each symbol's trades to their takers itself (the desk): the live read
+    loop looks the route up and calls it, one Python call a trade fewer than
+    :meth:`TradeSink.on_trade`."""
+
+    @property
+    def trade_routes(self) -> Mapping[str, Callable[[Trade], None]]:
+        """Each symbol's route, as :meth:`TradeSink.on_trade` would take it; a symbol not in it
+        is nobody's. The same mapping for the sink's life, changed in place: a reader keeps it."""
 
 
 @runtime_checkable
