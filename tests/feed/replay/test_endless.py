@@ -92,16 +92,36 @@ def test_gzip_that_inflates_to_an_endless_line_is_refused(tmp_path: Path, kind: 
     assert done.stderr.count("\n") == 1 and "line 2" in done.stderr
 
 
-def test_a_regular_file_with_a_line_too_long_is_refused_naming_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", list(FIRST_LINES))
+@pytest.mark.parametrize("start", [2, 10_000])
+def test_a_regular_file_with_a_line_too_long_is_refused_naming_it(
+    tmp_path: Path, kind: str, start: int
+) -> None:
+    """Frames are read a piece at a time (the error comes as the reader reaches the line, and
+    ``start`` puts it wholly inside a piece too); a CSV is checked when it is opened."""
     from pairs_tui.feed.replay.files import MAX_LINE_BYTES, ReplayError, open_input
 
-    path = tmp_path / "long.ndjson"
-    tail = b"\n" + FIRST_LINES["frames"] * 3
-    path.write_bytes(FIRST_LINES["frames"] * 2 + b"7" * (MAX_LINE_BYTES + 2**20) + tail)
+    path = tmp_path / "long.txt"
+    first = FIRST_LINES[kind]
+    tail = b"\n" + first * 3
+    path.write_bytes(first * start + b"7" * (MAX_LINE_BYTES + 2**20) + tail)
     with pytest.raises(ReplayError) as refused:
-        open_input(path)
-    assert refused.value.line == 3
+        b"".join(open_input(path).pieces())
+    assert refused.value.line == start + 1
+    assert f"line {start + 1}: longer than" in str(refused.value)
     # A line just under the limit (longer than the half-limit windows the fast check uses)
     # is read, as before the check.
-    path.write_bytes(FIRST_LINES["frames"] + b" " * (MAX_LINE_BYTES - 2**10) + tail)
-    assert open_input(path).data == path.read_bytes()
+    path.write_bytes(first * start + b" " * (MAX_LINE_BYTES - 2**10) + tail)
+    assert b"".join(open_input(path).pieces()) == path.read_bytes()
+
+
+def test_a_regular_file_of_frames_is_not_read_whole_when_opened(tmp_path: Path) -> None:
+    from pairs_tui.feed.replay.files import HEAD_BYTES, PIECE_BYTES, open_input
+
+    path = tmp_path / "frames.ndjson"
+    frames = FIRST_LINES["frames"] * (3 * PIECE_BYTES // len(FIRST_LINES["frames"]))
+    path.write_bytes(frames)
+    opened = open_input(path)
+    assert len(opened.data) == HEAD_BYTES
+    pieces = list(opened.pieces())
+    assert max(map(len, pieces)) <= PIECE_BYTES and b"".join(pieces) == frames

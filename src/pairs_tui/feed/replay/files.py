@@ -87,7 +87,8 @@ class ReplayInput:
     """The member's name when the file was a zip archive (it may carry the symbol)."""
     rest: Iterator[bytes] | None = None
     """The content after :attr:`data`, decompressed a piece at a time as it is read (a gzipped
-    recording of stream frames): the whole file is never in memory at once. Read it once."""
+    recording of stream frames, or a plain file of them read a piece at a time): the whole file
+    is never in memory at once. Read it once."""
 
     def pieces(self) -> Iterator[bytes]:
         """The whole decompressed content, a piece at a time."""
@@ -123,7 +124,7 @@ def open_input(path: Path | str) -> ReplayInput:
             )
         return ReplayInput(name, path, Format.PARQUET)
     try:
-        raw = _read_bounded(path, name)
+        raw, rest = _read_bounded(path, name)
     except FileNotFoundError:
         raise ReplayError(f"{name}: no such file", path=name) from None
     except OSError as exc:
@@ -152,17 +153,27 @@ def open_input(path: Path | str) -> ReplayInput:
     if not data or data.isspace():
         raise ReplayError(f"{name}: the file is empty{how}", path=name)
     fmt = sniff(data, name)
-    return ReplayInput(name, path, fmt, data, inner)
+    return ReplayInput(name, path, fmt, data, inner, rest)
 
 
-def _read_bounded(path: Path, name: str) -> bytes:
+_FRAMES = (Format.ENVELOPES, Format.PAYLOADS, Format.PREFIXED)
+"""The formats read a block of lines at a time, which need not be in memory whole."""
+
+
+def _read_bounded(path: Path, name: str) -> tuple[bytes, Iterator[bytes] | None]:
     """The file's bytes, read so that an endless input cannot fill memory.
 
     The first :data:`SNIFF_BYTES` decide: Parquet, gzip and zip by their magic bytes (read
     whole; they are files of a known size), anything else must look like a text format there
-    already (:func:`sniff`), so ``/dev/zero`` or a binary file stops at once. Text is then read
-    in chunks, and a line longer than :data:`MAX_LINE_BYTES` stops it: an endless, line-less
-    input (a pipe of zeros, a stuck generator) is refused after a megabyte, not gigabytes.
+    already (:func:`sniff`), so ``/dev/zero`` or a binary file stops at once. A regular file of
+    stream frames is not read whole: its first :data:`HEAD_BYTES` come back with the rest to
+    read a piece at a time as the replay reads it (:func:`_file_pieces`), as a gzipped one is
+    decompressed. Other text is read in chunks, and a line longer than :data:`MAX_LINE_BYTES`
+    stops it: an endless, line-less input (a pipe of zeros, a stuck generator) is refused after
+    a megabyte, not gigabytes.
+
+    Returns:
+        The bytes read, and the rest of the file when it is to be read later.
 
     Raises:
         ReplayError: the start is no known format, or a line is too long.
@@ -171,19 +182,21 @@ def _read_bounded(path: Path, name: str) -> bytes:
     with open(path, "rb") as stream:
         head = stream.read(SNIFF_BYTES)
         if not head:
-            return b""
+            return b"", None
         if head.startswith((_PARQUET, _GZIP, _ZIP, *_OTHER_COMPRESSION)):
-            return head + stream.read()
+            return head + stream.read(), None
         text = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
-        if text.strip():
-            sniff(text, name)
+        fmt = sniff(text, name) if text.strip() else None
         if stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+            if fmt in _FRAMES:
+                head += stream.read(HEAD_BYTES - len(head))
+                return head, _file_pieces(path, name, head)
             # A file of known size is read at once (one copy, not a chunk list and its join)
             # and only its line lengths are checked.
             stream.seek(0)
             whole = stream.read()
             if _lines_fit(whole):
-                return whole
+                return whole, None
             stream.seek(len(head))  # some line may be too long: the chunks say which
         chunks: list[bytes] = []
         guard = _LineGuard(name, lambda: sum(c.count(b"\n") for c in chunks))
@@ -192,18 +205,46 @@ def _read_bounded(path: Path, name: str) -> bytes:
             guard.take(chunk)
             chunks.append(chunk)
             chunk = stream.read(_CHUNK_BYTES)
-    return b"".join(chunks)
+    return b"".join(chunks), None
 
 
-def _lines_fit(data: bytes) -> bool:
-    """No line is longer than :data:`MAX_LINE_BYTES`, or maybe one is (False).
+def _file_pieces(path: Path, name: str, head: bytes) -> Iterator[bytes]:
+    """A regular file after its first bytes ``head``, :data:`PIECE_BYTES` at a time, refusing
+    a line longer than :data:`MAX_LINE_BYTES` when the reader reaches it. The file is opened
+    again here, so that nothing stays open unless the pieces are read."""
+    offset = 0
+    guard = _LineGuard(name, lambda: _lines_before(path, offset))
+    guard.take(head)
+    offset = len(head)
+    with open(path, "rb") as stream:
+        stream.seek(offset)
+        while piece := stream.read(PIECE_BYTES):
+            guard.take(piece)
+            offset += len(piece)
+            yield piece
+
+
+def _lines_before(path: Path, offset: int) -> int:
+    """Line ends in the first ``offset`` bytes of a file (only to name a line in an error)."""
+    lines = 0
+    with open(path, "rb") as stream:
+        while offset > 0 and (chunk := stream.read(min(offset, _CHUNK_BYTES))):
+            lines += chunk.count(b"\n")
+            offset -= len(chunk)
+    return lines
+
+
+def _lines_fit(data: bytes, start: int = 0) -> bool:
+    """No line of ``data[start:]`` is longer than :data:`MAX_LINE_BYTES`, or maybe one is
+    (False).
 
     Every aligned window of half that length holding a line end bounds every line below the
     limit, and each window's search stops at its first line end: a few hundred short searches
     for a file of hundreds of megabytes.
     """
     half = MAX_LINE_BYTES // 2
-    return all(data.find(b"\n", k, k + half) >= 0 for k in range(0, len(data) - half + 1, half))
+    windows = range(start, len(data) - half + 1, half)
+    return all(data.find(b"\n", k, k + half) >= 0 for k in windows)
 
 
 class _LineGuard:
@@ -224,21 +265,39 @@ class _LineGuard:
         """Bytes since the last line end."""
 
     def take(self, chunk: bytes) -> None:
-        """Account for the next chunk (one backwards search: cheap on text with lines).
+        """Account for the next chunk: the line it continues, the lines in it (a few short
+        searches, :func:`_lines_fit`) and the line it leaves open.
 
         Raises:
-            ReplayError: the current line has grown past the limit.
+            ReplayError: a line is longer than the limit.
         """
-        end = chunk.rfind(b"\n")
-        self.tail = self.tail + len(chunk) if end < 0 else len(chunk) - 1 - end
+        first = chunk.find(b"\n")
+        if first < 0:
+            self.tail += len(chunk)
+            if self.tail > MAX_LINE_BYTES:
+                self._refuse(0)
+            return
+        if self.tail + first > MAX_LINE_BYTES:
+            self._refuse(0)
+        if not _lines_fit(chunk, first + 1):  # maybe a long line inside: find it, if any
+            start = first + 1
+            while (end := chunk.find(b"\n", start)) >= 0:
+                if end - start > MAX_LINE_BYTES:
+                    self._refuse(chunk.count(b"\n", 0, start))
+                start = end + 1
+        self.tail = len(chunk) - 1 - chunk.rfind(b"\n")
         if self.tail > MAX_LINE_BYTES:
-            line = self.lines_before() + chunk.count(b"\n") + 1
-            raise ReplayError(
-                f"{self.name} line {line}: longer than {MAX_LINE_BYTES // 2**20} MiB without a "
-                f"line end; not a trade file; {EXPECTED}",
-                path=self.name,
-                line=line,
-            )
+            self._refuse(chunk.count(b"\n"))
+
+    def _refuse(self, ends_before: int) -> None:
+        """Stop at the line after ``ends_before`` line ends of the current chunk."""
+        line = self.lines_before() + ends_before + 1
+        raise ReplayError(
+            f"{self.name} line {line}: longer than {MAX_LINE_BYTES // 2**20} MiB without a "
+            f"line end; not a trade file; {EXPECTED}",
+            path=self.name,
+            line=line,
+        )
 
 
 HEAD_BYTES = 1 << 20
@@ -265,7 +324,7 @@ def _open_gzip(name: str, path: Path, raw: bytes) -> ReplayInput:
     if head.isspace():
         return _recognised(name, path, head + b"".join(stream), how)
     fmt = sniff(head, name)
-    if fmt in (Format.ENVELOPES, Format.PAYLOADS, Format.PREFIXED):
+    if fmt in _FRAMES:
         return ReplayInput(name, path, fmt, head, rest=stream)
     return ReplayInput(name, path, fmt, head + b"".join(stream))
 
