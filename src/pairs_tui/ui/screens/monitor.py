@@ -6,7 +6,6 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
 from pairs_tui.analytics import PairStats
@@ -15,6 +14,7 @@ from pairs_tui.ui import formatting, keys, plotting, view
 from pairs_tui.ui.jobs import WindowTests
 from pairs_tui.ui.widgets.alert_banner import AlertBanner
 from pairs_tui.ui.widgets.alert_list import AlertList
+from pairs_tui.ui.widgets.desk_footer import DeskFooter
 from pairs_tui.ui.widgets.header_bar import HeaderBar
 from pairs_tui.ui.widgets.hedge_panel import HedgePanel
 from pairs_tui.ui.widgets.legs_panel import LegsPanel
@@ -26,7 +26,7 @@ from pairs_tui.ui.widgets.status_line import StatusLine
 Breakpoints = list[tuple[int, str]] | None
 
 
-class MonitorFooter(Footer):
+class MonitorFooter(DeskFooter):
     """The footer, whose less used keys give way below 100 columns (see
     :data:`~pairs_tui.ui.keys.NARROW_HIDDEN`)."""
 
@@ -70,7 +70,6 @@ class MonitorScreen(Screen[None]):
         &.-tall #middle { height: 12; }
         &.-tall AlertList { display: block; height: 5; }
         &.-narrow HedgePanel { width: 36; }
-        & Footer.-compact FooterLabel { margin: 0 1 0 0; }
         &.-narrow FooterKey.-optional { display: none; }
     }
     """
@@ -109,7 +108,7 @@ class MonitorScreen(Screen[None]):
         yield self.banner
         yield self.alert_list
         yield self.status
-        yield MonitorFooter(compact=True, show_command_palette=False)
+        yield MonitorFooter()
 
     def toggle_legs(self) -> bool:
         """Show or hide each leg's statistics and volume; returns whether they are shown."""

@@ -19,11 +19,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, ProgressBar, Static
+from textual.widgets import DataTable, ProgressBar, Static
 
 from pairs_tui.config import Options
 from pairs_tui.launcher import Run
 from pairs_tui.scanner.run import ScanProgress, ScanReport, ScanRequest, Stage
+from pairs_tui.ui.widgets.desk_footer import DeskFooter
 
 ScanJob = Callable[[ScanProgress], Awaitable[ScanReport]]
 """Runs a scan, telling the progress it makes."""
@@ -85,7 +86,6 @@ class ScannerScreen(Screen[tuple[str, str] | None]):
         & #scan-status { height: 1; padding: 0 1; color: $text-muted; }
         & ProgressBar { padding: 0 1; height: 1; }
         & DataTable { height: 1fr; }
-        & Footer.-compact FooterLabel { margin: 0 1 0 0; }
     }
     """
 
@@ -114,9 +114,7 @@ class ScannerScreen(Screen[tuple[str, str] | None]):
             for key, heading, _ in COLUMNS:
                 table.add_column(heading, key=key)
             yield table
-        # The desk's footer, as on the monitor and the watchlist: ^p is one of the app's keys, so
-        # Textual's own palette key (docked right behind a "▏") would list it twice.
-        yield Footer(compact=True, show_command_palette=False)
+        yield DeskFooter()
 
     def on_mount(self) -> None:
         self._ui_thread = threading.get_ident()

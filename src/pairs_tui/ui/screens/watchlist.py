@@ -13,12 +13,13 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from pairs_tui.records import Timeframe
 from pairs_tui.snapshot import Glance
 from pairs_tui.ui import keys, watch_rows
 from pairs_tui.ui.watch_rows import COLUMNS, SPARK_BARS, WatchRow
+from pairs_tui.ui.widgets.desk_footer import DeskFooter
 from pairs_tui.ui.widgets.watch_table import WatchTable
 
 Pair = tuple[str, str]
@@ -52,7 +53,6 @@ class WatchlistScreen(Screen[Pair | None]):
         layout: vertical;
         & > #title { height: 1; background: $panel; padding: 0 1; text-wrap: nowrap; }
         & > WatchTable { height: 1fr; }
-        & Footer.-compact FooterLabel { margin: 0 1 0 0; }
     }
     """
 
@@ -85,7 +85,7 @@ class WatchlistScreen(Screen[Pair | None]):
     def compose(self) -> ComposeResult:
         yield self._title
         yield self.table
-        yield Footer(compact=True, show_command_palette=False)
+        yield DeskFooter()
 
     def on_mount(self) -> None:
         self.refresh_rows()
