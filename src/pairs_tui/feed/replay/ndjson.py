@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -36,7 +36,10 @@ from pairs_tui.feed.replay.table import (
     finish_trades,
 )
 from pairs_tui.feed.schemas.ws import (
+    INT64_MAX,
+    INT64_MIN,
     TRADE_EVENTS,
+    Int64,
     RecordedAggTrade,
     RecordedAggTradeFrame,
     RecordedFrame,
@@ -81,10 +84,6 @@ _FAST: dict[tuple[str, bool], type[msgspec.Struct]] = {
 """The fast decoder's type by the file's kind of frame and whether frames are enveloped."""
 
 
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-"""What an int64 column holds: a time or id beyond it is a bad line, not a crash."""
-
-
 class _Tick(msgspec.Struct, gc=False):
     """A tick collector's line. ``size`` or ``qty``; ``side`` or ``is_buyer_maker`` optional."""
 
@@ -95,7 +94,7 @@ class _Tick(msgspec.Struct, gc=False):
     qty: float | None = None
     side: str | None = None
     is_buyer_maker: bool | None = None
-    id: Annotated[int, msgspec.Meta(ge=_INT64_MIN, le=_INT64_MAX)] | None = None
+    id: Int64 | None = None
 
 
 def read_ndjson(source: ReplayInput) -> ParsedTrades:
@@ -182,7 +181,8 @@ def _read_frames(source: ReplayInput) -> ParsedTrades:
     enveloped = fmt is not Format.PAYLOADS
     kind = _kind_of(data)
     odd = _Exceptions(enveloped, kind)
-    reader = _Lines(kind, odd, prefixed=fmt is Format.PREFIXED)
+    prefixed = fmt is Format.PREFIXED
+    reader = _Lines(kind, odd, prefixed=prefixed)
     chunks: list[pl.DataFrame] = []
     rows = 0
     first = 1
@@ -192,7 +192,7 @@ def _read_frames(source: ReplayInput) -> ParsedTrades:
             chunk = reader.read(((n, line, 0) for n, line in enumerate(lines, first)), rows)
             first += len(lines)
         else:
-            scanned = _scan(block, enveloped, kind == "aggTrade", fmt is Format.PREFIXED)
+            scanned = _scan(block, enveloped, kind == "aggTrade", prefixed)
             chunk = _columns(scanned, block, first, rows, reader)
             first += scanned[0] + len(scanned[-1])
         # Each block's columns leave Python objects at once: memory stays near the table's
@@ -389,7 +389,7 @@ def _read_ticks(source: ReplayInput) -> ParsedTrades:
             continue
         size = tick.size if tick.size is not None else tick.qty
         when = _tick_ms(tick.ts)
-        if size is None or when is None or not _INT64_MIN <= when <= _INT64_MAX:
+        if size is None or when is None or not INT64_MIN <= when <= INT64_MAX:
             problems.add(lineno, "a tick line needs a size (or qty) and a time")
             continue
         if tick.is_buyer_maker is not None:

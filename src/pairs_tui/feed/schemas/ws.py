@@ -46,7 +46,9 @@ _Amount = Annotated[float, msgspec.Meta(ge=0.0, le=sys.float_info.max)]
 """A price or quantity: finite and not negative, checked inside msgspec's decoder (NaN fails)."""
 _Epoch = Annotated[int, msgspec.Meta(ge=0)]
 """A time since 1970."""
-_Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+"""What a column of int64 holds."""
+Int64 = Annotated[int, msgspec.Meta(ge=INT64_MIN, le=INT64_MAX)]
 """An integer a column of int64 holds: a recording's time or id beyond it is a bad line, not a
 crash when the columns are built."""
 
@@ -311,7 +313,7 @@ TRADE_EVENTS = ("trade", "aggTrade")
 class RecordedTrade(msgspec.Struct, frozen=True, gc=False):
     """The keys every recorded trade payload has, of either kind."""
 
-    time: _Int64 = msgspec.field(name="T")
+    time: Int64 = msgspec.field(name="T")
     """Trade time ``T``, ms."""
     symbol: str = msgspec.field(name="s")
     """Symbol, as recorded (upper case on Binance)."""
@@ -335,7 +337,7 @@ class RecordedMarketTrade(RecordedTrade, tag_field="e", tag="trade", frozen=True
     msgspec. A payload of another kind, another ``X`` or a missing key fails to decode and is
     sorted out by :class:`RecordedPayload` instead."""
 
-    id: _Int64 = msgspec.field(name="t")
+    id: Int64 = msgspec.field(name="t")
     """Trade id ``t``."""
     kind: Literal["MARKET"] = msgspec.field(name="X")
     """Trade type: only ``MARKET`` decodes."""
@@ -348,7 +350,7 @@ class RecordedMarketTrade(RecordedTrade, tag_field="e", tag="trade", frozen=True
 class RecordedAggTrade(RecordedTrade, tag_field="e", tag="aggTrade", frozen=True, gc=False):
     """A recorded ``@aggTrade`` payload: the replay's fast path for aggregate trades."""
 
-    id: _Int64 = msgspec.field(name="a")
+    id: Int64 = msgspec.field(name="a")
     """Aggregate trade id ``a``."""
 
     def to_trade(self) -> Trade | None:
@@ -376,9 +378,9 @@ class RecordedPayload(RecordedTrade, frozen=True, gc=False):
 
     event: str = msgspec.field(name="e")
     """Payload kind: ``trade``, ``aggTrade`` or another stream's."""
-    trade_id: _Int64 = msgspec.field(name="t", default=-1)
+    trade_id: Int64 = msgspec.field(name="t", default=-1)
     """Trade id ``t`` of an ``@trade`` print; -1 on ``@aggTrade``."""
-    agg_id: _Int64 = msgspec.field(name="a", default=-1)
+    agg_id: Int64 = msgspec.field(name="a", default=-1)
     """Aggregate trade id ``a`` of an ``@aggTrade``; -1 on ``@trade``."""
     kind: str = msgspec.field(name="X", default="")
     """Trade type on ``@trade``; absent on ``@aggTrade``, which holds market trades only."""
