@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import io
+import itertools
 import os
 import re
 import stat
@@ -135,7 +136,7 @@ def open_input(path: Path | str) -> ReplayInput:
         return ReplayInput(name, path, Format.PARQUET)
     inner = ""
     if raw.startswith(_GZIP):
-        return _open_gzip(name, path, raw)
+        return _open_gzip(name, path, raw, rest)
     elif raw.startswith(_ZIP):
         inner, data = _unzip(raw, name)
         how = f" ({inner} in the zip archive)"
@@ -183,11 +184,14 @@ def _read_bounded(path: Path, name: str) -> tuple[bytes, Iterator[bytes] | None]
         head = stream.read(SNIFF_BYTES)
         if not head:
             return b"", None
+        regular = stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+        if head.startswith(_GZIP) and regular:
+            return head, _raw_pieces(path, len(head))  # decompressed as it is read
         if head.startswith((_PARQUET, _GZIP, _ZIP, *_OTHER_COMPRESSION)):
             return head + stream.read(), None
         text = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
         fmt = sniff(text, name) if text.strip() else None
-        if stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+        if regular:
             if fmt in _FRAMES:
                 head += stream.read(HEAD_BYTES - len(head))
                 return head, _file_pieces(path, name, head)
@@ -306,10 +310,16 @@ PIECE_BYTES = 4 << 20
 """Decompressed bytes a streamed gzip file yields at a time."""
 
 
-def _open_gzip(name: str, path: Path, raw: bytes) -> ReplayInput:
-    """A gzip file: stream frames are decompressed as they are read, other formats at once."""
+def _open_gzip(name: str, path: Path, raw: bytes, rest: Iterator[bytes] | None) -> ReplayInput:
+    """A gzip file: stream frames are decompressed as they are read, other formats at once.
+
+    Args:
+        raw: The file's first bytes (or all of it when ``rest`` is None).
+        rest: The compressed bytes after ``raw``, read as they are wanted.
+    """
     how = " after gzip decompression"
-    stream = gunzip_pieces(raw, name)
+    compressed = _slices(raw) if rest is None else itertools.chain([raw], rest)
+    stream = gunzip_pieces(compressed, name)
     parts: list[bytes] = []
     size = 0
     for piece in stream:
@@ -335,48 +345,73 @@ def _recognised(name: str, path: Path, data: bytes, how: str) -> ReplayInput:
     return ReplayInput(name, path, sniff(data, name), data)
 
 
-def gunzip_pieces(raw: bytes, name: str) -> Iterator[bytes]:
-    """Decompress a (possibly multi-member) gzip file a piece at a time, refusing a truncated
-    or corrupt one, or one followed by something that is not gzip: the error comes when the
-    reader reaches it."""
-    rest = raw
+def gunzip_pieces(compressed: Iterator[bytes], name: str) -> Iterator[bytes]:
+    """Decompress a (possibly multi-member) gzip file a piece at a time as its compressed
+    bytes come, refusing a truncated or corrupt one, or one followed by something that is not
+    gzip: the error comes when the reader reaches it.
+
+    Args:
+        compressed: The file's bytes, in pieces of any size (a regular file is read from disk
+            as the pieces are wanted, so neither it nor its content is ever held whole).
+        name: The file, for messages.
+    """
     got = 0
     lines = 0
     guard = _LineGuard(name, lambda: lines)
+    data = next(compressed, b"")
     while True:
         inflater = zlib.decompressobj(wbits=31)
-        pending = rest
-        while True:
+        while not inflater.eof:
+            data = data or next(compressed, b"")
+            ended = not data  # no compressed byte left: only what the inflater holds
             try:
-                out = inflater.decompress(pending, PIECE_BYTES)
+                out = inflater.decompress(data, PIECE_BYTES)
             except zlib.error as exc:
                 raise ReplayError(
                     f"{name}: corrupt gzip data after {got:,} decompressed bytes ({exc})",
                     path=name,
                 ) from None
-            pending = inflater.unconsumed_tail
+            data = inflater.unconsumed_tail
             if out:
                 guard.take(out)
                 got += len(out)
                 lines += out.count(b"\n")
                 yield out
-            elif inflater.eof or not pending:
-                break
-        if not inflater.eof:
-            raise ReplayError(
-                f"{name}: truncated gzip: the data stop after {got:,} bytes "
-                f"({lines:,} complete lines) without the end-of-stream marker; "
-                "the file was cut short",
-                path=name,
-            )
-        rest = inflater.unused_data
+            elif ended and not inflater.eof:
+                raise ReplayError(
+                    f"{name}: truncated gzip: the data stop after {got:,} bytes "
+                    f"({lines:,} complete lines) without the end-of-stream marker; "
+                    "the file was cut short",
+                    path=name,
+                )
+        # What follows a member: nothing, another member, or zeros a tape writer padded with.
+        data = inflater.unused_data
+        while len(data) < len(_GZIP) and (more := next(compressed, b"")):
+            data += more
+        if data.startswith(_GZIP):
+            continue
+        rest = data + b"".join(compressed)
         if not rest.strip(b"\x00"):
             return
-        if not rest.startswith(_GZIP):
-            raise ReplayError(
-                f"{name}: {len(rest):,} bytes that are not gzip follow the compressed data",
-                path=name,
-            )
+        raise ReplayError(
+            f"{name}: {len(rest):,} bytes that are not gzip follow the compressed data",
+            path=name,
+        )
+
+
+def _raw_pieces(path: Path, offset: int) -> Iterator[bytes]:
+    """A regular file's bytes from ``offset``, :data:`_CHUNK_BYTES` at a time, read as they
+    are wanted (the file is opened again here, so nothing stays open unless they are)."""
+    with open(path, "rb") as stream:
+        stream.seek(offset)
+        while piece := stream.read(_CHUNK_BYTES):
+            yield piece
+
+
+def _slices(data: bytes) -> Iterator[bytes]:
+    """``data`` in pieces of :data:`_CHUNK_BYTES`."""
+    for start in range(0, len(data), _CHUNK_BYTES):
+        yield data[start : start + _CHUNK_BYTES]
 
 
 def _unzip(raw: bytes, name: str) -> tuple[str, bytes]:

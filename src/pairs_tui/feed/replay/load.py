@@ -16,14 +16,20 @@ meaningful line), never from its name:
 The merged order is a function of the trades alone, not of the order the files were named in:
 by trade time, then leg (target first), then trade id, then the files' names and each file's
 own order. The same trade (same symbol, id space and id) found in two files is kept once.
+
+Files of stream frames are read a block at a time and spilled to disk as they are read; when
+each leg of each comes in order and no two share a trade, the replay merges them a block at a
+time too (:mod:`~pairs_tui.feed.replay.stream`), so memory does not grow with the files. Any
+other replay is merged in one table in memory.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn, cast
 
 import numpy as np
 import polars as pl
@@ -33,11 +39,30 @@ from pairs_tui.feed.replay.csv import read_csv
 from pairs_tui.feed.replay.files import Format, ReplayError, open_input
 from pairs_tui.feed.replay.ndjson import read_ndjson
 from pairs_tui.feed.replay.parquet import read_parquet
-from pairs_tui.feed.replay.table import KIND, ParsedBars, ParsedTrades
+from pairs_tui.feed.replay.stream import (
+    KEY_LIMIT,
+    OUTPUT,
+    MergedTrades,
+    Run,
+    Spill,
+    SpillDir,
+    StreamedTrades,
+    TradeTable,
+    streamable,
+)
+from pairs_tui.feed.replay.table import KIND, TRADE_SCHEMA, ParsedBars, ParsedTrades
+
+_OUTPUT_SCHEMA = {"leg": pl.UInt8(), **{k: TRADE_SCHEMA[k] for k in OUTPUT[1:]}}
 
 
-def read_file(path: Path | str, pair: tuple[str, str]) -> ParsedTrades | ParsedBars:
+def read_file(
+    path: Path | str, pair: tuple[str, str]
+) -> Generator[pl.DataFrame, None, ParsedTrades | ParsedBars]:
     """Open one replay file, recognise its format from the content, and read it.
+
+    A file of stream frames yields its trades a block at a time as they are read; the others
+    yield nothing. Either way the file's counts come back at the end, with the trades or bars
+    not yielded (an empty frame for the first).
 
     Args:
         path: A file (optionally gzip- or zip-compressed) or a Parquet directory.
@@ -51,7 +76,7 @@ def read_file(path: Path | str, pair: tuple[str, str]) -> ParsedTrades | ParsedB
         return read_csv(source, pair)
     if source.format is Format.PARQUET:
         return read_parquet(source, pair)
-    return read_ndjson(source)
+    return (yield from read_ndjson(source))
 
 
 def load_trades(paths: Sequence[Path | str], symbols: tuple[str, str]) -> pl.DataFrame:
@@ -72,7 +97,8 @@ def load_trades(paths: Sequence[Path | str], symbols: tuple[str, str]) -> pl.Dat
     loaded = load(paths, pair)
     if loaded.trades is None:
         raise ReplayError(f"{', '.join(map(str, paths))}: bar files hold no trades")
-    return loaded.trades.select(
+    merged = pl.concat(list(loaded.trades.batches())) if loaded.trades.height else None
+    return (merged if merged is not None else pl.DataFrame(schema=_OUTPUT_SCHEMA)).select(
         pl.col("leg")
         .replace_strict({0: pair[0], 1: pair[1]}, return_dtype=pl.String)
         .alias("symbol"),
@@ -88,7 +114,7 @@ def load_trades(paths: Sequence[Path | str], symbols: tuple[str, str]) -> pl.Dat
 class Loaded:
     """Everything the files hold, merged, and what was skipped."""
 
-    trades: pl.DataFrame | None = None
+    trades: MergedTrades | None = None
     """Columns ``leg`` (0 target, 1 hedge), ``time, price, qty, buyer_maker, id``, in order."""
     bars: pl.DataFrame | None = None
     """The aligned bar grid (see :func:`~pairs_tui.feed.replay.bars.align_bars`)."""
@@ -121,7 +147,9 @@ def load(paths: Sequence[Path | str], pair: tuple[str, str]) -> Loaded:
     unique: dict[Path, Path | str] = {}
     for path in paths:
         unique.setdefault(Path(path).resolve(), path)
-    parsed = [read_file(path, pair) for path in unique.values()]
+    spills = SpillDir()
+    files = [_read(path, pair, spills) for path in unique.values()]
+    parsed = [f.parsed for f in files]
     bars = [p for p in parsed if isinstance(p, ParsedBars)]
     trades = [p for p in parsed if isinstance(p, ParsedTrades)]
     if bars and trades:
@@ -134,57 +162,123 @@ def load(paths: Sequence[Path | str], pair: tuple[str, str]) -> Loaded:
         loaded.notes.append(f"{len(paths) - len(unique)} file(s) named twice, read once")
     if loaded.malformed:
         loaded.notes.append(f"skipped {loaded.malformed:,} malformed line(s)")
-    frames = [p.frame for p in parsed]
-    kept = _keep_pair(parsed, frames, pair, loaded)
+    _check_pair(files, pair, loaded)
     if bars:
         restricted = [
-            ParsedBars(p.source, frame.drop("leg"), p.malformed)
-            for p, frame in zip(bars, kept, strict=True)
+            ParsedBars(f.parsed.source, f.kept.drop("leg"), f.parsed.malformed) for f in files
         ]
         loaded.timeframe_ms, loaded.bars = align_bars(restricted, pair)
     else:
-        loaded.trades = _merge(trades, kept, pair, loaded)
+        loaded.trades = _merged(files, pair, loaded)
     return loaded
 
 
-def _keep_pair(
-    parsed: Sequence[ParsedTrades | ParsedBars],
-    frames: list[pl.DataFrame],
-    pair: tuple[str, str],
-    loaded: Loaded,
-) -> list[pl.DataFrame]:
-    """Each file's rows of the pair, with their ``leg`` (0 target, 1 hedge); a file with none of
-    the pair is an error, others noted."""
-    others: Counter[str] = Counter()
-    kept = []
-    held = [0, 0]
-    for p, frame in zip(parsed, frames, strict=True):
-        at_a, at_b = frame["symbol"] == pair[0], frame["symbol"] == pair[1]
-        counts = (int(at_a.sum()), int(at_b.sum()))
-        rest = frame.height - sum(counts)
-        if rest:  # other symbols too: only then is the census worth a group-by
-            census = Counter(dict(frame.group_by("symbol").len().iter_rows()))
-        else:
-            census = Counter({s: n for s, n in zip(pair, counts, strict=True) if n})
-        if isinstance(p, ParsedTrades):
-            census.update(p.elsewhere)
-        if not any(census.get(s) for s in pair):
-            what = "bars" if isinstance(p, ParsedBars) else "trades"
-            listed = ", ".join(f"{s} {n:,}" for s, n in census.most_common(6))
-            raise p.source.error(f"holds no {what} of {' or '.join(pair)} (it holds {listed})")
-        others.update({s: n for s, n in census.items() if s not in pair})
-        frame = frame.with_columns(at_b.cast(pl.UInt8).alias("leg"))
-        kept.append(frame.filter(at_a | at_b) if rest else frame)
-        held[0] += counts[0]
-        held[1] += counts[1]
+@dataclass
+class _File:
+    """One file read: its counts, the pair's rows (held, or spilled as they were read), and
+    every symbol's count."""
+
+    parsed: ParsedTrades | ParsedBars
+    kept: pl.DataFrame
+    """The pair's rows not spilled, with their ``leg`` (0 target, 1 hedge)."""
+    census: Counter[str]
+    spill: Spill | None = None
+    runs: tuple[Run, Run] = field(default_factory=lambda: (Run(), Run()))
+    """The spilled rows of each leg."""
+
+
+def _read(path: Path | str, pair: tuple[str, str], spills: SpillDir) -> _File:
+    """Read one file; what its reader yields block by block goes to a spill.
+
+    Raises:
+        ReplayError: The file cannot be used, or holds nothing of the pair.
+    """
+    reading = read_file(path, pair)
+    census: Counter[str] = Counter()
+    spill: Spill | None = None
+    runs = (Run(), Run())
+    while True:
+        try:
+            block = next(reading)
+        except StopIteration as done:
+            parsed: ParsedTrades | ParsedBars = done.value
+            break
+        rows = _pair_rows(block, pair, census)
+        if rows.height:
+            spill = spill or spills.new()
+            spill.write(rows)
+            leg = rows["leg"].to_numpy()
+            for side, run in enumerate(runs):
+                mine = rows.filter(pl.Series(leg == side))
+                run.add(mine["time"].to_numpy(), mine["id"], mine["kind"])
+    kept = _pair_rows(parsed.frame, pair, census)
+    if isinstance(parsed, ParsedTrades):
+        census.update(parsed.elsewhere)
+    if not any(census.get(s) for s in pair):
+        what = "bars" if isinstance(parsed, ParsedBars) else "trades"
+        listed = ", ".join(f"{s} {n:,}" for s, n in census.most_common(6))
+        raise parsed.source.error(f"holds no {what} of {' or '.join(pair)} (it holds {listed})")
+    return _File(parsed, kept, census, spill, runs)
+
+
+def _pair_rows(frame: pl.DataFrame, pair: tuple[str, str], census: Counter[str]) -> pl.DataFrame:
+    """The rows of the pair, with their ``leg`` (0 target, 1 hedge); every symbol counted."""
+    at_a, at_b = frame["symbol"] == pair[0], frame["symbol"] == pair[1]
+    counts = (int(at_a.sum()), int(at_b.sum()))
+    rest = frame.height - sum(counts)
+    if rest:  # other symbols too: only then is the census worth a group-by
+        census.update(dict(frame.group_by("symbol").len().iter_rows()))
+    else:
+        census.update({s: n for s, n in zip(pair, counts, strict=True) if n})
+    frame = frame.with_columns(at_b.cast(pl.UInt8).alias("leg"))
+    return frame.filter(at_a | at_b) if rest else frame
+
+
+def _check_pair(files: Sequence[_File], pair: tuple[str, str], loaded: Loaded) -> None:
+    """Note the other symbols skipped; both legs must be there."""
+    census: Counter[str] = sum((f.census for f in files), Counter())
+    others = Counter({s: n for s, n in census.items() if s not in pair})
     if others:
         listed = ", ".join(f"{s} {n:,}" for s, n in others.most_common(8))
         loaded.notes.append(f"skipped {others.total():,} rows of other symbols ({listed})")
-    for name, n in zip(pair, held, strict=True):
-        if not n:
-            names = ", ".join(p.source.name for p in parsed)
+    for name in pair:
+        if not census.get(name):
+            names = ", ".join(f.parsed.source.name for f in files)
             raise ReplayError(f"{names}: no data for {name}; the pair needs both legs")
-    return kept
+
+
+def _merged(files: Sequence[_File], pair: tuple[str, str], loaded: Loaded) -> MergedTrades:
+    """The files' trades merged: a block at a time when every file was spilled and they
+    allow it (:func:`~pairs_tui.feed.replay.stream.streamable`), else in memory."""
+    parsed = [f.parsed for f in files]
+    assert all(isinstance(p, ParsedTrades) for p in parsed)
+    trades = cast("list[ParsedTrades]", parsed)
+    dropped = sum(p.dropped for p in trades)
+    if dropped:
+        loaded.notes.append(
+            f"skipped {dropped:,} prints that are not market trades "
+            "(X other than MARKET, or a zero quantity)"
+        )
+    spilled = [f.spill for f in files]
+    if all(spilled) and streamable([f.runs for f in files]):
+        order = sorted(range(len(files)), key=lambda i: trades[i].source.name)
+        runs = [files[i].runs for i in order]
+        for leg, symbol in enumerate(pair):
+            kinds: dict[str, str] = {}
+            for i in order:
+                for code in sorted(files[i].runs[leg].kinds - {0}):
+                    kinds.setdefault(KIND.categories[code], trades[i].source.name)
+            if len(kinds) > 1:
+                _kinds_clash(symbol, kinds)
+            aggs = [agg for legs in runs if (agg := legs[leg].agg) is not None]
+            if aggs:
+                lo, hi = min(a[1] for a in aggs), max(a[2] for a in aggs)
+                loaded.gaps += hi - lo + 1 - sum(a[0] for a in aggs)
+        if loaded.gaps:
+            loaded.notes.append(f"{loaded.gaps:,} aggregate trade ids missing in the files")
+        return StreamedTrades([cast("Spill", files[i].spill) for i in order], runs)
+    frames = [f.kept if f.spill is None else f.spill.frame() for f in files]
+    return TradeTable(_merge(trades, frames, pair, loaded))
 
 
 def _merge(
@@ -193,12 +287,6 @@ def _merge(
     pair: tuple[str, str],
     loaded: Loaded,
 ) -> pl.DataFrame:
-    dropped = sum(p.dropped for p in parsed)
-    if dropped:
-        loaded.notes.append(
-            f"skipped {dropped:,} prints that are not market trades "
-            "(X other than MARKET, or a zero quantity)"
-        )
     # Ties break on the files' names, not their order on the command line, so the merged
     # sequence depends on the data alone.
     order = sorted(range(len(parsed)), key=lambda i: parsed[i].source.name)
@@ -237,7 +325,7 @@ def _merge(
         loaded.gaps = int(agg["gaps"].sum())
     if loaded.gaps:
         loaded.notes.append(f"{loaded.gaps:,} aggregate trade ids missing in the files")
-    return merged.select("leg", "time", "price", "qty", "buyer_maker", "id")
+    return merged.select(OUTPUT)
 
 
 def _kinds(merged: pl.DataFrame) -> set[str]:
@@ -247,10 +335,6 @@ def _kinds(merged: pl.DataFrame) -> set[str]:
     if not codes.max():
         return {names[0]}  # one id space unknown throughout (a --record recording)
     return {names[k] for k in np.flatnonzero(np.bincount(codes.to_numpy(), minlength=len(names)))}
-
-
-_KEY_LIMIT = 2**61
-"""Times within this of zero make ``2 * time + leg`` a sort key that cannot overflow."""
 
 
 def _in_order(merged: pl.DataFrame) -> pl.DataFrame:
@@ -263,7 +347,7 @@ def _in_order(merged: pl.DataFrame) -> pl.DataFrame:
     time = merged["time"].to_numpy()
     if not time.size:
         return merged
-    if merged["id"].null_count() or time.min() <= -_KEY_LIMIT or time.max() >= _KEY_LIMIT:
+    if merged["id"].null_count() or time.min() <= -KEY_LIMIT or time.max() >= KEY_LIMIT:
         return _in_order_by_time(merged)
     key = time * 2 + merged["leg"].to_numpy()
     ids = merged["id"].to_numpy()
@@ -293,12 +377,16 @@ def _check_kinds(
         kinds = merged.filter((pl.col("leg") == leg) & (pl.col("kind") != "unknown"))
         by_kind = kinds.group_by("kind").agg(pl.col("file").first())
         if by_kind.height > 1:
-            files = {str(k): parsed[int(f)].source.name for k, f in by_kind.iter_rows()}
-            raise ReplayError(
-                f"{symbol} comes as individual trades ({files['trade']}) and as "
-                f"aggregate trades ({files['aggTrade']}); replay one kind per "
-                "symbol"
+            _kinds_clash(
+                symbol, {str(k): parsed[int(f)].source.name for k, f in by_kind.iter_rows()}
             )
+
+
+def _kinds_clash(symbol: str, files: dict[str, str]) -> NoReturn:
+    raise ReplayError(
+        f"{symbol} comes as individual trades ({files['trade']}) and as "
+        f"aggregate trades ({files['aggTrade']}); replay one kind per symbol"
+    )
 
 
 def _drop_duplicates(

@@ -19,7 +19,7 @@ market trade) with a positive size.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +32,8 @@ from pairs_tui.feed.replay.table import (
     TRADE_SCHEMA,
     ParsedTrades,
     Problems,
+    check_trades,
+    clean_trades,
     epoch_to_ms,
     finish_trades,
 )
@@ -97,8 +99,13 @@ class _Tick(msgspec.Struct, gc=False):
     id: Int64 | None = None
 
 
-def read_ndjson(source: ReplayInput) -> ParsedTrades:
+def read_ndjson(source: ReplayInput) -> Generator[pl.DataFrame, None, ParsedTrades]:
     """Read one NDJSON file of any of the supported layouts.
+
+    A file of stream frames is read a block at a time: each block's market trades are yielded
+    as they are read, in :data:`~pairs_tui.feed.replay.table.TRADE_SCHEMA`, and the file's
+    counts are returned at the end with an empty frame. A tick collector's file is read whole:
+    nothing is yielded, and its trades are in the returned frame.
 
     Args:
         source: An opened file whose format is one of the NDJSON formats.
@@ -108,7 +115,7 @@ def read_ndjson(source: ReplayInput) -> ParsedTrades:
     """
     if source.format is Format.TICKS:
         return _read_ticks(source)
-    return _read_frames(source)
+    return (yield from _read_frames(source))
 
 
 class _Exceptions:
@@ -166,12 +173,13 @@ class _Exceptions:
         return payload
 
 
-def _read_frames(source: ReplayInput) -> ParsedTrades:
+def _read_frames(source: ReplayInput) -> Generator[pl.DataFrame, None, ParsedTrades]:
     """Line by line: Binance frames, enveloped, bare or behind a cryptofeed time prefix.
 
     The lines are most of a replay's cost. A block's plain market trades of the file's kind go
     straight into columns in C (:mod:`~pairs_tui.feed.replay._lines`, where it could be built);
-    every other line, and every line without it, is read by :class:`_Lines`.
+    every other line, and every line without it, is read by :class:`_Lines`. Each block's
+    trades are yielded once read, so the file is never held whole.
     """
     fmt = source.format
     data = source.data
@@ -183,40 +191,46 @@ def _read_frames(source: ReplayInput) -> ParsedTrades:
     odd = _Exceptions(enveloped, kind)
     prefixed = fmt is Format.PREFIXED
     reader = _Lines(kind, odd, prefixed=prefixed)
-    chunks: list[pl.DataFrame] = []
-    rows = 0
+    kinds = {False: kind, True: "trade" if kind == "aggTrade" else "aggTrade"}
+    kept = dropped = rows = 0
     first = 1
     for block in _blocks(source.pieces()):
+        marks = len(odd.skipped), len(odd.nonmarket), len(odd.odd_kind)
         if _scan is None:
             lines = bytes(block).split(b"\n")
             chunk = reader.read(((n, line, 0) for n, line in enumerate(lines, first)), rows)
-            first += len(lines)
+            after = first + len(lines)
         else:
             scanned = _scan(block, enveloped, kind == "aggTrade", prefixed)
             chunk = _columns(scanned, block, first, rows, reader)
-            first += scanned[0] + len(scanned[-1])
-        # Each block's columns leave Python objects at once: memory stays near the table's
-        # 40-odd bytes a trade.
+            after = first + scanned[0] + len(scanned[-1])
+        # Where the lines refused by both readers, the prints that are not market trades and
+        # those of the other kind fall in this block's rows.
+        skipped = np.asarray(odd.skipped[marks[0] :], dtype=np.int64) - first
+        market = np.ones(chunk.height, dtype=bool)
+        market[np.asarray(odd.nonmarket[marks[1] :], dtype=np.int64) - rows] = False
+        is_odd = np.zeros(chunk.height, dtype=bool)
+        is_odd[np.asarray(odd.odd_kind[marks[2] :], dtype=np.int64) - rows] = True
+        chunk = chunk.with_columns(
+            pl.Series("market", market, dtype=pl.Boolean),
+            pl.Series("line", np.delete(np.arange(first, after), skipped), dtype=pl.Int64),
+            pl.Series("kind", is_odd).replace_strict(kinds, return_dtype=pl.String),
+            # Binance sends ms, but captures re-stamped in µs or ns exist: the CSV readers' rule.
+            epoch_to_ms(pl.col("time")),
+        )
         rows += chunk.height
-        chunks.append(chunk)
-    total = first - 1
+        first = after
+        trades, dropped_here = clean_trades(chunk, odd.problems)
+        dropped += dropped_here
+        if trades.height:
+            kept += trades.height
+            yield trades
     problems = odd.problems
     # Frames of other streams are not malformed, so they do not count against the limit.
-    problems.records = total - odd.blank - odd.other
-    is_odd = np.zeros(rows, dtype=bool)
-    is_odd[odd.odd_kind] = True
-    market = np.ones(rows, dtype=bool)
-    market[odd.nonmarket] = False
-    kinds = {False: kind, True: "trade" if kind == "aggTrade" else "aggTrade"}
-    lines_kept = np.delete(np.arange(1, total + 1), np.asarray(odd.skipped, dtype=np.int64) - 1)
-    frame = pl.concat(chunks).with_columns(
-        pl.Series("market", market, dtype=pl.Boolean),
-        pl.Series("line", lines_kept, dtype=pl.Int64),
-        pl.Series("kind", is_odd).replace_strict(kinds, return_dtype=pl.String),
-        # Binance sends ms, but captures re-stamped in µs or ns exist: the CSV readers' rule.
-        epoch_to_ms(pl.col("time")),
-    )
-    return finish_trades(source, frame, problems, _EXPECTED[fmt], other_events=odd.other)
+    problems.records = first - 1 - odd.blank - odd.other
+    check_trades(source, problems, _EXPECTED[fmt], kept, dropped, odd.other)
+    empty = pl.DataFrame(schema=TRADE_SCHEMA)
+    return ParsedTrades(source, empty, problems.malformed, dropped, odd.other)
 
 
 def _kind_of(data: bytes) -> str:

@@ -2,11 +2,13 @@
 
 Every file is read and checked when the :class:`ReplaySource` is made
 (:mod:`~pairs_tui.feed.replay.load`), so a bad file stops the command line before any screen
-appears. The trades of all files are merged into one columnar table in trade-time order;
-:meth:`ReplaySource.run` turns it into :class:`~pairs_tui.records.Trade` objects a few thousand
-at a time, so memory stays near the size of the table; at full speed, to a sink that takes
-batches (:class:`~pairs_tui.feed.source.TradeFrameSink`: the desk and its pipelines), it hands
-over the table's columns 65,536 trades at a time instead, and the bars are made in bulk.
+appears. The trades of all files come merged in trade-time order
+(:class:`~pairs_tui.feed.replay.stream.MergedTrades`: a file of stream frames a block at a time
+from a spill on disk, other files from one table in memory); :meth:`ReplaySource.run` turns them
+into :class:`~pairs_tui.records.Trade` objects a few thousand at a time; at full speed, to a sink
+that takes batches (:class:`~pairs_tui.feed.source.TradeFrameSink`: the desk and its
+pipelines), it hands over their columns 65,536 trades at a time instead, and the bars are made
+in bulk.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ import logging
 import math
 import time as _time
 from bisect import bisect_right
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
+
+import polars as pl
 
 from pairs_tui.feed.replay.bars import pair_bars
 from pairs_tui.feed.replay.files import ReplayError
@@ -150,23 +154,24 @@ class ReplaySource:
         )
 
     async def _run_trades(self, sink: TradeSink) -> None:
-        table = self._data.trades
-        assert table is not None
+        trades = self._data.trades
+        assert trades is not None
         if not self.speed and isinstance(sink, TradeFrameSink):
             # Full speed to a sink that takes batches: no Trade objects, the bars in bulk.
-            for start in range(0, table.height, BATCH):
-                part = table.slice(start, BATCH)
-                sink.on_trade_frame(self.symbols, part)
-                self._delivered += part.height
+            for batch in _sliced(trades.batches(), BATCH):
+                sink.on_trade_frame(self.symbols, batch)
+                self._delivered += batch.height
                 await self._sleep(0)
-            self._finish(table["time"].last() if table.height else None)
+            self._finish(trades.last_time)
             return
         on_trade = sink.on_trade
         legs = self.symbols
-        for start in range(0, table.height, CHUNK):
-            part = table.slice(start, CHUNK)
+        parts = _sliced(trades.batches(), CHUNK)
+        after = next(parts, None)
+        while after is not None:
+            part, after = after, next(parts, None)
             times = part["time"].to_list()
-            trades = list(
+            made = list(
                 map(
                     Trade,
                     map(legs.__getitem__, part["leg"].to_list()),
@@ -178,16 +183,15 @@ class ReplaySource:
                 )
             )
             if self.speed:
-                after = start + CHUNK
                 await self._paced(
-                    times, trades, on_trade, table["time"][after] if after < table.height else None
+                    times, made, on_trade, None if after is None else after["time"][0]
                 )
-                continue
-            for trade in trades:
-                on_trade(trade)
-            self._delivered += len(trades)
-            await self._sleep(0)
-        self._finish(table["time"].last() if table.height else None)
+            else:
+                for trade in made:
+                    on_trade(trade)
+                self._delivered += len(made)
+                await self._sleep(0)
+        self._finish(trades.last_time)
 
     async def _run_bars(self, sink: TradeSink) -> None:
         grid = self._data.bars
@@ -261,3 +265,22 @@ class ReplaySource:
             what = f"{data.bars.height:,} bars of {data.timeframe_ms:,} ms"
         pace = "as fast as possible" if self.speed == 0 else f"at {self.speed:g}x"
         return f"replaying {what} of {'/'.join(self.symbols)} {pace}"
+
+
+def _sliced(batches: Iterator[pl.DataFrame], size: int) -> Iterator[pl.DataFrame]:
+    """The rows of ``batches`` again, in pieces of ``size`` (the last of all may be shorter)."""
+    held: list[pl.DataFrame] = []
+    rows = 0
+    for batch in batches:
+        held.append(batch)
+        rows += batch.height
+        if rows < size:
+            continue
+        joined = pl.concat(held) if len(held) > 1 else held[0]
+        whole = rows - rows % size
+        for start in range(0, whole, size):
+            yield joined.slice(start, size)
+        held = [joined.slice(whole)] if rows > whole else []
+        rows -= whole
+    if rows:
+        yield pl.concat(held) if len(held) > 1 else held[0]

@@ -146,6 +146,15 @@ def finish_trades(
     Raises:
         ReplayError: Too many malformed lines, or no trade at all.
     """
+    kept, dropped = clean_trades(frame, problems)
+    check_trades(source, problems, expected, kept.height, dropped, other_events)
+    return ParsedTrades(source, kept, problems.malformed, dropped, other_events)
+
+
+def clean_trades(frame: pl.DataFrame, problems: Problems) -> tuple[pl.DataFrame, int]:
+    """The market trades of some of a reader's raw trades (a whole file or a piece of one), in
+    :data:`TRADE_SCHEMA`, and how many prints were dropped as not market trades; the malformed
+    rows are counted in ``problems`` (see :func:`finish_trades`)."""
     required = ["symbol", "time", "price", "qty", "buyer_maker"]
     bad = (
         pl.any_horizontal(pl.col(required).is_null())
@@ -172,16 +181,39 @@ def finish_trades(
             n_bad,
         )
         frame = frame.filter(~flagged["bad"])
-    problems.check(source, expected)
     kept = frame.filter(keep) if n_dropped else frame
     dropped = frame.height - kept.height
-    if kept.is_empty():
+    kept = kept.select(pl.col(name).cast(dtype) for name, dtype in TRADE_SCHEMA.items())
+    return kept, dropped
+
+
+def check_trades(
+    source: ReplayInput,
+    problems: Problems,
+    expected: str,
+    kept: int,
+    dropped: int,
+    other_events: int = 0,
+) -> None:
+    """Refuse a file, once it is read, that is too malformed or holds no market trade.
+
+    Args:
+        source: The file.
+        problems: What its reader found malformed.
+        expected: The format's layout, for the error message.
+        kept: Market trades read.
+        dropped: Prints dropped as not market trades.
+        other_events: Frames of other streams the reader skipped.
+
+    Raises:
+        ReplayError: Too many malformed lines, or no trade at all.
+    """
+    problems.check(source, expected)
+    if not kept:
         what = ("no market trades" if dropped else "no trades") + (
             f" ({other_events:,} frames of other streams)" if other_events else ""
         )
         raise source.error(f"holds {what}; expected {expected}")
-    kept = kept.select(pl.col(name).cast(dtype) for name, dtype in TRADE_SCHEMA.items())
-    return ParsedTrades(source, kept, problems.malformed, dropped, other_events)
 
 
 def _clean(frame: pl.DataFrame, required: list[str]) -> bool:

@@ -1,0 +1,335 @@
+"""The merged trades of a replay, delivered in order a batch at a time, from memory or from disk.
+
+A file of stream frames is read a block at a time (:mod:`~pairs_tui.feed.replay.ndjson`). Its
+blocks of the pair's trades go to a :class:`Spill`, a temporary file of Arrow IPC streams, while
+a :class:`Run` per leg keeps what the merge needs to know of them: how many, their range of
+times and ids, and whether they come in order. Once every file is read (and checked, before any
+screen appears), a replay whose files pass :func:`streamable` is merged a block at a time by
+:class:`StreamedTrades`, so memory holds a few blocks, not the file; any other (a leg out of
+order, ids that two files share, copies of a trade) is read back whole and merged in memory
+(:class:`TradeTable`), exactly as before.
+
+Why a spill and not a second reading: reading the file is the replay's cost (the benchmark's
+bare decode is the yardstick), and the checks need all of it before the first bar is shown. The
+spill is about 40 bytes a trade on disk under the system's temporary directory (``TMPDIR``), and
+it is removed with the replay.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import polars as pl
+
+log = logging.getLogger("pairs_tui.feed.replay")
+
+OUTPUT = ("leg", "time", "price", "qty", "buyer_maker", "id")
+"""The columns a replay delivers (``leg`` 0 for the target, 1 for the hedge)."""
+
+KEY_LIMIT = 2**61
+"""Times within this of zero make ``2 * time + leg`` a sort key that cannot overflow."""
+
+_UNSEEN = (-(2**63), -(2**63))
+"""The bound of a leg whose first trade has not been read yet: nothing can be delivered."""
+
+
+class MergedTrades(Protocol):
+    """A replay's trades of the pair in the merged order, one batch after another."""
+
+    @property
+    def height(self) -> int:
+        """How many trades."""
+        ...
+
+    @property
+    def last_time(self) -> int | None:
+        """The last trade's time (the latest), None without trades."""
+        ...
+
+    def batches(self) -> Iterator[pl.DataFrame]:
+        """The trades in order, columns :data:`OUTPUT`, in batches of any size; every call
+        starts again from the first."""
+        ...
+
+
+@dataclass(frozen=True)
+class TradeTable:
+    """Merged trades held in memory."""
+
+    table: pl.DataFrame
+    """Columns :data:`OUTPUT`, in order."""
+
+    @property
+    def height(self) -> int:
+        """How many trades."""
+        return self.table.height
+
+    @property
+    def last_time(self) -> int | None:
+        """The last trade's time."""
+        return None if self.table.is_empty() else int(self.table["time"][-1])
+
+    def batches(self) -> Iterator[pl.DataFrame]:
+        """The whole table, as one batch."""
+        if self.table.height:
+            yield self.table
+
+
+class SpillDir:
+    """The temporary folder a replay's spills go to, made when the first is needed and removed
+    with its last user (or at exit)."""
+
+    def __init__(self) -> None:
+        self._dir: tempfile.TemporaryDirectory[str] | None = None
+        self._made = 0
+
+    def new(self) -> Spill:
+        """A new empty spill in the folder."""
+        if self._dir is None:
+            self._dir = tempfile.TemporaryDirectory(prefix="pairs-tui-replay-")
+        self._made += 1
+        return Spill(Path(self._dir.name) / f"{self._made}.arrows", self)
+
+
+class Spill:
+    """Blocks of trades written to a file as they are read, and read back in the same order.
+
+    A block that cannot be written (a full disk, a file size limit) is not lost: the spill
+    reads back what it wrote, removes its file and holds every block in memory from then on,
+    as a replay did before it spilled.
+
+    Args:
+        path: The file (made here).
+        owner: Kept alive while the spill is, so its folder is not removed under it.
+    """
+
+    def __init__(self, path: Path, owner: SpillDir) -> None:
+        self.path = path
+        self._owner = owner
+        self._spans: list[tuple[int, int]] = []
+        self._out: io.FileIO | None = io.FileIO(path, "w")
+        self._held: list[pl.DataFrame] | None = None
+        """The blocks, once the disk refused one."""
+        self.rows = 0
+        """Trades written."""
+
+    def write(self, block: pl.DataFrame) -> None:
+        """Append a block."""
+        self.rows += block.height
+        if self._held is not None:
+            self._held.append(block)
+            return
+        assert self._out is not None, "written after reading started"
+        packed = io.BytesIO()
+        block.write_ipc_stream(packed, compression="uncompressed")
+        data = packed.getbuffer()
+        start = self._out.tell()
+        try:
+            done = 0
+            while done < len(data):
+                done += self._out.write(data[done:]) or 0
+        except OSError as exc:
+            log.warning(
+                "replay: cannot spill to %s (%s); holding the trades in memory", self.path, exc
+            )
+            self._out.close()
+            self._out = None
+            self._held = [*self._read(), block]
+            self.path.unlink(missing_ok=True)
+            return
+        self._spans.append((start, start + len(data)))
+
+    def blocks(self) -> Iterator[pl.DataFrame]:
+        """The blocks, in the order written."""
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+        if self._held is not None:
+            yield from self._held
+            return
+        yield from self._read()
+
+    def frame(self) -> pl.DataFrame:
+        """Every block, as one frame."""
+        return pl.concat(list(self.blocks()))
+
+    def _read(self) -> Iterator[pl.DataFrame]:
+        with self.path.open("rb") as spilled:
+            for start, end in self._spans:
+                spilled.seek(start)
+                yield pl.read_ipc_stream(io.BytesIO(spilled.read(end - start)))
+
+
+@dataclass
+class Run:
+    """What the merge needs to know of one leg's trades in one file, gathered block by block.
+
+    ``ordered`` means by time, then id (the merged order within a leg of one file); ``rising``
+    means ids strictly increasing; a copy is a trade whose id (not negative) and time repeat
+    the trade before.
+    """
+
+    count: int = 0
+    ordered: bool = True
+    rising: bool = True
+    copies: bool = False
+    nulls: bool = False
+    """An id is missing."""
+    times: tuple[int, int] | None = None
+    """Earliest and latest time."""
+    ids: tuple[int, int] | None = None
+    """Smallest and largest id."""
+    kinds: set[int] = field(default_factory=set)
+    """The id spaces present (the codes of :data:`~pairs_tui.feed.replay.table.KIND`)."""
+    agg: tuple[int, int, int] | None = None
+    """Aggregate trades: how many, the smallest and the largest id."""
+    _last: tuple[int, int] | None = None
+
+    def add(self, time: np.ndarray, ids: pl.Series, kinds: pl.Series) -> None:
+        """Take the next block of this leg's trades (file order)."""
+        if not time.size:
+            return
+        self.count += time.size
+        self.kinds.update(np.flatnonzero(np.bincount(kinds.to_physical().to_numpy())).tolist())
+        lo, hi = int(time.min()), int(time.max())
+        if self.times is not None:
+            lo, hi = min(self.times[0], lo), max(self.times[1], hi)
+        self.times = (lo, hi)
+        if ids.null_count():
+            self.nulls = True
+            return
+        i = ids.to_numpy()
+        if self._last is not None:
+            time = np.concatenate(([self._last[0]], time))
+            i = np.concatenate(([self._last[1]], i))
+        self._last = (int(time[-1]), int(i[-1]))
+        lo, hi = int(i.min()), int(i.max())
+        if self.ids is not None:
+            lo, hi = min(self.ids[0], lo), max(self.ids[1], hi)
+        self.ids = (lo, hi)
+        later, same = time[1:] > time[:-1], time[1:] == time[:-1]
+        up = i[1:] > i[:-1]
+        self.ordered = self.ordered and bool((later | (same & (i[1:] >= i[:-1]))).all())
+        self.rising = self.rising and bool(up.all())
+        self.copies = self.copies or bool((same & (i[1:] == i[:-1]) & (i[1:] >= 0)).any())
+        aggregate = kinds.to_physical().to_numpy() == _AGG_CODE
+        if aggregate.any():
+            a = i[-aggregate.size :][aggregate]
+            n, lo, hi = int(a.size), int(a.min()), int(a.max())
+            self.agg = (
+                (n, lo, hi)
+                if self.agg is None
+                else (self.agg[0] + n, min(self.agg[1], lo), max(self.agg[2], hi))
+            )
+
+    @property
+    def mergeable(self) -> bool:
+        """Whether this run can be merged a block at a time: in order, every id there, no
+        copies, ids rising where they are aggregate ids (so that none repeats), and times
+        that fit the sort key."""
+        return (
+            self.ordered
+            and not self.nulls
+            and not self.copies
+            and (self.agg is None or self.rising)
+            and (self.times is None or -KEY_LIMIT < self.times[0] <= self.times[1] < KEY_LIMIT)
+        )
+
+
+_AGG_CODE = 2
+"""The code of ``aggTrade`` in :data:`~pairs_tui.feed.replay.table.KIND`."""
+
+
+def streamable(runs: Sequence[tuple[Run, Run]]) -> bool:
+    """Whether files whose legs ran so can be merged a block at a time.
+
+    Each run must be :attr:`Run.mergeable`, and no two files may share an id of one leg (their
+    ranges do not overlap), so that no trade is in two files and a tie of time, leg and id can
+    only be within one file, where the file's order decides it.
+    """
+    if not all(run.mergeable for legs in runs for run in legs):
+        return False
+    for leg in (0, 1):
+        ranges = sorted(ids for legs in runs if (ids := legs[leg].ids) is not None)
+        if any(b[0] <= a[1] for a, b in pairwise(ranges)):
+            return False
+    return True
+
+
+class StreamedTrades:
+    """Trades of spilled files merged a block at a time (see :func:`streamable`).
+
+    The order is the in-memory merge's: time, leg, id, then file and row. Each file's blocks
+    are read in turn, and what is pending is delivered up to the least of the newest trades
+    read of every leg not yet finished: no trade still unread can come before it, because each
+    leg of each file is in order.
+
+    Args:
+        spills: The files' spills, in the order of their names.
+        runs: Each file's runs (target leg, hedge leg).
+    """
+
+    def __init__(self, spills: Sequence[Spill], runs: Sequence[tuple[Run, Run]]) -> None:
+        self._spills = list(spills)
+        self._counts = [(a.count, b.count) for a, b in runs]
+        self._height = sum(map(sum, self._counts))
+        ends = [run.times[1] for legs in runs for run in legs if run.times is not None]
+        self._last_time = max(ends) if ends else None
+
+    @property
+    def height(self) -> int:
+        """How many trades."""
+        return self._height
+
+    @property
+    def last_time(self) -> int | None:
+        """The last trade's time."""
+        return self._last_time
+
+    def batches(self) -> Iterator[pl.DataFrame]:
+        """The trades in order, a few blocks' worth at most held at once."""
+        blocks = [spill.blocks() for spill in self._spills]
+        unread = [list(counts) for counts in self._counts]
+        newest: list[list[tuple[int, int]]] = [[_UNSEEN, _UNSEEN] for _ in blocks]
+
+        def read(f: int) -> pl.DataFrame:
+            block = next(blocks[f]).select(OUTPUT)
+            leg = block["leg"].to_numpy()
+            for side in (0, 1):
+                at = np.flatnonzero(leg == side)
+                if at.size:
+                    unread[f][side] -= at.size
+                    last = int(at[-1])
+                    newest[f][side] = (2 * int(block["time"][last]) + side, int(block["id"][last]))
+            return block
+
+        pending = pl.concat([read(f) for f in range(len(blocks))])
+        while True:
+            bound, owner = None, -1
+            for f, (counts, keys) in enumerate(zip(unread, newest, strict=True)):
+                for side in (0, 1):
+                    if counts[side] and (bound is None or keys[side] < bound):
+                        bound, owner = keys[side], f
+            key = pending["time"].to_numpy() * 2 + pending["leg"].to_numpy()
+            ids = pending["id"].to_numpy()
+            # Stable: ties of time, leg and id are within one file, and stay in its order.
+            order = np.lexsort((ids, key))
+            pending = pending[order]
+            if bound is None:
+                if pending.height:
+                    yield pending
+                return
+            key, ids = key[order], ids[order]
+            lo, hi = np.searchsorted(key, bound[0], "left"), np.searchsorted(key, bound[0], "right")
+            n = int(lo + np.searchsorted(ids[lo:hi], bound[1], "right"))
+            if n:
+                yield pending.slice(0, n)
+            pending = pl.concat([pending.slice(n), read(owner)])

@@ -1,0 +1,231 @@
+"""The merge a block at a time equals the merge in memory: the same trades in the same order,
+the same notes and counts, the same errors, over random tapes cut into random blocks."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import gzip
+import itertools
+import resource
+import tempfile
+from pathlib import Path
+
+import msgspec
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pairs_tui.feed.replay import load as load_module
+from pairs_tui.feed.replay import ndjson
+from pairs_tui.feed.replay.files import ReplayError
+from pairs_tui.feed.replay.load import Loaded, load
+from pairs_tui.feed.replay.source import ReplaySource
+from pairs_tui.feed.replay.stream import StreamedTrades
+from sources import PAIR
+
+from .conftest import Recorder
+
+BASE_MS = 1723161256000
+
+
+def frame(kind: str, symbol: str, time: int, price: float, qty: float, ident: int) -> bytes:
+    """A combined-stream frame of one trade (aggregate or individual)."""
+    data: dict[str, object] = {"e": kind, "E": time, "T": time, "s": symbol, "p": str(price)}
+    data |= {"q": str(qty), "m": ident % 3 == 0}
+    if kind == "aggTrade":
+        data |= {"a": ident, "f": ident, "l": ident}
+    else:
+        data |= {"t": ident, "X": "MARKET"}
+    return msgspec.json.encode({"stream": f"{symbol.lower()}@{kind}", "data": data})
+
+
+@st.composite
+def tapes(draw: st.DrawFn, *, clean: bool) -> tuple[str, list[list[bytes]]]:
+    """The lines of one to three files of both legs.
+
+    Clean: each leg in order of time and id in every file, and the files cut from one tape, so
+    no two share a trade. Otherwise some trades of a leg come late, some twice, or a file
+    repeats part of another.
+    """
+    kind = draw(st.sampled_from(["aggTrade", "trade"]))
+    legs = []
+    for symbol in PAIR:
+        n = draw(st.integers(1, 40))
+        steps = draw(st.lists(st.integers(0, 2), min_size=n, max_size=n))
+        gaps = draw(st.lists(st.sampled_from([1, 1, 1, 2, 5]), min_size=n, max_size=n))
+        prices = draw(st.lists(st.sampled_from([100.0, 100.5]), min_size=n, max_size=n))
+        time, ident, rows = BASE_MS, 1_000, []
+        for step, gap, price in zip(steps, gaps, prices, strict=True):
+            time, ident = time + step, ident + gap
+            rows.append((time, frame(kind, symbol, time, price, 0.5, ident)))
+        legs.append(rows)
+    # Interleave the legs in any way, each in its own order: a recording of two streams.
+    order = draw(st.permutations([0] * len(legs[0]) + [1] * len(legs[1])))
+    taken = [iter(legs[0]), iter(legs[1])]
+    lines = [next(taken[leg])[1] for leg in order]
+    if not clean:
+        for _ in range(draw(st.integers(1, 3))):
+            i = draw(st.integers(0, len(lines) - 1))
+            j = draw(st.integers(0, len(lines) - 1))
+            if draw(st.booleans()):
+                lines[i], lines[j] = lines[j], lines[i]  # late (or early) trades
+            else:
+                lines.insert(j, lines[i])  # a copy
+    cuts = sorted(draw(st.lists(st.integers(1, len(lines) - 1), max_size=2, unique=True)))
+    bounds = [0, *cuts, len(lines)]
+    files = [lines[a:b] for a, b in itertools.pairwise(bounds)]
+    if not clean and draw(st.booleans()):
+        source = draw(st.sampled_from(files))
+        files.append(source[: draw(st.integers(1, len(source)))])  # overlapping recordings
+    return kind, files
+
+
+def loaded(paths: list[Path]) -> tuple[pl.DataFrame | None, Loaded | str]:
+    """The merged trades and what was noted, or the error."""
+    try:
+        result = load(paths, PAIR)
+    except ReplayError as error:
+        return None, str(error)
+    assert result.trades is not None
+    return pl.concat(list(result.trades.batches())), result
+
+
+def write_files(folder: Path, files: list[list[bytes]], names: list[str], gz: bool) -> list[Path]:
+    paths = []
+    for name, lines in zip(names, files, strict=False):
+        body = b"\n".join(lines) + b"\n"
+        path = folder / (name + (".ndjson.gz" if gz else ".ndjson"))
+        path.write_bytes(gzip.compress(body) if gz else body)
+        paths.append(path)
+    return paths
+
+
+def both_ways(
+    tape: tuple[str, list[list[bytes]]], block: int, gz: bool, names: list[str]
+) -> tuple[tuple[pl.DataFrame | None, Loaded | str], tuple[pl.DataFrame | None, Loaded | str]]:
+    """Load the tape's files as the replay does, and with the merge forced into memory."""
+    _, files = tape
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
+        paths = write_files(Path(folder), files, names, gz)
+        patch.setattr(ndjson, "_BLOCK", block)
+        streamed = loaded(paths)
+        patch.setattr(load_module, "streamable", lambda runs: False)
+        in_memory = loaded(paths)
+    return streamed, in_memory
+
+
+def assert_same(
+    streamed: tuple[pl.DataFrame | None, Loaded | str],
+    in_memory: tuple[pl.DataFrame | None, Loaded | str],
+) -> None:
+    (got, got_loaded), (want, want_loaded) = streamed, in_memory
+    if isinstance(want_loaded, str) or isinstance(got_loaded, str):
+        assert got_loaded == want_loaded
+        return
+    assert got is not None and want is not None
+    assert got.equals(want)
+    assert got_loaded.trades is not None
+    assert got_loaded.trades.height == want.height
+    assert got_loaded.trades.last_time == want["time"][-1]
+    assert (got_loaded.notes, got_loaded.gaps, got_loaded.malformed) == (
+        want_loaded.notes,
+        want_loaded.gaps,
+        want_loaded.malformed,
+    )
+
+
+names = st.permutations(["a", "b", "c", "d"])
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tape=tapes(clean=True), block=st.integers(40, 2_000), gz=st.booleans(), order=names)
+def test_files_in_order_are_merged_a_block_at_a_time_as_in_memory(
+    tape: tuple[str, list[list[bytes]]], block: int, gz: bool, order: list[str]
+) -> None:
+    streamed, in_memory = both_ways(tape, block, gz, order)
+    assert isinstance(streamed[1], Loaded)
+    assert isinstance(streamed[1].trades, StreamedTrades)  # this is the path under test
+    assert_same(streamed, in_memory)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tape=tapes(clean=False), block=st.integers(40, 2_000), gz=st.booleans(), order=names)
+def test_late_trades_copies_and_overlaps_give_what_the_merge_in_memory_gives(
+    tape: tuple[str, list[list[bytes]]], block: int, gz: bool, order: list[str]
+) -> None:
+    assert_same(*both_ways(tape, block, gz, order))
+
+
+def test_trades_and_aggregates_of_one_symbol_are_refused_when_streamed(tmp_path: Path) -> None:
+    agg = tmp_path / "agg.ndjson"
+    agg.write_bytes(
+        frame("aggTrade", "BTCUSDT", BASE_MS, 100.0, 1.0, 7)
+        + b"\n"
+        + frame("aggTrade", "ETHUSDT", BASE_MS, 100.0, 1.0, 8)
+        + b"\n"
+    )
+    trades = tmp_path / "trades.ndjson"
+    trades.write_bytes(frame("trade", "BTCUSDT", BASE_MS + 5, 100.0, 1.0, 70) + b"\n")
+    with pytest.raises(ReplayError) as error:
+        load([trades, agg], PAIR)
+    assert str(error.value) == (
+        "BTCUSDT comes as individual trades ("
+        + str(trades)
+        + ") and as aggregate trades ("
+        + str(agg)
+        + "); replay one kind per symbol"
+    )
+
+
+def test_a_streamed_replay_replays_twice_and_leaves_no_spill_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The spill lives in the temporary folder (TMPDIR) as long as the replay does."""
+    spills = tmp_path / "tmp"
+    spills.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spills))
+    monkeypatch.setattr(ndjson, "_BLOCK", 300)
+    lines = [
+        frame("aggTrade", PAIR[i % 2], BASE_MS + i // 3, 100.0 + i % 5, 0.5, 100 + i)
+        for i in range(200)
+    ]
+    path = tmp_path / "tape.ndjson"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    source = ReplaySource([path], PAIR)
+    assert len(list(spills.iterdir())) == 1
+    runs = []
+    for _ in range(2):
+        sink = Recorder()
+        asyncio.run(source.run(sink))
+        runs.append([(t.symbol, t.time, t.price, t.id) for t in sink.trades])
+    assert runs[0] == runs[1] and len(runs[0]) == 200
+    assert [time for _, time, _, _ in runs[0]] == sorted(BASE_MS + i // 3 for i in range(200))
+    del source
+    gc.collect()
+    assert list(spills.iterdir()) == []
+
+
+def test_a_spill_the_disk_refuses_is_held_in_memory_and_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A file size limit (``ulimit -f``) stops the spill part way: the replay is the same."""
+    monkeypatch.setattr(ndjson, "_BLOCK", 2_000)
+    lines = [
+        frame("aggTrade", PAIR[i % 2], BASE_MS + i // 3, 100.0 + i % 5, 0.5, 100 + i)
+        for i in range(3_000)
+    ]
+    path = tmp_path / "tape.ndjson"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    want, _ = loaded([path])
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, hard))
+    try:
+        got, result = loaded([path])
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert isinstance(result, Loaded) and isinstance(result.trades, StreamedTrades)
+    assert got is not None and want is not None and got.equals(want)
+    assert got.height == 3_000
+    assert "cannot spill to" in caplog.text and "holding the trades in memory" in caplog.text
