@@ -349,3 +349,64 @@ def test_a_big_gzip_with_a_bad_checksum_is_refused(tmp_path: Path) -> None:
 def test_a_big_gzip_followed_by_garbage_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path / "tail.ndjson.gz", gzip.compress(BIG) + b"not gzip")
     assert "bytes that are not gzip follow the compressed data" in str(refused([path]))
+
+
+def archive_lines(n: int, first_id: int = 1) -> list[str]:
+    """``n`` rows of an archive trades CSV (no header), one a millisecond."""
+    return [
+        f"{first_id + i},{100 + i % 7}.5,0.{1 + i % 9},1.0,{1723161256000 + i},"
+        + ("true" if i % 2 == 0 else "false")
+        for i in range(n)
+    ]
+
+
+def test_csv_line_numbers_hold_across_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pairs_tui.feed.replay import csv
+
+    monkeypatch.setattr(csv, "_BLOCK", 200)  # a block every four or five lines
+    lines = ["id,price,qty,quote_qty,time,is_buyer_maker", *archive_lines(80)]
+    for i in (20, 41, 42):
+        lines[i] = "20,not a price,1,1,1723161256000,true"
+    btc = write(tmp_path / "BTCUSDT-trades-2024-08-08.csv", "\n".join(lines) + "\n")
+    eth = write(tmp_path / "ETHUSDT-trades-2024-08-08.csv", "\n".join(archive_lines(5)) + "\n")
+    error = refused([btc, eth])
+    assert error.line == 21
+    assert "3 of 80 lines malformed" in str(error)
+    good = ["id,price,qty,quote_qty,time,is_buyer_maker", *archive_lines(80)]
+    lines[41], lines[42] = good[41], good[42]
+    write(btc, "\n".join(lines))
+    monkeypatch.setattr(csv, "_BLOCK", 200)
+    cut = load_trades([btc, eth], PAIR)
+    monkeypatch.setattr(csv, "_BLOCK", 1 << 20)
+    whole = load_trades([btc, eth], PAIR)
+    assert cut.equals(whole) and cut.height == 79 + 5
+    source = ReplaySource([btc, eth], PAIR)
+    assert (source.status.malformed, source.size) == (1, 84)
+
+
+BIG_CSV = ("\n".join(archive_lines(60_000)) + "\n").encode()
+"""About 3 MB of archive rows: more than the first MB read before the format is known."""
+
+
+def test_a_big_zip_is_read_as_it_is_decompressed_with_the_same_trades(tmp_path: Path) -> None:
+    plain = write(tmp_path / "BTCUSDT-trades-2024-08-08.csv", BIG_CSV)
+    packed = tmp_path / "BTCUSDT-trades-2024-08-08.zip"
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("BTCUSDT-trades-2024-08-08.csv", BIG_CSV)
+    eth = write(tmp_path / "ETHUSDT-trades-2024-08-08.csv", "\n".join(archive_lines(5)) + "\n")
+    got = load_trades([packed, eth], PAIR)
+    assert got.equals(load_trades([plain, eth], PAIR)) and got.height == 60_005
+
+
+def test_a_big_zip_with_a_bad_checksum_is_refused(tmp_path: Path) -> None:
+    packed = tmp_path / "BTCUSDT-trades-2024-08-08.zip"
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("BTCUSDT-trades-2024-08-08.csv", BIG_CSV)
+    raw = bytearray(packed.read_bytes())
+    at = raw.find(b"\n59990,")  # a byte near the end of the stored member
+    raw[at + 1] ^= 0x01
+    packed.write_bytes(bytes(raw))
+    eth = write(tmp_path / "ETHUSDT-trades-2024-08-08.csv", "\n".join(archive_lines(5)) + "\n")
+    assert str(refused([packed, eth])).startswith(f"{packed}: corrupt or truncated zip archive")

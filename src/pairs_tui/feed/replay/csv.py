@@ -2,28 +2,31 @@
 
 The layout comes from the first line. A header names the columns (matched case- and
 underscore-insensitively against a few aliases each); without one, the archive layouts are told
-apart by their field count and which fields are booleans. Files are read typed by polars in one
-go; a file polars refuses (a ragged line, a word in a number column) is read again as text to
-find, count and skip the bad lines exactly.
+apart by their field count and which fields are booleans. A trades file is read a block of lines
+at a time (a bar file whole), each block typed by polars in one go; a block polars refuses (a
+ragged line, a word in a number column) is read again as text to find, count and skip the bad
+lines exactly.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Generator
 from dataclasses import dataclass, field, replace
 
 import polars as pl
 
-from pairs_tui.feed.replay.files import ReplayInput
+from pairs_tui.feed.replay.files import ReplayInput, line_blocks
 from pairs_tui.feed.replay.table import (
     BAR_SCHEMA,
     TRADE_SCHEMA,
     ParsedBars,
     ParsedTrades,
     Problems,
+    check_trades,
+    clean_trades,
     epoch_to_ms,
     finish_bars,
-    finish_trades,
     symbol_of_file,
     times_from_strings,
 )
@@ -98,8 +101,14 @@ class _Layout:
     """Lines before the first data line: leading blank lines and the header."""
 
 
-def read_csv(source: ReplayInput, pair: tuple[str, str]) -> ParsedTrades | ParsedBars:
+def read_csv(
+    source: ReplayInput, pair: tuple[str, str]
+) -> Generator[pl.DataFrame, None, ParsedTrades | ParsedBars]:
     """Read a trades or bar CSV.
+
+    A trades CSV is read a block of lines at a time: each block's market trades are yielded as
+    they are read, and the file's counts returned at the end with an empty frame. A bar CSV
+    (small: a bar per minute is 1,440 lines a day) is read whole and returned.
 
     Args:
         source: An opened CSV file.
@@ -118,18 +127,49 @@ def read_csv(source: ReplayInput, pair: tuple[str, str]) -> ParsedTrades | Parse
         lead, pos = lead + 1, end + 1
     layout = _layout(source, data[pos:end].decode("utf-8", "replace").strip(), lead)
     symbol = None if "symbol" in layout.roles else symbol_of_file(source, pair)
+    if layout.bars:
+        if source.rest is not None:
+            source = replace(source, data=b"".join(source.pieces()), rest=None)
+        problems = Problems()
+        columns = _read_columns(source.data, layout, problems)
+        return finish_bars(source, _bars(columns, layout, symbol), problems, layout.expected)
     problems = Problems()
-    columns = None
+    kept = dropped = 0
+    before = 0  # lines in the blocks before
+    for view in line_blocks(source.pieces(), _BLOCK):
+        block = bytes(view)
+        lines = block.count(b"\n") + 1
+        # Only the first block has the header and the blank lines before it.
+        part = replace(layout, skip=layout.skip if not before else 0)
+        found = Problems()
+        columns = _read_columns(block, part, found)
+        columns["line"] = columns["line"] + before
+        problems.records += found.records
+        if found.malformed:
+            assert found.first_line is not None
+            problems.add(found.first_line + before, found.first_problem, found.malformed)
+        before += lines
+        trades, dropped_here = clean_trades(_trades(columns, layout, symbol), problems)
+        dropped += dropped_here
+        if trades.height:
+            kept += trades.height
+            yield trades
+    check_trades(source, problems, layout.expected, kept, dropped)
+    return ParsedTrades(source, pl.DataFrame(schema=TRADE_SCHEMA), problems.malformed, dropped)
+
+
+_BLOCK = 4 << 20
+"""Bytes of a trades CSV read at a time."""
+
+
+def _read_columns(data: bytes, layout: _Layout, problems: Problems) -> dict[str, pl.Series]:
+    """Every role's column of some lines, and each row's line number (from 1 at ``data``)."""
     # Integer times parse fastest; text times (ISO, fractional seconds) need a second try.
     for int_time in dict.fromkeys((True, layout.int_time)):
-        columns = _read_typed(source, replace(layout, int_time=int_time), problems)
+        columns = _read_typed(data, replace(layout, int_time=int_time), problems)
         if columns is not None:
-            break
-    if columns is None:
-        columns = _read_text(source, layout, problems)
-    if layout.bars:
-        return finish_bars(source, _bars(columns, layout, symbol), problems, layout.expected)
-    return finish_trades(source, _trades(columns, layout, symbol), problems, layout.expected)
+            return columns
+    return _read_text(data, layout, problems)
 
 
 def _layout(source: ReplayInput, first: str, lead: int) -> _Layout:
@@ -210,15 +250,13 @@ def _positional(source: ReplayInput, fields: list[str], line: int) -> _Layout:
     )
 
 
-def _read_typed(
-    source: ReplayInput, layout: _Layout, problems: Problems
-) -> dict[str, pl.Series] | None:
+def _read_typed(data: bytes, layout: _Layout, problems: Problems) -> dict[str, pl.Series] | None:
     """The fast path: polars parses every field; None if it refuses any line."""
     by_index = {i: role for role, i in layout.roles.items()}
     schema = {f"f{i}": _dtype(by_index.get(i), layout) for i in range(layout.fields)}
     try:
         frame = pl.read_csv(
-            io.BytesIO(source.data), has_header=False, skip_lines=layout.skip, schema=schema
+            io.BytesIO(data), has_header=False, skip_lines=layout.skip, schema=schema
         )
     except (pl.exceptions.PolarsError, OverflowError):
         return None
@@ -233,9 +271,9 @@ def _read_typed(
     return out
 
 
-def _read_text(source: ReplayInput, layout: _Layout, problems: Problems) -> dict[str, pl.Series]:
+def _read_text(data: bytes, layout: _Layout, problems: Problems) -> dict[str, pl.Series]:
     """The exact path: split lines in polars, count and skip every line that does not parse."""
-    text = source.data.decode("utf-8", "replace")
+    text = data.decode("utf-8", "replace")
     lines = (
         pl.Series("text", [text])
         .str.split("\n")

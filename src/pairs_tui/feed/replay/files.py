@@ -14,9 +14,10 @@ import re
 import stat
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import msgspec
 
@@ -138,7 +139,7 @@ def open_input(path: Path | str) -> ReplayInput:
     if raw.startswith(_GZIP):
         return _open_gzip(name, path, raw, rest)
     elif raw.startswith(_ZIP):
-        inner, data = _unzip(raw, name)
+        inner, data, rest = _unzip(name, path if rest is not None else raw)
         how = f" ({inner} in the zip archive)"
     else:
         for magic, codec in _OTHER_COMPRESSION.items():
@@ -154,10 +155,12 @@ def open_input(path: Path | str) -> ReplayInput:
     if not data or data.isspace():
         raise ReplayError(f"{name}: the file is empty{how}", path=name)
     fmt = sniff(data, name)
+    if rest is not None and fmt not in _STREAMED:
+        data, rest = data + b"".join(rest), None
     return ReplayInput(name, path, fmt, data, inner, rest)
 
 
-_FRAMES = (Format.ENVELOPES, Format.PAYLOADS, Format.PREFIXED)
+_STREAMED = (Format.ENVELOPES, Format.PAYLOADS, Format.PREFIXED, Format.CSV)
 """The formats read a block of lines at a time, which need not be in memory whole."""
 
 
@@ -187,12 +190,14 @@ def _read_bounded(path: Path, name: str) -> tuple[bytes, Iterator[bytes] | None]
         regular = stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
         if head.startswith(_GZIP) and regular:
             return head, _raw_pieces(path, len(head))  # decompressed as it is read
+        if head.startswith(_ZIP) and regular:
+            return head, iter(())  # its member is read from the file as it is wanted
         if head.startswith((_PARQUET, _GZIP, _ZIP, *_OTHER_COMPRESSION)):
             return head + stream.read(), None
         text = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
         fmt = sniff(text, name) if text.strip() else None
         if regular:
-            if fmt in _FRAMES:
+            if fmt in _STREAMED:
                 head += stream.read(HEAD_BYTES - len(head))
                 return head, _file_pieces(path, name, head)
             # A file of known size is read at once (one copy, not a chunk list and its join)
@@ -334,7 +339,7 @@ def _open_gzip(name: str, path: Path, raw: bytes, rest: Iterator[bytes] | None) 
     if head.isspace():
         return _recognised(name, path, head + b"".join(stream), how)
     fmt = sniff(head, name)
-    if fmt in _FRAMES:
+    if fmt in _STREAMED:
         return ReplayInput(name, path, fmt, head, rest=stream)
     return ReplayInput(name, path, fmt, head + b"".join(stream))
 
@@ -399,6 +404,31 @@ def gunzip_pieces(compressed: Iterator[bytes], name: str) -> Iterator[bytes]:
         )
 
 
+def line_blocks(pieces: Iterable[bytes], size: int) -> Iterator[memoryview]:
+    """The content a block of whole lines at a time (about ``size`` bytes), without copying it
+    where it can.
+
+    Splitting the whole file at once would hold a bytes object per line (more than the file
+    itself); a block keeps that small and in cache. The content may come in pieces (a gzip
+    file decompressed as it is read); the lines are those of the whole, split on ``\\n``. A
+    block holds no newline at its end; the last is what follows the last newline (empty when
+    the file ends with one).
+    """
+    buffer = b""
+    for piece in pieces:
+        data = buffer + piece if buffer else piece
+        view = memoryview(data)
+        pos = 0
+        while len(data) - pos >= size:
+            end = data.find(b"\n", pos + size)
+            if end < 0:
+                break
+            yield view[pos:end]
+            pos = end + 1
+        buffer = data[pos:]
+    yield memoryview(buffer)
+
+
 def _raw_pieces(path: Path, offset: int) -> Iterator[bytes]:
     """A regular file's bytes from ``offset``, :data:`_CHUNK_BYTES` at a time, read as they
     are wanted (the file is opened again here, so nothing stays open unless they are)."""
@@ -414,20 +444,57 @@ def _slices(data: bytes) -> Iterator[bytes]:
         yield data[start : start + _CHUNK_BYTES]
 
 
-def _unzip(raw: bytes, name: str) -> tuple[str, bytes]:
+def _unzip(name: str, archive: Path | bytes) -> tuple[str, bytes, Iterator[bytes] | None]:
+    """A zip archive's one member: its name, its first :data:`HEAD_BYTES` decompressed, and
+    the rest (None when there is none) decompressed a piece at a time as it is read.
+
+    Args:
+        name: The file, for messages.
+        archive: The archive's path (read from disk as the member is wanted) or its bytes.
+    """
     try:
-        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-            members = [m for m in archive.infolist() if not m.is_dir()]
-            if len(members) != 1:
-                listed = ", ".join(m.filename for m in members[:5]) or "nothing"
-                raise ReplayError(
-                    f"{name}: the zip archive holds {len(members)} files "
-                    f"({listed}); expected exactly one CSV",
-                    path=name,
-                )
-            return members[0].filename, archive.read(members[0])
+        opened = zipfile.ZipFile(archive if isinstance(archive, Path) else io.BytesIO(archive))
+        members = [m for m in opened.infolist() if not m.is_dir()]
+        if len(members) != 1:
+            listed = ", ".join(m.filename for m in members[:5]) or "nothing"
+            opened.close()
+            raise ReplayError(
+                f"{name}: the zip archive holds {len(members)} files "
+                f"({listed}); expected exactly one CSV",
+                path=name,
+            )
+        member = opened.open(members[0])
+        head = member.read(HEAD_BYTES)
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise ReplayError(f"{name}: corrupt or truncated zip archive ({exc})", path=name) from None
+    if len(head) < HEAD_BYTES:
+        member.close()
+        opened.close()
+        return members[0].filename, head, None
+    return members[0].filename, head, _member_pieces(name, opened, member, head)
+
+
+def _member_pieces(
+    name: str, opened: zipfile.ZipFile, member: IO[bytes], head: bytes
+) -> Iterator[bytes]:
+    """A zip member after its first bytes ``head``, :data:`PIECE_BYTES` at a time, refusing a
+    line longer than :data:`MAX_LINE_BYTES` or a corrupt archive when the reader reaches it."""
+    lines = head.count(b"\n")
+    guard = _LineGuard(name, lambda: lines)
+    guard.take(head)
+    with opened, member:
+        while True:
+            try:
+                piece = member.read(PIECE_BYTES)
+            except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+                raise ReplayError(
+                    f"{name}: corrupt or truncated zip archive ({exc})", path=name
+                ) from None
+            if not piece:
+                return
+            guard.take(piece)
+            lines += piece.count(b"\n")
+            yield piece
 
 
 def sniff(data: bytes, name: str) -> Format:

@@ -17,10 +17,10 @@ The merged order is a function of the trades alone, not of the order the files w
 by trade time, then leg (target first), then trade id, then the files' names and each file's
 own order. The same trade (same symbol, id space and id) found in two files is kept once.
 
-Files of stream frames are read a block at a time and spilled to disk as they are read; when
-each leg of each comes in order and no two share a trade, the replay merges them a block at a
-time too (:mod:`~pairs_tui.feed.replay.stream`), so memory does not grow with the files. Any
-other replay is merged in one table in memory.
+Files of stream frames and trades CSVs (plain, gzipped or zipped) are read a block at a time and
+spilled to disk as they are read; when each leg of each comes in order and no two share a trade,
+the replay merges them a block at a time too (:mod:`~pairs_tui.feed.replay.stream`), so memory
+does not grow with the files. Any other replay is merged in one table in memory.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def read_file(
     """
     source = open_input(path)
     if source.format is Format.CSV:
-        return read_csv(source, pair)
+        return (yield from read_csv(source, pair))
     if source.format is Format.PARQUET:
         return read_parquet(source, pair)
     return (yield from read_ndjson(source))

@@ -19,7 +19,7 @@ market trade) with a positive size.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,7 +27,7 @@ import msgspec
 import numpy as np
 import polars as pl
 
-from pairs_tui.feed.replay.files import Format, ReplayInput
+from pairs_tui.feed.replay.files import Format, ReplayInput, line_blocks
 from pairs_tui.feed.replay.table import (
     TRADE_SCHEMA,
     ParsedTrades,
@@ -194,7 +194,7 @@ def _read_frames(source: ReplayInput) -> Generator[pl.DataFrame, None, ParsedTra
     kinds = {False: kind, True: "trade" if kind == "aggTrade" else "aggTrade"}
     kept = dropped = rows = 0
     first = 1
-    for block in _blocks(source.pieces()):
+    for block in line_blocks(source.pieces(), _BLOCK):
         marks = len(odd.skipped), len(odd.nonmarket), len(odd.odd_kind)
         if _scan is None:
             lines = bytes(block).split(b"\n")
@@ -337,30 +337,6 @@ def _columns(
     lines = ((first + k, bytes(block[s:e]), k - i) for i, (k, s, e) in enumerate(refused))
     other = reader.read(lines, rows)
     return pl.concat([native, other]).sort("at").drop("at") if other.height else native.drop("at")
-
-
-def _blocks(pieces: Iterator[bytes]) -> Iterator[memoryview]:
-    """The content a block of whole lines at a time, without copying it where it can.
-
-    Splitting the whole file at once would hold a bytes object per line (more than the file
-    itself); a block keeps that small and in cache. The content may come in pieces (a gzip
-    file decompressed as it is read); the lines are those of the whole, split on ``\\n``. A
-    block holds no newline at its end; the last is what follows the last newline (empty when
-    the file ends with one).
-    """
-    buffer = b""
-    for piece in pieces:
-        data = buffer + piece if buffer else piece
-        view = memoryview(data)
-        pos = 0
-        while len(data) - pos >= _BLOCK:
-            end = data.find(b"\n", pos + _BLOCK)
-            if end < 0:
-                break
-            yield view[pos:end]
-            pos = end + 1
-        buffer = data[pos:]
-    yield memoryview(buffer)
 
 
 def _is_other_frame(line: bytes) -> bool:
