@@ -179,6 +179,16 @@ def test_trades_and_aggregates_of_one_symbol_are_refused_when_streamed(tmp_path:
     )
 
 
+def tape(path: Path, n: int) -> Path:
+    """``n`` aggregate trades, the legs alternating, three a millisecond, written to ``path``."""
+    lines = [
+        frame("aggTrade", PAIR[i % 2], BASE_MS + i // 3, 100.0 + i % 5, 0.5, 100 + i)
+        for i in range(n)
+    ]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
 def test_a_streamed_replay_replays_twice_and_leaves_no_spill_behind(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -187,13 +197,7 @@ def test_a_streamed_replay_replays_twice_and_leaves_no_spill_behind(
     spills.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(spills))
     monkeypatch.setattr(ndjson, "_BLOCK", 300)
-    lines = [
-        frame("aggTrade", PAIR[i % 2], BASE_MS + i // 3, 100.0 + i % 5, 0.5, 100 + i)
-        for i in range(200)
-    ]
-    path = tmp_path / "tape.ndjson"
-    path.write_bytes(b"\n".join(lines) + b"\n")
-    source = ReplaySource([path], PAIR)
+    source = ReplaySource([tape(tmp_path / "tape.ndjson", 200)], PAIR)
     assert len(list(spills.iterdir())) == 1
     runs = []
     for _ in range(2):
@@ -212,12 +216,7 @@ def test_a_spill_the_disk_refuses_is_held_in_memory_and_loses_nothing(
 ) -> None:
     """A file size limit (``ulimit -f``) stops the spill part way: the replay is the same."""
     monkeypatch.setattr(ndjson, "_BLOCK", 2_000)
-    lines = [
-        frame("aggTrade", PAIR[i % 2], BASE_MS + i // 3, 100.0 + i % 5, 0.5, 100 + i)
-        for i in range(3_000)
-    ]
-    path = tmp_path / "tape.ndjson"
-    path.write_bytes(b"\n".join(lines) + b"\n")
+    path = tape(tmp_path / "tape.ndjson", 3_000)
     want, _ = loaded([path])
     soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
     resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, hard))

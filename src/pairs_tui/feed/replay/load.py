@@ -50,9 +50,7 @@ from pairs_tui.feed.replay.stream import (
     TradeTable,
     streamable,
 )
-from pairs_tui.feed.replay.table import KIND, TRADE_SCHEMA, ParsedBars, ParsedTrades
-
-_OUTPUT_SCHEMA = {"leg": pl.UInt8(), **{k: TRADE_SCHEMA[k] for k in OUTPUT[1:]}}
+from pairs_tui.feed.replay.table import KIND, ParsedBars, ParsedTrades
 
 
 def read_file(
@@ -60,9 +58,9 @@ def read_file(
 ) -> Generator[pl.DataFrame, None, ParsedTrades | ParsedBars]:
     """Open one replay file, recognise its format from the content, and read it.
 
-    A file of stream frames yields its trades a block at a time as they are read; the others
-    yield nothing. Either way the file's counts come back at the end, with the trades or bars
-    not yielded (an empty frame for the first).
+    A file of stream frames or a trades CSV yields its trades a block at a time as they are
+    read; the others yield nothing. Either way the file's counts come back at the end, with the
+    trades or bars not yielded (an empty frame for the first).
 
     Args:
         path: A file (optionally gzip- or zip-compressed) or a Parquet directory.
@@ -97,8 +95,7 @@ def load_trades(paths: Sequence[Path | str], symbols: tuple[str, str]) -> pl.Dat
     loaded = load(paths, pair)
     if loaded.trades is None:
         raise ReplayError(f"{', '.join(map(str, paths))}: bar files hold no trades")
-    merged = pl.concat(list(loaded.trades.batches())) if loaded.trades.height else None
-    return (merged if merged is not None else pl.DataFrame(schema=_OUTPUT_SCHEMA)).select(
+    return pl.concat(list(loaded.trades.batches())).select(
         pl.col("leg")
         .replace_strict({0: pair[0], 1: pair[1]}, return_dtype=pl.String)
         .alias("symbol"),
@@ -180,7 +177,8 @@ class _File:
 
     parsed: ParsedTrades | ParsedBars
     kept: pl.DataFrame
-    """The pair's rows not spilled, with their ``leg`` (0 target, 1 hedge)."""
+    """The pair's rows its reader returned whole (not spilled), with their ``leg`` (0 target,
+    1 hedge)."""
     census: Counter[str]
     spill: Spill | None = None
     runs: tuple[Run, Run] = field(default_factory=lambda: (Run(), Run()))
@@ -259,26 +257,34 @@ def _merged(files: Sequence[_File], pair: tuple[str, str], loaded: Loaded) -> Me
             f"skipped {dropped:,} prints that are not market trades "
             "(X other than MARKET, or a zero quantity)"
         )
-    spilled = [f.spill for f in files]
-    if all(spilled) and streamable([f.runs for f in files]):
-        order = sorted(range(len(files)), key=lambda i: trades[i].source.name)
-        runs = [files[i].runs for i in order]
-        for leg, symbol in enumerate(pair):
-            kinds: dict[str, str] = {}
-            for i in order:
-                for code in sorted(files[i].runs[leg].kinds - {0}):
-                    kinds.setdefault(KIND.categories[code], trades[i].source.name)
-            if len(kinds) > 1:
-                _kinds_clash(symbol, kinds)
-            aggs = [agg for legs in runs if (agg := legs[leg].agg) is not None]
-            if aggs:
-                lo, hi = min(a[1] for a in aggs), max(a[2] for a in aggs)
-                loaded.gaps += hi - lo + 1 - sum(a[0] for a in aggs)
-        if loaded.gaps:
-            loaded.notes.append(f"{loaded.gaps:,} aggregate trade ids missing in the files")
-        return StreamedTrades([cast("Spill", files[i].spill) for i in order], runs)
+    if all(f.spill for f in files) and streamable([f.runs for f in files]):
+        return _streamed(files, trades, pair, loaded)
     frames = [f.kept if f.spill is None else f.spill.frame() for f in files]
     return TradeTable(_merge(trades, frames, pair, loaded))
+
+
+def _streamed(
+    files: Sequence[_File], trades: Sequence[ParsedTrades], pair: tuple[str, str], loaded: Loaded
+) -> StreamedTrades:
+    """The spilled files' trades, merged a block at a time; what :func:`_merge` checks and
+    counts over the merged table is told here by the files' runs."""
+    order = sorted(range(len(files)), key=lambda i: trades[i].source.name)
+    runs = [files[i].runs for i in order]
+    for leg, symbol in enumerate(pair):
+        kinds: dict[str, str] = {}  # the first file in the merged order with each id space
+        for i in order:
+            for code in sorted(files[i].runs[leg].kinds - {0}):
+                kinds.setdefault(KIND.categories[code], trades[i].source.name)
+        if len(kinds) > 1:
+            _kinds_clash(symbol, kinds)
+        # No aggregate id repeats (streamable), so the ids there are the trades there.
+        aggs = [agg for legs in runs if (agg := legs[leg].agg) is not None]
+        if aggs:
+            loaded.gaps += max(a[2] for a in aggs) - min(a[1] for a in aggs) + 1
+            loaded.gaps -= sum(a[0] for a in aggs)
+    if loaded.gaps:
+        loaded.notes.append(f"{loaded.gaps:,} aggregate trade ids missing in the files")
+    return StreamedTrades([cast("Spill", files[i].spill) for i in order], runs)
 
 
 def _merge(

@@ -1,7 +1,8 @@
 """The merged trades of a replay, delivered in order a batch at a time, from memory or from disk.
 
-A file of stream frames is read a block at a time (:mod:`~pairs_tui.feed.replay.ndjson`). Its
-blocks of the pair's trades go to a :class:`Spill`, a temporary file of Arrow IPC streams, while
+A file of stream frames or a trades CSV is read a block at a time
+(:mod:`~pairs_tui.feed.replay.ndjson`, :mod:`~pairs_tui.feed.replay.csv`). Its blocks of the
+pair's trades go to a :class:`Spill`, a temporary file of Arrow IPC streams, while
 a :class:`Run` per leg keeps what the merge needs to know of them: how many, their range of
 times and ids, and whether they come in order. Once every file is read (and checked, before any
 screen appears), a replay whose files pass :func:`streamable` is merged a block at a time by
@@ -12,7 +13,8 @@ order, ids that two files share, copies of a trade) is read back whole and merge
 Why a spill and not a second reading: reading the file is the replay's cost (the benchmark's
 bare decode is the yardstick), and the checks need all of it before the first bar is shown. The
 spill is about 40 bytes a trade on disk under the system's temporary directory (``TMPDIR``), and
-it is removed with the replay.
+it is removed with the replay. Parquet is not spilled: it is read whole, in one columnar scan
+(reading it twice, to check and then to stream, measured 4.5 M trades/s against 11 M).
 """
 
 from __future__ import annotations
