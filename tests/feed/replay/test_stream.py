@@ -228,3 +228,17 @@ def test_a_spill_the_disk_refuses_is_held_in_memory_and_loses_nothing(
     assert got is not None and want is not None and got.equals(want)
     assert got.height == 3_000
     assert "cannot spill to" in caplog.text and "holding the trades in memory" in caplog.text
+
+
+def test_no_temporary_folder_holds_the_trades_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """TMPDIR names a folder that is not there: the replay still runs, from memory."""
+    monkeypatch.setattr(ndjson, "_BLOCK", 2_000)
+    path = tape(tmp_path / "tape.ndjson", 1_000)
+    want, _ = loaded([path])
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
+    got, result = loaded([path])
+    assert isinstance(result, Loaded) and isinstance(result.trades, StreamedTrades)
+    assert got is not None and want is not None and got.equals(want) and got.height == 1_000
+    assert "cannot spill" in caplog.text and "holding the trades in memory" in caplog.text

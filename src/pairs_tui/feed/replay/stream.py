@@ -94,11 +94,16 @@ class SpillDir:
         self._made = 0
 
     def new(self) -> Spill:
-        """A new empty spill in the folder."""
-        if self._dir is None:
-            self._dir = tempfile.TemporaryDirectory(prefix="pairs-tui-replay-")
+        """A new empty spill in the folder, or held in memory when no file can be made there."""
         self._made += 1
-        return Spill(Path(self._dir.name) / f"{self._made}.arrows", self)
+        try:
+            if self._dir is None:
+                self._dir = tempfile.TemporaryDirectory(prefix="pairs-tui-replay-")
+            path = Path(self._dir.name) / f"{self._made}.arrows"
+            return Spill(io.FileIO(path, "w"), path, self)
+        except OSError as exc:
+            log.warning("replay: cannot spill (%s); holding the trades in memory", exc)
+            return Spill(None, None, self)
 
 
 class Spill:
@@ -109,17 +114,18 @@ class Spill:
     as a replay did before it spilled.
 
     Args:
-        path: The file (made here).
+        out: The file, open for writing; None to hold every block in memory.
+        path: Where the file is.
         owner: Kept alive while the spill is, so its folder is not removed under it.
     """
 
-    def __init__(self, path: Path, owner: SpillDir) -> None:
+    def __init__(self, out: io.FileIO | None, path: Path | None, owner: SpillDir) -> None:
         self.path = path
         self._owner = owner
         self._spans: list[tuple[int, int]] = []
-        self._out: io.FileIO | None = io.FileIO(path, "w")
-        self._held: list[pl.DataFrame] | None = None
-        """The blocks, once the disk refused one."""
+        self._out = out
+        self._held: list[pl.DataFrame] | None = None if out is not None else []
+        """The blocks, in memory (no file, or the disk refused one)."""
         self.rows = 0
         """Trades written."""
 
@@ -145,6 +151,7 @@ class Spill:
             self._out.close()
             self._out = None
             self._held = [*self._read(), block]
+            assert self.path is not None
             self.path.unlink(missing_ok=True)
             return
         self._spans.append((start, start + len(data)))
@@ -164,6 +171,7 @@ class Spill:
         return pl.concat(list(self.blocks()))
 
     def _read(self) -> Iterator[pl.DataFrame]:
+        assert self.path is not None
         with self.path.open("rb") as spilled:
             for start, end in self._spans:
                 spilled.seek(start)
