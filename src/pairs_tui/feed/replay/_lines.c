@@ -1,5 +1,6 @@
 /* The NDJSON replay's fast path: Binance trade frames, a block of lines at a time, straight
- * into columns.
+ * into columns. (And, at the end of this file, the live read loop's: one frame at a time,
+ * trade_frame.)
  *
  * A line is read here only when it is exactly what the replay's typed msgspec decoder would
  * accept as a market trade of the file's kind, and only in the plainest spelling of it: ASCII

@@ -1,4 +1,5 @@
-"""The NDJSON replay's fast path, in C (_lines.c): plain Binance trade lines into columns."""
+"""The NDJSON replay's fast path, in C (_lines.c): plain Binance trade lines into columns; and
+the live read loop's, one frame at a time."""
 
 from typing_extensions import Buffer
 
