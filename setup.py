@@ -1,7 +1,8 @@
-"""The one compiled part: the NDJSON replay's fast path (``pairs_tui.feed.replay._lines``).
+"""The compiled parts: the NDJSON replay's and the live read loop's fast paths
+(``pairs_tui.feed.replay._lines``) and the tick store's append (``pairs_tui._columns``).
 
-Everything else is in pyproject.toml. The extension is optional: where it cannot be built (no C
-compiler), the replay reads every line in Python, with the same result, more slowly.
+Everything else is in pyproject.toml. The extensions are optional: where they cannot be built (no
+C compiler), the same work is done in Python, with the same result, more slowly.
 """
 
 from setuptools import Extension, setup
@@ -12,6 +13,7 @@ setup(
             "pairs_tui.feed.replay._lines",
             ["src/pairs_tui/feed/replay/_lines.c"],
             optional=True,
-        )
+        ),
+        Extension("pairs_tui._columns", ["src/pairs_tui/_columns.c"], optional=True),
     ]
 )

@@ -110,7 +110,7 @@ class Pipeline(PairState):
             TickStore(settings.bars.tick_retention),
             TickStore(settings.bars.tick_retention),
         )
-        self._tick_append = (self._ticks[0].append, self._ticks[1].append)
+        self._tick_append = (self._ticks[0].appender, self._ticks[1].appender)
         self._leg = {self._symbols[0]: 0, self._symbols[1]: 1}
         self._last: list[Trade | None] = [None, None]
         self._first_price: list[float | None] = [None, None]

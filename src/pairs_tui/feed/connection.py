@@ -17,7 +17,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 import msgspec
@@ -44,6 +44,13 @@ from pairs_tui.feed.source import RoutingSink, TradeSink
 from pairs_tui.feed.status import FeedState
 from pairs_tui.feed.watch import Watch, silence_sentence
 from pairs_tui.records import Trade
+
+try:
+    from pairs_tui.feed.replay import _lines
+except ImportError:  # built without a C compiler: msgspec decodes every frame, a little slower
+    _trade_frame: Callable[[bytes | str, bool], _lines.LiveTrade | None] | None = None
+else:
+    _trade_frame = _lines.trade_frame
 
 log = logging.getLogger("pairs_tui.feed")
 
@@ -351,8 +358,8 @@ class FeedConnection:
         new_trade = Trade
         live = False
         latest_push = -1
+        fast = _trade_frame
         data: Any
-        trade: Trade | None
         # Frames are taken as bytes: msgspec reads UTF-8 itself, so websockets' decoding each
         # text frame to a str first was work done twice. A frame that is not UTF-8 fails the
         # JSON decode like any other garbage (counted, skipped) instead of closing with 1007.
@@ -363,23 +370,35 @@ class FeedConnection:
             except ConnectionClosedOK:
                 return  # the end of ``async for message in ws``
             now = mono()
-            try:
-                data = decode(message).data
-            except decode_errors:
-                data = None
-            # The checks over two fields that decode_frame adds to the decoder's (a positive
-            # quantity at a zero price, T far from E), inline: a function call per frame costs.
-            # None (no payload, or garbage) is not of the trade's class either. E and T are
-            # kept as they are read: every attribute read per frame costs.
-            if (
-                data.__class__ is not trade_kind
-                or (data.price == 0.0 and data.qty > 0.0)
-                or not (min_delay <= (pushed := data.event_time) - (t := data.time) <= max_delay)
-            ):
-                self._not_a_trade(message, data, sink, now)
-                continue
+            # The common frame, read in C: a trade of the stream's kind that passes every check
+            # below, as (symbol, E, T, id, price, qty, maker). Anything else (None) is decoded
+            # by msgspec and checked here, as before.
+            fields = fast(message, fetch) if fast is not None else None
+            if fields is not None:
+                symbol, pushed, t, trade_id, price, qty, maker = fields
+                market = True
+            else:
+                try:
+                    data = decode(message).data
+                except decode_errors:
+                    data = None
+                # The checks over two fields that decode_frame adds to the decoder's (a positive
+                # quantity at a zero price, T far from E), inline: a function call per frame
+                # costs. None (no payload, or garbage) is not of the trade's class either.
+                if (
+                    data.__class__ is not trade_kind
+                    or ((price := data.price) == 0.0 and data.qty > 0.0)
+                    or not (
+                        min_delay <= (pushed := data.event_time) - (t := data.time) <= max_delay
+                    )
+                ):
+                    self._not_a_trade(message, data, sink, now)
+                    continue
+                symbol, trade_id, qty, maker = data.symbol, data.id, data.qty, data.buyer_maker
+                # TradePayload.to_trade's rule: only a market print is a trade.
+                market = isinstance(data, AggTradePayload) or data.kind == "MARKET"
             self.messages += 1
-            leg = legs.get(data.symbol)
+            leg = legs.get(symbol)
             if leg is None:
                 continue  # a symbol not asked for (or just removed): not ours to deliver
             leg.last_seen = now
@@ -391,7 +410,6 @@ class FeedConnection:
             if not live:
                 live = True
                 self._on_live()
-            trade_id = data.id
             last = leg.last_id
             if last is not None and trade_id != last + 1:
                 if trade_id <= last:
@@ -400,16 +418,11 @@ class FeedConnection:
             elif leg.resuming:
                 backfill.resumed(leg, trade_id)
             leg.last_id = trade_id
-            if fetch:
-                # AggTradePayload.to_trade inline (a call per trade costs); the symbol is the
-                # leg's, upper case already.
-                if data.qty <= 0.0:
-                    continue
-                trade = new_trade(leg.symbol, t, data.price, data.qty, data.buyer_maker, trade_id)
-            else:
-                trade = data.to_trade()
-                if trade is None:
-                    continue
+            # The payload's to_trade inline (a call per trade costs); the symbol is the leg's,
+            # upper case already (the legs are looked up by it).
+            if qty <= 0.0 or not market:
+                continue
+            trade = new_trade(leg.symbol, t, price, qty, maker, trade_id)
             leg.last_time = self.last_time = t
             self.last_recv = now
             if routes is None:

@@ -1,5 +1,6 @@
 /* The NDJSON replay's fast path: Binance trade frames, a block of lines at a time, straight
- * into columns.
+ * into columns. (And, at the end of this file, the live read loop's: one frame at a time,
+ * trade_frame.)
  *
  * A line is read here only when it is exactly what the replay's typed msgspec decoder would
  * accept as a market trade of the file's kind, and only in the plainest spelling of it: ASCII
@@ -93,7 +94,7 @@ static void init_plain(void) {
 }
 
 /* A string of printable ASCII without escapes: its content is [*s, *s + *n). */
-static int string(Cursor *c, const char **s, Py_ssize_t *n) {
+static inline __attribute__((always_inline)) int string(Cursor *c, const char **s, Py_ssize_t *n) {
     skip_ws(c);
     if (c->p >= c->end || *c->p != '"') {
         return 0;
@@ -157,7 +158,7 @@ static const char *number_end(const char *p, const char *end, int *plain) {
 }
 
 /* A JSON integer without fraction or exponent, at most 18 digits (no overflow). */
-static int integer(Cursor *c, int64_t *out) {
+static inline __attribute__((always_inline)) int integer(Cursor *c, int64_t *out) {
     skip_ws(c);
     const char *p = c->p;
     int negative = 0;
@@ -188,7 +189,7 @@ static int integer(Cursor *c, int64_t *out) {
  * of two exact doubles is correctly rounded by IEEE division (Clinger's fast path); anything
  * longer goes through Python's own correctly rounded conversion. Either way the result is the
  * correctly rounded double, which is what msgspec's decoder gives. */
-static int decimal(const char *s, Py_ssize_t n, double *out) {
+static inline __attribute__((always_inline)) int decimal(const char *s, Py_ssize_t n, double *out) {
     int plain;
     if (n == 0 || n > MAX_NUMBER_LEN || number_end(s, s + n, &plain) != s + n || !plain) {
         return 0;
@@ -230,7 +231,7 @@ static int decimal(const char *s, Py_ssize_t n, double *out) {
 }
 
 /* A float field: a decimal as a string (Binance's spelling) or as a bare number. */
-static int amount(Cursor *c, double *out) {
+static inline __attribute__((always_inline)) int amount(Cursor *c, double *out) {
     skip_ws(c);
     const char *s;
     Py_ssize_t n;
@@ -530,10 +531,287 @@ done:
     return result;
 }
 
+/* -- one live frame ----------------------------------------------------------------------- */
+
+/* The live read loop's fast path: one combined-stream frame of the feed's trade stream, read
+ * only when it is exactly what ``schemas.ws.FRAME_DECODER`` decodes into a payload that the
+ * read loop delivers as a trade without further ado: the payload of the kind, every key once,
+ * the fields' msgspec constraints met (amounts finite and not negative, T since 1970), the
+ * checks over two fields passed (no positive quantity at a zero price, T within an hour of E),
+ * a positive quantity and, for @trade, X == "MARKET". The frame's own keys other than
+ * ``stream`` and ``data`` must be ignored ones with a scalar value (an ``id``, ``result`` or
+ * ``error`` is refused). Anything else, valid or not, is refused: the caller decodes it with
+ * msgspec as before (tests/feed/test_live_frame.py holds the two equal). */
+
+#define MAX_PUSH_DELAY_MS 3600000LL
+#define CACHED_SYMBOLS 16
+
+enum {
+    LIVE_E = 1 << 0,   /* e */
+    LIVE_PUSH = 1 << 1, /* E */
+    LIVE_T = 1 << 2,
+    LIVE_S = 1 << 3,
+    LIVE_P = 1 << 4,
+    LIVE_Q = 1 << 5,
+    LIVE_M = 1 << 6,
+    LIVE_ID = 1 << 7, /* a or t */
+    LIVE_X = 1 << 8,
+    LIVE_F = 1 << 9,
+    LIVE_L = 1 << 10,
+    LIVE_NQ = 1 << 11,
+    LIVE_ST = 1 << 12,
+};
+
+typedef struct {
+    int64_t push;
+    Row row;
+} Live;
+
+/* A key the payload's Struct reads (AggTradePayload or TradePayload), once each. */
+static unsigned live_bit(const char *key, Py_ssize_t n, int agg) {
+    if (n == 2) {
+        if (agg && key[0] == 'n' && key[1] == 'q') {
+            return LIVE_NQ;
+        }
+        if (agg && key[0] == 's' && key[1] == 't') {
+            return LIVE_ST;
+        }
+        return 0;
+    }
+    if (n != 1) {
+        return 0;
+    }
+    switch (key[0]) {
+        case 'e':
+            return LIVE_E;
+        case 'E':
+            return LIVE_PUSH;
+        case 'T':
+            return LIVE_T;
+        case 's':
+            return LIVE_S;
+        case 'p':
+            return LIVE_P;
+        case 'q':
+            return LIVE_Q;
+        case 'm':
+            return LIVE_M;
+        case 'a':
+            return agg ? LIVE_ID : 0;
+        case 'f':
+            return agg ? LIVE_F : 0;
+        case 'l':
+            return agg ? LIVE_L : 0;
+        case 't':
+            return agg ? 0 : LIVE_ID;
+        case 'X':
+            return agg ? 0 : LIVE_X;
+        default:
+            return 0;
+    }
+}
+
+static int live_payload(Cursor *c, int agg, Live *out) {
+    if (!take(c, '{')) {
+        return 0;
+    }
+    Row *row = &out->row;
+    unsigned seen = 0;
+    const unsigned needed = LIVE_E | LIVE_PUSH | LIVE_T | LIVE_S | LIVE_P | LIVE_Q | LIVE_M |
+                            LIVE_ID | (agg ? (unsigned)(LIVE_F | LIVE_L) : (unsigned)LIVE_X);
+    do {
+        const char *key, *s;
+        Py_ssize_t n, sn;
+        int64_t ignored;
+        double unused;
+        if (!string(c, &key, &n) || !take(c, ':')) {
+            return 0;
+        }
+        unsigned bit = live_bit(key, n, agg);
+        if (bit & seen) {
+            return 0; /* a key twice: msgspec decides */
+        }
+        seen |= bit;
+        int ok;
+        switch (bit) {
+            case LIVE_E:
+                ok = string(c, &s, &sn) && is(s, sn, agg ? "aggTrade" : "trade");
+                break;
+            case LIVE_PUSH:
+                ok = integer(c, &out->push);
+                break;
+            case LIVE_T:
+                ok = integer(c, &row->time) && row->time >= 0;
+                break;
+            case LIVE_S:
+                ok = string(c, &row->symbol, &row->symbol_len);
+                break;
+            case LIVE_P:
+                ok = amount(c, &row->price);
+                break;
+            case LIVE_Q:
+                ok = amount(c, &row->qty);
+                break;
+            case LIVE_M:
+                if (literal(c, "true", 4)) {
+                    row->maker = 1;
+                    ok = 1;
+                } else {
+                    row->maker = 0;
+                    ok = literal(c, "false", 5);
+                }
+                break;
+            case LIVE_ID:
+                ok = integer(c, &row->id);
+                break;
+            case LIVE_X:
+                ok = string(c, &s, &sn) && is(s, sn, "MARKET");
+                break;
+            case LIVE_F:
+            case LIVE_L:
+                ok = integer(c, &ignored);
+                break;
+            case LIVE_NQ: /* float | None */
+                ok = literal(c, "null", 4) || amount(c, &unused);
+                break;
+            case LIVE_ST: /* int | None */
+                ok = literal(c, "null", 4) || integer(c, &ignored);
+                break;
+            default:
+                ok = skip_value(c);
+        }
+        if (!ok) {
+            return 0;
+        }
+    } while (take(c, ','));
+    if (!take(c, '}') || (seen & needed) != needed) {
+        return 0;
+    }
+    int64_t delay = out->push - row->time;
+    return row->qty > 0.0 && row->price > 0.0 && delay >= -MAX_PUSH_DELAY_MS &&
+           delay <= MAX_PUSH_DELAY_MS;
+}
+
+static int live_frame(Cursor *c, int agg, Live *out) {
+    if (!take(c, '{')) {
+        return 0;
+    }
+    int has_data = 0, has_stream = 0;
+    do {
+        const char *key, *s;
+        Py_ssize_t n, sn;
+        if (!string(c, &key, &n) || !take(c, ':')) {
+            return 0;
+        }
+        if (is(key, n, "data")) {
+            if (has_data || !live_payload(c, agg, out)) {
+                return 0;
+            }
+            has_data = 1;
+        } else if (is(key, n, "stream")) {
+            if (has_stream || !string(c, &s, &sn)) {
+                return 0;
+            }
+            has_stream = 1;
+        } else if (is(key, n, "id") || is(key, n, "result") || is(key, n, "error") ||
+                   !skip_value(c)) {
+            return 0;
+        }
+    } while (take(c, ','));
+    if (!take(c, '}') || !has_data) {
+        return 0;
+    }
+    skip_ws(c);
+    return c->p == c->end;
+}
+
+/* Symbols seen, as str objects: a frame's symbol is one of them nearly always, so no str is
+ * made per frame and its hash is at hand for the caller's dict lookup. */
+static PyObject *cached_symbols[CACHED_SYMBOLS];
+static int cached_count;
+
+static PyObject *symbol_object(const char *s, Py_ssize_t n) {
+    for (int i = 0; i < cached_count; i++) {
+        PyObject *name = cached_symbols[i];
+        if (PyUnicode_GET_LENGTH(name) == n && memcmp(PyUnicode_DATA(name), s, (size_t)n) == 0) {
+            Py_INCREF(name);
+            return name;
+        }
+    }
+    PyObject *name = PyUnicode_FromStringAndSize(s, n); /* ASCII: one byte a character */
+    if (name != NULL && cached_count < CACHED_SYMBOLS && n <= MAX_SYMBOL_LEN) {
+        Py_INCREF(name);
+        cached_symbols[cached_count++] = name;
+    }
+    return name;
+}
+
+static PyObject *trade_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "trade_frame(frame, agg) takes 2 arguments");
+        return NULL;
+    }
+    const char *data;
+    Py_ssize_t size;
+    if (PyBytes_CheckExact(args[0])) {
+        data = PyBytes_AS_STRING(args[0]);
+        size = PyBytes_GET_SIZE(args[0]);
+    } else if (PyUnicode_Check(args[0])) {
+        /* A str frame: read when it is ASCII (then its UTF-8 is its data), else refused. */
+        if (!PyUnicode_IS_ASCII(args[0])) {
+            Py_RETURN_NONE;
+        }
+        data = (const char *)PyUnicode_DATA(args[0]);
+        size = PyUnicode_GET_LENGTH(args[0]);
+    } else {
+        Py_RETURN_NONE;
+    }
+    int agg = PyObject_IsTrue(args[1]);
+    if (agg < 0) {
+        return NULL;
+    }
+    Live live = {0};
+    Cursor c = {data, data + size};
+    if (!live_frame(&c, agg, &live)) {
+        Py_RETURN_NONE;
+    }
+    Row *row = &live.row;
+    PyObject *out = PyTuple_New(7);
+    if (out == NULL) {
+        return NULL;
+    }
+    PyObject *items[7] = {
+        symbol_object(row->symbol, row->symbol_len),
+        PyLong_FromLongLong(live.push),
+        PyLong_FromLongLong(row->time),
+        PyLong_FromLongLong(row->id),
+        PyFloat_FromDouble(row->price),
+        PyFloat_FromDouble(row->qty),
+        PyBool_FromLong(row->maker),
+    };
+    for (int i = 0; i < 7; i++) {
+        if (items[i] == NULL) {
+            for (int j = 0; j < 7; j++) {
+                Py_XDECREF(items[j]);
+            }
+            Py_DECREF(out);
+            return NULL;
+        }
+    }
+    for (int i = 0; i < 7; i++) {
+        PyTuple_SET_ITEM(out, i, items[i]);
+    }
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS,
      "scan(block, enveloped, agg, prefixed): the block's plain trade lines as columns, and "
      "the lines left to the Python reader."},
+    {"trade_frame", (PyCFunction)(void (*)(void))trade_frame, METH_FASTCALL,
+     "trade_frame(frame, agg): (symbol, E, T, id, price, qty, maker) of a plain trade frame "
+     "the live read loop delivers as it is, or None for anything msgspec must decode."},
     {NULL, NULL, 0, NULL},
 };
 
