@@ -211,6 +211,15 @@ def test_a_streamed_replay_replays_twice_and_leaves_no_spill_behind(
     assert list(spills.iterdir()) == []
 
 
+def held_in_memory(
+    got: pl.DataFrame | None, result: Loaded | str, want: pl.DataFrame | None, n: int, log: str
+) -> None:
+    """The replay streamed all ``n`` trades, the same as ``want``, and said it held them."""
+    assert isinstance(result, Loaded) and isinstance(result.trades, StreamedTrades)
+    assert got is not None and want is not None and got.equals(want) and got.height == n
+    assert "cannot spill" in log and "holding the trades in memory" in log
+
+
 def test_a_spill_the_disk_refuses_is_held_in_memory_and_loses_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -224,10 +233,8 @@ def test_a_spill_the_disk_refuses_is_held_in_memory_and_loses_nothing(
         got, result = loaded([path])
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
-    assert isinstance(result, Loaded) and isinstance(result.trades, StreamedTrades)
-    assert got is not None and want is not None and got.equals(want)
-    assert got.height == 3_000
-    assert "cannot spill to" in caplog.text and "holding the trades in memory" in caplog.text
+    held_in_memory(got, result, want, 3_000, caplog.text)
+    assert "cannot spill to" in caplog.text
 
 
 def test_no_temporary_folder_holds_the_trades_in_memory(
@@ -239,6 +246,4 @@ def test_no_temporary_folder_holds_the_trades_in_memory(
     want, _ = loaded([path])
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
     got, result = loaded([path])
-    assert isinstance(result, Loaded) and isinstance(result.trades, StreamedTrades)
-    assert got is not None and want is not None and got.equals(want) and got.height == 1_000
-    assert "cannot spill" in caplog.text and "holding the trades in memory" in caplog.text
+    held_in_memory(got, result, want, 1_000, caplog.text)
