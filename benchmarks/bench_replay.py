@@ -7,6 +7,7 @@ shifted in time and id, to about a million trades, and written as:
 
 - the combined-stream NDJSON, gzipped (as recorded) and plain;
 - the same frames behind a cryptofeed receive-time prefix (the line-by-line reader's path);
+- the gzipped NDJSON cut into 20 files that follow one another (hourly captures);
 - Binance archive CSVs, one per symbol, gzipped;
 - ``--record`` Parquet, partitioned by symbol and date.
 
@@ -120,6 +121,10 @@ def probe() -> float:
     return (time.perf_counter() - t0) * 1e3
 
 
+_PARTS = 20
+"""Files the session is cut into for the many-files layout."""
+
+
 def make_inputs(folder: Path, copies: int) -> dict[str, list[Path]]:
     """Session B repeated ``copies`` times back to back, in every layout measured."""
     lines = gzip.decompress(SESSION.read_bytes()).splitlines()
@@ -145,6 +150,13 @@ def make_inputs(folder: Path, copies: int) -> dict[str, list[Path]]:
     inputs["NDJSON.gz (as recorded)"] = [packed]
     inputs["NDJSON plain"] = [plain]
     inputs["cryptofeed prefix (line by line)"] = [prefixed]
+    # The same session cut into files that follow one another, as hourly captures are.
+    parts = []
+    for i in range(_PARTS):
+        parts.append(folder / f"part-{i:02}.ndjson.gz")
+        piece = out[i * len(out) // _PARTS : (i + 1) * len(out) // _PARTS]
+        parts[-1].write_bytes(gzip.compress(b"\n".join(piece) + b"\n", compresslevel=6))
+    inputs[f"NDJSON.gz in {_PARTS} files"] = parts
     trades = load_trades([plain], PAIR)
     csvs = []
     for symbol in PAIR:

@@ -9,6 +9,7 @@ import gzip
 import itertools
 import resource
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
@@ -22,7 +23,7 @@ from pairs_tui.feed.replay import ndjson
 from pairs_tui.feed.replay.files import ReplayError
 from pairs_tui.feed.replay.load import Loaded, load
 from pairs_tui.feed.replay.source import ReplaySource
-from pairs_tui.feed.replay.stream import StreamedTrades
+from pairs_tui.feed.replay.stream import Spill, StreamedTrades
 from sources import PAIR
 
 from .conftest import Recorder
@@ -209,6 +210,35 @@ def test_a_streamed_replay_replays_twice_and_leaves_no_spill_behind(
     del source
     gc.collect()
     assert list(spills.iterdir()) == []
+
+
+def test_files_that_follow_one_another_are_read_back_one_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ten files of consecutive trades: each is read back from its spill only when its trades
+    are due, so the merge holds a file or two at a time, not all ten."""
+    monkeypatch.setattr(ndjson, "_BLOCK", 3_000)
+    whole = tape(tmp_path / "whole", 2_000).read_bytes().splitlines(keepends=True)
+    paths = []
+    for i in range(10):
+        paths.append(tmp_path / f"part-{i}.ndjson")
+        paths[-1].write_bytes(b"".join(whole[i * 200 : (i + 1) * 200]))
+    opened: list[Spill] = []
+    blocks = Spill.blocks
+
+    def watched(spill: Spill) -> Iterator[pl.DataFrame]:
+        opened.append(spill)  # on the first block read back
+        yield from blocks(spill)
+
+    monkeypatch.setattr(Spill, "blocks", watched)
+    trades = load(paths, PAIR).trades
+    assert isinstance(trades, StreamedTrades)
+    delivered = []
+    for batch in trades.batches():
+        delivered.extend(batch["id"].to_list())
+        assert len(opened) <= len(delivered) // 200 + 2
+    in_order = sorted(range(2_000), key=lambda i: (i // 3, i % 2))  # by time, then leg
+    assert delivered == [100 + i for i in in_order] and len(opened) == 10
 
 
 def held_in_memory(

@@ -39,9 +39,6 @@ OUTPUT = ("leg", "time", "price", "qty", "buyer_maker", "id")
 KEY_LIMIT = 2**61
 """Times within this of zero make ``2 * time + leg`` a sort key that cannot overflow."""
 
-_UNSEEN = (-(2**63), -(2**63))
-"""The bound of a leg whose first trade has not been read yet: nothing can be delivered."""
-
 
 class MergedTrades(Protocol):
     """A replay's trades of the pair in the merged order, one batch after another."""
@@ -277,10 +274,14 @@ def streamable(runs: Sequence[tuple[Run, Run]]) -> bool:
 class StreamedTrades:
     """Trades of spilled files merged a block at a time (see :func:`streamable`).
 
-    The order is the in-memory merge's: time, leg, id, then file and row. Each file's blocks
-    are read in turn, and what is pending is delivered up to the least of the newest trades
-    read of every leg not yet finished: no trade still unread can come before it, because each
-    leg of each file is in order.
+    The order is the in-memory merge's: time, leg, id, then file and row. Blocks are read one at
+    a time, each split by leg into a queue per file and leg, whose trades are in order. After
+    each block, every queue's trades up to the least of the bounds of every leg not yet finished
+    are delivered, merged: a leg's bound is the newest trade read of it, or before any is read,
+    its first time and smallest id. No trade still unread can come before it, because each leg
+    of each file is in order. A trade is moved once, when it is delivered, and a file is first
+    read when its bound is the least, so a recording of many files that follow one another holds
+    one or two of them at a time, not all.
 
     Args:
         spills: The files' spills, in the order of their names.
@@ -290,6 +291,16 @@ class StreamedTrades:
     def __init__(self, spills: Sequence[Spill], runs: Sequence[tuple[Run, Run]]) -> None:
         self._spills = list(spills)
         self._counts = [(a.count, b.count) for a, b in runs]
+        # A leg's least key before any of it is read: its first time and its smallest id.
+        self._firsts = [
+            [
+                (2 * run.times[0] + side, run.ids[0])
+                if run.times is not None and run.ids is not None
+                else None
+                for side, run in enumerate(legs)
+            ]
+            for legs in runs
+        ]
         self._height = sum(map(sum, self._counts))
         ends = [run.times[1] for legs in runs for run in legs if run.times is not None]
         self._last_time = max(ends) if ends else None
@@ -308,38 +319,82 @@ class StreamedTrades:
         """The trades in order, a few blocks' worth at most held at once."""
         blocks = [spill.blocks() for spill in self._spills]
         unread = [list(counts) for counts in self._counts]
-        newest: list[list[tuple[int, int]]] = [[_UNSEEN, _UNSEEN] for _ in blocks]
-
-        def read(f: int) -> pl.DataFrame:
-            block = next(blocks[f]).select(OUTPUT)
-            leg = block["leg"].to_numpy()
-            for side in (0, 1):
-                at = np.flatnonzero(leg == side)
-                if at.size:
-                    unread[f][side] -= at.size
-                    last = int(at[-1])
-                    newest[f][side] = (2 * int(block["time"][last]) + side, int(block["id"][last]))
-            return block
-
-        pending = pl.concat([read(f) for f in range(len(blocks))])
+        bounds = [list(firsts) for firsts in self._firsts]
+        queues = [[_Queue(), _Queue()] for _ in blocks]
         while True:
             bound, owner = None, -1
-            for f, (counts, keys) in enumerate(zip(unread, newest, strict=True)):
+            for f, (counts, keys) in enumerate(zip(unread, bounds, strict=True)):
                 for side in (0, 1):
-                    if counts[side] and (bound is None or keys[side] < bound):
-                        bound, owner = keys[side], f
-            key = pending["time"].to_numpy() * 2 + pending["leg"].to_numpy()
-            ids = pending["id"].to_numpy()
-            # Stable: ties of time, leg and id are within one file, and stay in its order.
-            order = np.lexsort((ids, key))
-            pending = pending[order]
+                    key = keys[side]
+                    if counts[side] and key is not None and (bound is None or key < bound):
+                        bound, owner = key, f
+            due = [part for legs in queues for queue in legs if (part := queue.take(bound))]
+            if due:
+                yield _in_order(due)
             if bound is None:
-                if pending.height:
-                    yield pending
                 return
-            key, ids = key[order], ids[order]
-            lo, hi = np.searchsorted(key, bound[0], "left"), np.searchsorted(key, bound[0], "right")
+            block = next(blocks[owner]).select(OUTPUT)
+            leg = block["leg"].to_numpy()
+            for side in (0, 1):
+                mine = leg == side
+                count = int(mine.sum())
+                if not count:
+                    continue
+                rows = block if count == block.height else block.filter(pl.Series(mine))
+                unread[owner][side] -= count
+                queues[owner][side].put(rows, side)
+                bounds[owner][side] = queues[owner][side].newest
+
+
+class _Queue:
+    """The trades of one leg of one file read and not yet delivered, in order."""
+
+    def __init__(self) -> None:
+        self._rows: list[pl.DataFrame] = []
+        self._keys = np.empty(0, dtype=np.int64)
+        """``2 * time + leg`` of each trade."""
+        self._ids = np.empty(0, dtype=np.int64)
+
+    @property
+    def newest(self) -> tuple[int, int]:
+        """The key and id of the last trade read."""
+        return int(self._keys[-1]), int(self._ids[-1])
+
+    def put(self, rows: pl.DataFrame, side: int) -> None:
+        """Append trades of the leg ``side``, in order."""
+        self._rows.append(rows)
+        self._keys = np.concatenate((self._keys, rows["time"].to_numpy() * 2 + side))
+        self._ids = np.concatenate((self._ids, rows["id"].to_numpy()))
+
+    def take(
+        self, bound: tuple[int, int] | None
+    ) -> tuple[pl.DataFrame, np.ndarray, np.ndarray] | None:
+        """Remove and return the trades up to ``bound`` (all of them for None), with their keys
+        and ids; None when there are none."""
+        keys, ids = self._keys, self._ids
+        if bound is None:
+            n = keys.size
+        else:
+            lo, hi = (
+                np.searchsorted(keys, bound[0], "left"),
+                np.searchsorted(keys, bound[0], "right"),
+            )
             n = int(lo + np.searchsorted(ids[lo:hi], bound[1], "right"))
-            if n:
-                yield pending.slice(0, n)
-            pending = pl.concat([pending.slice(n), read(owner)])
+        if not n:
+            return None
+        rows = pl.concat(self._rows) if len(self._rows) > 1 else self._rows[0]
+        self._keys, self._ids = keys[n:], ids[n:]
+        self._rows = [rows.slice(n)] if n < rows.height else []
+        return rows.slice(0, n), keys[:n], ids[:n]
+
+
+def _in_order(parts: list[tuple[pl.DataFrame, np.ndarray, np.ndarray]]) -> pl.DataFrame:
+    """Trades of several queues merged, each queue's in order: by key, then id, then the
+    queue's order (ties of key and id are within one queue, which keeps its order)."""
+    if len(parts) == 1:
+        return parts[0][0]
+    rows = pl.concat([part[0] for part in parts])
+    order = np.lexsort(
+        (np.concatenate([part[2] for part in parts]), np.concatenate([part[1] for part in parts]))
+    )
+    return rows[order]
