@@ -9,7 +9,8 @@ shifted in time and id, to about a million trades, and written as:
 - the same frames behind a cryptofeed receive-time prefix (the line-by-line reader's path);
 - the gzipped NDJSON cut into 20 files that follow one another (hourly captures);
 - Binance archive CSVs, one per symbol, gzipped;
-- ``--record`` Parquet, partitioned by symbol and date.
+- ``--record`` Parquet, partitioned by symbol and date, read whole (as one of up to
+  ``parquet.WHOLE`` rows is) and a file at a time (as a bigger one is).
 
 "replay → bars" is what a user waits for before analytics: ``ReplaySource(paths, pair)`` (open,
 decompress, parse, check, merge) plus ``run()`` at full speed into a sink that builds the 1s bars
@@ -44,6 +45,7 @@ import msgspec
 import polars as pl
 
 from pairs_tui.bars import BarBuilder
+from pairs_tui.feed.replay import parquet
 from pairs_tui.feed.replay.load import load_trades
 from pairs_tui.feed.replay.source import ReplaySource
 
@@ -187,6 +189,7 @@ def make_inputs(folder: Path, copies: int) -> dict[str, list[Path]]:
             leaf / "part-0.parquet"
         )
     inputs["Parquet (--record)"] = [folder / "rec"]
+    inputs[PIECES] = [folder / "rec"]
     return inputs
 
 
@@ -203,18 +206,30 @@ def bare(paths: list[Path], decode: Callable[[bytes], object]) -> int:
     return n
 
 
-def replay(paths: list[Path], sink: type[_Sink] = _BulkSink) -> tuple[int, float]:
-    """Open and run a full-speed replay into bars; returns (trades, seconds spent opening)."""
-    t0 = time.perf_counter()
-    source = ReplaySource(paths, PAIR)
-    opened = time.perf_counter() - t0
-    asyncio.run(source.run(sink()))
+PIECES = "Parquet (--record), in pieces"
+"""The same recording, read a file at a time as one above ``parquet.WHOLE`` rows is."""
+
+
+def replay(
+    paths: list[Path], sink: type[_Sink] = _BulkSink, *, pieces: bool = False
+) -> tuple[int, float]:
+    """Open and run a full-speed replay into bars; returns (trades, seconds spent opening).
+    With ``pieces``, Parquet is read a file at a time whatever its size."""
+    whole, parquet.WHOLE = parquet.WHOLE, 0 if pieces else parquet.WHOLE
+    try:
+        t0 = time.perf_counter()
+        source = ReplaySource(paths, PAIR)
+        opened = time.perf_counter() - t0
+        asyncio.run(source.run(sink()))
+    finally:
+        parquet.WHOLE = whole
     return source.status.messages, opened
 
 
 PEAK = """
 import asyncio, sys
 from benchmarks.bench_replay import PAIR, _BulkSink
+from pairs_tui.feed.replay import parquet
 from pairs_tui.feed.replay.source import ReplaySource
 def hwm():
     with open("/proc/self/status") as status:
@@ -222,17 +237,20 @@ def hwm():
 with open("/proc/self/clear_refs", "w") as refs:
     refs.write("5")  # the peak so far is the parent's, inherited through fork: reset it
 before = hwm()
+paths = sys.argv[1:]
+if paths[0] == "--pieces":
+    parquet.WHOLE, paths = 0, paths[1:]
 sink = _BulkSink()
-asyncio.run(ReplaySource(sys.argv[1:], PAIR).run(sink))
+asyncio.run(ReplaySource(paths, PAIR).run(sink))
 print(before, hwm(), sink.bars)
 """
 
 
-def peak_rss(paths: list[Path]) -> tuple[float, float, int]:
+def peak_rss(paths: list[Path], *, pieces: bool = False) -> tuple[float, float, int]:
     """Peak RSS of a fresh process replaying ``paths`` into bars: (MB after imports, MB peak,
     bars)."""
     out = subprocess.run(
-        [sys.executable, "-c", PEAK, *map(str, paths)],
+        [sys.executable, "-c", PEAK, *(["--pieces"] if pieces else []), *map(str, paths)],
         check=True,
         capture_output=True,
         text=True,
@@ -269,11 +287,11 @@ def main() -> None:
                     for base, decode in BARE.items():
                         seconds, _ = timed(partial(bare, paths, decode))
                         times.setdefault((base, name), []).append(seconds)
-                seconds, result = timed(partial(replay, paths))
+                seconds, result = timed(partial(replay, paths, pieces=name == PIECES))
                 trades, opened = cast(tuple[int, float], result)
                 times.setdefault(("replay", name), []).append(seconds)
                 opens[name].append(opened)
-                if args.before:
+                if args.before and name != PIECES:
                     seconds, _ = timed(partial(replay, paths, _Sink))
                     times.setdefault(("trade by trade", name), []).append(seconds)
         print(f"{trades:,} trades, {args.repeats} interleaved repeats; trades/s, median (best)")
@@ -301,7 +319,7 @@ def main() -> None:
             size = sum(
                 f.stat().st_size for p in paths for f in ([p] if p.is_file() else p.rglob("*"))
             )
-            start, peak, bars = peak_rss(paths)
+            start, peak, bars = peak_rss(paths, pieces=name == PIECES)
             size_mb = size / 2**20
             print(f"  {name:<34} {start:6.0f} {peak:6.0f}   ({bars:,} bars; {size_mb:,.0f} MB)")
     print(f"noise probe after: {probe():.0f} ms")

@@ -18,16 +18,18 @@ by trade time, then leg (target first), then trade id, then the files' names and
 own order. The same trade (same symbol, id space and id) found in two files is kept once.
 
 Files of stream frames and trades CSVs (plain, gzipped or zipped) are read a block at a time and
-spilled to disk as they are read; when each leg of each comes in order and no two share a trade,
-the replay merges them a block at a time too (:mod:`~pairs_tui.feed.replay.stream`), so memory
-does not grow with the files. Any other replay is merged in one table in memory.
+spilled to disk as they are read; a big Parquet recording is read a block at a time too, and
+read again rather than spilled. When each leg of each file comes in order and no two share a
+trade, the replay merges them a block at a time too (:mod:`~pairs_tui.feed.replay.stream`), so
+memory does not grow with the files. Any other replay is merged in one table in memory.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import NoReturn, cast
 
@@ -38,43 +40,20 @@ from pairs_tui.feed.replay.bars import align_bars
 from pairs_tui.feed.replay.csv import read_csv
 from pairs_tui.feed.replay.files import Format, ReplayError, open_input
 from pairs_tui.feed.replay.ndjson import read_ndjson
-from pairs_tui.feed.replay.parquet import read_parquet
+from pairs_tui.feed.replay.parquet import ParquetData
 from pairs_tui.feed.replay.stream import (
     KEY_LIMIT,
     OUTPUT,
+    Blocks,
     MergedTrades,
+    Reread,
     Run,
-    Spill,
     SpillDir,
     StreamedTrades,
     TradeTable,
     streamable,
 )
 from pairs_tui.feed.replay.table import KIND, ParsedBars, ParsedTrades
-
-
-def read_file(
-    path: Path | str, pair: tuple[str, str]
-) -> Generator[pl.DataFrame, None, ParsedTrades | ParsedBars]:
-    """Open one replay file, recognise its format from the content, and read it.
-
-    A file of stream frames or a trades CSV yields its trades a block at a time as they are
-    read; the others yield nothing. Either way the file's counts come back at the end, with the
-    trades or bars not yielded (an empty frame for the first).
-
-    Args:
-        path: A file (optionally gzip- or zip-compressed) or a Parquet directory.
-        pair: The replayed pair, upper case (used to find a symbol in a file name).
-
-    Raises:
-        ReplayError: Anything wrong with the file; the message names it.
-    """
-    source = open_input(path)
-    if source.format is Format.CSV:
-        return (yield from read_csv(source, pair))
-    if source.format is Format.PARQUET:
-        return read_parquet(source, pair)
-    return (yield from read_ndjson(source))
 
 
 def load_trades(paths: Sequence[Path | str], symbols: tuple[str, str]) -> pl.DataFrame:
@@ -171,44 +150,78 @@ def load(paths: Sequence[Path | str], pair: tuple[str, str]) -> Loaded:
 
 
 @dataclass
+class _Part:
+    """Rows of the pair one reader yielded block by block, kept aside as they were read: a
+    whole file of stream frames or a trades CSV, or one file of a Parquet dataset."""
+
+    aside: Blocks
+    """The blocks: spilled, or read again from the file."""
+    runs: tuple[Run, Run] = field(default_factory=lambda: (Run(), Run()))
+    """What the merge needs to know of each leg's rows (target, hedge)."""
+
+    def add(self, rows: pl.DataFrame) -> None:
+        """Keep the next block aside, and note its rows."""
+        self.aside.write(rows)
+        leg = rows["leg"].to_numpy()
+        for side, run in enumerate(self.runs):
+            at = leg == side
+            count = int(at.sum())
+            mine = rows if count == rows.height else rows.filter(pl.Series(at))
+            run.add(mine["time"].to_numpy(), mine["id"], mine["kind"])
+
+
+@dataclass
 class _File:
-    """One file read: its counts, the pair's rows (held, or spilled as they were read), and
-    every symbol's count."""
+    """One file read: its counts, the pair's rows (held, or kept aside in parts as they were
+    read), and every symbol's count."""
 
     parsed: ParsedTrades | ParsedBars
     kept: pl.DataFrame
-    """The pair's rows its reader returned whole (not spilled), with their ``leg`` (0 target,
+    """The pair's rows its reader returned whole (not yielded), with their ``leg`` (0 target,
     1 hedge)."""
     census: Counter[str]
-    spill: Spill | None = None
-    runs: tuple[Run, Run] = field(default_factory=lambda: (Run(), Run()))
-    """The spilled rows of each leg."""
+    parts: list[_Part] = field(default_factory=list)
+    """The rows its reader yielded block by block, in the order read."""
 
 
 def _read(path: Path | str, pair: tuple[str, str], spills: SpillDir) -> _File:
-    """Read one file; what its reader yields block by block goes to a spill.
+    """Read one file; what its reader yields block by block goes to a spill, except for
+    Parquet, which is read again when wanted (faster than a spill writes and reads back), a
+    part for each file of the dataset.
 
     Raises:
         ReplayError: The file cannot be used, or holds nothing of the pair.
     """
-    reading = read_file(path, pair)
+    source = open_input(path)
+    data = ParquetData(source, pair) if source.format is Format.PARQUET else None
+    reading = (
+        data.read()
+        if data is not None
+        else _one_part(
+            read_csv(source, pair) if source.format is Format.CSV else read_ndjson(source)
+        )
+    )
     census: Counter[str] = Counter()
-    spill: Spill | None = None
-    runs = (Run(), Run())
+    parts: dict[int, _Part] = {}
     while True:
         try:
-            block = next(reading)
+            number, block = next(reading)
         except StopIteration as done:
             parsed: ParsedTrades | ParsedBars = done.value
             break
         rows = _pair_rows(block, pair, census)
         if rows.height:
-            spill = spill or spills.new()
-            spill.write(rows)
-            leg = rows["leg"].to_numpy()
-            for side, run in enumerate(runs):
-                mine = rows.filter(pl.Series(leg == side))
-                run.add(mine["time"].to_numpy(), mine["id"], mine["kind"])
+            if number not in parts:
+                aside = (
+                    spills.new()
+                    if data is None
+                    else Reread(
+                        partial(_pair_blocks, partial(data.reread, number), pair),
+                        data.path_of(number),
+                    )
+                )
+                parts[number] = _Part(aside)
+            parts[number].add(rows)
     kept = _pair_rows(parsed.frame, pair, census)
     if isinstance(parsed, ParsedTrades):
         census.update(parsed.elsewhere)
@@ -216,7 +229,30 @@ def _read(path: Path | str, pair: tuple[str, str], spills: SpillDir) -> _File:
         what = "bars" if isinstance(parsed, ParsedBars) else "trades"
         listed = ", ".join(f"{s} {n:,}" for s, n in census.most_common(6))
         raise parsed.source.error(f"holds no {what} of {' or '.join(pair)} (it holds {listed})")
-    return _File(parsed, kept, census, spill, runs)
+    return _File(parsed, kept, census, list(parts.values()))
+
+
+def _one_part(
+    reading: Generator[pl.DataFrame, None, ParsedTrades | ParsedBars],
+) -> Generator[tuple[int, pl.DataFrame], None, ParsedTrades | ParsedBars]:
+    """A reader's blocks, numbered as all of one part."""
+    while True:
+        try:
+            block = next(reading)
+        except StopIteration as done:
+            parsed: ParsedTrades | ParsedBars = done.value
+            return parsed
+        yield 0, block
+
+
+def _pair_blocks(
+    read: Callable[[], Iterator[pl.DataFrame]], pair: tuple[str, str]
+) -> Iterator[pl.DataFrame]:
+    """The blocks of the pair's rows that :func:`_read` kept aside, read again by ``read``."""
+    for block in read():
+        rows = _pair_rows(block, pair, Counter())
+        if rows.height:
+            yield rows
 
 
 def _pair_rows(frame: pl.DataFrame, pair: tuple[str, str], census: Counter[str]) -> pl.DataFrame:
@@ -246,7 +282,7 @@ def _check_pair(files: Sequence[_File], pair: tuple[str, str], loaded: Loaded) -
 
 
 def _merged(files: Sequence[_File], pair: tuple[str, str], loaded: Loaded) -> MergedTrades:
-    """The files' trades merged: a block at a time when every file was spilled and they
+    """The files' trades merged: a block at a time when every file's were kept aside and they
     allow it (:func:`~pairs_tui.feed.replay.stream.streamable`), else in memory."""
     parsed = [f.parsed for f in files]
     assert all(isinstance(p, ParsedTrades) for p in parsed)
@@ -257,34 +293,37 @@ def _merged(files: Sequence[_File], pair: tuple[str, str], loaded: Loaded) -> Me
             f"skipped {dropped:,} prints that are not market trades "
             "(X other than MARKET, or a zero quantity)"
         )
-    if all(f.spill for f in files) and streamable([f.runs for f in files]):
+    if all(f.parts for f in files) and streamable([p.runs for f in files for p in f.parts]):
         return _streamed(files, trades, pair, loaded)
-    frames = [f.kept if f.spill is None else f.spill.frame() for f in files]
+    frames = [
+        pl.concat([b for p in f.parts for b in p.aside.blocks()]) if f.parts else f.kept
+        for f in files
+    ]
     return TradeTable(_merge(trades, frames, pair, loaded))
 
 
 def _streamed(
     files: Sequence[_File], trades: Sequence[ParsedTrades], pair: tuple[str, str], loaded: Loaded
 ) -> StreamedTrades:
-    """The spilled files' trades, merged a block at a time; what :func:`_merge` checks and
-    counts over the merged table is told here by the files' runs."""
+    """The files' trades, merged a block at a time from where they were kept aside; what
+    :func:`_merge` checks and counts over the merged table is told here by the parts' runs."""
     order = sorted(range(len(files)), key=lambda i: trades[i].source.name)
-    runs = [files[i].runs for i in order]
+    parts = [(part, trades[i].source.name) for i in order for part in files[i].parts]
     for leg, symbol in enumerate(pair):
         kinds: dict[str, str] = {}  # the first file in the merged order with each id space
-        for i in order:
-            for code in sorted(files[i].runs[leg].kinds - {0}):
-                kinds.setdefault(KIND.categories[code], trades[i].source.name)
+        for part, name in parts:
+            for code in sorted(part.runs[leg].kinds - {0}):
+                kinds.setdefault(KIND.categories[code], name)
         if len(kinds) > 1:
             _kinds_clash(symbol, kinds)
         # No aggregate id repeats (streamable), so the ids there are the trades there.
-        aggs = [agg for legs in runs if (agg := legs[leg].agg) is not None]
+        aggs = [agg for part, _ in parts if (agg := part.runs[leg].agg) is not None]
         if aggs:
             loaded.gaps += max(a[2] for a in aggs) - min(a[1] for a in aggs) + 1
             loaded.gaps -= sum(a[0] for a in aggs)
     if loaded.gaps:
         loaded.notes.append(f"{loaded.gaps:,} aggregate trade ids missing in the files")
-    return StreamedTrades([cast("Spill", files[i].spill) for i in order], runs)
+    return StreamedTrades([part.aside for part, _ in parts], [part.runs for part, _ in parts])
 
 
 def _merge(

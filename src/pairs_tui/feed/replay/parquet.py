@@ -3,19 +3,30 @@
 The symbol may be a hive partition, a column in the files, or (for a lone file) in its name.
 Only the pair's symbols are read; the rest are counted from the partitions, so a recording of
 many symbols costs no more than one of two.
+
+A recording of up to :data:`WHOLE` rows is read whole, in one columnar scan: the fastest way,
+at about 180 bytes a trade at the peak. A bigger one is read a file at a time, :data:`BLOCK`
+rows at once, and read again as the replay delivers it
+(:class:`~pairs_tui.feed.replay.stream.Reread`), so memory holds a few blocks, not the
+recording; reading twice, in slices, costs about half the speed (see BENCHMARKS.md, Replay).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Generator, Iterator, Sequence
+from pathlib import Path
+from urllib.parse import unquote
 
 import polars as pl
 
 from pairs_tui.feed.replay.files import ReplayInput
 from pairs_tui.feed.replay.table import (
     KIND,
+    TRADE_SCHEMA,
     ParsedTrades,
     Problems,
+    check_trades,
+    clean_trades,
     epoch_to_ms,
     finish_trades,
     symbol_of_file,
@@ -23,77 +34,251 @@ from pairs_tui.feed.replay.table import (
 
 RECORD_COLUMNS = ("time", "price", "qty", "buyer_maker", "id")
 """The recorder's columns (``id`` may be missing)."""
+WHOLE = 2_000_000
+"""Rows of the pair's files up to which a recording is read whole: one scan, the fastest way
+(10 M trades/s, within the noise), at about 180 bytes a trade at the peak (about 420 MB here)."""
+BLOCK = 1 << 17
+"""Rows of a file read at a time above :data:`WHOLE`: the peak is about 190 MB whatever the
+recording's size, at about half the speed of reading whole (BENCHMARKS.md, Replay)."""
 _EXPECTED = "Parquet with columns time, price, qty, buyer_maker, id and a symbol column or folder"
 
 
-def read_parquet(source: ReplayInput, pair: Sequence[str]) -> ParsedTrades:
-    """Read one Parquet file or a partitioned directory of them.
+class ParquetData:
+    """One Parquet file or partitioned directory of them: which files hold the pair.
+
+    :meth:`read` reads the pair's trades: whole, or (above :data:`WHOLE` rows) a file at a
+    time, noting how many rows each file held; :meth:`reread` reads a file's again, the rows
+    first read, though the recorder has since added trades to the newest file (it only adds).
 
     Args:
         source: The opened file or directory.
         pair: The replayed pair, upper case.
 
     Raises:
-        ReplayError: Unreadable data, missing columns, or no symbol to be found.
+        ReplayError: Unreadable data, missing columns, no symbol to be found, or no file of
+            the pair.
     """
-    try:
-        scan = pl.scan_parquet(source.path, hive_partitioning=True)
-        schema = scan.collect_schema()
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise source.error(f"cannot read the Parquet data ({_first_line(exc)})") from None
-    missing = [c for c in RECORD_COLUMNS[:-1] if c not in schema]
-    if missing:
-        raise source.error(
-            f"the Parquet data have no column{'s' * (len(missing) > 1)} "
-            f"{', '.join(missing)} (found {', '.join(schema.names())}; "
-            f"expected {_EXPECTED})"
-        )
-    if "symbol" in schema:
-        symbol = pl.col("symbol").cast(pl.String).str.to_uppercase()
-    else:
-        symbol = pl.lit(symbol_of_file(source, pair))
-    time = pl.col("time")
-    if isinstance(schema["time"], pl.Datetime):
-        time = time.dt.epoch("ms")
-    elif schema["time"].is_float():
-        time = epoch_to_ms(time, fractional=True)
-    else:
-        time = time.cast(pl.Int64)  # milliseconds already, as --record writes, unless not
-    scan = scan.with_columns(symbol.alias("symbol"))
-    try:
-        # Only the other symbols are counted: with the symbol in the folders, no file of the
-        # pair is opened for it.
-        others = ~pl.col("symbol").is_in(list(pair)).fill_null(False)
-        census = scan.filter(others).group_by("symbol").len().collect()
-        frame = (
-            scan.filter(pl.col("symbol").is_in(list(pair)))
-            .select(
-                "symbol",
-                time.alias("time"),
-                pl.col("price").cast(pl.Float64),
-                pl.col("qty").cast(pl.Float64),
-                pl.col("buyer_maker").cast(pl.Boolean),
-                (pl.col("id").cast(pl.Int64) if "id" in schema else pl.lit(-1, pl.Int64)).alias(
-                    "id"
-                ),
-                pl.lit("unknown", KIND).alias("kind"),
+
+    def __init__(self, source: ReplayInput, pair: Sequence[str]) -> None:
+        self.source = source
+        self._pair = list(pair)
+        try:
+            self._scan = pl.scan_parquet(source.path, hive_partitioning=True)
+            schema = self._scan.collect_schema()
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise _unreadable(source, exc) from None
+        missing = [c for c in RECORD_COLUMNS[:-1] if c not in schema]
+        if missing:
+            raise source.error(
+                f"the Parquet data have no column{'s' * (len(missing) > 1)} "
+                f"{', '.join(missing)} (found {', '.join(schema.names())}; "
+                f"expected {_EXPECTED})"
             )
-            .collect()
+        self._trades = _Trades(source, schema, pair)
+        self._symbol = (
+            pl.col("symbol").cast(pl.String).str.to_uppercase()
+            if "symbol" in schema
+            else pl.lit(symbol_of_file(source, pair))
         )
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise source.error(f"cannot read the Parquet data ({_first_line(exc)})") from None
-    if not isinstance(schema["time"], pl.Datetime) and not schema["time"].is_float():
+        try:
+            # Only the other symbols are counted: with the symbol in the folders, no file of
+            # the pair is opened for it.
+            others = ~self._symbol.is_in(self._pair).fill_null(False)
+            census = self._scan.filter(others).group_by(self._symbol.alias("symbol")).len()
+            self.elsewhere = {str(s): int(n) for s, n in census.collect().iter_rows()}
+            """Rows of the other symbols, by symbol (not read)."""
+            self._files = self._list(schema)
+            """The pair's files, each with its one symbol (None when a column names them)."""
+            rows = pl.scan_parquet([path for path, _ in self._files]).select(pl.len())
+            self.whole = rows.collect().item() <= WHOLE
+            """Whether the recording is small enough to read whole."""
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise _unreadable(source, exc) from None
+        self._rows: dict[int, int] = {}
+        """How many rows :meth:`read` read of each file."""
+
+    def _list(self, schema: pl.Schema) -> list[tuple[str, str | None]]:
+        if "symbol" not in schema:  # a lone file: the symbol is in its name
+            return [(str(self.source.path), symbol_of_file(self.source, self._pair))]
+        root = self.source.path
+        files = _files(root)
+        if not files:
+            raise self._nothing()
+        if "symbol" in pl.read_parquet_schema(files[0]):  # any file may hold any symbol
+            return [(str(path), None) for path in files]
+        # The symbol is in the folders: the pair's files only.
+        pair: list[tuple[str, str | None]] = []
+        for path in files:
+            # Polars reads a folder's partitions below it, a lone file's from its whole path.
+            parts = path.relative_to(root).parts if root.is_dir() else path.parts
+            folder = [p.partition("=")[2] for p in parts if p.startswith("symbol=")]
+            name = unquote(folder[-1]).upper() if folder else None
+            if name is not None and name in self._pair:
+                pair.append((str(path), name))
+        if not pair:
+            raise self._nothing()
+        return pair
+
+    def read(self) -> Generator[tuple[int, pl.DataFrame], None, ParsedTrades]:
+        """Read the pair's trades: whole (nothing yielded, the trades returned), or a block
+        at a time.
+
+        Yields the pair's trades in :data:`~pairs_tui.feed.replay.table.TRADE_SCHEMA`, each
+        block with the number of its file: the files in the order of their paths, each file's
+        rows in its order, at most :data:`BLOCK` rows of a file at a time. Returns the counts.
+
+        Raises:
+            ReplayError: A file cannot be read, too much is malformed, or no trade is left.
+        """
+        if self.whole:
+            return self._read_whole()
+        problems = Problems()
+        kept = dropped = 0
+        for number, (path, symbol) in enumerate(self._files):
+            rows = 0
+            for taken, block in self._trades.blocks(path, symbol, None):
+                rows += taken
+                found = Problems()
+                chunk, dropped_here = clean_trades(block, found)
+                if found.malformed:
+                    assert found.first_line is not None
+                    first = found.first_line + problems.records
+                    problems.add(first, found.first_problem, found.malformed)
+                problems.records += block.height
+                dropped += dropped_here
+                if chunk.height:
+                    kept += chunk.height
+                    yield number, chunk
+            self._rows[number] = rows
+        if not problems.records:
+            raise self._nothing()
+        check_trades(self.source, problems, _EXPECTED, kept, dropped)
+        return ParsedTrades(
+            self.source,
+            pl.DataFrame(schema=TRADE_SCHEMA),
+            problems.malformed,
+            dropped,
+            elsewhere=self.elsewhere,
+        )
+
+    def path_of(self, number: int) -> str:
+        """The path of file ``number``."""
+        return self._files[number][0]
+
+    def reread(self, number: int) -> Iterator[pl.DataFrame]:
+        """The blocks :meth:`read` yielded of file ``number``, read again.
+
+        Raises:
+            ReplayError: The file cannot be read.
+        """
+        for _, block in self._trades.blocks(*self._files[number], self._rows[number]):
+            chunk, _ = clean_trades(block, Problems())
+            if chunk.height:
+                yield chunk
+
+    def _read_whole(self) -> ParsedTrades:
+        scan = self._scan.with_columns(self._symbol.alias("symbol"))
+        try:
+            frame = (
+                scan.filter(pl.col("symbol").is_in(self._pair))
+                .select("symbol", *self._trades.columns)
+                .collect()
+            )
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise _unreadable(self.source, exc) from None
+        frame = self._trades.in_ms(frame)
+        if frame.is_empty():
+            raise self._nothing()
+        parsed = finish_trades(self.source, frame, Problems(records=frame.height), _EXPECTED)
+        parsed.elsewhere = self.elsewhere
+        return parsed
+
+    def _nothing(self) -> Exception:
+        held = ", ".join(sorted(self.elsewhere)) or "nothing"
+        return self.source.error(f"holds no trades of {' or '.join(self._pair)} (it holds {held})")
+
+
+def _files(root: Path) -> list[Path]:
+    """The Parquet files of a file or folder, as a glob reader sees them: ``**/*.parquet``,
+    not hidden (``.`` or ``_`` first), in the order of their paths."""
+    if root.is_file():
+        return [root]
+    return sorted(
+        path
+        for path in root.rglob("*.parquet")
+        if not any(p.startswith((".", "_")) for p in path.relative_to(root).parts)
+    )
+
+
+class _Trades:
+    """How the rows of one file of the dataset become the pair's raw trades."""
+
+    def __init__(self, source: ReplayInput, schema: pl.Schema, pair: Sequence[str]) -> None:
+        self._source = source
+        self.pair = list(pair)
+        time = pl.col("time")
+        self._exact = False
+        """Whether the times are converted to ms exactly as read (else told by magnitude)."""
+        if isinstance(schema["time"], pl.Datetime):
+            time, self._exact = time.dt.epoch("ms"), True
+        elif schema["time"].is_float():
+            time, self._exact = epoch_to_ms(time, fractional=True), True
+        else:
+            time = time.cast(pl.Int64)  # milliseconds already, as --record writes, unless not
+        self.columns = [
+            time.alias("time"),
+            pl.col("price").cast(pl.Float64),
+            pl.col("qty").cast(pl.Float64),
+            pl.col("buyer_maker").cast(pl.Boolean),
+            (pl.col("id").cast(pl.Int64) if "id" in schema else pl.lit(-1, pl.Int64)).alias("id"),
+            pl.lit("unknown", KIND).alias("kind"),
+        ]
+
+    def blocks(
+        self, path: str, symbol: str | None, rows: int | None
+    ) -> Generator[tuple[int, pl.DataFrame], None, None]:
+        """The pair's rows of the file at ``path``, :data:`BLOCK` rows of the file at a time,
+        each block with how many rows of the file it took.
+
+        Args:
+            path: The file.
+            symbol: Its one symbol, or None when a column names them.
+            rows: Read only the first so many rows (None: all).
+        """
+        scan = pl.scan_parquet(path, hive_partitioning=False)
+        name = (
+            pl.col("symbol").cast(pl.String).str.to_uppercase()
+            if symbol is None
+            else pl.lit(symbol, pl.String)
+        )
+        offset = 0
+        while rows is None or offset < rows:
+            size = BLOCK if rows is None else min(BLOCK, rows - offset)
+            part = scan.slice(offset, size).select(name.alias("symbol"), *self.columns)
+            try:
+                block = part.collect()
+            except (pl.exceptions.PolarsError, OSError) as exc:
+                raise _unreadable(self._source, exc) from None
+            offset += block.height
+            taken = block.height
+            if symbol is None:
+                block = block.filter(pl.col("symbol").is_in(self.pair))
+            block = self.in_ms(block)
+            if taken:
+                yield taken, block
+            if taken < size:
+                return
+
+    def in_ms(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """The frame with integer times told apart by magnitude (s, ms, µs or ns) in ms."""
+        if self._exact or frame.is_empty():
+            return frame
         low, high = frame["time"].min(), frame["time"].max()
-        if low is not None and not 10**11 <= low <= high < 10**14:  # type: ignore[operator]
-            frame = frame.with_columns(epoch_to_ms(pl.col("time")))
-    elsewhere = {str(s): int(n) for s, n in census.iter_rows()}
-    if frame.is_empty():
-        held = ", ".join(sorted(elsewhere)) or "nothing"
-        raise source.error(f"holds no trades of {' or '.join(pair)} (it holds {held})")
-    parsed = finish_trades(source, frame, Problems(records=frame.height), _EXPECTED)
-    parsed.elsewhere = elsewhere
-    return parsed
+        if 10**11 <= low <= high < 10**14:  # type: ignore[operator]
+            return frame
+        return frame.with_columns(epoch_to_ms(pl.col("time")))
 
 
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().split("\n", 1)[0]
+def _unreadable(source: ReplayInput, exc: BaseException) -> Exception:
+    first_line = str(exc).strip().split("\n", 1)[0]
+    return source.error(f"cannot read the Parquet data ({first_line})")

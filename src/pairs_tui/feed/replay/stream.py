@@ -4,17 +4,20 @@ A file of stream frames or a trades CSV is read a block at a time
 (:mod:`~pairs_tui.feed.replay.ndjson`, :mod:`~pairs_tui.feed.replay.csv`). Its blocks of the
 pair's trades go to a :class:`Spill`, a temporary file of Arrow IPC streams, while
 a :class:`Run` per leg keeps what the merge needs to know of them: how many, their range of
-times and ids, and whether they come in order. Once every file is read (and checked, before any
-screen appears), a replay whose files pass :func:`streamable` is merged a block at a time by
+times and ids, and whether they come in order. A big Parquet recording is read a block at a time
+as well (:mod:`~pairs_tui.feed.replay.parquet`), and its blocks are not spilled but read from
+the file again (:class:`Reread`). Once every file is read (and checked, before any screen
+appears), a replay whose files pass :func:`streamable` is merged a block at a time by
 :class:`StreamedTrades`, so memory holds a few blocks, not the file; any other (a leg out of
 order, ids that two files share, copies of a trade) is read back whole and merged in memory
 (:class:`TradeTable`), exactly as before.
 
-Why a spill and not a second reading: reading the file is the replay's cost (the benchmark's
-bare decode is the yardstick), and the checks need all of it before the first bar is shown. The
-spill is about 40 bytes a trade on disk under the system's temporary directory (``TMPDIR``), and
-it is removed with the replay. Parquet is not spilled: it is read whole, in one columnar scan
-(reading it twice, to check and then to stream, measured 4.5 M trades/s against 11 M).
+Why a spill and not a second reading of a text file: reading the file is the replay's cost (the
+benchmark's bare decode is the yardstick), and the checks need all of it before the first bar
+is shown. The spill is about 40 bytes a trade on disk under the system's temporary directory
+(``TMPDIR``), and it is removed with the replay. Parquet is the other way round: reading it
+again costs less than writing and reading a spill (and a recording small enough is read whole,
+in one scan, and merged in memory).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from __future__ import annotations
 import io
 import logging
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -30,6 +33,8 @@ from typing import Protocol
 
 import numpy as np
 import polars as pl
+
+from pairs_tui.feed.replay.files import ReplayError
 
 log = logging.getLogger("pairs_tui.feed.replay")
 
@@ -80,6 +85,61 @@ class TradeTable:
         """The whole table, as one batch."""
         if self.table.height:
             yield self.table
+
+
+class Blocks(Protocol):
+    """Blocks of one file's trades of the pair, kept aside as the file is read, to be merged."""
+
+    def write(self, block: pl.DataFrame) -> None:
+        """Take the next block, as read."""
+        ...
+
+    def blocks(self) -> Iterator[pl.DataFrame]:
+        """The blocks, in the order written; every call starts again from the first."""
+        ...
+
+
+class Reread:
+    """The blocks of a file that is read again when they are wanted, rather than spilled.
+
+    Each block read again must be the block first read: a file changed in between (a trade
+    inserted into a recording still being written) is refused, not replayed half one way and
+    half the other.
+
+    Args:
+        read: Reads the file's blocks again.
+        name: The file, for the error message.
+    """
+
+    def __init__(self, read: Callable[[], Iterator[pl.DataFrame]], name: str) -> None:
+        self._read = read
+        self._name = name
+        self._seen: list[tuple[int, int, int]] = []
+        """Each block's size and the sums of its times and ids."""
+
+    def write(self, block: pl.DataFrame) -> None:
+        """Note a block as first read."""
+        self._seen.append(_fingerprint(block))
+
+    def blocks(self) -> Iterator[pl.DataFrame]:
+        """The blocks, read from the file again.
+
+        Raises:
+            ReplayError: The file no longer holds the blocks first read.
+        """
+        again = self._read()
+        for seen in self._seen:
+            block = next(again, None)
+            if block is None or _fingerprint(block) != seen:
+                raise ReplayError(
+                    f"{self._name}: changed while it was replayed; replay a copy, or a "
+                    "recording that has stopped"
+                )
+            yield block
+
+
+def _fingerprint(block: pl.DataFrame) -> tuple[int, int, int]:
+    return block.height, int(block["time"].sum()), int(block["id"].sum())
 
 
 class SpillDir:
@@ -162,10 +222,6 @@ class Spill:
             yield from self._held
             return
         yield from self._read()
-
-    def frame(self) -> pl.DataFrame:
-        """Every block, as one frame."""
-        return pl.concat(list(self.blocks()))
 
     def _read(self) -> Iterator[pl.DataFrame]:
         assert self.path is not None
@@ -272,7 +328,8 @@ def streamable(runs: Sequence[tuple[Run, Run]]) -> bool:
 
 
 class StreamedTrades:
-    """Trades of spilled files merged a block at a time (see :func:`streamable`).
+    """Trades of files kept aside block by block, merged a block at a time (see
+    :func:`streamable`).
 
     The order is the in-memory merge's: time, leg, id, then file and row. Blocks are read one at
     a time, each split by leg into a queue per file and leg, whose trades are in order. After
@@ -284,12 +341,12 @@ class StreamedTrades:
     one or two of them at a time, not all.
 
     Args:
-        spills: The files' spills, in the order of their names.
+        files: Each file's blocks, in the order of the files' names.
         runs: Each file's runs (target leg, hedge leg).
     """
 
-    def __init__(self, spills: Sequence[Spill], runs: Sequence[tuple[Run, Run]]) -> None:
-        self._spills = list(spills)
+    def __init__(self, files: Sequence[Blocks], runs: Sequence[tuple[Run, Run]]) -> None:
+        self._files = list(files)
         self._counts = [(a.count, b.count) for a, b in runs]
         # A leg's least key before any of it is read: its first time and its smallest id.
         self._firsts = [
@@ -317,7 +374,7 @@ class StreamedTrades:
 
     def batches(self) -> Iterator[pl.DataFrame]:
         """The trades in order, a few blocks' worth at most held at once."""
-        blocks = [spill.blocks() for spill in self._spills]
+        blocks = [file.blocks() for file in self._files]
         unread = [list(counts) for counts in self._counts]
         bounds = [list(firsts) for firsts in self._firsts]
         queues = [[_Queue(), _Queue()] for _ in blocks]
