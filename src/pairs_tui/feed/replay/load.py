@@ -299,7 +299,7 @@ def _merged(files: Sequence[_File], pair: tuple[str, str], loaded: Loaded) -> Me
         pl.concat([b for p in f.parts for b in p.aside.blocks()]) if f.parts else f.kept
         for f in files
     ]
-    return TradeTable(_merge(trades, frames, pair, loaded))
+    return _merge(trades, frames, pair, loaded)
 
 
 def _streamed(
@@ -331,7 +331,7 @@ def _merge(
     frames: Sequence[pl.DataFrame],
     pair: tuple[str, str],
     loaded: Loaded,
-) -> pl.DataFrame:
+) -> TradeTable:
     # Ties break on the files' names, not their order on the command line, so the merged
     # sequence depends on the data alone.
     order = sorted(range(len(parsed)), key=lambda i: parsed[i].source.name)
@@ -347,7 +347,6 @@ def _merge(
                 "id",
                 "kind",
                 pl.lit(rank, pl.UInt32).alias("file"),
-                pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"),
             )
             for rank, i in enumerate(order)
         ]
@@ -355,8 +354,7 @@ def _merge(
     kinds = _kinds(merged)
     if {"trade", "aggTrade"} <= kinds:
         _check_kinds(merged, parsed, pair)
-    merged = _in_order(merged)
-    merged = _drop_duplicates(merged, parsed, pair, loaded)
+    merged, rows = _drop_duplicates(*_in_order(merged), parsed, pair, loaded)
     if "aggTrade" in kinds:
         agg = (
             merged.filter(pl.col("kind") == "aggTrade")
@@ -370,7 +368,7 @@ def _merge(
         loaded.gaps = int(agg["gaps"].sum())
     if loaded.gaps:
         loaded.notes.append(f"{loaded.gaps:,} aggregate trade ids missing in the files")
-    return merged.select(OUTPUT)
+    return TradeTable(merged.select(OUTPUT), rows)
 
 
 def _kinds(merged: pl.DataFrame) -> set[str]:
@@ -382,24 +380,27 @@ def _kinds(merged: pl.DataFrame) -> set[str]:
     return {names[k] for k in np.flatnonzero(np.bincount(codes.to_numpy(), minlength=len(names)))}
 
 
-def _in_order(merged: pl.DataFrame) -> pl.DataFrame:
-    """Sort by time, leg, id, file and row.
+def _in_order(merged: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray | None]:
+    """The order by time, leg, id, file and row: the rows, and the order to take them in (None
+    when it is theirs).
 
     Rows come in file and row order, so numpy's stable sort by id, then by time and leg
     (``lexsort``) is the whole sort; on rows the files hold in time order each pass is a merge
-    of a few sorted runs, many times cheaper than Polars sorting on five keys.
+    of a few sorted runs, many times cheaper than Polars sorting on five keys. The rows are
+    not moved: the replay takes them in that order a batch at a time
+    (:class:`~pairs_tui.feed.replay.stream.TradeTable`), so the sorted copy is never whole.
     """
     time = merged["time"].to_numpy()
     if not time.size:
-        return merged
+        return merged, None
     if merged["id"].null_count() or time.min() <= -KEY_LIMIT or time.max() >= KEY_LIMIT:
-        return _in_order_by_time(merged)
+        return _in_order_by_time(merged), None
     key = time * 2 + merged["leg"].to_numpy()
     ids = merged["id"].to_numpy()
     ahead = key[1:] > key[:-1]
     if bool((ahead | ((key[1:] == key[:-1]) & (ids[1:] >= ids[:-1]))).all()):
-        return merged  # in order already (one file of both legs, recorded as they came)
-    return merged[np.lexsort((ids, key))]
+        return merged, None  # in order already (one file of both legs, recorded as they came)
+    return merged, np.lexsort((ids, key))
 
 
 def _in_order_by_time(merged: pl.DataFrame) -> pl.DataFrame:
@@ -411,7 +412,7 @@ def _in_order_by_time(merged: pl.DataFrame) -> pl.DataFrame:
     out_of_order = tie & ((leg < prev_leg) | ((leg == prev_leg) & (pl.col("id").diff() < 0)))
     if not by_time.select(out_of_order.fill_null(False).any()).item():
         return by_time
-    return merged.sort("time", "leg", "id", "file", "row")
+    return merged.sort("time", "leg", "id", "file", maintain_order=True)
 
 
 def _check_kinds(
@@ -435,38 +436,50 @@ def _kinds_clash(symbol: str, files: dict[str, str]) -> NoReturn:
 
 
 def _drop_duplicates(
-    merged: pl.DataFrame, parsed: Sequence[ParsedTrades], pair: tuple[str, str], loaded: Loaded
-) -> pl.DataFrame:
+    merged: pl.DataFrame,
+    rows: np.ndarray | None,
+    parsed: Sequence[ParsedTrades],
+    pair: tuple[str, str],
+    loaded: Loaded,
+) -> tuple[pl.DataFrame, np.ndarray | None]:
     """The same trade in overlapping files is kept once; two different trades with one id are
-    an error.
+    an error. ``rows`` is the merged order (None: the rows' own), and so is what comes back.
 
-    After the sort, copies of one trade (same leg, id space, id and time) are neighbours, which
-    makes the common case a few vector comparisons, on the rows whose id equals the one before.
-    Only when two files' id ranges of one leg overlap can a clash hide at different times, and
-    only then is every id hashed; one file alone cannot overlap another.
+    In the merged order, copies of one trade (same leg, id space, id and time) are neighbours,
+    which makes the common case a few vector comparisons, on the trades whose id equals the one
+    before. Only when two files' id ranges of one leg overlap can a clash hide at different
+    times, and only then is every id hashed; one file alone cannot overlap another.
     """
     key = ["leg", "kind", "id"]
-    # Row r repeats row r - 1: the same id (not null, not negative), then the same time, leg
-    # and kind.
+
+    def in_order(name: str) -> np.ndarray:
+        column = merged[name].to_physical().to_numpy()
+        return column if rows is None else column[rows]
+
+    # Trade t repeats trade t - 1: the same id (not null, not negative), then the same time,
+    # leg and kind.
     ids = merged["id"].fill_null(-1).to_numpy()
-    rows = np.flatnonzero((ids[1:] == ids[:-1]) & (ids[1:] >= 0)) + 1
-    if rows.size:
+    ids = ids if rows is None else ids[rows]
+    again = np.flatnonzero((ids[1:] == ids[:-1]) & (ids[1:] >= 0)) + 1
+    if again.size:
         for name in ("time", "leg", "kind"):
-            column = merged[name].to_physical().to_numpy()
-            rows = rows[column[rows] == column[rows - 1]]
-    if rows.size:
-        differs = np.zeros(rows.size, dtype=bool)
+            column = in_order(name)
+            again = again[column[again] == column[again - 1]]
+    if again.size:
+        # Rare (files that overlap): the rows are put in order, and the copies dropped.
+        merged, rows = (merged if rows is None else merged[rows]), None
+        differs = np.zeros(again.size, dtype=bool)
         for name in ("price", "qty", "buyer_maker"):
             column = merged[name].to_numpy()
-            differs |= column[rows] != column[rows - 1]
+            differs |= column[again] != column[again - 1]
         if differs.any():
-            _clash(merged, int(rows[np.argmax(differs)]), parsed, pair)
+            _clash(merged, int(again[np.argmax(differs)]), parsed, pair)
         copies = np.zeros(merged.height, dtype=bool)
-        copies[rows] = True
+        copies[again] = True
         merged = merged.filter(~pl.Series(copies))
-        loaded.notes.append(f"dropped {rows.size:,} trades found twice (same symbol and id)")
+        loaded.notes.append(f"dropped {again.size:,} trades found twice (same symbol and id)")
     if len(parsed) < 2:
-        return merged
+        return merged, rows
     ranges = (
         merged.filter(pl.col("id") >= 0)
         .group_by(*key[:2], "file")
@@ -482,7 +495,7 @@ def _drop_duplicates(
         ]
         if repeated.any():
             _clash(merged, int(repeated.arg_true()[0]), parsed, pair)
-    return merged
+    return merged, rows
 
 
 def _clash(

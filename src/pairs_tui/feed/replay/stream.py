@@ -41,6 +41,9 @@ log = logging.getLogger("pairs_tui.feed.replay")
 OUTPUT = ("leg", "time", "price", "qty", "buyer_maker", "id")
 """The columns a replay delivers (``leg`` 0 for the target, 1 for the hedge)."""
 
+GATHER = 1 << 16
+"""Trades a held table out of order gives at a time, in order: the replay's batch."""
+
 KEY_LIMIT = 2**61
 """Times within this of zero make ``2 * time + leg`` a sort key that cannot overflow."""
 
@@ -69,7 +72,10 @@ class TradeTable:
     """Merged trades held in memory."""
 
     table: pl.DataFrame
-    """Columns :data:`OUTPUT`, in order."""
+    """Columns :data:`OUTPUT`."""
+    order: np.ndarray | None = None
+    """The rows in the merged order, when the table's own is not: they are taken in it a batch
+    at a time, so the table is never copied whole into it."""
 
     @property
     def height(self) -> int:
@@ -79,12 +85,19 @@ class TradeTable:
     @property
     def last_time(self) -> int | None:
         """The last trade's time."""
-        return None if self.table.is_empty() else int(self.table["time"][-1])
+        if self.table.is_empty():
+            return None
+        return int(self.table["time"][-1 if self.order is None else int(self.order[-1])])
 
     def batches(self) -> Iterator[pl.DataFrame]:
-        """The whole table, as one batch."""
-        if self.table.height:
+        """The whole table as one batch, or in the merged order :data:`GATHER` rows at a time."""
+        if not self.table.height:
+            return
+        if self.order is None:
             yield self.table
+            return
+        for start in range(0, self.order.size, GATHER):
+            yield self.table[self.order[start : start + GATHER]]
 
 
 class Blocks(Protocol):
