@@ -187,3 +187,16 @@ def test_a_big_recording_is_read_a_file_at_a_time(
     assert read == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5]  # the legs' files in step, in time
     monkeypatch.setattr(parquet, "WHOLE", 1_200)
     assert isinstance(load([folder], PAIR).trades, TradeTable)
+
+
+@pytest.mark.parametrize("whole", [True, False], ids=["read whole", "in pieces"])
+def test_the_recorders_temporary_files_are_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, whole: bool
+) -> None:
+    """The recorder writes ``….parquet.tmp`` in the partition when it cannot use its hidden
+    folder, and a crash can leave one there, cut short: the replay reads the Parquet files."""
+    folder = recording(tmp_path)
+    (folder / f"symbol={PAIR[0]}" / "06.parquet.tmp").write_bytes(b"PAR1 cut short")
+    monkeypatch.setattr(parquet, "WHOLE", 10**9 if whole else 0)
+    trades = load([folder], PAIR).trades
+    assert trades is not None and trades.height == 1_200

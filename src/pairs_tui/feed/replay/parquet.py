@@ -63,7 +63,7 @@ class ParquetData:
         self.source = source
         self._pair = list(pair)
         try:
-            self._scan = pl.scan_parquet(source.path, hive_partitioning=True)
+            self._scan = pl.scan_parquet(_scanned(source.path), hive_partitioning=True)
             schema = self._scan.collect_schema()
         except (pl.exceptions.PolarsError, OSError) as exc:
             raise _unreadable(source, exc) from None
@@ -196,6 +196,12 @@ class ParquetData:
     def _nothing(self) -> Exception:
         held = ", ".join(sorted(self.elsewhere)) or "nothing"
         return self.source.error(f"holds no trades of {' or '.join(self._pair)} (it holds {held})")
+
+
+def _scanned(root: Path) -> Path | str:
+    """What Polars scans: a file, or a folder's ``**/*.parquet``. A folder may hold the
+    recorder's ``.tmp`` files, beside which Polars refuses to scan the folder itself."""
+    return root if root.is_file() else str(root / "**" / "*.parquet")
 
 
 def _files(root: Path) -> list[Path]:
