@@ -157,6 +157,18 @@ def test_a_recording_changed_under_the_replay_is_refused(
     )
 
 
+def test_a_file_removed_under_the_replay_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(parquet, "WHOLE", 0)
+    folder = recording(tmp_path)
+    source = ReplaySource([folder], PAIR)
+    (folder / f"symbol={PAIR[1]}" / "03.parquet").unlink()
+    with pytest.raises(ReplayError) as error:
+        replayed(source)
+    assert str(error.value).startswith(f"{folder}: cannot read the Parquet data (")
+
+
 def test_a_big_recording_is_read_a_file_at_a_time(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
