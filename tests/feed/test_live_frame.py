@@ -68,12 +68,13 @@ plain_decimals = st.one_of(
     st.decimals(min_value=0, max_value=10**9, places=8, allow_nan=False).map(
         lambda d: format(d, "f")
     ),
-    st.from_regex(r"\A(0|[1-9][0-9]{0,25})(\.[0-9]{1,30})?\Z"),
+    st.from_regex(r"\A(0|[1-9][0-9]{0,19})(\.[0-9]{1,19})?\Z"),
     st.tuples(st.integers(10**13, 10**19), st.integers(0, 19)).map(
         lambda m: f"{m[0] // 10 ** m[1]}.{m[0] % 10 ** m[1]:0{m[1]}d}" if m[1] else str(m[0])
     ),
 )
-"""Amounts as Binance spells them, some past a double's 17 digits."""
+"""Amounts as Binance spells them, some past a double's 17 digits, none longer than the 40
+characters the fast path reads (``MAX_NUMBER_LEN`` in ``_lines.c``)."""
 
 odd_values = st.one_of(
     st.none(),
@@ -85,6 +86,7 @@ odd_values = st.one_of(
     st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
     st.sampled_from(["0E-8", "1e3", "-1.5", "01.5", "1.", ".5", "nan", "inf", " 1", "", "-0"]),
     plain_decimals,
+    st.from_regex(r"\A[1-9][0-9]{20,30}\.[0-9]{19,30}\Z"),  # too long for the fast path
 )
 """Values a key should not hold, and some it may."""
 
