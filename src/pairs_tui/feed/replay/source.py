@@ -27,6 +27,7 @@ import polars as pl
 from pairs_tui.feed.replay.bars import pair_bars
 from pairs_tui.feed.replay.files import ReplayError
 from pairs_tui.feed.replay.load import load, pair_of
+from pairs_tui.feed.replay.stream import BATCH
 from pairs_tui.feed.source import TradeFrameSink, TradeSink
 from pairs_tui.feed.status import FeedState, FeedStatus
 from pairs_tui.records import Trade
@@ -35,9 +36,6 @@ log = logging.getLogger("pairs_tui.feed.replay")
 
 CHUNK = 4096
 """Trades turned into objects and delivered between two yields to the event loop."""
-BATCH = 65_536
-"""Trades handed over as columns between two yields, at full speed to a sink that takes
-batches: big enough that the per-batch costs vanish, small enough to keep a screen live."""
 MIN_SLEEP_S = 0.01
 """At speed > 0 the replay sleeps at least this long, then delivers what fell due meanwhile."""
 
