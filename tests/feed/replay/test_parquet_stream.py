@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import msgspec
@@ -142,17 +142,27 @@ def test_a_recording_the_recorder_adds_to_replays_what_was_there(
     assert trades[-1] == (PAIR[1], 1723161256000 + 10 * 599 + 1, 599)
 
 
+def refused_after(folder: Path, change: Callable[[], None]) -> str:
+    """The error of a replay of ``folder`` (read in pieces) whose files ``change`` alters after
+    they were checked."""
+    source = ReplaySource([folder], PAIR)
+    change()
+    with pytest.raises(ReplayError) as error:
+        replayed(source)
+    return str(error.value)
+
+
 def test_a_recording_changed_under_the_replay_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(parquet, "WHOLE", 0)
     folder = recording(tmp_path)
-    source = ReplaySource([folder], PAIR)
     changed = folder / f"symbol={PAIR[0]}" / "02.parquet"
-    pl.read_parquet(changed).with_columns(pl.col("id") + 1_000).write_parquet(changed)
-    with pytest.raises(ReplayError) as error:
-        replayed(source)
-    assert str(error.value) == (
+    error = refused_after(
+        folder,
+        lambda: pl.read_parquet(changed).with_columns(pl.col("id") + 1_000).write_parquet(changed),
+    )
+    assert error == (
         f"{changed}: changed while it was replayed; replay a copy, or a recording that has stopped"
     )
 
@@ -162,11 +172,8 @@ def test_a_file_removed_under_the_replay_is_named(
 ) -> None:
     monkeypatch.setattr(parquet, "WHOLE", 0)
     folder = recording(tmp_path)
-    source = ReplaySource([folder], PAIR)
-    (folder / f"symbol={PAIR[1]}" / "03.parquet").unlink()
-    with pytest.raises(ReplayError) as error:
-        replayed(source)
-    assert str(error.value).startswith(f"{folder}: cannot read the Parquet data (")
+    error = refused_after(folder, (folder / f"symbol={PAIR[1]}" / "03.parquet").unlink)
+    assert error.startswith(f"{folder}: cannot read the Parquet data (")
 
 
 def test_a_big_recording_is_read_a_file_at_a_time(

@@ -10,7 +10,9 @@ import itertools
 import resource
 import tempfile
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from unittest.mock import patch
 
 import msgspec
 import polars as pl
@@ -242,28 +244,40 @@ def test_files_that_follow_one_another_are_read_back_one_at_a_time(
 
 
 def held_in_memory(
-    got: pl.DataFrame | None, result: Loaded | str, want: pl.DataFrame | None, n: int, log: str
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    n: int,
+    trouble: AbstractContextManager[object],
 ) -> None:
-    """The replay streamed all ``n`` trades, the same as ``want``, and said it held them."""
+    """A replay of ``n`` trades, read while ``trouble`` keeps its spill off the disk, streamed
+    them all, the same as without it, and said it held them."""
+    monkeypatch.setattr(ndjson, "_BLOCK", 2_000)
+    path = tape(tmp_path / "tape.ndjson", n)
+    want, _ = loaded([path])
+    with trouble:
+        got, result = loaded([path])
     assert isinstance(result, Loaded) and isinstance(result.trades, StreamedTrades)
     assert got is not None and want is not None and got.equals(want) and got.height == n
-    assert "cannot spill" in log and "holding the trades in memory" in log
+    assert "cannot spill" in caplog.text and "holding the trades in memory" in caplog.text
+
+
+@contextmanager
+def file_size_limit(size: int) -> Iterator[None]:
+    """``ulimit -f``: a file written past ``size`` bytes is refused."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
 
 
 def test_a_spill_the_disk_refuses_is_held_in_memory_and_loses_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A file size limit (``ulimit -f``) stops the spill part way: the replay is the same."""
-    monkeypatch.setattr(ndjson, "_BLOCK", 2_000)
-    path = tape(tmp_path / "tape.ndjson", 3_000)
-    want, _ = loaded([path])
-    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, hard))
-    try:
-        got, result = loaded([path])
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
-    held_in_memory(got, result, want, 3_000, caplog.text)
+    held_in_memory(tmp_path, monkeypatch, caplog, 3_000, file_size_limit(20_000))
     assert "cannot spill to" in caplog.text
 
 
@@ -271,9 +285,5 @@ def test_no_temporary_folder_holds_the_trades_in_memory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """TMPDIR names a folder that is not there: the replay still runs, from memory."""
-    monkeypatch.setattr(ndjson, "_BLOCK", 2_000)
-    path = tape(tmp_path / "tape.ndjson", 1_000)
-    want, _ = loaded([path])
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
-    got, result = loaded([path])
-    held_in_memory(got, result, want, 1_000, caplog.text)
+    gone = patch.object(tempfile, "tempdir", str(tmp_path / "gone"))
+    held_in_memory(tmp_path, monkeypatch, caplog, 1_000, gone)
