@@ -139,7 +139,7 @@ def payloads(draw: st.DrawFn, agg: bool, plain: bool) -> dict[str, Any]:
         elif bend == 6:
             payload["T"] = draw(st.integers(-(2**64), 2**64))
         elif bend == 7:
-            payload["E"] = draw(st.sampled_from([None, "1", 1.0])) or payload["T"]
+            payload["E"] = draw(st.sampled_from([None, "1", 1.0])) or payload.get("T", time)
         elif bend == 8:
             payload = dict(draw(st.permutations(list(payload.items()))))
         else:
