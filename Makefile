@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 
 .PHONY: demo test bench lint
 
-$(VENV)/.installed: pyproject.toml setup.py src/pairs_tui/feed/replay/_lines.c src/pairs_tui/_columns.c
+$(VENV)/.installed: pyproject.toml setup.py src/pairs_tui/feed/replay/_lines.c src/pairs_tui/_columns.c src/pairs_tui/_runs.c
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[test,dev]"

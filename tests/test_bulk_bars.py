@@ -19,9 +19,11 @@ from pathlib import Path
 import msgspec
 import numpy as np
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pairs_tui import buckets
 from pairs_tui.bars import BarBuilder
 from pairs_tui.buckets import TRADE_COLUMNS, summed_in_order, trades_of
 from pairs_tui.config import Settings
@@ -133,9 +135,15 @@ def test_batches_and_single_trades_mix(tape: list[Trade], tf: int, data: st.Data
     ),
     busy=st.lists(st.integers(1, 12_000), max_size=3),
 )
-def test_volumes_are_summed_one_trade_at_a_time(runs: list[list[float]], busy: list[int]) -> None:
+@pytest.mark.parametrize("compiled", [True, False], ids=["C", "numpy"])
+def test_volumes_are_summed_one_trade_at_a_time(
+    runs: list[list[float]], busy: list[int], compiled: bool
+) -> None:
     """Bucket volumes in bulk are the live builder's running sums to the bit, also when a few
-    buckets hold far more trades than the rest (a busy second among quiet ones)."""
+    buckets hold far more trades than the rest (a busy second among quiet ones), in C and in
+    numpy alike."""
+    if compiled and buckets._run_sums is None:
+        pytest.skip("built without a C compiler")
     runs = runs + [[0.1, 0.2, 0.3, 7.0 / 3.0][: 1 + k % 4] * (k // 4 + 1) for k in busy]
     expected = []
     for run in runs:
@@ -145,7 +153,10 @@ def test_volumes_are_summed_one_trade_at_a_time(runs: list[list[float]], busy: l
         expected.append(total)
     values = np.array([q for run in runs for q in run])
     ends = np.cumsum([len(run) for run in runs])
-    assert summed_in_order(values, ends).tolist() == expected
+    with pytest.MonkeyPatch.context() as patch:
+        if not compiled:
+            patch.setattr(buckets, "_run_sums", None)
+        assert summed_in_order(values, ends).tolist() == expected
 
 
 class RowByRow(Pipeline):

@@ -51,6 +51,7 @@ from pairs_tui.feed.replay.stream import (
     SpillDir,
     StreamedTrades,
     TradeTable,
+    merged_order,
     streamable,
 )
 from pairs_tui.feed.replay.table import KIND, ParsedBars, ParsedTrades
@@ -384,10 +385,10 @@ def _in_order(merged: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray | None]:
     """The order by time, leg, id, file and row: the rows, and the order to take them in (None
     when it is theirs).
 
-    Rows come in file and row order, so numpy's stable sort by id, then by time and leg
-    (``lexsort``) is the whole sort; on rows the files hold in time order each pass is a merge
-    of a few sorted runs, many times cheaper than Polars sorting on five keys. The rows are
-    not moved: the replay takes them in that order a batch at a time
+    Rows come in file and row order, so a stable order by time and leg, then id, is the whole
+    sort (:func:`~pairs_tui.feed.replay.stream.merged_order`); the files hold their legs in
+    time order, so it merges a few sorted runs, many times cheaper than Polars sorting on five
+    keys. The rows are not moved: the replay takes them in that order a batch at a time
     (:class:`~pairs_tui.feed.replay.stream.TradeTable`), so the sorted copy is never whole.
     """
     time = merged["time"].to_numpy()
@@ -395,12 +396,7 @@ def _in_order(merged: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray | None]:
         return merged, None
     if merged["id"].null_count() or time.min() <= -KEY_LIMIT or time.max() >= KEY_LIMIT:
         return _in_order_by_time(merged), None
-    key = time * 2 + merged["leg"].to_numpy()
-    ids = merged["id"].to_numpy()
-    ahead = key[1:] > key[:-1]
-    if bool((ahead | ((key[1:] == key[:-1]) & (ids[1:] >= ids[:-1]))).all()):
-        return merged, None  # in order already (one file of both legs, recorded as they came)
-    return merged, np.lexsort((ids, key))
+    return merged, merged_order(time * 2 + merged["leg"].to_numpy(), merged["id"].to_numpy())
 
 
 def _in_order_by_time(merged: pl.DataFrame) -> pl.DataFrame:

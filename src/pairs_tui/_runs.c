@@ -1,0 +1,238 @@
+/* Two loops over sorted runs that numpy has no single call for (pairs_tui._runs).
+ *
+ * merge_order(keys, ids, out) -> int
+ *     The order of the rows by key, then id, then row: what ``np.lexsort((ids, keys))`` gives.
+ *     Rows of a replay come as a few runs already in that order (one per leg of a recording),
+ *     so the runs are found in one pass and merged pairwise, stably: each pass is a linear
+ *     merge, without branches, and rows in order already cost the one pass. Returns the number
+ *     of runs (MOST_RUNS + 1 for more); the order is written into ``out`` when there are 2 to
+ *     MOST_RUNS, else ``out`` is left as it was.
+ *
+ * run_sums(values, ends, out) -> None
+ *     The sum of each run of ``values`` (run j is ``values[ends[j - 1]:ends[j]]``), added one
+ *     by one from its first value, as a bar adds its trades' quantities: exact to the bit,
+ *     where ``np.add.reduceat`` sums pairwise.
+ *
+ * The arrays are any C-contiguous buffers of int64 (keys, ids, ends, out of merge_order) or
+ * float64 (values, out of run_sums); the loops run without the GIL.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+/* More runs than this are left to a sort (np.lexsort): each doubling of the runs costs a pass. */
+#define MOST_RUNS 16
+
+/* A C-contiguous one-dimensional buffer of items of ``size`` bytes, of format ``kind``. */
+static int get_array(PyObject *obj, Py_buffer *view, char kind, Py_ssize_t size, int writable,
+                     const char *name) {
+    int flags = PyBUF_ND | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, view, flags) < 0) {
+        return -1;
+    }
+    const char *format = view->format == NULL ? "B" : view->format;
+    if (format[0] == '<' || format[0] == '=' || format[0] == '@') {
+        format++;
+    }
+    int ok = view->ndim == 1 && view->itemsize == size && format[1] == '\0' &&
+             (kind == 'd' ? format[0] == 'd' : (format[0] == 'q' || format[0] == 'l'));
+    if (!ok) {
+        PyErr_Format(PyExc_TypeError, "%s must be a one-dimensional %s array", name,
+                     kind == 'd' ? "float64" : "int64");
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+/* Row a comes strictly before row b (without branches: which run a merge takes from next is
+ * a coin toss where two legs' trades interleave, and a mispredicted branch costs more than the
+ * loads it would save). */
+static inline int before(const int64_t *keys, const int64_t *ids, int64_t a, int64_t b) {
+    return (keys[a] < keys[b]) | ((keys[a] == keys[b]) & (ids[a] < ids[b]));
+}
+
+/* One pass: merge runs 0 and 1, 2 and 3, ... of ``from`` (the rows themselves when
+ * ``from`` is NULL) into ``to``; returns how many runs are left, their starts in ``starts``. */
+static inline Py_ssize_t merge_pass(const int64_t *keys, const int64_t *ids, const int64_t *from,
+                                    int64_t *to, Py_ssize_t *starts, Py_ssize_t runs) {
+    Py_ssize_t merged = 0;
+    for (Py_ssize_t r = 0; r < runs; r += 2) {
+        Py_ssize_t lo = starts[r], mid = starts[r + 1];
+        Py_ssize_t hi = r + 2 <= runs ? starts[r + 2] : mid;
+        Py_ssize_t i = lo, j = mid, o = lo;
+        while (i < mid && j < hi) {
+            /* Stable: the left run's row unless the right's comes strictly before it. */
+            int64_t left = from == NULL ? i : from[i], right = from == NULL ? j : from[j];
+            int right_first = before(keys, ids, right, left);
+            to[o++] = right_first ? right : left;
+            j += right_first;
+            i += !right_first;
+        }
+        for (; i < mid; i++) {
+            to[o++] = from == NULL ? i : from[i];
+        }
+        for (; j < hi; j++) {
+            to[o++] = from == NULL ? j : from[j];
+        }
+        starts[merged++] = lo;
+    }
+    starts[merged] = starts[runs];
+    return merged;
+}
+
+static PyObject *merge_order(PyObject *Py_UNUSED(module), PyObject *const *args,
+                             Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "merge_order(keys, ids, out) takes 3 arguments");
+        return NULL;
+    }
+    Py_buffer kv, iv, ov;
+    if (get_array(args[0], &kv, 'q', 8, 0, "keys") < 0) {
+        return NULL;
+    }
+    if (get_array(args[1], &iv, 'q', 8, 0, "ids") < 0) {
+        PyBuffer_Release(&kv);
+        return NULL;
+    }
+    if (get_array(args[2], &ov, 'q', 8, 1, "out") < 0) {
+        PyBuffer_Release(&kv);
+        PyBuffer_Release(&iv);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    Py_ssize_t n = kv.shape[0];
+    if (iv.shape[0] != n || ov.shape[0] != n) {
+        PyErr_SetString(PyExc_ValueError, "keys, ids and out must be as long as one another");
+        goto done;
+    }
+    const int64_t *keys = kv.buf, *ids = iv.buf;
+    int64_t *out = ov.buf, *spare = NULL;
+    Py_ssize_t starts[MOST_RUNS + 1] = {0};
+    Py_ssize_t runs = 1, passes = 0;
+    for (Py_ssize_t i = 1; i < n && runs <= MOST_RUNS; i++) {
+        if (before(keys, ids, i, i - 1)) {
+            if (runs < MOST_RUNS) {
+                starts[runs] = i;
+            }
+            runs++;
+        }
+    }
+    if (runs == 1 || runs > MOST_RUNS) {
+        result = PyLong_FromSsize_t(runs);
+        goto done;
+    }
+    starts[runs] = n;
+    while ((1 << passes) < runs) {
+        passes++;
+    }
+    if (passes > 1 && (spare = PyMem_RawMalloc((size_t)n * sizeof(int64_t))) == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS;
+    /* The passes take turns between out and spare, the last landing in out. */
+    int64_t *to = passes % 2 ? out : spare, *from = NULL;
+    Py_ssize_t left = runs;
+    while (left > 1) {
+        left = merge_pass(keys, ids, from, to, starts, left);
+        from = to;
+        to = to == out ? spare : out;
+    }
+    Py_END_ALLOW_THREADS;
+    PyMem_RawFree(spare);
+    result = PyLong_FromSsize_t(runs);
+done:
+    PyBuffer_Release(&kv);
+    PyBuffer_Release(&iv);
+    PyBuffer_Release(&ov);
+    return result;
+}
+
+static PyObject *run_sums(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "run_sums(values, ends, out) takes 3 arguments");
+        return NULL;
+    }
+    Py_buffer vv, ev, ov;
+    if (get_array(args[0], &vv, 'd', 8, 0, "values") < 0) {
+        return NULL;
+    }
+    if (get_array(args[1], &ev, 'q', 8, 0, "ends") < 0) {
+        PyBuffer_Release(&vv);
+        return NULL;
+    }
+    if (get_array(args[2], &ov, 'd', 8, 1, "out") < 0) {
+        PyBuffer_Release(&vv);
+        PyBuffer_Release(&ev);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    const double *values = vv.buf;
+    const int64_t *ends = ev.buf;
+    double *out = ov.buf;
+    Py_ssize_t runs = ev.shape[0], n = vv.shape[0];
+    if (ov.shape[0] != runs) {
+        PyErr_SetString(PyExc_ValueError, "out must be as long as ends");
+        goto done;
+    }
+    if (runs == 0 && n != 0) {
+        PyErr_SetString(PyExc_ValueError, "ends must end at the length of values");
+        goto done;
+    }
+    int64_t start = 0;
+    for (Py_ssize_t j = 0; j < runs; j++) {
+        if (ends[j] <= start || ends[j] > n || (j == runs - 1 && ends[j] != n)) {
+            PyErr_Format(PyExc_ValueError,
+                         "ends must increase from above 0 to the length of values (%zd): "
+                         "ends[%zd] is %lld",
+                         n, j, (long long)ends[j]);
+            goto done;
+        }
+        start = ends[j];
+    }
+    Py_BEGIN_ALLOW_THREADS;
+    start = 0;
+    for (Py_ssize_t j = 0; j < runs; j++) {
+        double sum = values[start];
+        for (int64_t i = start + 1; i < ends[j]; i++) {
+            sum += values[i];
+        }
+        out[j] = sum;
+        start = ends[j];
+    }
+    Py_END_ALLOW_THREADS;
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&vv);
+    PyBuffer_Release(&ev);
+    PyBuffer_Release(&ov);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"merge_order", (PyCFunction)(void (*)(void))merge_order, METH_FASTCALL,
+     "merge_order(keys, ids, out): the number of runs in order (MOST_RUNS + 1 for more); "
+     "from 2 to MOST_RUNS, the rows' order by key, id and row, into out."},
+    {"run_sums", (PyCFunction)(void (*)(void))run_sums, METH_FASTCALL,
+     "run_sums(values, ends, out): each run's sum, added one by one, into out."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT,
+    "_runs",
+    "Loops over sorted runs: the merged order of runs, and the sums of runs added in order.",
+    -1,
+    methods,
+};
+
+PyMODINIT_FUNC PyInit__runs(void) {
+    PyObject *m = PyModule_Create(&module);
+    if (m != NULL && PyModule_AddIntConstant(m, "MOST_RUNS", MOST_RUNS) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
