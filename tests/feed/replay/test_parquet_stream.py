@@ -1,7 +1,8 @@
-"""A Parquet recording too big to read whole is read a file at a time, twice, and replays the
-same as one read whole: the same trades in the same order, the same notes and errors, in every
-layout (symbol folders, a symbol column, a symbol in the file name). A recording that changes
-between the two readings is refused, unless the recorder only added to it."""
+"""A Parquet recording too big to read whole is read a group of files at a time, twice, and
+replays the same as one read whole: the same trades in the same order, the same notes and
+errors, in every layout (symbol folders, a symbol column, a symbol in the file name). A
+recording that changes between the two readings is refused, unless the recorder only added to
+it."""
 
 from __future__ import annotations
 
@@ -68,23 +69,29 @@ def write_recording(folder: Path, files: list[list[bytes]], layout: str) -> list
 
 
 def whole_and_streamed(
-    files: list[list[bytes]], layout: str, block: int
+    files: list[list[bytes]], layout: str, group: int, block: int
 ) -> tuple[tuple[pl.DataFrame | None, Loaded | str], tuple[pl.DataFrame | None, Loaded | str]]:
     with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
         paths = write_recording(Path(folder), files, layout)
         whole = loaded(paths)
         patch.setattr(parquet, "WHOLE", 0)
+        patch.setattr(parquet, "GROUP", group)
         patch.setattr(parquet, "BLOCK", block)
         streamed = loaded(paths)
     return streamed, whole
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(tape=tapes(clean=True), layout=st.sampled_from(LAYOUTS), block=st.integers(1, 30))
+@given(
+    tape=tapes(clean=True),
+    layout=st.sampled_from(LAYOUTS),
+    group=st.integers(0, 60),
+    block=st.integers(1, 30),
+)
 def test_a_recording_in_order_streams_as_it_reads_whole(
-    tape: tuple[str, list[list[bytes]]], layout: str, block: int
+    tape: tuple[str, list[list[bytes]]], layout: str, group: int, block: int
 ) -> None:
-    streamed, whole = whole_and_streamed(tape[1], layout, block)
+    streamed, whole = whole_and_streamed(tape[1], layout, group, block)
     assert isinstance(whole[1], Loaded) and isinstance(whole[1].trades, TradeTable)
     assert isinstance(streamed[1], Loaded)
     assert isinstance(streamed[1].trades, StreamedTrades)  # the path under test
@@ -92,11 +99,16 @@ def test_a_recording_in_order_streams_as_it_reads_whole(
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(tape=tapes(clean=False), layout=st.sampled_from(LAYOUTS), block=st.integers(1, 30))
+@given(
+    tape=tapes(clean=False),
+    layout=st.sampled_from(LAYOUTS),
+    group=st.integers(0, 60),
+    block=st.integers(1, 30),
+)
 def test_late_trades_copies_and_overlaps_read_in_pieces_give_what_reading_whole_gives(
-    tape: tuple[str, list[list[bytes]]], layout: str, block: int
+    tape: tuple[str, list[list[bytes]]], layout: str, group: int, block: int
 ) -> None:
-    assert_same(*whole_and_streamed(tape[1], layout, block))
+    assert_same(*whole_and_streamed(tape[1], layout, group, block))
 
 
 def recording(folder: Path, n: int = 600) -> Path:
@@ -152,18 +164,22 @@ def refused_after(folder: Path, change: Callable[[], None]) -> str:
     return str(error.value)
 
 
+@pytest.mark.parametrize("group", [0, 200], ids=["a file at a time", "two files at a time"])
 def test_a_recording_changed_under_the_replay_is_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, group: int
 ) -> None:
+    """Named by the file, or the files read with it."""
     monkeypatch.setattr(parquet, "WHOLE", 0)
+    monkeypatch.setattr(parquet, "GROUP", group)
     folder = recording(tmp_path)
     changed = folder / f"symbol={PAIR[0]}" / "02.parquet"
     error = refused_after(
         folder,
         lambda: pl.read_parquet(changed).with_columns(pl.col("id") + 1_000).write_parquet(changed),
     )
+    named = changed if not group else f"{changed} to {changed.with_name('03.parquet')}"
     assert error == (
-        f"{changed}: changed while it was replayed; replay a copy, or a recording that has stopped"
+        f"{named}: changed while it was replayed; replay a copy, or a recording that has stopped"
     )
 
 
@@ -176,11 +192,25 @@ def test_a_file_removed_under_the_replay_is_named(
     assert error.startswith(f"{folder}: cannot read the Parquet data (")
 
 
-def test_a_big_recording_is_read_a_file_at_a_time(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("group", "reads"),
+    [
+        (0, [[n] for n in range(6)]),
+        (200, [[0, 1], [2, 3], [4, 5]]),
+        (250, [[0, 1], [2, 3], [4, 5]]),
+    ],
+    ids=["a file at a time", "two files at a time", "as many as fit"],
+)
+def test_a_big_recording_is_read_a_group_of_files_at_a_time(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    group: int,
+    reads: list[list[int]],
 ) -> None:
-    """Above ``WHOLE`` rows the trades are not held: each file is read when its trades are due,
-    and the other symbols of the recording are counted, not read."""
+    """Above ``WHOLE`` rows the trades are not held: each group of a leg's files is read when
+    its trades are due, and the other symbols of the recording are counted, not read."""
+    monkeypatch.setattr(parquet, "GROUP", group)
     folder = recording(tmp_path)
     other = folder / "symbol=XRPUSDT" / "00.parquet"
     other.parent.mkdir()
@@ -190,20 +220,19 @@ def test_a_big_recording_is_read_a_file_at_a_time(
     assert isinstance(load([folder], PAIR).trades, StreamedTrades)
     source = ReplaySource([folder], PAIR)
     assert "skipped 7 rows of other symbols (XRPUSDT 7)" in caplog.text
-    read: list[int] = []
+    read: list[list[int]] = []
     blocks = parquet._Trades.blocks
 
-    def watched(
-        self: parquet._Trades, path: str, symbol: str | None, rows: int | None
-    ) -> Iterator[tuple[int, pl.DataFrame]]:
-        read.append(int(Path(path).stem))
-        return blocks(self, path, symbol, rows)
+    def watched(self: parquet._Trades, group: parquet._Group) -> Iterator[pl.DataFrame]:
+        read.append([int(Path(path).stem) for path in group.files])
+        return blocks(self, group)
 
     monkeypatch.setattr(parquet._Trades, "blocks", watched)
     sink = Recorder()
     asyncio.run(source.run(sink))
     assert len(sink.trades) == 1_200
-    assert read == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5]  # the legs' files in step, in time
+    # The legs' files in step, in time.
+    assert read == [files for files in reads for _ in PAIR]
     monkeypatch.setattr(parquet, "WHOLE", 1_200)
     assert isinstance(load([folder], PAIR).trades, TradeTable)
 

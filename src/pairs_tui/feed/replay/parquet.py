@@ -5,16 +5,20 @@ Only the pair's symbols are read; the rest are counted from the partitions, so a
 many symbols costs no more than one of two.
 
 A recording of up to :data:`WHOLE` rows is read whole, in one columnar scan: the fastest way,
-at about 180 bytes a trade at the peak. A bigger one is read a file at a time, :data:`BLOCK`
-rows at once, and read again as the replay delivers it
-(:class:`~pairs_tui.feed.replay.stream.Reread`), so memory holds a few blocks, not the
-recording; reading twice, in slices, costs about half the speed (see BENCHMARKS.md, Replay).
+at about 180 bytes a trade at the peak. A bigger one is read in groups of consecutive files of
+one symbol, up to :data:`GROUP` rows each (the recorder writes a file every 15 minutes, so a
+group is many files, read in one parallel scan), and a file bigger than that :data:`BLOCK` rows
+at a time; each group is read again as the replay delivers it
+(:class:`~pairs_tui.feed.replay.stream.Reread`), so memory holds a few groups, not the
+recording (see BENCHMARKS.md, Replay).
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import unquote
 
 import polars as pl
@@ -37,18 +41,24 @@ RECORD_COLUMNS = ("time", "price", "qty", "buyer_maker", "id")
 WHOLE = 2_000_000
 """Rows of the pair's files up to which a recording is read whole: one scan, the fastest way
 (10 M trades/s, within the noise), at about 180 bytes a trade at the peak (about 420 MB here)."""
+GROUP = 1 << 18
+"""Rows of consecutive files of one symbol read together above :data:`WHOLE`: reading many
+small files at once decodes them in parallel, where a file at a time costs a few times more.
+On 3.18 M trades in 15-minute files, peak RSS is 231 MB (456 MB read whole); twice as many
+rows a group, 309 MB and 3% faster; half as many, 171 MB and 23% slower."""
 BLOCK = 1 << 17
-"""Rows of a file read at a time above :data:`WHOLE`: the peak is about 190 MB whatever the
-recording's size, at about half the speed of reading whole (BENCHMARKS.md, Replay)."""
+"""Rows of a file bigger than :data:`GROUP` read at a time."""
+T = TypeVar("T")
 _EXPECTED = "Parquet with columns time, price, qty, buyer_maker, id and a symbol column or folder"
 
 
 class ParquetData:
     """One Parquet file or partitioned directory of them: which files hold the pair.
 
-    :meth:`read` reads the pair's trades: whole, or (above :data:`WHOLE` rows) a file at a
-    time, noting how many rows each file held; :meth:`reread` reads a file's again, the rows
-    first read, though the recorder has since added trades to the newest file (it only adds).
+    :meth:`read` reads the pair's trades: whole, or (above :data:`WHOLE` rows) a group of files
+    at a time (:class:`_Group`), noting how many rows each held; :meth:`reread` reads a group's
+    again, the rows first read, though the recorder has since added trades to the newest file
+    (it only adds).
 
     Args:
         source: The opened file or directory.
@@ -94,8 +104,8 @@ class ParquetData:
             """Whether the recording is small enough to read whole."""
         except (pl.exceptions.PolarsError, OSError) as exc:
             raise _unreadable(source, exc) from None
-        self._rows: dict[int, int] = {}
-        """How many rows :meth:`read` read of each file."""
+        self._groups: list[_Group] = []
+        """The pair's files in groups, as :meth:`read` read them."""
 
     def _list(self, schema: pl.Schema) -> list[tuple[str, str | None]]:
         if "symbol" not in schema:  # a lone file: the symbol is in its name
@@ -120,12 +130,13 @@ class ParquetData:
         return pair
 
     def read(self) -> Generator[tuple[int, pl.DataFrame], None, ParsedTrades]:
-        """Read the pair's trades: whole (nothing yielded, the trades returned), or a block
-        at a time.
+        """Read the pair's trades: whole (nothing yielded, the trades returned), or a group of
+        files at a time.
 
         Yields the pair's trades in :data:`~pairs_tui.feed.replay.table.TRADE_SCHEMA`, each
-        block with the number of its file: the files in the order of their paths, each file's
-        rows in its order, at most :data:`BLOCK` rows of a file at a time. Returns the counts.
+        block with the number of its group (:meth:`_grouped`): the files in the order of their
+        paths, each file's rows in its order, a group at once or :data:`BLOCK` rows of a lone
+        big file at a time. Returns the counts.
 
         Raises:
             ReplayError: A file cannot be read, too much is malformed, or no trade is left.
@@ -134,10 +145,9 @@ class ParquetData:
             return self._read_whole()
         problems = Problems()
         kept = dropped = 0
-        for number, (path, symbol) in enumerate(self._files):
-            rows = 0
-            for taken, block in self._trades.blocks(path, symbol, None):
-                rows += taken
+        self._groups = self._grouped()
+        for number, group in enumerate(self._groups):
+            for block in self._trades.blocks(group):
                 found = Problems()
                 chunk, dropped_here = clean_trades(block, found)
                 if found.malformed:
@@ -149,7 +159,6 @@ class ParquetData:
                 if chunk.height:
                     kept += chunk.height
                     yield number, chunk
-            self._rows[number] = rows
         if not problems.records:
             raise self._nothing()
         check_trades(self.source, problems, _EXPECTED, kept, dropped)
@@ -161,17 +170,46 @@ class ParquetData:
             elsewhere=self.elsewhere,
         )
 
+    def _grouped(self) -> list[_Group]:
+        """The pair's files in groups: consecutive files of one symbol (or, with a symbol
+        column, any), up to :data:`GROUP` rows together; a bigger file alone."""
+        try:
+            counted = pl.collect_all(
+                [
+                    pl.scan_parquet(path, hive_partitioning=False).select(pl.len())
+                    for path, _ in self._files
+                ]
+            )
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise _unreadable(self.source, exc) from None
+        groups: list[_Group] = []
+        for (path, symbol), count in zip(self._files, counted, strict=True):
+            rows = int(count.item())
+            last = groups[-1] if groups else None
+            if (
+                last is not None
+                and last.symbol == symbol
+                and sum(last.rows) + rows <= GROUP
+                and last.rows[0] <= GROUP
+            ):
+                last.files.append(path)
+                last.rows.append(rows)
+            else:
+                groups.append(_Group(symbol, [path], [rows]))
+        return groups
+
     def path_of(self, number: int) -> str:
-        """The path of file ``number``."""
-        return self._files[number][0]
+        """The file or files of group ``number``."""
+        files = self._groups[number].files
+        return files[0] if len(files) == 1 else f"{files[0]} to {files[-1]}"
 
     def reread(self, number: int) -> Iterator[pl.DataFrame]:
-        """The blocks :meth:`read` yielded of file ``number``, read again.
+        """The blocks :meth:`read` yielded of group ``number``, read again.
 
         Raises:
-            ReplayError: The file cannot be read.
+            ReplayError: A file cannot be read.
         """
-        for _, block in self._trades.blocks(*self._files[number], self._rows[number]):
+        for block in self._trades.blocks(self._groups[number]):
             chunk, _ = clean_trades(block, Problems())
             if chunk.height:
                 yield chunk
@@ -216,6 +254,18 @@ def _files(root: Path) -> list[Path]:
     )
 
 
+@dataclass
+class _Group:
+    """Consecutive files of one symbol (None: a symbol column names them) read together, or a
+    file bigger than :data:`GROUP` rows alone, read :data:`BLOCK` rows at a time."""
+
+    symbol: str | None
+    files: list[str]
+    rows: list[int]
+    """Each file's rows when it was listed, which are the rows read (and read again): a file
+    the recorder adds to afterwards is read as it was."""
+
+
 class _Trades:
     """How the rows of one file of the dataset become the pair's raw trades."""
 
@@ -240,40 +290,43 @@ class _Trades:
             pl.lit("unknown", KIND).alias("kind"),
         ]
 
-    def blocks(
-        self, path: str, symbol: str | None, rows: int | None
-    ) -> Generator[tuple[int, pl.DataFrame], None, None]:
-        """The pair's rows of the file at ``path``, :data:`BLOCK` rows of the file at a time,
-        each block with how many rows of the file it took.
+    def blocks(self, group: _Group) -> Iterator[pl.DataFrame]:
+        """The pair's rows of a group's files, in the files' order: all at once, or from a lone
+        file bigger than :data:`GROUP`, :data:`BLOCK` rows at a time."""
+        if len(group.files) > 1 or group.rows[0] <= GROUP:
+            # Each file read whole, in parallel, then cut to its rows (a limit in each scan
+            # would read them one by one, at a third of the speed).
+            scans = [self._scan(path, group.symbol) for path in group.files]
+            read = self._collected(lambda: pl.collect_all(scans))
+            rows = zip(read, group.rows, strict=True)
+            yield self._pair(pl.concat([frame.head(n) for frame, n in rows]), group.symbol)
+            return
+        scan = self._scan(group.files[0], group.symbol)
+        for offset in range(0, group.rows[0], BLOCK):
+            part = scan.slice(offset, min(BLOCK, group.rows[0] - offset))
+            block = self._pair(self._collected(part.collect), group.symbol)
+            if block.height:
+                yield block
 
-        Args:
-            path: The file.
-            symbol: Its one symbol, or None when a column names them.
-            rows: Read only the first so many rows (None: all).
-        """
-        scan = pl.scan_parquet(path, hive_partitioning=False)
+    def _scan(self, path: str, symbol: str | None) -> pl.LazyFrame:
         name = (
             pl.col("symbol").cast(pl.String).str.to_uppercase()
             if symbol is None
             else pl.lit(symbol, pl.String)
         )
-        offset = 0
-        while rows is None or offset < rows:
-            size = BLOCK if rows is None else min(BLOCK, rows - offset)
-            part = scan.slice(offset, size).select(name.alias("symbol"), *self.columns)
-            try:
-                block = part.collect()
-            except (pl.exceptions.PolarsError, OSError) as exc:
-                raise _unreadable(self._source, exc) from None
-            offset += block.height
-            taken = block.height
-            if symbol is None:
-                block = block.filter(pl.col("symbol").is_in(self.pair))
-            block = self.in_ms(block)
-            if taken:
-                yield taken, block
-            if taken < size:
-                return
+        scan = pl.scan_parquet(path, hive_partitioning=False)
+        return scan.select(name.alias("symbol"), *self.columns)
+
+    def _collected(self, collect: Callable[[], T]) -> T:
+        try:
+            return collect()
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise _unreadable(self._source, exc) from None
+
+    def _pair(self, block: pl.DataFrame, symbol: str | None) -> pl.DataFrame:
+        if symbol is None:
+            block = block.filter(pl.col("symbol").is_in(self.pair))
+        return self.in_ms(block)
 
     def in_ms(self, frame: pl.DataFrame) -> pl.DataFrame:
         """The frame with integer times told apart by magnitude (s, ms, µs or ns) in ms."""
