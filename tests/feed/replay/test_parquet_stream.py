@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,10 +20,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pairs_tui.feed.replay import parquet
+from pairs_tui.feed.replay import source as source_module
 from pairs_tui.feed.replay.files import ReplayError
 from pairs_tui.feed.replay.load import Loaded, load
 from pairs_tui.feed.replay.source import ReplaySource
 from pairs_tui.feed.replay.stream import StreamedTrades, TradeTable
+from pairs_tui.records import Trade
 from sources import PAIR
 
 from .conftest import Recorder
@@ -235,6 +238,38 @@ def test_a_big_recording_is_read_a_group_of_files_at_a_time(
     assert read == [files for files in reads for _ in PAIR]
     monkeypatch.setattr(parquet, "WHOLE", 1_200)
     assert isinstance(load([folder], PAIR).trades, TradeTable)
+
+
+def test_a_file_read_is_let_go_once_its_trades_are_delivered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The recorder writes a file every 15 minutes: a replay holds the few files whose trades
+    are due, not the last block of every file it has read."""
+    monkeypatch.setattr(parquet, "WHOLE", 0)
+    monkeypatch.setattr(parquet, "GROUP", 0)
+    monkeypatch.setattr(source_module, "CHUNK", 50)  # delivered as it is read
+    folder = recording(tmp_path, n=2_000)  # 20 files a leg
+    read: list[weakref.ref[pl.DataFrame]] = []
+    reread = parquet.ParquetData.reread
+
+    def watched(self: parquet.ParquetData, number: int) -> Iterator[pl.DataFrame]:
+        for block in reread(self, number):
+            read.append(weakref.ref(block))
+            yield block
+
+    monkeypatch.setattr(parquet.ParquetData, "reread", watched)
+    source = ReplaySource([folder], PAIR)
+    held: list[int] = []
+
+    class Counting(Recorder):
+        def on_trade(self, trade: Trade) -> None:
+            super().on_trade(trade)
+            held.append(sum(ref() is not None for ref in read))
+
+    sink = Counting()
+    asyncio.run(source.run(sink))
+    assert len(sink.trades) == 4_000 and len(read) == 40
+    assert max(held) <= 3
 
 
 @pytest.mark.parametrize("whole", [True, False], ids=["read whole", "in pieces"])

@@ -25,7 +25,7 @@ from __future__ import annotations
 import io
 import logging
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -142,7 +142,7 @@ class Blocks(Protocol):
         """Take the next block, as read."""
         ...
 
-    def blocks(self) -> Iterator[pl.DataFrame]:
+    def blocks(self) -> Generator[pl.DataFrame, None, None]:
         """The blocks, in the order written; every call starts again from the first."""
         ...
 
@@ -169,7 +169,7 @@ class Reread:
         """Note a block as first read."""
         self._seen.append(_fingerprint(block))
 
-    def blocks(self) -> Iterator[pl.DataFrame]:
+    def blocks(self) -> Generator[pl.DataFrame, None, None]:
         """The blocks, read from the file again.
 
         Raises:
@@ -261,7 +261,7 @@ class Spill:
             return
         self._spans.append((start, start + len(data)))
 
-    def blocks(self) -> Iterator[pl.DataFrame]:
+    def blocks(self) -> Generator[pl.DataFrame, None, None]:
         """The blocks, in the order written."""
         if self._out is not None:
             self._out.close()
@@ -449,6 +449,14 @@ class StreamedTrades:
                 unread[owner][side] -= count
                 queues[owner][side].put(rows, side)
                 bounds[owner][side] = queues[owner][side].newest
+            if not any(unread[owner]):
+                # Every trade of the file is read: its reader, paused at its last block, lets
+                # go of it (a recording of a file every 15 minutes would otherwise keep the
+                # last block of each file until the end).
+                blocks[owner].close()
+
+
+_NONE = np.empty(0, dtype=np.int64)
 
 
 class _Queue:
@@ -456,9 +464,9 @@ class _Queue:
 
     def __init__(self) -> None:
         self._rows: list[pl.DataFrame] = []
-        self._keys = np.empty(0, dtype=np.int64)
+        self._keys = _NONE
         """``2 * time + leg`` of each trade."""
-        self._ids = np.empty(0, dtype=np.int64)
+        self._ids = _NONE
 
     @property
     def newest(self) -> tuple[int, int]:
@@ -488,8 +496,10 @@ class _Queue:
         if not n:
             return None
         rows = pl.concat(self._rows) if len(self._rows) > 1 else self._rows[0]
-        self._keys, self._ids = keys[n:], ids[n:]
-        self._rows = [rows.slice(n)] if n < rows.height else []
+        if n < keys.size:
+            self._keys, self._ids, self._rows = keys[n:], ids[n:], [rows.slice(n)]
+        else:  # not an empty view, which would keep the arrays it views
+            self._keys, self._ids, self._rows = _NONE, _NONE, []
         return rows.slice(0, n), keys[:n], ids[:n]
 
 
