@@ -1,6 +1,6 @@
 """The compiled parts: the NDJSON replay's and the live read loop's fast paths
-(``pairs_tui.feed.replay._lines``) the tick store's append (``pairs_tui._columns``), and the merge of sorted runs and the
-bars' sums of runs (``pairs_tui._runs``).
+(``pairs_tui.feed.replay._lines``), the tick store's append (``pairs_tui._columns``), and the
+merge of sorted runs and a leg's bars of a batch (``pairs_tui._runs``).
 
 Everything else is in pyproject.toml. The extensions are optional: where they cannot be built (no
 C compiler), the same work is done in Python, with the same result, more slowly.

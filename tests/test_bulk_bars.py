@@ -13,7 +13,7 @@ import asyncio
 import io
 import itertools
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import msgspec
@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pairs_tui import buckets
+from pairs_tui import bars
 from pairs_tui.bars import BarBuilder
 from pairs_tui.buckets import TRADE_COLUMNS, summed_in_order, trades_of
 from pairs_tui.config import Settings
@@ -82,6 +82,19 @@ class BulkOnly(BarBuilder):
         raise AssertionError("a replay-ordered batch went row by row")
 
 
+@pytest.fixture(params=[True, False], ids=["C", "numpy"])
+def compiled(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A batch's buckets folded in C (:func:`pairs_tui._runs.fold_leg`), or by numpy as where
+    the extension could not be built."""
+    if request.param and bars._fold_leg is None:
+        pytest.skip("built without a C compiler")
+    with pytest.MonkeyPatch.context() as patch:
+        if not request.param:
+            patch.setattr(bars, "_fold_leg", None)
+        yield
+
+
+@pytest.mark.usefixtures("compiled")
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tape=tapes(), tf=st.sampled_from([1_000, 60_000, 300_000]), data=st.data())
 def test_bulk_bars_equal_the_live_builder(tape: list[Trade], tf: int, data: st.DataObject) -> None:
@@ -104,6 +117,7 @@ def test_bulk_bars_equal_the_live_builder(tape: list[Trade], tf: int, data: st.D
     assert bulk.flush() == live.flush()
 
 
+@pytest.mark.usefixtures("compiled")
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tape=tapes(), tf=st.sampled_from([1_000, 60_000]), data=st.data())
 def test_batches_and_single_trades_mix(tape: list[Trade], tf: int, data: st.DataObject) -> None:
@@ -135,15 +149,9 @@ def test_batches_and_single_trades_mix(tape: list[Trade], tf: int, data: st.Data
     ),
     busy=st.lists(st.integers(1, 12_000), max_size=3),
 )
-@pytest.mark.parametrize("compiled", [True, False], ids=["C", "numpy"])
-def test_volumes_are_summed_one_trade_at_a_time(
-    runs: list[list[float]], busy: list[int], compiled: bool
-) -> None:
+def test_volumes_are_summed_one_trade_at_a_time(runs: list[list[float]], busy: list[int]) -> None:
     """Bucket volumes in bulk are the live builder's running sums to the bit, also when a few
-    buckets hold far more trades than the rest (a busy second among quiet ones), in C and in
-    numpy alike."""
-    if compiled and buckets._run_sums is None:
-        pytest.skip("built without a C compiler")
+    buckets hold far more trades than the rest (a busy second among quiet ones)."""
     runs = runs + [[0.1, 0.2, 0.3, 7.0 / 3.0][: 1 + k % 4] * (k // 4 + 1) for k in busy]
     expected = []
     for run in runs:
@@ -153,10 +161,7 @@ def test_volumes_are_summed_one_trade_at_a_time(
         expected.append(total)
     values = np.array([q for run in runs for q in run])
     ends = np.cumsum([len(run) for run in runs])
-    with pytest.MonkeyPatch.context() as patch:
-        if not compiled:
-            patch.setattr(buckets, "_run_sums", None)
-        assert summed_in_order(values, ends).tolist() == expected
+    assert summed_in_order(values, ends).tolist() == expected
 
 
 class RowByRow(Pipeline):

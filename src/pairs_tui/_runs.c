@@ -8,13 +8,12 @@
  *     of runs (MOST_RUNS + 1 for more); the order is written into ``out`` when there are 2 to
  *     MOST_RUNS, else ``out`` is left as it was.
  *
- * run_sums(values, ends, out) -> None
- *     The sum of each run of ``values`` (run j is ``values[ends[j - 1]:ends[j]]``), added one
- *     by one from its first value, as a bar adds its trades' quantities: exact to the bit,
- *     where ``np.add.reduceat`` sums pairwise.
+ * fold_leg(legs, times, prices, qtys, leg, tf, carried, keys, first, last, high, low, volume,
+ *          count) -> int
+ *     One leg's bars of a batch of trades, in one pass (see below).
  *
- * The arrays are any C-contiguous buffers of int64 (keys, ids, ends, out of merge_order) or
- * float64 (values, out of run_sums); the loops run without the GIL.
+ * The arrays are C-contiguous buffers of int64 or float64 (and uint8 legs); the loops run
+ * without the GIL.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -150,64 +149,117 @@ done:
     return result;
 }
 
-static PyObject *run_sums(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "run_sums(values, ends, out) takes 3 arguments");
+/* fold_leg(legs, times, prices, qtys, leg, tf, carried, keys, first, last, high, low, volume,
+ *          count) -> int
+ * One leg's trades of a batch (the rows whose ``legs`` is ``leg``, times never decreasing) in
+ * buckets of ``tf`` ms: each bucket's start, its first and last row in the batch, its high,
+ * low, volume (added one by one, from ``carried`` for the first bucket when it is not NaN: the
+ * volume of the open bucket it continues) and number of trades, written into the output
+ * arrays, which must hold as many as there are buckets; returns how many. One pass over the batch, where numpy takes
+ * a pass for each of a dozen steps and a copy of each column for the leg. */
+static PyObject *fold_leg(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 14) {
+        PyErr_SetString(PyExc_TypeError,
+                        "fold_leg(legs, times, prices, qtys, leg, tf, carried, keys, first, "
+                        "last, high, low, volume, count) takes 14 arguments");
         return NULL;
     }
-    Py_buffer vv, ev, ov;
-    if (get_array(args[0], &vv, 'd', 8, 0, "values") < 0) {
+    long leg = PyLong_AsLong(args[4]);
+    long long tf = PyLong_AsLongLong(args[5]);
+    double carried = PyFloat_AsDouble(args[6]);
+    if (PyErr_Occurred()) {
         return NULL;
     }
-    if (get_array(args[1], &ev, 'q', 8, 0, "ends") < 0) {
-        PyBuffer_Release(&vv);
+    if (tf <= 0) {
+        PyErr_SetString(PyExc_ValueError, "tf must be positive");
         return NULL;
     }
-    if (get_array(args[2], &ov, 'd', 8, 1, "out") < 0) {
-        PyBuffer_Release(&vv);
-        PyBuffer_Release(&ev);
-        return NULL;
-    }
+    /* legs is uint8; the rest int64 or float64. */
+    static const char kinds[14] = {'B', 'q', 'd', 'd', 0, 0, 0, 'q', 'q', 'q', 'd', 'd', 'd', 'q'};
+    static const char *names[14] = {"legs", "times", "prices", "qtys", "",    "",       "",
+                                    "keys", "first", "last",   "high", "low", "volume", "count"};
+    Py_buffer views[14];
+    int got = 0;
     PyObject *result = NULL;
-    const double *values = vv.buf;
-    const int64_t *ends = ev.buf;
-    double *out = ov.buf;
-    Py_ssize_t runs = ev.shape[0], n = vv.shape[0];
-    if (ov.shape[0] != runs) {
-        PyErr_SetString(PyExc_ValueError, "out must be as long as ends");
-        goto done;
-    }
-    if (runs == 0 && n != 0) {
-        PyErr_SetString(PyExc_ValueError, "ends must end at the length of values");
-        goto done;
-    }
-    int64_t start = 0;
-    for (Py_ssize_t j = 0; j < runs; j++) {
-        if (ends[j] <= start || ends[j] > n || (j == runs - 1 && ends[j] != n)) {
-            PyErr_Format(PyExc_ValueError,
-                         "ends must increase from above 0 to the length of values (%zd): "
-                         "ends[%zd] is %lld",
-                         n, j, (long long)ends[j]);
+    for (int k = 0; k < 14; k++) {
+        if (kinds[k] == 0) {
+            continue;
+        }
+        int ok;
+        if (kinds[k] == 'B') {
+            ok = PyObject_GetBuffer(args[k], &views[k], PyBUF_ND | PyBUF_FORMAT) == 0;
+            if (ok && !(views[k].ndim == 1 && views[k].itemsize == 1)) {
+                PyErr_SetString(PyExc_TypeError, "legs must be a one-dimensional uint8 array");
+                PyBuffer_Release(&views[k]);
+                ok = 0;
+            }
+        } else {
+            ok = get_array(args[k], &views[k], kinds[k], 8, k >= 7, names[k]) == 0;
+        }
+        if (!ok) {
             goto done;
         }
-        start = ends[j];
+        got |= 1 << k;
     }
-    Py_BEGIN_ALLOW_THREADS;
-    start = 0;
-    for (Py_ssize_t j = 0; j < runs; j++) {
-        double sum = values[start];
-        for (int64_t i = start + 1; i < ends[j]; i++) {
-            sum += values[i];
+    Py_ssize_t n = views[0].shape[0], room = views[7].shape[0];
+    for (int k = 1; k < 4; k++) {
+        if (views[k].shape[0] != n) {
+            PyErr_Format(PyExc_ValueError, "%s must be as long as legs", names[k]);
+            goto done;
         }
-        out[j] = sum;
-        start = ends[j];
+    }
+    for (int k = 8; k < 14; k++) {
+        if (views[k].shape[0] != room) {
+            PyErr_Format(PyExc_ValueError, "%s must be as long as keys", names[k]);
+            goto done;
+        }
+    }
+    const uint8_t *legs = views[0].buf;
+    const int64_t *times = views[1].buf;
+    const double *prices = views[2].buf, *qtys = views[3].buf;
+    int64_t *keys = views[7].buf, *first = views[8].buf, *last = views[9].buf;
+    double *high = views[10].buf, *low = views[11].buf, *volume = views[12].buf;
+    int64_t *count = views[13].buf;
+    Py_ssize_t b = -1;
+    int full = 0;
+    Py_BEGIN_ALLOW_THREADS;
+    for (Py_ssize_t r = 0; r < n; r++) {
+        if (legs[r] != leg) {
+            continue;
+        }
+        int64_t t = times[r], into = t % tf;
+        int64_t start = t - (into < 0 ? into + tf : into); /* floor, as numpy's % */
+        double p = prices[r], q = qtys[r];
+        if (b < 0 || start != keys[b]) {
+            if (++b == room) {
+                full = 1;
+                break;
+            }
+            keys[b] = start;
+            first[b] = r;
+            high[b] = low[b] = p;
+            volume[b] = b == 0 && carried == carried ? carried + q : q;
+            count[b] = 1;
+        } else {
+            high[b] = p > high[b] ? p : high[b];
+            low[b] = p < low[b] ? p : low[b];
+            volume[b] += q;
+            count[b]++;
+        }
+        last[b] = r;
     }
     Py_END_ALLOW_THREADS;
-    result = Py_NewRef(Py_None);
+    if (full) {
+        PyErr_Format(PyExc_ValueError, "more buckets than the %zd the arrays hold", room);
+        goto done;
+    }
+    result = PyLong_FromSsize_t(b + 1);
 done:
-    PyBuffer_Release(&vv);
-    PyBuffer_Release(&ev);
-    PyBuffer_Release(&ov);
+    for (int k = 0; k < 14; k++) {
+        if (got & (1 << k)) {
+            PyBuffer_Release(&views[k]);
+        }
+    }
     return result;
 }
 
@@ -215,8 +267,9 @@ static PyMethodDef methods[] = {
     {"merge_order", (PyCFunction)(void (*)(void))merge_order, METH_FASTCALL,
      "merge_order(keys, ids, out): the number of runs in order (MOST_RUNS + 1 for more); "
      "from 2 to MOST_RUNS, the rows' order by key, id and row, into out."},
-    {"run_sums", (PyCFunction)(void (*)(void))run_sums, METH_FASTCALL,
-     "run_sums(values, ends, out): each run's sum, added one by one, into out."},
+    {"fold_leg", (PyCFunction)(void (*)(void))fold_leg, METH_FASTCALL,
+     "fold_leg(legs, times, prices, qtys, leg, tf, carried, keys, first, last, high, low, "
+     "volume, count): one leg's buckets of a batch; how many."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -12,6 +12,7 @@ one hot path per trade instead of three.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
 
@@ -20,6 +21,13 @@ import polars as pl
 
 from pairs_tui.buckets import TRADE_COLUMNS, Bucket, FoldedLeg, Hold, summed_in_order, trades_of
 from pairs_tui.records import Bar, PairBar, Trade
+
+try:
+    from pairs_tui import _runs
+except ImportError:  # built without a C compiler: numpy folds a batch's buckets
+    _fold_leg: Callable[..., int] | None = None
+else:
+    _fold_leg = _runs.fold_leg
 
 
 class BarBuilder:
@@ -217,22 +225,32 @@ class BarBuilder:
             folded.bars = [buckets[k].bar() for k in old]
             folded.held = [buckets[k] for k in old]
             return folded
-        p, q, s = prices[mine], qtys[mine], times - times % self.timeframe_ms
+        tf = self.timeframe_ms
+        start = int(times[0]) - int(times[0]) % tf
         newest = self._newest[leg]
-        carried = newest if newest is not None and newest.start == int(s[0]) else None
-        extra = 0 if carried is None else 1
-        if carried is not None:
-            q = np.concatenate(([carried.volume], q))  # the volume so far, then in order
-        edges = np.flatnonzero(s[1:] != s[:-1]) + 1
-        first = np.concatenate(([0], edges))
-        last = np.concatenate((edges, [s.size])) - 1
-        volume = summed_in_order(q, np.append(edges + extra, q.size)).tolist()
-        high = np.maximum.reduceat(p, first).tolist()
-        low = np.minimum.reduceat(p, first).tolist()
-        count = (last - first + 1).tolist()
-        opens, closes = p[first].tolist(), p[last].tolist()
-        keys = s[first].tolist()
-        bars = list(map(Bar, opens, high, low, closes, volume, count))
+        carried = newest if newest is not None and newest.start == start else None
+        if _fold_leg is None:
+            folds = _folded(mine, times, prices[mine], qtys[mine], tf, carried)
+        else:
+            room = (int(times[-1]) - start) // tf + 1  # at most a bucket a timeframe
+            out = [np.empty(room, np.int64) for _ in range(3)], list(np.empty((3, room)))
+            out[1].append(np.empty(room, np.int64))
+            volume_so_far = math.nan if carried is None else carried.volume
+            n = _fold_leg(cols[0], cols[1], prices, qtys, leg, tf, volume_so_far, *out[0], *out[1])
+            folds = tuple(column[:n] for column in (*out[0], *out[1]))
+        starts, first_rows, last_rows, high, low, volume, count = folds
+        keys = starts.tolist()
+        bars = list(
+            map(
+                Bar,
+                prices[first_rows].tolist(),
+                high.tolist(),
+                low.tolist(),
+                prices[last_rows].tolist(),
+                volume.tolist(),
+                count.tolist(),
+            )
+        )
         if carried is not None:
             head = bars[0]
             bars[0] = Bar(
@@ -248,7 +266,7 @@ class BarBuilder:
         folded.keys = [*stay, *keys]
         folded.bars = [*(buckets[k].bar() for k in stay), *bars]
         folded.held = [buckets[k] for k in stay]
-        folded.batch = (len(stay), keys, mine[first], mine[last], cols, carried)
+        folded.batch = (len(stay), keys, first_rows, last_rows, cols, carried)
         return folded
 
     def _bars_until(self, limit: int, done: list[FoldedLeg]) -> list[PairBar]:
@@ -510,3 +528,37 @@ class BarAggregator:
         self._legs = (_Fold(), _Fold())
         self._start = start + self.timeframe_ms
         return out
+
+
+def _folded(
+    mine: np.ndarray,
+    times: np.ndarray,
+    prices: np.ndarray,
+    qtys: np.ndarray,
+    tf: int,
+    carried: Bucket | None,
+) -> tuple[np.ndarray, ...]:
+    """One leg's buckets of a batch, with numpy where :func:`pairs_tui._runs.fold_leg` could
+    not be built: each bucket's start, first and last row in the batch, high, low, volume (from
+    the volume of the open bucket ``carried`` that the first continues) and trades.
+
+    Args:
+        mine: The leg's rows in the batch.
+        times: Their times; ``prices`` and ``qtys`` theirs too.
+    """
+    starts = times - times % tf
+    if carried is not None:
+        qtys = np.concatenate(([carried.volume], qtys))  # the volume so far, then in order
+    extra = 0 if carried is None else 1
+    edges = np.flatnonzero(starts[1:] != starts[:-1]) + 1
+    first = np.concatenate(([0], edges))
+    last = np.concatenate((edges, [starts.size])) - 1
+    return (
+        starts[first],
+        mine[first],
+        mine[last],
+        np.maximum.reduceat(prices, first),
+        np.minimum.reduceat(prices, first),
+        summed_in_order(qtys, np.append(edges + extra, qtys.size)),
+        last - first + 1,
+    )

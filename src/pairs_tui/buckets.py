@@ -4,19 +4,12 @@ folded buckets, a hold; and a batch of trades as columns.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import polars as pl
 
 from pairs_tui.records import Bar, Trade
-
-try:
-    from pairs_tui import _runs
-except ImportError:  # built without a C compiler: summed in a numpy table
-    _run_sums: Callable[[np.ndarray, np.ndarray, np.ndarray], None] | None = None
-else:
-    _run_sums = _runs.run_sums
 
 TRADE_COLUMNS = ("leg", "time", "price", "qty", "buyer_maker", "id")
 """Columns of a batch of trades for :meth:`~pairs_tui.bars.BarBuilder.add_frame`: ``leg`` 0
@@ -40,23 +33,6 @@ def summed_in_order(values: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """The sum of each run of ``values``, added one by one from its start, as
     :meth:`~pairs_tui.bars.BarBuilder.add` adds a bucket's volume: equal to the bit, which a
     pairwise sum (``np.add.reduceat``, Polars' ``sum``) is not.
-
-    A loop in C (:func:`pairs_tui._runs.run_sums`), or where it could not be built, a numpy
-    table (:func:`_summed_in_table`, some twenty times slower).
-
-    Args:
-        values: The runs back to back, none empty, float64.
-        ends: Where each run ends (exclusive), increasing; the last is ``values.size``.
-    """
-    if _run_sums is None:
-        return _summed_in_table(values, ends)
-    out = np.empty(ends.size)
-    _run_sums(values, ends.astype(np.int64, copy=False), out)
-    return out
-
-
-def _summed_in_table(values: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """:func:`summed_in_order` with numpy alone.
 
     The runs are the columns of a table padded with zeros (adding zero changes no sum), summed
     down its rows: along the slow axis numpy adds row after row, one number at a time per
