@@ -9,8 +9,10 @@ shifted in time and id, to about a million trades, and written as:
 - the same frames behind a cryptofeed receive-time prefix (the line-by-line reader's path);
 - the gzipped NDJSON cut into 20 files that follow one another (hourly captures);
 - Binance archive CSVs, one per symbol, gzipped;
-- ``--record`` Parquet, partitioned by symbol and date, read whole (as one of up to
-  ``parquet.WHOLE`` rows is) and a file at a time (as a bigger one is).
+- ``--record`` Parquet, partitioned by symbol and date, a file every 15 minutes as the recorder
+  writes it, read whole (as one of up to ``parquet.WHOLE`` rows is) and in groups of files (as a
+  bigger one is); and the same trades in a file a symbol a day, read in slices (as files bigger
+  than ``parquet.GROUP`` rows are).
 
 "replay → bars" is what a user waits for before analytics: ``ReplaySource(paths, pair)`` (open,
 decompress, parse, check, merge) plus ``run()`` at full speed into a sink that builds the 1s bars
@@ -124,6 +126,8 @@ def probe() -> float:
 
 
 _PARTS = 20
+_SEGMENT_MS = 15 * 60_000
+"""The recorder's segment: a file a symbol every 15 minutes."""
 """Files the session is cut into for the many-files layout."""
 
 
@@ -181,15 +185,22 @@ def make_inputs(folder: Path, copies: int) -> dict[str, list[Path]]:
         )
         csvs.append(path)
     inputs["archive CSV.gz x2"] = csvs
-    dated = trades.with_columns(pl.from_epoch("time", "ms").dt.date().alias("date"))
-    for (symbol, date), part in dated.group_by("symbol", "date"):
-        leaf = folder / "rec" / f"symbol={symbol}" / f"date={date}"
-        leaf.mkdir(parents=True)
-        part.select("time", "price", "qty", "buyer_maker", "id").write_parquet(
-            leaf / "part-0.parquet"
-        )
+    dated = trades.with_columns(
+        pl.from_epoch("time", "ms").dt.date().alias("date"),
+        (pl.col("time") // _SEGMENT_MS).alias("slot"),
+    )
+    # As the recorder writes it: a file a symbol every 15 minutes, named by its first trade;
+    # and the same trades in a file a symbol a day.
+    for keys in (("symbol", "date", "slot"), ("symbol", "date")):
+        root = folder / ("rec" if len(keys) == 3 else "daily")
+        for (symbol, date, *_), part in dated.group_by(*keys, maintain_order=True):
+            leaf = root / f"symbol={symbol}" / f"date={date}"
+            leaf.mkdir(parents=True, exist_ok=True)
+            name = f"{part['time'][0]}-3fa94c1e.parquet" if len(keys) == 3 else "part-0.parquet"
+            part.select("time", "price", "qty", "buyer_maker", "id").write_parquet(leaf / name)
     inputs["Parquet (--record)"] = [folder / "rec"]
     inputs[PIECES] = [folder / "rec"]
+    inputs[DAILY] = [folder / "daily"]
     return inputs
 
 
@@ -207,7 +218,11 @@ def bare(paths: list[Path], decode: Callable[[bytes], object]) -> int:
 
 
 PIECES = "Parquet (--record), in pieces"
-"""The same recording, read a file at a time as one above ``parquet.WHOLE`` rows is."""
+"""The same recording, read a group of files at a time as one above ``parquet.WHOLE`` rows is."""
+DAILY = "Parquet, a file a day, in pieces"
+"""The same trades in a file a symbol a day, each file bigger than ``parquet.GROUP`` rows and
+read in slices of ``parquet.BLOCK``, as one above ``parquet.WHOLE`` rows is."""
+IN_PIECES = (PIECES, DAILY)
 
 
 def replay(
@@ -287,11 +302,11 @@ def main() -> None:
                     for base, decode in BARE.items():
                         seconds, _ = timed(partial(bare, paths, decode))
                         times.setdefault((base, name), []).append(seconds)
-                seconds, result = timed(partial(replay, paths, pieces=name == PIECES))
+                seconds, result = timed(partial(replay, paths, pieces=name in IN_PIECES))
                 trades, opened = cast(tuple[int, float], result)
                 times.setdefault(("replay", name), []).append(seconds)
                 opens[name].append(opened)
-                if args.before and name != PIECES:
+                if args.before and name not in IN_PIECES:
                     seconds, _ = timed(partial(replay, paths, _Sink))
                     times.setdefault(("trade by trade", name), []).append(seconds)
         print(f"{trades:,} trades, {args.repeats} interleaved repeats; trades/s, median (best)")
@@ -319,7 +334,7 @@ def main() -> None:
             size = sum(
                 f.stat().st_size for p in paths for f in ([p] if p.is_file() else p.rglob("*"))
             )
-            start, peak, bars = peak_rss(paths, pieces=name == PIECES)
+            start, peak, bars = peak_rss(paths, pieces=name in IN_PIECES)
             size_mb = size / 2**20
             print(f"  {name:<34} {start:6.0f} {peak:6.0f}   ({bars:,} bars; {size_mb:,.0f} MB)")
     print(f"noise probe after: {probe():.0f} ms")
