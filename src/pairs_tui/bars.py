@@ -229,15 +229,11 @@ class BarBuilder:
         start = int(times[0]) - int(times[0]) % tf
         newest = self._newest[leg]
         carried = newest if newest is not None and newest.start == start else None
-        if _fold_leg is None:
-            folds = _folded(mine, times, prices[mine], qtys[mine], tf, carried)
-        else:
-            room = (int(times[-1]) - start) // tf + 1  # at most a bucket a timeframe
-            out = [np.empty(room, np.int64) for _ in range(3)], list(np.empty((3, room)))
-            out[1].append(np.empty(room, np.int64))
-            volume_so_far = math.nan if carried is None else carried.volume
-            n = _fold_leg(cols[0], cols[1], prices, qtys, leg, tf, volume_so_far, *out[0], *out[1])
-            folds = tuple(column[:n] for column in (*out[0], *out[1]))
+        folds = (
+            _folded(mine, times, prices[mine], qtys[mine], tf, carried)
+            if _fold_leg is None
+            else _folded_in_c(cols, leg, tf, start, int(times[-1]), carried)
+        )
         starts, first_rows, last_rows, high, low, volume, count = folds
         keys = starts.tolist()
         bars = list(
@@ -528,6 +524,34 @@ class BarAggregator:
         self._legs = (_Fold(), _Fold())
         self._start = start + self.timeframe_ms
         return out
+
+
+def _folded_in_c(
+    cols: list[np.ndarray], leg: int, tf: int, start: int, last_time: int, carried: Bucket | None
+) -> tuple[np.ndarray, ...]:
+    """:func:`_folded` in one pass over the batch (:func:`pairs_tui._runs.fold_leg`), for the
+    leg's trades from the bucket at ``start`` to ``last_time``."""
+    assert _fold_leg is not None
+    room = (last_time - start) // tf + 1  # at most a bucket a timeframe
+    starts, first, last, count = (np.empty(room, np.int64) for _ in range(4))
+    high, low, volume = np.empty((3, room))
+    n = _fold_leg(
+        np.ascontiguousarray(cols[0], np.uint8),
+        np.ascontiguousarray(cols[1], np.int64),
+        np.ascontiguousarray(cols[2], np.float64),
+        np.ascontiguousarray(cols[3], np.float64),
+        leg,
+        tf,
+        math.nan if carried is None else carried.volume,
+        starts,
+        first,
+        last,
+        high,
+        low,
+        volume,
+        count,
+    )
+    return tuple(column[:n] for column in (starts, first, last, high, low, volume, count))
 
 
 def _folded(

@@ -71,6 +71,7 @@ def merged_order(keys: np.ndarray, ids: np.ndarray) -> np.ndarray | None:
         keys: ``2 * time + leg`` of each row, int64.
         ids: The rows' ids, int64.
     """
+    keys, ids = np.ascontiguousarray(keys, np.int64), np.ascontiguousarray(ids, np.int64)
     if _merge_order is not None:
         order = np.empty(keys.size, dtype=np.int64)
         runs = _merge_order(keys, ids, order)
