@@ -23,9 +23,9 @@
 /* More runs than this are left to a sort (np.lexsort): each doubling of the runs costs a pass. */
 #define MOST_RUNS 16
 
-/* A C-contiguous one-dimensional buffer of items of ``size`` bytes, of format ``kind``. */
-static int get_array(PyObject *obj, Py_buffer *view, char kind, Py_ssize_t size, int writable,
-                     const char *name) {
+/* A C-contiguous one-dimensional buffer of ``kind``: 'B' uint8, 'q' int64, 'd' float64. */
+static int get_array(PyObject *obj, Py_buffer *view, char kind, int writable, const char *name) {
+    Py_ssize_t size = kind == 'B' ? 1 : 8;
     int flags = PyBUF_ND | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
     if (PyObject_GetBuffer(obj, view, flags) < 0) {
         return -1;
@@ -35,10 +35,10 @@ static int get_array(PyObject *obj, Py_buffer *view, char kind, Py_ssize_t size,
         format++;
     }
     int ok = view->ndim == 1 && view->itemsize == size && format[1] == '\0' &&
-             (kind == 'd' ? format[0] == 'd' : (format[0] == 'q' || format[0] == 'l'));
+             (kind == 'q' ? format[0] == 'q' || format[0] == 'l' : format[0] == kind);
     if (!ok) {
         PyErr_Format(PyExc_TypeError, "%s must be a one-dimensional %s array", name,
-                     kind == 'd' ? "float64" : "int64");
+                     kind == 'd' ? "float64" : kind == 'q' ? "int64" : "uint8");
         PyBuffer_Release(view);
         return -1;
     }
@@ -88,14 +88,14 @@ static PyObject *merge_order(PyObject *Py_UNUSED(module), PyObject *const *args,
         return NULL;
     }
     Py_buffer kv, iv, ov;
-    if (get_array(args[0], &kv, 'q', 8, 0, "keys") < 0) {
+    if (get_array(args[0], &kv, 'q', 0, "keys") < 0) {
         return NULL;
     }
-    if (get_array(args[1], &iv, 'q', 8, 0, "ids") < 0) {
+    if (get_array(args[1], &iv, 'q', 0, "ids") < 0) {
         PyBuffer_Release(&kv);
         return NULL;
     }
-    if (get_array(args[2], &ov, 'q', 8, 1, "out") < 0) {
+    if (get_array(args[2], &ov, 'q', 1, "out") < 0) {
         PyBuffer_Release(&kv);
         PyBuffer_Release(&iv);
         return NULL;
@@ -155,8 +155,8 @@ done:
  * buckets of ``tf`` ms: each bucket's start, its first and last row in the batch, its high,
  * low, volume (added one by one, from ``carried`` for the first bucket when it is not NaN: the
  * volume of the open bucket it continues) and number of trades, written into the output
- * arrays, which must hold as many as there are buckets; returns how many. One pass over the batch, where numpy takes
- * a pass for each of a dozen steps and a copy of each column for the leg. */
+ * arrays, which must hold as many as there are buckets; returns how many. One pass over the
+ * batch, where numpy takes a pass for each of a dozen steps and a copy of each column. */
 static PyObject *fold_leg(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 14) {
         PyErr_SetString(PyExc_TypeError,
@@ -174,7 +174,7 @@ static PyObject *fold_leg(PyObject *Py_UNUSED(module), PyObject *const *args, Py
         PyErr_SetString(PyExc_ValueError, "tf must be positive");
         return NULL;
     }
-    /* legs is uint8; the rest int64 or float64. */
+    /* The arrays' kinds; 0 for the three numbers among them. */
     static const char kinds[14] = {'B', 'q', 'd', 'd', 0, 0, 0, 'q', 'q', 'q', 'd', 'd', 'd', 'q'};
     static const char *names[14] = {"legs", "times", "prices", "qtys", "",    "",       "",
                                     "keys", "first", "last",   "high", "low", "volume", "count"};
@@ -185,18 +185,7 @@ static PyObject *fold_leg(PyObject *Py_UNUSED(module), PyObject *const *args, Py
         if (kinds[k] == 0) {
             continue;
         }
-        int ok;
-        if (kinds[k] == 'B') {
-            ok = PyObject_GetBuffer(args[k], &views[k], PyBUF_ND | PyBUF_FORMAT) == 0;
-            if (ok && !(views[k].ndim == 1 && views[k].itemsize == 1)) {
-                PyErr_SetString(PyExc_TypeError, "legs must be a one-dimensional uint8 array");
-                PyBuffer_Release(&views[k]);
-                ok = 0;
-            }
-        } else {
-            ok = get_array(args[k], &views[k], kinds[k], 8, k >= 7, names[k]) == 0;
-        }
-        if (!ok) {
+        if (get_array(args[k], &views[k], kinds[k], k >= 7, names[k]) < 0) {
             goto done;
         }
         got |= 1 << k;
@@ -276,7 +265,7 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
     "_runs",
-    "Loops over sorted runs: the merged order of runs, and the sums of runs added in order.",
+    "Loops over sorted runs: the merged order of a replay's runs, and a leg's bars of a batch.",
     -1,
     methods,
 };
