@@ -223,7 +223,7 @@ class ParquetData:
         try:
             frame = (
                 scan.filter(pl.col("symbol").is_in(self._pair))
-                .select("symbol", *self._trades.columns)
+                .select(pl.col("symbol").cast(self._trades.symbols), *self._trades.columns)
                 .collect()
             )
         except (pl.exceptions.PolarsError, OSError) as exc:
@@ -276,6 +276,9 @@ class _Trades:
     def __init__(self, source: ReplayInput, schema: pl.Schema, pair: Sequence[str]) -> None:
         self._source = source
         self.pair = list(pair)
+        self.symbols = pl.Enum(self.pair)
+        """The type of the trades' ``symbol``: a byte a trade (see
+        :data:`~pairs_tui.feed.replay.table.TRADE_SCHEMA`)."""
         time = pl.col("time")
         self._exact = False
         """Whether the times are converted to ms exactly as read (else told by magnitude)."""
@@ -316,7 +319,7 @@ class _Trades:
         name = (
             pl.col("symbol").cast(pl.String).str.to_uppercase()
             if symbol is None
-            else pl.lit(symbol, pl.String)
+            else pl.lit(symbol, self.symbols)
         )
         scan = pl.scan_parquet(path, hive_partitioning=False)
         return scan.select(name.alias("symbol"), *self.columns)
@@ -330,6 +333,7 @@ class _Trades:
     def _pair(self, block: pl.DataFrame, symbol: str | None) -> pl.DataFrame:
         if symbol is None:
             block = block.filter(pl.col("symbol").is_in(self.pair))
+            block = block.with_columns(pl.col("symbol").cast(self.symbols))
         return self.in_ms(block)
 
     def in_ms(self, frame: pl.DataFrame) -> pl.DataFrame:
