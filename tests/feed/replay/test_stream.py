@@ -7,7 +7,11 @@ import asyncio
 import gc
 import gzip
 import itertools
+import os
 import resource
+import signal
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -192,16 +196,31 @@ def tape(path: Path, n: int) -> Path:
     return path
 
 
+def open_in(folder: Path) -> list[str]:
+    """The files this process holds open in ``folder`` (as ``/proc`` names them)."""
+    held = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # the listing's own descriptor, closed since
+            continue
+        if target.startswith(f"{folder}/"):
+            held.append(target)
+    return held
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
 def test_a_streamed_replay_replays_twice_and_leaves_no_spill_behind(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The spill lives in the temporary folder (TMPDIR) as long as the replay does."""
+    """The spill is a file without a name in the temporary folder (TMPDIR), open as long as the
+    replay lives."""
     spills = tmp_path / "tmp"
     spills.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(spills))
     monkeypatch.setattr(ndjson, "_BLOCK", 300)
     source = ReplaySource([tape(tmp_path / "tape.ndjson", 200)], PAIR)
-    assert len(list(spills.iterdir())) == 1
+    assert len(open_in(spills)) == 1 and list(spills.iterdir()) == []
     runs = []
     for _ in range(2):
         sink = Recorder()
@@ -211,6 +230,39 @@ def test_a_streamed_replay_replays_twice_and_leaves_no_spill_behind(
     assert [time for _, time, _, _ in runs[0]] == sorted(BASE_MS + i // 3 for i in range(200))
     del source
     gc.collect()
+    assert open_in(spills) == [] and list(spills.iterdir()) == []
+
+
+KILLED = """
+import sys
+from pathlib import Path
+from pairs_tui.feed.replay import ndjson
+from pairs_tui.feed.replay.load import load
+ndjson._BLOCK = 300
+loaded = load([Path(sys.argv[1])], ("BTCUSDT", "ETHUSDT"))
+print(type(loaded.trades).__name__, flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_killed_replay_leaves_no_spill_behind(tmp_path: Path) -> None:
+    """A replay killed with no chance to clean up (SIGKILL, the OOM killer) leaves nothing in
+    the temporary folder: its spills had no name to leave."""
+    spills = tmp_path / "tmp"
+    spills.mkdir()
+    path = tape(tmp_path / "tape.ndjson", 2_000)
+    env = {**os.environ, "TMPDIR": str(spills)}
+    with subprocess.Popen(
+        [sys.executable, "-c", KILLED, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+        text=True,
+    ) as child:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "StreamedTrades"  # read, and spilled
+        child.kill()
+        assert child.wait() == -signal.SIGKILL
     assert list(spills.iterdir()) == []
 
 

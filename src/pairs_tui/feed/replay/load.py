@@ -48,7 +48,7 @@ from pairs_tui.feed.replay.stream import (
     MergedTrades,
     Reread,
     Run,
-    SpillDir,
+    Spill,
     StreamedTrades,
     TradeTable,
     merged_order,
@@ -124,8 +124,7 @@ def load(paths: Sequence[Path | str], pair: tuple[str, str]) -> Loaded:
     unique: dict[Path, Path | str] = {}
     for path in paths:
         unique.setdefault(Path(path).resolve(), path)
-    spills = SpillDir()
-    files = [_read(path, pair, spills) for path in unique.values()]
+    files = [_read(path, pair) for path in unique.values()]
     parsed = [f.parsed for f in files]
     bars = [p for p in parsed if isinstance(p, ParsedBars)]
     trades = [p for p in parsed if isinstance(p, ParsedTrades)]
@@ -185,7 +184,7 @@ class _File:
     """The rows its reader yielded block by block, in the order read."""
 
 
-def _read(path: Path | str, pair: tuple[str, str], spills: SpillDir) -> _File:
+def _read(path: Path | str, pair: tuple[str, str]) -> _File:
     """Read one file; what its reader yields block by block goes to a spill, except for
     Parquet, which is read again when wanted (faster than a spill writes and reads back), a
     part for each file of the dataset.
@@ -214,7 +213,7 @@ def _read(path: Path | str, pair: tuple[str, str], spills: SpillDir) -> _File:
         if rows.height:
             if number not in parts:
                 aside = (
-                    spills.new()
+                    Spill()
                     if data is None
                     else Reread(
                         partial(_pair_blocks, partial(data.reread, number), pair),

@@ -15,21 +15,21 @@ order, ids that two files share, copies of a trade) is read back whole and merge
 Why a spill and not a second reading of a text file: reading the file is the replay's cost (the
 benchmark's bare decode is the yardstick), and the checks need all of it before the first bar
 is shown. The spill is about 40 bytes a trade on disk under the system's temporary directory
-(``TMPDIR``), and it is removed with the replay. Parquet is the other way round: reading it
-again costs less than writing and reading a spill (and a recording small enough is read whole,
-in one scan, and merged in memory).
+(``TMPDIR``), in a file without a name, gone with the replay however it ends. Parquet is the
+other way round: reading it again costs less than writing and reading a spill (and a recording
+small enough is read whole, in one scan, and merged in memory).
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import os
 import tempfile
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
-from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 import numpy as np
 import polars as pl
@@ -191,49 +191,32 @@ def _fingerprint(block: pl.DataFrame) -> tuple[int, int, int]:
     return block.height, int(block["time"].sum()), int(block["id"].sum())
 
 
-class SpillDir:
-    """The temporary folder a replay's spills go to, made when the first is needed and removed
-    with its last user (or at exit)."""
-
-    def __init__(self) -> None:
-        self._dir: tempfile.TemporaryDirectory[str] | None = None
-        self._made = 0
-
-    def new(self) -> Spill:
-        """A new empty spill in the folder, or held in memory when no file can be made there."""
-        self._made += 1
-        try:
-            if self._dir is None:
-                self._dir = tempfile.TemporaryDirectory(prefix="pairs-tui-replay-")
-            path = Path(self._dir.name) / f"{self._made}.arrows"
-            return Spill(io.FileIO(path, "w"), path, self)
-        except OSError as exc:
-            log.warning("replay: cannot spill (%s); holding the trades in memory", exc)
-            return Spill(None, None, self)
-
-
 class Spill:
-    """Blocks of trades written to a file as they are read, and read back in the same order.
+    """Blocks of trades written to a temporary file as they are read, and read back in the
+    same order.
 
-    A block that cannot be written (a full disk, a file size limit) is not lost: the spill
-    reads back what it wrote, removes its file and holds every block in memory from then on,
-    as a replay did before it spilled.
+    The file has no name (``tempfile.TemporaryFile``: ``O_TMPFILE``, or made and unlinked at
+    once) under the system's temporary folder (``TMPDIR``), so it is gone when the replay
+    is, even one killed with no chance to clean up (``SIGKILL``, the OOM killer).
 
-    Args:
-        out: The file, open for writing; None to hold every block in memory.
-        path: Where the file is.
-        owner: Kept alive while the spill is, so its folder is not removed under it.
+    A block that cannot be written (a full disk, a file size limit), or a folder where no file
+    can be made, loses nothing: the spill reads back what it wrote, lets go of its file and
+    holds every block in memory from then on, as a replay did before it spilled.
     """
 
-    def __init__(self, out: io.FileIO | None, path: Path | None, owner: SpillDir) -> None:
-        self.path = path
-        self._owner = owner
+    def __init__(self) -> None:
         self._spans: list[tuple[int, int]] = []
-        self._out = out
-        self._held: list[pl.DataFrame] | None = None if out is not None else []
+        self._file: BinaryIO | None = None
+        self._held: list[pl.DataFrame] | None = None
         """The blocks, in memory (no file, or the disk refused one)."""
         self.rows = 0
         """Trades written."""
+        try:
+            self._file = tempfile.TemporaryFile(  # noqa: SIM115 (open as long as the spill)
+                prefix="pairs-tui-replay-", buffering=0
+            )
+        except OSError as exc:
+            self._hold(exc)
 
     def write(self, block: pl.DataFrame) -> None:
         """Append a block."""
@@ -241,43 +224,46 @@ class Spill:
         if self._held is not None:
             self._held.append(block)
             return
-        assert self._out is not None, "written after reading started"
+        assert self._file is not None
         packed = io.BytesIO()
         block.write_ipc_stream(packed, compression="uncompressed")
         data = packed.getbuffer()
-        start = self._out.tell()
+        start = self._spans[-1][1] if self._spans else 0
         try:
             done = 0
             while done < len(data):
-                done += self._out.write(data[done:]) or 0
+                done += os.pwrite(self._file.fileno(), data[done:], start + done)
         except OSError as exc:
-            log.warning(
-                "replay: cannot spill to %s (%s); holding the trades in memory", self.path, exc
-            )
-            self._out.close()
-            self._out = None
-            self._held = [*self._read(), block]
-            assert self.path is not None
-            self.path.unlink(missing_ok=True)
+            self._hold(exc)
+            assert self._held is not None
+            self._held.append(block)
             return
         self._spans.append((start, start + len(data)))
 
+    def _hold(self, exc: OSError) -> None:
+        """From now on, hold the blocks in memory, those written first among them."""
+        log.warning(
+            "replay: cannot spill to %s (%s); holding the trades in memory",
+            tempfile.gettempdir(),
+            exc,
+        )
+        self._held = list(self._read())
+        self._spans = []
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
     def blocks(self) -> Generator[pl.DataFrame, None, None]:
         """The blocks, in the order written."""
-        if self._out is not None:
-            self._out.close()
-            self._out = None
         if self._held is not None:
             yield from self._held
             return
         yield from self._read()
 
     def _read(self) -> Iterator[pl.DataFrame]:
-        assert self.path is not None
-        with self.path.open("rb") as spilled:
-            for start, end in self._spans:
-                spilled.seek(start)
-                yield pl.read_ipc_stream(io.BytesIO(spilled.read(end - start)))
+        for start, end in self._spans:
+            assert self._file is not None
+            yield pl.read_ipc_stream(io.BytesIO(os.pread(self._file.fileno(), end - start, start)))
 
 
 @dataclass
