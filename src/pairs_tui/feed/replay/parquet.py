@@ -5,7 +5,7 @@ Only the pair's symbols are read; the rest are counted from the partitions, so a
 many symbols costs no more than one of two.
 
 A recording of up to :data:`WHOLE` rows is read whole, in one columnar scan: the fastest way,
-at about 180 bytes a trade at the peak. A bigger one is read in groups of consecutive files of
+at about 100 bytes a trade at the peak. A bigger one is read in groups of consecutive files of
 one symbol, up to :data:`GROUP` rows each (the recorder writes a file every 15 minutes, so a
 group is many files, read in one parallel scan), and a file bigger than that :data:`BLOCK` rows
 at a time; each group is read again as the replay delivers it
@@ -40,12 +40,12 @@ RECORD_COLUMNS = ("time", "price", "qty", "buyer_maker", "id")
 """The recorder's columns (``id`` may be missing)."""
 WHOLE = 2_000_000
 """Rows of the pair's files up to which a recording is read whole: one scan, the fastest way
-(9.7 M trades/s in the budget run, 11.8 M warm), at about 180 bytes a trade at the peak (about
-420 MB here)."""
+(10.7 M trades/s in the replay benchmark, 12-13 M warm), at about 100 bytes a trade at the peak
+(370 MB for 3.18 M trades, read whole forced), so about 300 MB at most."""
 GROUP = 1 << 18
 """Rows of consecutive files of one symbol read together above :data:`WHOLE`: reading many
 small files at once decodes them in parallel, where a file at a time costs a few times more.
-On 3.18 M trades in 15-minute files, peak RSS is 231 MB (456 MB read whole); twice as many
+On 3.18 M trades in 15-minute files, peak RSS is 224-231 MB (370 MB read whole); twice as many
 rows a group, 309 MB and 3% faster; half as many, 171 MB and 23% slower."""
 BLOCK = 1 << 17
 """Rows of a file bigger than :data:`GROUP` read at a time."""
