@@ -38,10 +38,11 @@ from pairs_tui.feed.replay.table import (
 
 RECORD_COLUMNS = ("time", "price", "qty", "buyer_maker", "id")
 """The recorder's columns (``id`` may be missing)."""
-WHOLE = 2_000_000
+WHOLE = 3_000_000
 """Rows of the pair's files up to which a recording is read whole: one scan, the fastest way
-(10.7 M trades/s in the replay benchmark, 12-13 M warm), at about 100 bytes a trade at the peak
-(370 MB for 3.18 M trades, read whole forced), so about 300 MB at most."""
+(10.7 M trades/s for 1.06 M trades in the replay benchmark, 14 M for 3.18 M), at about 100
+bytes a trade at the peak (370 MB for 3.18 M trades, read whole forced), so about 360 MB at
+most: less than 2 M trades took (420 MB) when the symbol was a string."""
 GROUP = 1 << 18
 """Rows of consecutive files of one symbol read together above :data:`WHOLE`: reading many
 small files at once decodes them in parallel, where a file at a time costs a few times more.
