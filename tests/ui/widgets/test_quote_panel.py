@@ -48,7 +48,7 @@ async def test_a_trade_shows_the_price_and_its_change_since_the_start_in_colour(
 
     def tone(content: Content) -> str:
         change_at = content.plain.rindex("  ") + 2
-        return next(str(s.style) for s in content.spans if s.start == change_at)
+        return next(str(s.style) for s in content.spans if s.start <= change_at < s.end)
 
     assert tone(up) == "$success" and tone(down) == "$error"
 
