@@ -10,9 +10,10 @@ shifted in time and id, to about a million trades, and written as:
 - the gzipped NDJSON cut into 20 files that follow one another (hourly captures);
 - Binance archive CSVs, one per symbol, gzipped;
 - ``--record`` Parquet, partitioned by symbol and date, a file every 15 minutes as the recorder
-  writes it, read whole (as one of up to ``parquet.WHOLE`` rows is) and in groups of files (as a
-  bigger one is); and the same trades in a file a symbol a day, read in slices (as files bigger
-  than ``parquet.GROUP`` rows are).
+  writes it, read as its size has it (whole up to ``parquet.WHOLE`` rows, in windows of time
+  above), in windows (as one above ``parquet.WHOLE`` is) and in groups of files, twice (as one
+  the windows cannot read is); and the same trades in a file a symbol a day, read in slices (as
+  files bigger than ``parquet.GROUP`` rows whose times all meet are).
 
 "replay → bars" is what a user waits for before analytics: ``ReplaySource(paths, pair)`` (open,
 decompress, parse, check, merge) plus ``run()`` at full speed into a sink that builds the 1s bars
@@ -126,9 +127,9 @@ def probe() -> float:
 
 
 _PARTS = 20
+"""Files the session is cut into for the many-files layout."""
 _SEGMENT_MS = 15 * 60_000
 """The recorder's segment: a file a symbol every 15 minutes."""
-"""Files the session is cut into for the many-files layout."""
 
 
 def make_inputs(folder: Path, copies: int) -> dict[str, list[Path]]:
@@ -199,7 +200,8 @@ def make_inputs(folder: Path, copies: int) -> dict[str, list[Path]]:
             name = f"{part['time'][0]}-3fa94c1e.parquet" if len(keys) == 3 else "part-0.parquet"
             part.select("time", "price", "qty", "buyer_maker", "id").write_parquet(leaf / name)
     inputs["Parquet (--record)"] = [folder / "rec"]
-    inputs[PIECES] = [folder / "rec"]
+    inputs[WINDOWS] = [folder / "rec"]
+    inputs[GROUPS] = [folder / "rec"]
     inputs[DAILY] = [folder / "daily"]
     return inputs
 
@@ -217,28 +219,44 @@ def bare(paths: list[Path], decode: Callable[[bytes], object]) -> int:
     return n
 
 
-PIECES = "Parquet (--record), in pieces"
-"""The same recording, read a group of files at a time as one above ``parquet.WHOLE`` rows is."""
-DAILY = "Parquet, a file a day, in pieces"
+WINDOWS = "Parquet (--record), in windows"
+"""The same recording, read a window of time at a time, as one above ``parquet.WHOLE`` rows is."""
+GROUPS = "Parquet (--record), in groups"
+"""The same recording, read a group of files at a time, twice, as one above ``parquet.WHOLE``
+rows that the windows cannot read is."""
+DAILY = "Parquet, a file a day, in slices"
 """The same trades in a file a symbol a day, each file bigger than ``parquet.GROUP`` rows and
-read in slices of ``parquet.BLOCK``, as one above ``parquet.WHOLE`` rows is."""
-IN_PIECES = (PIECES, DAILY)
+read in slices of ``parquet.BLOCK``, as one above ``parquet.WHOLE`` rows whose files all meet in
+time is."""
+FORCED = {WINDOWS: -1, GROUPS: 0, DAILY: 0}
+"""``parquet.WHOLE`` for the inputs read as a bigger recording is: -1 for one row fewer than
+the recording holds (files whose times meet are still read together, up to ``WHOLE``), 0 for
+none (so no files are read together either)."""
 
 
 def replay(
-    paths: list[Path], sink: type[_Sink] = _BulkSink, *, pieces: bool = False
+    paths: list[Path], sink: type[_Sink] = _BulkSink, *, whole: int | None = None
 ) -> tuple[int, float]:
     """Open and run a full-speed replay into bars; returns (trades, seconds spent opening).
-    With ``pieces``, Parquet is read a file at a time whatever its size."""
-    whole, parquet.WHOLE = parquet.WHOLE, 0 if pieces else parquet.WHOLE
+    ``whole`` stands for ``parquet.WHOLE`` (-1: one row fewer than the recording holds)."""
+    kept = parquet.WHOLE
+    if whole is not None:
+        parquet.WHOLE = _rows(paths) - 1 if whole < 0 else whole
     try:
         t0 = time.perf_counter()
         source = ReplaySource(paths, PAIR)
         opened = time.perf_counter() - t0
         asyncio.run(source.run(sink()))
     finally:
-        parquet.WHOLE = whole
+        parquet.WHOLE = kept
     return source.status.messages, opened
+
+
+def _rows(paths: list[Path]) -> int:
+    """The rows of a Parquet recording."""
+    return int(
+        pl.scan_parquet([p / "**" / "*.parquet" for p in paths]).select(pl.len()).collect().item()
+    )
 
 
 PEAK = """
@@ -253,19 +271,20 @@ with open("/proc/self/clear_refs", "w") as refs:
     refs.write("5")  # the peak so far is the parent's, inherited through fork: reset it
 before = hwm()
 paths = sys.argv[1:]
-if paths[0] == "--pieces":
-    parquet.WHOLE, paths = 0, paths[1:]
+if paths[0] == "--whole":
+    parquet.WHOLE, paths = int(paths[1]), paths[2:]
 sink = _BulkSink()
 asyncio.run(ReplaySource(paths, PAIR).run(sink))
 print(before, hwm(), sink.bars)
 """
 
 
-def peak_rss(paths: list[Path], *, pieces: bool = False) -> tuple[float, float, int]:
+def peak_rss(paths: list[Path], *, whole: int | None = None) -> tuple[float, float, int]:
     """Peak RSS of a fresh process replaying ``paths`` into bars: (MB after imports, MB peak,
-    bars)."""
+    bars); ``whole`` as for :func:`replay`."""
+    forced = [] if whole is None else ["--whole", str(_rows(paths) - 1 if whole < 0 else whole)]
     out = subprocess.run(
-        [sys.executable, "-c", PEAK, *(["--pieces"] if pieces else []), *map(str, paths)],
+        [sys.executable, "-c", PEAK, *forced, *map(str, paths)],
         check=True,
         capture_output=True,
         text=True,
@@ -302,11 +321,11 @@ def main() -> None:
                     for base, decode in BARE.items():
                         seconds, _ = timed(partial(bare, paths, decode))
                         times.setdefault((base, name), []).append(seconds)
-                seconds, result = timed(partial(replay, paths, pieces=name in IN_PIECES))
+                seconds, result = timed(partial(replay, paths, whole=FORCED.get(name)))
                 trades, opened = cast(tuple[int, float], result)
                 times.setdefault(("replay", name), []).append(seconds)
                 opens[name].append(opened)
-                if args.before and name not in IN_PIECES:
+                if args.before and name not in FORCED:
                     seconds, _ = timed(partial(replay, paths, _Sink))
                     times.setdefault(("trade by trade", name), []).append(seconds)
         print(f"{trades:,} trades, {args.repeats} interleaved repeats; trades/s, median (best)")
@@ -334,7 +353,7 @@ def main() -> None:
             size = sum(
                 f.stat().st_size for p in paths for f in ([p] if p.is_file() else p.rglob("*"))
             )
-            start, peak, bars = peak_rss(paths, pieces=name in IN_PIECES)
+            start, peak, bars = peak_rss(paths, whole=FORCED.get(name))
             size_mb = size / 2**20
             print(f"  {name:<34} {start:6.0f} {peak:6.0f}   ({bars:,} bars; {size_mb:,.0f} MB)")
     print(f"noise probe after: {probe():.0f} ms")

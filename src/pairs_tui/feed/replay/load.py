@@ -21,7 +21,10 @@ Files of stream frames and trades CSVs (plain, gzipped or zipped) are read a blo
 spilled to disk as they are read; a big Parquet recording is read a block at a time too, and
 read again rather than spilled. When each leg of each file comes in order and no two share a
 trade, the replay merges them a block at a time too (:mod:`~pairs_tui.feed.replay.stream`), so
-memory does not grow with the files. Any other replay is merged in one table in memory.
+memory does not grow with the files. A big Parquet recording replayed alone is, where it can
+be, read and merged a window of time at a time instead, each window as a small recording is
+(:class:`~pairs_tui.feed.replay.parquet.Window`). Any other replay is merged in one table in
+memory.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from pairs_tui.feed.replay.stream import (
     Spill,
     StreamedTrades,
     TradeTable,
+    WindowedTrades,
     merged_order,
     streamable,
 )
@@ -124,7 +128,7 @@ def load(paths: Sequence[Path | str], pair: tuple[str, str]) -> Loaded:
     unique: dict[Path, Path | str] = {}
     for path in paths:
         unique.setdefault(Path(path).resolve(), path)
-    files = [_read(path, pair) for path in unique.values()]
+    files = [_read(path, pair, alone=len(unique) == 1) for path in unique.values()]
     parsed = [f.parsed for f in files]
     bars = [p for p in parsed if isinstance(p, ParsedBars)]
     trades = [p for p in parsed if isinstance(p, ParsedTrades)]
@@ -182,12 +186,16 @@ class _File:
     census: Counter[str]
     parts: list[_Part] = field(default_factory=list)
     """The rows its reader yielded block by block, in the order read."""
+    windows: ParquetData | None = None
+    """A Parquet recording to read a window at a time, checked (its trades are in neither
+    :attr:`kept` nor :attr:`parts`)."""
 
 
-def _read(path: Path | str, pair: tuple[str, str]) -> _File:
+def _read(path: Path | str, pair: tuple[str, str], *, alone: bool = False) -> _File:
     """Read one file; what its reader yields block by block goes to a spill, except for
     Parquet, which is read again when wanted (faster than a spill writes and reads back), a
-    part for each file of the dataset.
+    part for each group of files of the dataset; a Parquet recording replayed ``alone`` may
+    be only checked here, and read a window at a time when it is replayed.
 
     Raises:
         ReplayError: The file cannot be used, or holds nothing of the pair.
@@ -195,7 +203,7 @@ def _read(path: Path | str, pair: tuple[str, str]) -> _File:
     source = open_input(path)
     data = ParquetData(source, pair) if source.format is Format.PARQUET else None
     reading = (
-        data.read()
+        data.read(windowed=alone)
         if data is not None
         else _one_part(
             read_csv(source, pair) if source.format is Format.CSV else read_ndjson(source)
@@ -223,13 +231,16 @@ def _read(path: Path | str, pair: tuple[str, str]) -> _File:
                 parts[number] = _Part(aside)
             parts[number].add(rows)
     kept = _pair_rows(parsed.frame, pair, census)
+    windowed = data if data is not None and data.windows else None
+    if windowed is not None:
+        census.update({symbol: n for symbol, n in windowed.counts.items() if n})
     if isinstance(parsed, ParsedTrades):
         census.update(parsed.elsewhere)
     if not any(census.get(s) for s in pair):
         what = "bars" if isinstance(parsed, ParsedBars) else "trades"
         listed = ", ".join(f"{s} {n:,}" for s, n in census.most_common(6))
         raise parsed.source.error(f"holds no {what} of {' or '.join(pair)} (it holds {listed})")
-    return _File(parsed, kept, census, list(parts.values()))
+    return _File(parsed, kept, census, list(parts.values()), windowed)
 
 
 def _one_part(
@@ -293,6 +304,8 @@ def _merged(files: Sequence[_File], pair: tuple[str, str], loaded: Loaded) -> Me
             f"skipped {dropped:,} prints that are not market trades "
             "(X other than MARKET, or a zero quantity)"
         )
+    if files[0].windows is not None:
+        return _windowed(files[0].windows, pair)
     if all(f.parts for f in files) and streamable([p.runs for f in files for p in f.parts]):
         return _streamed(files, trades, pair, loaded)
     frames = [
@@ -324,6 +337,19 @@ def _streamed(
     if loaded.gaps:
         loaded.notes.append(f"{loaded.gaps:,} aggregate trade ids missing in the files")
     return StreamedTrades([part.aside for part, _ in parts], [part.runs for part, _ in parts])
+
+
+def _windowed(data: ParquetData, pair: tuple[str, str]) -> WindowedTrades:
+    """A recording's trades a window at a time, each in the merged order. The checks made
+    sure that no trade is there twice, so this is all that :func:`_merge` would do."""
+
+    def merged() -> Iterator[TradeTable]:
+        for number in range(len(data.windows)):
+            rows, order = _in_order(_pair_rows(data.window(number), pair, Counter()))
+            yield TradeTable(rows.select(OUTPUT), order)
+            del rows, order  # let go of them before the next window is read
+
+    return WindowedTrades(merged, sum(data.counts.values()), data.last_time)
 
 
 def _merge(

@@ -10,7 +10,8 @@ the file again (:class:`Reread`). Once every file is read (and checked, before a
 appears), a replay whose files pass :func:`streamable` is merged a block at a time by
 :class:`StreamedTrades`, so memory holds a few blocks, not the file; any other (a leg out of
 order, ids that two files share, copies of a trade) is read back whole and merged in memory
-(:class:`TradeTable`), exactly as before.
+(:class:`TradeTable`), exactly as before. A Parquet recording whose files can be cut into
+windows of time is merged a window at a time, each in memory (:class:`WindowedTrades`).
 
 Why a spill and not a second reading of a text file: reading the file is the replay's cost (the
 benchmark's bare decode is the yardstick), and the checks need all of it before the first bar
@@ -136,6 +137,42 @@ class TradeTable:
             yield self.table[self.order[start : start + BATCH]]
 
 
+class WindowedTrades:
+    """Trades merged a window of time at a time: each window's trades held and merged in
+    memory, one window after the other, which is their merged order when no trade of a later
+    window comes before one of an earlier.
+
+    Args:
+        windows: Merges each window's trades, in order, as they are wanted.
+        height: How many trades the windows hold.
+        last_time: The latest trade time.
+    """
+
+    def __init__(
+        self, windows: Callable[[], Iterator[TradeTable]], height: int, last_time: int | None
+    ) -> None:
+        self._windows = windows
+        self._height = height
+        self._last_time = last_time
+
+    @property
+    def height(self) -> int:
+        """How many trades."""
+        return self._height
+
+    @property
+    def last_time(self) -> int | None:
+        """The last trade's time."""
+        return self._last_time
+
+    def batches(self) -> Iterator[pl.DataFrame]:
+        """Each window's trades in order, one window held at a time."""
+        windows = self._windows()
+        while (table := next(windows, None)) is not None:
+            yield from table.batches()
+            table = None  # let go of it before the next window is read
+
+
 class Blocks(Protocol):
     """Blocks of one file's trades of the pair, kept aside as the file is read, to be merged."""
 
@@ -180,11 +217,15 @@ class Reread:
         for seen in self._seen:
             block = next(again, None)
             if block is None or _fingerprint(block) != seen:
-                raise ReplayError(
-                    f"{self._name}: changed while it was replayed; replay a copy, or a "
-                    "recording that has stopped"
-                )
+                raise changed(self._name)
             yield block
+
+
+def changed(name: str) -> ReplayError:
+    """The error for files ``name`` that no longer hold what was first read of them."""
+    return ReplayError(
+        f"{name}: changed while it was replayed; replay a copy, or a recording that has stopped"
+    )
 
 
 def _fingerprint(block: pl.DataFrame) -> tuple[int, int, int]:
