@@ -168,8 +168,8 @@ class PairsApp(DeskApp):
         and otherwise at most :data:`COUNTERS_HZ` (a latency redrawn ten times a second is
         unreadable and costs bytes); statistics, sparklines and alerts when a bar closes.
         """
-        if self.return_code is not None or self._covered():
-            return  # exiting (the widgets may be gone), or out of sight
+        if self.return_code is not None or not self.screen_stack or self._covered():
+            return  # exiting (the widgets may be gone, the screens too), or out of sight
         # Pause freezes what the market did (prices, statistics, plots), not what the feed is
         # doing: the header and the status line always read the live snapshot.
         live = self.snapshot()
