@@ -44,6 +44,14 @@ def whole_and_windowed(
     return windowed, whole
 
 
+def _rewrite(path: Path, change: Callable[[pl.DataFrame], pl.DataFrame]) -> None:
+    change(pl.read_parquet(path)).write_parquet(path)
+
+
+def _file(rec: Path, leg: int, k: int) -> Path:
+    return rec / f"symbol={PAIR[leg]}" / f"{k:02}.parquet"
+
+
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tape=tapes(clean=True), window=st.integers(1, 60))
 def test_a_recording_in_order_reads_in_windows_as_it_reads_whole(
@@ -67,10 +75,15 @@ def test_a_big_recording_is_read_a_window_of_time_at_a_time(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each leg's files of the same minutes are read together, as many as a window holds, and
-    each window only when the trades before it are delivered."""
+    each window only when the trades before it are delivered; other symbols are counted, not
+    read."""
     folder = recording(tmp_path)  # 6 files a leg, the two legs' k-th files at the same times
+    other = folder / "symbol=XRPUSDT" / "00.parquet"
+    other.parent.mkdir()
+    pl.read_parquet(_file(folder, 0, 0)).head(7).write_parquet(other)
     monkeypatch.setattr(parquet, "WHOLE", 1_199)
     monkeypatch.setattr(parquet, "WINDOW", 400)
+    assert load([folder], PAIR).notes == ["skipped 7 rows of other symbols (XRPUSDT 7)"]
     monkeypatch.setattr(source_module, "CHUNK", 50)  # delivered as it is read
     source = ReplaySource([folder], PAIR)
     sink = Recorder()
@@ -93,14 +106,6 @@ def test_a_big_recording_is_read_a_window_of_time_at_a_time(
     assert len(sink.trades) == source.size == 1_200
     monkeypatch.setattr(parquet, "WHOLE", 10**9)
     assert replayed(ReplaySource([folder], PAIR)) == [(t.symbol, t.time, t.id) for t in sink.trades]
-
-
-def _rewrite(path: Path, change: Callable[[pl.DataFrame], pl.DataFrame]) -> None:
-    change(pl.read_parquet(path)).write_parquet(path)
-
-
-def _file(rec: Path, leg: int, k: int) -> Path:
-    return rec / f"symbol={PAIR[leg]}" / f"{k:02}.parquet"
 
 
 def _nan_price(rec: Path) -> None:
