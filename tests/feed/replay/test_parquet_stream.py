@@ -147,7 +147,12 @@ def test_a_recording_the_recorder_adds_to_replays_what_was_there(
     reads the trades it checked, and no more."""
     monkeypatch.setattr(parquet, "WHOLE", 0)
     monkeypatch.setattr(parquet, "BLOCK", 40)
-    folder = recording(tmp_path)
+    assert_replays_what_was_there(recording(tmp_path))
+
+
+def assert_replays_what_was_there(folder: Path) -> None:
+    """Opens a replay of :func:`recording`'s ``folder``, then rewrites the newest file with one
+    trade more, as the recorder does, and asserts that the replay gives the trades it listed."""
     source = ReplaySource([folder], PAIR)
     newest = folder / f"symbol={PAIR[1]}" / "05.parquet"
     before = pl.read_parquet(newest)

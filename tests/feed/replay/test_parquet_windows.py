@@ -26,7 +26,12 @@ from pairs_tui.feed.replay.stream import TradeTable, WindowedTrades
 from sources import PAIR
 
 from .conftest import Recorder
-from .test_parquet_stream import recording, replayed, write_recording
+from .test_parquet_stream import (
+    assert_replays_what_was_there,
+    recording,
+    replayed,
+    write_recording,
+)
 from .test_stream import assert_same, loaded, tapes
 
 
@@ -245,14 +250,7 @@ def test_a_window_the_recorder_adds_to_replays_what_was_there(
     monkeypatch.setattr(parquet, "WHOLE", 1_199)
     folder = recording(tmp_path)
     assert isinstance(load([folder], PAIR).trades, WindowedTrades)
-    source = ReplaySource([folder], PAIR)
-    newest = folder / f"symbol={PAIR[1]}" / "05.parquet"
-    before = pl.read_parquet(newest)
-    later = before.tail(1).with_columns(pl.col("time") + 10, pl.col("id") + 1)
-    pl.concat([before, later]).write_parquet(newest)
-    trades = replayed(source)
-    assert len(trades) == 1_200 == source.size
-    assert trades[-1] == (PAIR[1], 1723161256000 + 10 * 599 + 1, 599)
+    assert_replays_what_was_there(folder)
 
 
 def test_a_window_file_removed_under_the_replay_is_named(

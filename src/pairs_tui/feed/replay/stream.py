@@ -137,7 +137,24 @@ class TradeTable:
             yield self.table[self.order[start : start + BATCH]]
 
 
-class WindowedTrades:
+class _Counted:
+    """Merged trades read as they are wanted, whose count and last time are known before."""
+
+    _height: int
+    _last_time: int | None
+
+    @property
+    def height(self) -> int:
+        """How many trades."""
+        return self._height
+
+    @property
+    def last_time(self) -> int | None:
+        """The last trade's time."""
+        return self._last_time
+
+
+class WindowedTrades(_Counted):
     """Trades merged a window of time at a time: each window's trades held and merged in
     memory, one window after the other, which is their merged order when no trade of a later
     window comes before one of an earlier.
@@ -154,16 +171,6 @@ class WindowedTrades:
         self._windows = windows
         self._height = height
         self._last_time = last_time
-
-    @property
-    def height(self) -> int:
-        """How many trades."""
-        return self._height
-
-    @property
-    def last_time(self) -> int | None:
-        """The last trade's time."""
-        return self._last_time
 
     def batches(self) -> Iterator[pl.DataFrame]:
         """Each window's trades in order, one window held at a time."""
@@ -403,7 +410,7 @@ def streamable(runs: Sequence[tuple[Run, Run]]) -> bool:
     return True
 
 
-class StreamedTrades:
+class StreamedTrades(_Counted):
     """Trades of files kept aside block by block, merged a block at a time (see
     :func:`streamable`).
 
@@ -437,16 +444,6 @@ class StreamedTrades:
         self._height = sum(map(sum, self._counts))
         ends = [run.times[1] for legs in runs for run in legs if run.times is not None]
         self._last_time = max(ends) if ends else None
-
-    @property
-    def height(self) -> int:
-        """How many trades."""
-        return self._height
-
-    @property
-    def last_time(self) -> int | None:
-        """The last trade's time."""
-        return self._last_time
 
     def batches(self) -> Iterator[pl.DataFrame]:
         """The trades in order, a few blocks' worth at most held at once."""
